@@ -1,0 +1,47 @@
+# Turns sql/schema.sql and sql/migrations/NNNN-*.sql into a C file, so the binaries carry their
+# schema and never read the source tree at run time.
+#   cmake -DSCHEMA=... -DMIGRATIONS="a;b" -DOUT=... -P embed_sql.cmake
+# Migration NNNN brings a database from version NNNN-1 to NNNN; numbering starts at 2 (version 1
+# is the first schema) and has no gaps. The current schema version is the highest number.
+
+function(c_string_literal path outvar)
+  file(READ "${path}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" esc "${hex}")
+  # Split into lines of 32 bytes so compilers and people can read the output.
+  string(REGEX REPLACE "((\\\\x[0-9a-f][0-9a-f]){32})" "\\1\"\n    \"" esc "${esc}")
+  set(${outvar} "\"${esc}\"" PARENT_SCOPE)
+endfunction()
+
+c_string_literal("${SCHEMA}" schema_lit)
+set(version 1)
+set(entries "")
+list(SORT MIGRATIONS)
+foreach(m IN LISTS MIGRATIONS)
+  get_filename_component(name "${m}" NAME)
+  if(NOT name MATCHES "^([0-9][0-9][0-9][0-9])-[a-z0-9_-]+\\.sql$")
+    message(FATAL_ERROR "${m}: migrations are named NNNN-words.sql")
+  endif()
+  math(EXPR n "${CMAKE_MATCH_1}")
+  math(EXPR expected "${version} + 1")
+  if(NOT n EQUAL expected)
+    message(FATAL_ERROR "${m}: expected migration number ${expected}")
+  endif()
+  set(version ${n})
+  c_string_literal("${m}" lit)
+  string(APPEND entries "  {${n}, \"${name}\",\n    ${lit}},\n")
+endforeach()
+
+file(WRITE "${OUT}.tmp" "/* Generated from sql/ by cmake/embed_sql.cmake; do not edit. */
+#include \"bw_sql.h\"
+
+const int bw_sql_version = ${version};
+
+const char bw_sql_schema[] =
+    ${schema_lit};
+
+const struct bw_sql_migration bw_sql_migrations[] = {
+${entries}  {0, NULL, NULL},
+};
+")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

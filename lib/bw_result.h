@@ -1,0 +1,155 @@
+#ifndef BW_RESULT_H
+#define BW_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The two kinds of test (design.md): many small requests, or one large transfer. */
+enum bw_kind {
+  BW_KIND_PAGE = 0,
+  BW_KIND_DOWNLOAD = 1,
+};
+
+enum bw_outcome {
+  BW_OUTCOME_OK = 0,
+  BW_OUTCOME_FAILED,  /* no usable figure: error_class says why */
+  BW_OUTCOME_PARTIAL, /* stopped by max_time/max_bytes: the figures up to the cap stand */
+  BW_OUTCOME_ABORTED, /* the daemon stopped while it ran */
+};
+
+/* Names as stored and shown ("page", "ok", ...); NULL for an unknown value. */
+const char *bw_kind_name(enum bw_kind kind);
+const char *bw_outcome_name(enum bw_outcome outcome);
+/* Parses a name back; returns 0 or -EINVAL. */
+int bw_kind_parse(const char *name, enum bw_kind *ret);
+int bw_outcome_parse(const char *name, enum bw_outcome *ret);
+
+/* A figure that was not measured (not applicable to the kind, or the run failed first). */
+#define BW_NONE INT64_MIN
+
+/*
+ * One detail row. A page run has one per request; a download run one per timeline interval.
+ * Either way it is something that started at at_us (from the run's start), took duration_us and
+ * moved bytes, so the rate of any sample is bytes / duration.
+ */
+struct bw_sample {
+  int64_t at_us;
+  int64_t duration_us; /* page: the request's total time; download: the interval's length */
+  int64_t bytes;       /* page: body bytes; download: bytes received in the interval */
+  int64_t status;      /* page: HTTP status (0: no response); download: BW_NONE */
+  /* Page phases from the request's start (design.md "Timings"); BW_NONE for downloads. */
+  int64_t dns_us;
+  int64_t connect_us;
+  int64_t tls_us;
+  int64_t ttfb_us;
+  char *error_class; /* NULL when the request succeeded */
+};
+
+/*
+ * One execution of one target (a test, or a test on one backend). Every figure is BW_NONE until
+ * measured, so "not measured" is never confused with zero: bw_run_init() sets that up. Times are
+ * microseconds, rates bytes per second, sizes bytes. Strings and samples are owned by the run.
+ */
+struct bw_run {
+  /* The target. backend is "" when the test has none. */
+  char *test;
+  char *backend;
+  enum bw_kind kind;
+  char *url;
+
+  int64_t started_us; /* wall clock, µs since the Unix epoch */
+  int64_t duration_us;
+  enum bw_outcome outcome;
+  char *error_class;   /* dns, connect, tls, timeout, http, reset, length, ...; NULL when ok */
+  char *error_message; /* curl's words, kept as they were */
+  char *remote_ip;
+  int64_t remote_port;
+  char *http_version; /* "1.1", "2", ... */
+  int64_t status;     /* the last HTTP status seen */
+
+  /* Page (ab's summary). */
+  int64_t requests;
+  int64_t complete;
+  int64_t failed;
+  int64_t failed_connect;
+  int64_t failed_receive;
+  int64_t failed_length;
+  int64_t failed_exception;
+  int64_t non_2xx;
+  int64_t bytes; /* page: total transferred; download: body bytes received */
+  int64_t html_bytes;
+  double rps; /* requests per second; NAN until measured */
+  int64_t min_us;
+  int64_t mean_us;
+  int64_t sd_us;
+  int64_t p50_us;
+  int64_t p90_us;
+  int64_t p95_us;
+  int64_t p99_us;
+  int64_t max_us;
+  int64_t mode_us;
+  int64_t connect_p50_us;
+  int64_t ttfb_p50_us;
+
+  /* Download (wget's figures and what wget cannot show). */
+  int64_t rate_bps; /* bytes per second over the body */
+  int64_t ttfb_us;
+  int64_t stall_us;
+  int64_t min_rate_bps;
+  int64_t max_rate_bps;
+  int64_t tcp_rtt_us;
+  int64_t tcp_rttvar_us;
+  int64_t tcp_retrans;
+  int64_t tcp_pmtu;
+  int64_t tcp_snd_mss;
+  int64_t tcp_rcv_mss;
+  int64_t tcp_rcv_space;
+  char *tcp_options; /* negotiated options, e.g. "ts,sack,wscale:7/7" */
+
+  struct bw_sample *samples;
+  size_t n_samples;
+  size_t cap_samples;
+};
+
+/* Sets every figure to BW_NONE and every pointer to NULL. */
+void bw_run_init(struct bw_run *run);
+/* Frees what the run owns and leaves it as bw_run_init() does. Accepts NULL. */
+void bw_run_reset(struct bw_run *run);
+/* Appends a sample (copied; its error_class is duplicated) and returns a pointer to the copy. */
+struct bw_sample *bw_run_add_sample(struct bw_run *run, const struct bw_sample *sample);
+/* A sample with every figure BW_NONE. */
+void bw_sample_init(struct bw_sample *sample);
+
+/*
+ * The catalogue of a run's figures: one row per numeric figure above, by name. The store maps them
+ * to columns of the same name, history and reports look metrics up here, so a new figure is one
+ * field plus one row. Terminated by a row whose name is NULL.
+ */
+enum bw_unit {
+  BW_UNIT_COUNT,
+  BW_UNIT_US,
+  BW_UNIT_BYTES,
+  BW_UNIT_BPS, /* bytes per second */
+  BW_UNIT_PER_S,
+};
+
+struct bw_figure {
+  const char *name;
+  size_t offset; /* of an int64_t in struct bw_run, or of a double when real is set */
+  int real;
+  enum bw_unit unit;
+  const char *help;
+};
+
+extern const struct bw_figure bw_run_figures[];
+/* The figure called name, or NULL. */
+const struct bw_figure *bw_figure_find(const char *name);
+
+/* Reads a figure as a double; returns 0 when it is unmeasured (BW_NONE or NAN), else 1. */
+int bw_figure_get(const struct bw_figure *f, const struct bw_run *run, double *ret);
+/* Writes a figure; an int64 figure takes the value rounded to the nearest integer. */
+void bw_figure_set(const struct bw_figure *f, struct bw_run *run, double value);
+/* Marks a figure unmeasured. */
+void bw_figure_clear(const struct bw_figure *f, struct bw_run *run);
+
+#endif
