@@ -1,0 +1,1171 @@
+#include "bw_config.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "bw_units.h"
+
+/*
+ * Every key of every section is one row of a table below: the parser, the built-in defaults (as
+ * text, read by the same parser), the checks and bw_config_dump() all work from these rows, so a
+ * new setting is one struct field plus one row.
+ */
+enum opt_type {
+  T_STRING,
+  T_PATH,
+  T_NAME,     /* a test name: letters, digits, '.', '_', '-' */
+  T_URL,      /* http:// or https:// */
+  T_MAIL_URL, /* smtp:// or smtps:// */
+  T_KIND,     /* page | download */
+  T_METHOD,   /* GET | HEAD */
+  T_BOOL,
+  T_INT,
+  T_FACTOR,   /* a positive decimal */
+  T_DURATION, /* bw_parse_duration() */
+  T_SIZE,     /* bw_parse_size() */
+  T_TIME,     /* HH:MM */
+  T_HOSTPORT, /* host:port, [v6]:port */
+  T_HEADERS,  /* list of "Name: value" */
+  T_HOSTPORTS,
+  T_EMAILS,
+};
+
+enum {
+  F_REQUIRED = 1 << 0,
+  F_TEST_ONLY = 1 << 1,     /* in a test, not in defaults: */
+  F_PAGE_ONLY = 1 << 2,     /* meaningless for a download test */
+  F_DOWNLOAD_ONLY = 1 << 3, /* meaningless for a page test */
+};
+
+struct opt {
+  const char *key;
+  enum opt_type type;
+  size_t off;
+  int64_t min, max; /* T_INT, T_DURATION, T_SIZE: inclusive bounds */
+  const char *def;  /* built-in default as config text; NULL: none */
+  unsigned flags;
+  const char *help;
+};
+
+#define TEST(field) offsetof(struct bw_test, field)
+#define DAY (INT64_C(86400) * 1000000)
+
+/* A list's length lives in the size_t field right after its pointer (headers, n_headers). */
+static const struct opt test_opts[] = {
+    {"name", T_NAME, TEST(name), 0, 0, NULL, F_REQUIRED | F_TEST_ONLY,
+     "unique name of the test, used in logs, the database and reports"},
+    {"kind", T_KIND, TEST(kind), 0, 0, NULL, F_REQUIRED | F_TEST_ONLY,
+     "page (many small requests, like ab) or download (one large transfer, like wget)"},
+    {"url", T_URL, TEST(url), 0, 0, NULL, F_REQUIRED | F_TEST_ONLY, "http:// or https:// URL"},
+    {"requests", T_INT, TEST(requests), 1, 1000000, "20", F_PAGE_ONLY,
+     "page: number of requests per run (ab -n)"},
+    {"concurrency", T_INT, TEST(concurrency), 1, 10000, "1", F_PAGE_ONLY,
+     "page: requests in flight at once (ab -c)"},
+    {"keepalive", T_BOOL, TEST(keepalive), 0, 0, "false", F_PAGE_ONLY,
+     "page: reuse connections (ab -k); off measures a new connection per request"},
+    {"method", T_METHOD, TEST(method), 0, 0, "GET", 0, "GET or HEAD"},
+    {"headers", T_HEADERS, TEST(headers), 0, 0, NULL, 0,
+     "extra request headers, each \"Name: value\" (curl -H)"},
+    {"timeout", T_DURATION, TEST(timeout_us), 1000, 7 * DAY, "60s", 0,
+     "page: limit for each request; download: limit for connecting and for any silence"},
+    {"tls_verify", T_BOOL, TEST(tls_verify), 0, 0, "true", 0,
+     "check the server's certificate (false is wget --no-check-certificate)"},
+    {"backends", T_HOSTPORTS, TEST(backends), 0, 0, NULL, F_TEST_ONLY,
+     "host:port of each backend node; the test runs once per backend with the same URL, Host "
+     "and TLS name"},
+    {"every", T_DURATION, TEST(every_us), 1000000, 7 * DAY, "1h", 0,
+     "run interval, aligned to the wall clock (1h runs at the top of each hour plus offset)"},
+    {"offset", T_DURATION, TEST(offset_us), 0, 7 * DAY, "0", 0,
+     "shift from the aligned time (every: 1h, offset: 5m runs at :05)"},
+    {"jitter", T_DURATION, TEST(jitter_us), 0, 7 * DAY, "30s", 0,
+     "spread: each target gets a fixed, deterministic delay in [0, jitter)"},
+    {"max_time", T_DURATION, TEST(max_time_us), 0, 7 * DAY, "10m", F_DOWNLOAD_ONLY,
+     "download: stop after this long and record the run as partial; 0 = no cap"},
+    {"max_bytes", T_SIZE, TEST(max_bytes), 0, INT64_MAX, "0", F_DOWNLOAD_ONLY,
+     "download: stop after this many body bytes and record the run as partial; 0 = no cap"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
+#define DET(field) offsetof(struct bw_detect, field)
+static const struct opt detect_opts[] = {
+    {"window", T_DURATION, DET(window_us), 3600 * INT64_C(1000000), 366 * DAY, "7d", 0,
+     "history the baseline (rolling mode) is computed from"},
+    {"min_runs", T_INT, DET(min_runs), 3, 100000, "24", 0,
+     "runs of history needed before any verdict"},
+    {"latency_factor", T_FACTOR, DET(latency_factor), 0, 0, "1.5", 0,
+     "a latency this many times the baseline is bad (> 1)"},
+    {"throughput_factor", T_FACTOR, DET(throughput_factor), 0, 0, "0.67", 0,
+     "a throughput below this fraction of the baseline is bad (< 1)"},
+    {"open_after", T_INT, DET(open_after), 1, 1000, "2", 0,
+     "consecutive bad runs that open a regression"},
+    {"close_after", T_INT, DET(close_after), 1, 1000, "3", 0,
+     "consecutive good runs that close it"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
+#define REP(field) offsetof(struct bw_report, field)
+static const struct opt report_opts[] = {
+    {"at", T_TIME, REP(at_minutes), 0, 0, "06:30", 0, "local time of the nightly report, HH:MM"},
+    {"smtp", T_MAIL_URL, REP(smtp), 0, 0, "smtp://localhost:25", 0,
+     "mail server: smtp://host:port (STARTTLS when offered) or smtps://host:port"},
+    {"from", T_STRING, REP(from), 0, 0, "benchwatch@localhost", 0, "sender address"},
+    {"to", T_EMAILS, REP(to), 0, 0, NULL, F_REQUIRED, "recipient addresses"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
+#define MET(field) offsetof(struct bw_metrics, field)
+static const struct opt metrics_opts[] = {
+    {"listen", T_HOSTPORT, MET(listen), 0, 0, NULL, 0,
+     "address of the Prometheus /metrics listener, e.g. 127.0.0.1:9469; absent = off"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
+#define N_TEST_OPTS (sizeof(test_opts) / sizeof(test_opts[0]) - 1)
+
+static const char *const top_keys[] = {"database", "defaults", "tests", "detect", "report",
+                                       "metrics", NULL};
+static const char default_database[] = "/var/lib/benchwatch/benchwatch.db";
+
+/* ---- parse context ---- */
+
+struct ctx {
+  const char *name;
+  yaml_document_t *doc;
+  struct bw_errs *errs;
+  size_t n_errs_before;
+};
+
+static void err_at(struct ctx *c, const yaml_mark_t *mark, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void err_at(struct ctx *c, const yaml_mark_t *mark, const char *path, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  if (path && *path)
+    bw_errs_add(c->errs, "%s:%zu:%zu: %s: %s", c->name, mark->line + 1, mark->column + 1, path,
+                msg);
+  else
+    bw_errs_add(c->errs, "%s:%zu:%zu: %s", c->name, mark->line + 1, mark->column + 1, msg);
+  free(msg);
+}
+
+static const char *node_kind(const yaml_node_t *n) {
+  switch (n->type) {
+  case YAML_MAPPING_NODE:
+    return "a mapping";
+  case YAML_SEQUENCE_NODE:
+    return "a list";
+  case YAML_SCALAR_NODE:
+    return "a single value";
+  case YAML_NO_NODE:
+    break;
+  }
+  return "nothing";
+}
+
+static const char *scalar(const yaml_node_t *n) {
+  return (const char *)n->data.scalar.value;
+}
+
+/* A scalar shortened and escaped for a message: "ten", or "a very long val..." */
+static char *quote(const char *s) {
+  size_t n = strlen(s);
+  char *out = bw_xmalloc(n * 4 + 8);
+  char *o = out;
+  size_t i;
+  *o++ = '"';
+  for (i = 0; i < n && i < 40; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch == '\\') {
+      *o++ = '\\';
+      *o++ = (char)ch;
+    } else if (ch < 0x20 || ch == 0x7f) {
+      o += sprintf(o, "\\x%02x", ch);
+    } else {
+      *o++ = (char)ch;
+    }
+  }
+  if (i < n) {
+    memcpy(o, "...", 3);
+    o += 3;
+  }
+  *o++ = '"';
+  *o = '\0';
+  return out;
+}
+
+/* Levenshtein distance, for "did you mean". Keys are short, so O(n*m) with a small row is fine. */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64)
+    return (size_t)-1;
+  size_t row[65];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
+      size_t best = diag + cost;
+      if (up + 1 < best)
+        best = up + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* Reports an unknown key, suggesting the nearest known one when it is near enough. */
+static void unknown_key(struct ctx *c, const yaml_node_t *key, const char *path,
+                        const char *const *known, size_t n_known) {
+  const char *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (size_t i = 0; i < n_known; i++) {
+    size_t d = edit_distance(scalar(key), known[i]);
+    if (d < best_d) {
+      best_d = d;
+      best = known[i];
+    }
+  }
+  size_t len = strlen(scalar(key));
+  size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+  if (best && best_d <= limit)
+    err_at(c, &key->start_mark, path, "unknown key; did you mean \"%s\"?", best);
+  else
+    err_at(c, &key->start_mark, path, "unknown key");
+}
+
+static void opts_keys(const struct opt *opts, const char **out, size_t *n) {
+  *n = 0;
+  for (const struct opt *o = opts; o->key; o++)
+    out[(*n)++] = o->key;
+}
+
+/* ---- scalar parsers: each returns 0 and writes its field, or reports and returns -EINVAL ---- */
+
+static int want_scalar(struct ctx *c, const yaml_node_t *n, const char *path, const char *what) {
+  if (n->type == YAML_SCALAR_NODE)
+    return 0;
+  err_at(c, &n->start_mark, path, "expected %s, got %s", what, node_kind(n));
+  return -EINVAL;
+}
+
+static bool valid_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 64)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+      return false;
+  return true;
+}
+
+static bool has_ctl(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return true;
+  return false;
+}
+
+/* Checks a URL with libcurl's own parser, so what passes here is what the transfers will accept. */
+static int check_url(struct ctx *c, const yaml_node_t *n, const char *path, const char *s,
+                     bool mail) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL;
+  int r = -EINVAL;
+  if (!u) {
+    err_at(c, &n->start_mark, path, "out of memory checking the URL");
+    return -ENOMEM;
+  }
+  char *q = quote(s);
+  if (has_ctl(s) || strchr(s, ' ')) {
+    err_at(c, &n->start_mark, path, "invalid URL %s: contains spaces or control characters", q);
+    goto out;
+  }
+  CURLUcode uc = curl_url_set(u, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME);
+  if (uc != CURLUE_OK) {
+    err_at(c, &n->start_mark, path, "invalid URL %s: %s", q, curl_url_strerror(uc));
+    goto out;
+  }
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
+    err_at(c, &n->start_mark, path, "invalid URL %s: no host", q);
+    goto out;
+  }
+  if (mail ? strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0
+           : strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+    err_at(c, &n->start_mark, path, "unsupported URL scheme \"%s\" in %s (expected %s)", scheme, q,
+           mail ? "smtp:// or smtps://" : "http:// or https://");
+    goto out;
+  }
+  r = 0;
+out:
+  free(q);
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return r;
+}
+
+/* host:port with a numeric port 1..65535; an IPv6 host in brackets. */
+static bool valid_hostport(const char *s) {
+  const char *colon;
+  if (s[0] == '[') {
+    const char *end = strchr(s, ']');
+    if (!end || end == s + 1 || end[1] != ':')
+      return false;
+    for (const char *p = s + 1; p < end; p++)
+      if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+        return false;
+    colon = end + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (!colon || colon == s)
+      return false;
+    for (const char *p = s; p < colon; p++)
+      if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+        return false;
+  }
+  const char *port = colon + 1;
+  if (!*port || strlen(port) > 5)
+    return false;
+  for (const char *p = port; *p; p++)
+    if (!isdigit((unsigned char)*p))
+      return false;
+  long v = strtol(port, NULL, 10);
+  return v >= 1 && v <= 65535;
+}
+
+static bool valid_header(const char *s) {
+  const char *colon = strchr(s, ':');
+  if (!colon || colon == s || has_ctl(s))
+    return false;
+  for (const char *p = s; p < colon; p++)
+    if (!isgraph((unsigned char)*p) || strchr("()<>@,;\\\"/[]?={}", *p))
+      return false;
+  return true;
+}
+
+static bool valid_email(const char *s) {
+  const char *at = strchr(s, '@');
+  return at && at != s && at[1] && !strchr(at + 1, '@') && !has_ctl(s) && !strpbrk(s, " <>,");
+}
+
+static int parse_bool(const char *s, bool *ret) {
+  static const char *const yes[] = {"true", "yes", "on", NULL};
+  static const char *const no[] = {"false", "no", "off", NULL};
+  for (size_t i = 0; yes[i]; i++) {
+    if (strcasecmp(s, yes[i]) == 0) {
+      *ret = true;
+      return 0;
+    }
+    if (strcasecmp(s, no[i]) == 0) {
+      *ret = false;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+static int parse_int(const char *s, int64_t *ret) {
+  char *end;
+  if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && isdigit((unsigned char)s[1])))
+    return -EINVAL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (*end)
+    return -EINVAL;
+  if (errno == ERANGE)
+    return -ERANGE;
+  *ret = v;
+  return 0;
+}
+
+static void fmt_value(const struct opt *o, int64_t v, char *buf, size_t size) {
+  if (o->type == T_DURATION)
+    (void)bw_format_duration(v, buf, size);
+  else if (o->type == T_SIZE)
+    (void)bw_format_size(v, buf, size);
+  else
+    (void)snprintf(buf, size, "%" PRId64, v);
+}
+
+static int check_range(struct ctx *c, const yaml_node_t *n, const char *path, const struct opt *o,
+                       int64_t v) {
+  char lo[32], hi[32];
+  if (v >= o->min && v <= o->max)
+    return 0;
+  fmt_value(o, o->min, lo, sizeof(lo));
+  fmt_value(o, o->max, hi, sizeof(hi));
+  if (o->max == INT64_MAX)
+    err_at(c, &n->start_mark, path, "%s is out of range (min %s)", scalar(n), lo);
+  else
+    err_at(c, &n->start_mark, path, "%s is out of range (min %s, max %s)", scalar(n), lo, hi);
+  return -ERANGE;
+}
+
+static void free_list(char **list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(list[i]);
+  free(list);
+}
+
+/* A list of strings, each checked by ok(); duplicates are errors. */
+static int parse_list(struct ctx *c, const yaml_node_t *n, const char *path, bool (*ok)(const char *),
+                      const char *what, char ***field, size_t *n_field) {
+  char **list = NULL;
+  size_t len = 0, cap = 0;
+  int r = 0;
+  if (n->type == YAML_SCALAR_NODE && scalar(n)[0] == '\0') {
+    /* "headers:" with nothing after it: an empty list. */
+  } else if (n->type != YAML_SEQUENCE_NODE) {
+    err_at(c, &n->start_mark, path, "expected a list of %s, got %s", what, node_kind(n));
+    return -EINVAL;
+  } else {
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+      size_t idx = (size_t)(it - n->data.sequence.items.start);
+      const yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+      char *ipath = bw_xasprintf("%s[%zu]", path, idx);
+      if (want_scalar(c, item, ipath, what) < 0) {
+        r = -EINVAL;
+      } else if (!ok(scalar(item))) {
+        char *q = quote(scalar(item));
+        err_at(c, &item->start_mark, ipath, "expected %s, got %s", what, q);
+        free(q);
+        r = -EINVAL;
+      } else {
+        bool dup = false;
+        for (size_t j = 0; j < len; j++)
+          dup = dup || strcmp(list[j], scalar(item)) == 0;
+        if (dup) {
+          err_at(c, &item->start_mark, ipath, "\"%s\" is listed twice", scalar(item));
+          r = -EINVAL;
+        } else {
+          bw_xgrow(&list, &cap, len + 1, sizeof(*list));
+          list[len++] = bw_xstrdup(scalar(item));
+        }
+      }
+      free(ipath);
+    }
+  }
+  if (r < 0) {
+    free_list(list, len);
+    return r;
+  }
+  free_list(*field, *n_field);
+  *field = list;
+  *n_field = len;
+  return 0;
+}
+
+static void set_string(char **field, const char *value) {
+  free(*field);
+  *field = bw_xstrdup(value);
+}
+
+/* Parses node as option o into the struct at base. */
+static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, const char *path,
+                     void *base) {
+  char *field = (char *)base + o->off;
+  const char *s;
+  char *q = NULL;
+  int64_t v;
+  int r;
+
+  switch (o->type) {
+  case T_HEADERS:
+    return parse_list(c, n, path, valid_header, "headers \"Name: value\"", (char ***)(void *)field,
+                      (size_t *)(void *)(field + sizeof(char **)));
+  case T_HOSTPORTS:
+    return parse_list(c, n, path, valid_hostport, "host:port", (char ***)(void *)field,
+                      (size_t *)(void *)(field + sizeof(char **)));
+  case T_EMAILS:
+    r = parse_list(c, n, path, valid_email, "email addresses", (char ***)(void *)field,
+                   (size_t *)(void *)(field + sizeof(char **)));
+    if (r == 0 && *(size_t *)(void *)(field + sizeof(char **)) == 0) {
+      err_at(c, &n->start_mark, path, "at least one address is needed");
+      r = -EINVAL;
+    }
+    return r;
+  default:
+    break;
+  }
+
+  if (want_scalar(c, n, path, "a single value") < 0)
+    return -EINVAL;
+  s = scalar(n);
+  q = quote(s);
+  r = -EINVAL;
+  switch (o->type) {
+  case T_STRING:
+  case T_PATH:
+    if (!*s)
+      err_at(c, &n->start_mark, path, "must not be empty");
+    else if (has_ctl(s))
+      err_at(c, &n->start_mark, path, "contains control characters");
+    else
+      r = 0, set_string((char **)(void *)field, s);
+    break;
+  case T_NAME:
+    if (!valid_name(s))
+      err_at(c, &n->start_mark, path,
+             "expected a name of 1 to 64 letters, digits, '.', '_' or '-', got %s", q);
+    else
+      r = 0, set_string((char **)(void *)field, s);
+    break;
+  case T_URL:
+  case T_MAIL_URL:
+    r = check_url(c, n, path, s, o->type == T_MAIL_URL);
+    if (r == 0)
+      set_string((char **)(void *)field, s);
+    break;
+  case T_KIND: {
+    enum bw_kind k;
+    if (bw_kind_parse(s, &k) < 0)
+      err_at(c, &n->start_mark, path, "expected page or download, got %s", q);
+    else
+      r = 0, *(enum bw_kind *)(void *)field = k;
+    break;
+  }
+  case T_METHOD:
+    if (strcmp(s, "GET") != 0 && strcmp(s, "HEAD") != 0)
+      err_at(c, &n->start_mark, path, "expected GET or HEAD, got %s", q);
+    else
+      r = 0, set_string((char **)(void *)field, s);
+    break;
+  case T_BOOL: {
+    bool b;
+    if (parse_bool(s, &b) < 0)
+      err_at(c, &n->start_mark, path, "expected true or false, got %s", q);
+    else
+      r = 0, *(bool *)(void *)field = b;
+    break;
+  }
+  case T_INT:
+    r = parse_int(s, &v);
+    if (r == -EINVAL)
+      err_at(c, &n->start_mark, path, "expected a positive integer, got %s", q);
+    else if (r == -ERANGE)
+      err_at(c, &n->start_mark, path, "%s is too large", q);
+    else if ((r = check_range(c, n, path, o, v)) == 0)
+      *(int64_t *)(void *)field = v;
+    break;
+  case T_FACTOR: {
+    char *end;
+    double d = strtod(s, &end);
+    if (!*s || *end || !isfinite(d) || d <= 0 || !isdigit((unsigned char)s[0]))
+      err_at(c, &n->start_mark, path, "expected a positive decimal number such as 1.5, got %s", q);
+    else
+      r = 0, *(double *)(void *)field = d;
+    break;
+  }
+  case T_DURATION:
+  case T_SIZE:
+    r = o->type == T_DURATION ? bw_parse_duration(s, &v) : bw_parse_size(s, &v);
+    if (r == -EINVAL)
+      err_at(c, &n->start_mark, path,
+             o->type == T_DURATION ? "expected a duration such as 250ms, 30s, 5m, 1h or 7d, got %s"
+                                   : "expected a size such as 64KB, 700MB or 2GiB, got %s",
+             q);
+    else if (r == -ERANGE)
+      err_at(c, &n->start_mark, path, "%s is too large", q);
+    else if ((r = check_range(c, n, path, o, v)) == 0)
+      *(int64_t *)(void *)field = v;
+    break;
+  case T_TIME: {
+    int m;
+    if (bw_parse_time_of_day(s, &m) < 0)
+      err_at(c, &n->start_mark, path, "expected a time of day HH:MM such as 06:30, got %s", q);
+    else
+      r = 0, *(int *)(void *)field = m;
+    break;
+  }
+  case T_HOSTPORT:
+    if (!valid_hostport(s))
+      err_at(c, &n->start_mark, path, "expected host:port such as 127.0.0.1:9469, got %s", q);
+    else
+      r = 0, set_string((char **)(void *)field, s);
+    break;
+  default:
+    err_at(c, &n->start_mark, path, "internal error: unhandled option type");
+    break;
+  }
+  free(q);
+  return r;
+}
+
+/* ---- defaults from the tables ---- */
+
+/*
+ * Built-in defaults are config text parsed by parse_opt() itself, so they obey the same checks.
+ * They cannot fail; a failure here is a bug in a table, caught by the unit tests.
+ */
+static void apply_builtin(const struct opt *opts, void *base, struct bw_errs *errs) {
+  yaml_document_t doc;
+  yaml_mark_t mark = {0, 0, 0};
+  for (const struct opt *o = opts; o->key; o++) {
+    if (!o->def)
+      continue;
+    if (!yaml_document_initialize(&doc, NULL, NULL, NULL, 1, 1))
+      abort();
+    int id = yaml_document_add_scalar(&doc, NULL, (const yaml_char_t *)o->def, -1,
+                                      YAML_PLAIN_SCALAR_STYLE);
+    if (id == 0)
+      abort();
+    struct ctx c = {"(built-in defaults)", &doc, errs, 0};
+    yaml_node_t *n = yaml_document_get_node(&doc, id);
+    n->start_mark = mark;
+    (void)parse_opt(&c, o, n, o->key, base);
+    yaml_document_delete(&doc);
+  }
+}
+
+static char **copy_list(char **list, size_t n) {
+  char **out = n ? bw_xcalloc(n, sizeof(*out)) : NULL;
+  for (size_t i = 0; i < n; i++)
+    out[i] = bw_xstrdup(list[i]);
+  return out;
+}
+
+static void test_copy(struct bw_test *dst, const struct bw_test *src) {
+  *dst = *src;
+  dst->name = src->name ? bw_xstrdup(src->name) : NULL;
+  dst->url = src->url ? bw_xstrdup(src->url) : NULL;
+  dst->method = src->method ? bw_xstrdup(src->method) : NULL;
+  dst->headers = copy_list(src->headers, src->n_headers);
+  dst->backends = copy_list(src->backends, src->n_backends);
+}
+
+static void test_free(struct bw_test *t) {
+  free(t->name);
+  free(t->url);
+  free(t->method);
+  free_list(t->headers, t->n_headers);
+  free_list(t->backends, t->n_backends);
+}
+
+/* ---- sections ---- */
+
+/*
+ * Parses a mapping against a table. Sets bit i of *set for each opts[i] present. Keys with a flag
+ * in `forbidden` are reported as not allowed here. Reports every problem; returns -EINVAL if any.
+ */
+static int parse_section(struct ctx *c, const yaml_node_t *map, const char *path,
+                         const struct opt *opts, unsigned forbidden, void *base, uint64_t *set) {
+  const char *known[64];
+  size_t n_known;
+  int r = 0;
+  *set = 0;
+  if (map->type == YAML_SCALAR_NODE && scalar(map)[0] == '\0')
+    return 0; /* "detect:" with nothing under it */
+  if (map->type != YAML_MAPPING_NODE) {
+    err_at(c, &map->start_mark, path, "expected a mapping of keys, got %s", node_kind(map));
+    return -EINVAL;
+  }
+  opts_keys(opts, known, &n_known);
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+    const yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+    if (k->type != YAML_SCALAR_NODE) {
+      err_at(c, &k->start_mark, path, "keys must be plain words, got %s", node_kind(k));
+      r = -EINVAL;
+      continue;
+    }
+    char *kpath = *path ? bw_xasprintf("%s.%s", path, scalar(k)) : bw_xstrdup(scalar(k));
+    size_t i = 0;
+    while (opts[i].key && strcmp(opts[i].key, scalar(k)) != 0)
+      i++;
+    if (!opts[i].key) {
+      unknown_key(c, k, kpath, known, n_known);
+      r = -EINVAL;
+    } else if (*set & (UINT64_C(1) << i)) {
+      err_at(c, &k->start_mark, kpath, "given twice");
+      r = -EINVAL;
+    } else if (opts[i].flags & forbidden) {
+      err_at(c, &k->start_mark, kpath, "belongs in each test, not in defaults");
+      r = -EINVAL;
+    } else {
+      *set |= UINT64_C(1) << i;
+      if (parse_opt(c, &opts[i], v, kpath, base) < 0)
+        r = -EINVAL;
+    }
+    free(kpath);
+  }
+  for (size_t i = 0; opts[i].key; i++) {
+    if ((opts[i].flags & F_REQUIRED) && !(opts[i].flags & forbidden) &&
+        !(*set & (UINT64_C(1) << i))) {
+      err_at(c, &map->start_mark, path, "missing required key \"%s\"", opts[i].key);
+      r = -EINVAL;
+    }
+  }
+  return r;
+}
+
+/* Checks that need several keys of one test, after each key parsed. */
+static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
+                      const struct bw_test *t, uint64_t set) {
+  int r = 0;
+  for (size_t i = 0; test_opts[i].key; i++) {
+    unsigned wrong = t->kind == BW_KIND_PAGE ? F_DOWNLOAD_ONLY : F_PAGE_ONLY;
+    if ((set & (UINT64_C(1) << i)) && (test_opts[i].flags & wrong)) {
+      err_at(c, &map->start_mark, path, "%s applies only to %s tests, and this is a %s test",
+             test_opts[i].key, t->kind == BW_KIND_PAGE ? "download" : "page",
+             bw_kind_name(t->kind));
+      r = -EINVAL;
+    }
+  }
+  if (t->kind == BW_KIND_PAGE && t->concurrency > t->requests) {
+    err_at(c, &map->start_mark, path,
+           "concurrency %" PRId64 " is greater than requests %" PRId64
+           " (like ab, every request slot needs a request)",
+           t->concurrency, t->requests);
+    r = -EINVAL;
+  }
+  if (t->kind == BW_KIND_DOWNLOAD && strcmp(t->method, "GET") != 0) {
+    err_at(c, &map->start_mark, path, "a download test must use GET (a HEAD has no body)");
+    r = -EINVAL;
+  }
+  if (t->offset_us >= t->every_us) {
+    err_at(c, &map->start_mark, path, "offset must be less than every");
+    r = -EINVAL;
+  } else if (t->offset_us + t->jitter_us > t->every_us) {
+    err_at(c, &map->start_mark, path, "offset + jitter must not exceed every");
+    r = -EINVAL;
+  }
+  return r;
+}
+
+static int check_unique_name(struct ctx *c, const yaml_node_t *map, const char *path,
+                             const struct bw_config *cfg, size_t idx) {
+  const char *name = cfg->tests[idx].name;
+  for (size_t j = 0; j < idx && name; j++) {
+    if (cfg->tests[j].name && strcmp(cfg->tests[j].name, name) == 0) {
+      err_at(c, &map->start_mark, path, "duplicate test name \"%s\" (first at line %d)", name,
+             cfg->tests[j].line);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+static int parse_tests(struct ctx *c, const yaml_node_t *seq, const struct bw_test *defaults,
+                       struct bw_config *cfg) {
+  int r = 0;
+  if (seq->type != YAML_SEQUENCE_NODE) {
+    err_at(c, &seq->start_mark, "tests", "expected a list of tests, got %s", node_kind(seq));
+    return -EINVAL;
+  }
+  size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+  if (n == 0) {
+    err_at(c, &seq->start_mark, "tests", "the list is empty; configure at least one test");
+    return -EINVAL;
+  }
+  cfg->tests = bw_xcalloc(n, sizeof(*cfg->tests));
+  for (size_t i = 0; i < n; i++) {
+    const yaml_node_t *map = yaml_document_get_node(c->doc, seq->data.sequence.items.start[i]);
+    struct bw_test *t = &cfg->tests[i];
+    char path[32];
+    uint64_t set;
+    (void)snprintf(path, sizeof(path), "tests[%zu]", i);
+    test_copy(t, defaults);
+    cfg->n_tests = i + 1;
+    t->line = (int)map->start_mark.line + 1;
+    t->column = (int)map->start_mark.column + 1;
+    /* Cross-key checks need every key of the test to have parsed; names are checked anyway. */
+    if (parse_section(c, map, path, test_opts, 0, t, &set) < 0)
+      r = -EINVAL;
+    else if (check_test(c, map, path, t, set) < 0)
+      r = -EINVAL;
+    if (check_unique_name(c, map, path, cfg, i) < 0)
+      r = -EINVAL;
+  }
+  return r;
+}
+
+static const yaml_node_t *find_key(struct ctx *c, const yaml_node_t *map, const char *key) {
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+    if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), key) == 0)
+      return yaml_document_get_node(c->doc, p->value);
+  }
+  return NULL;
+}
+
+static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *cfg) {
+  struct bw_test defaults;
+  uint64_t set;
+  int r = 0;
+  size_t n_top = sizeof(top_keys) / sizeof(top_keys[0]) - 1;
+
+  if (root->type != YAML_MAPPING_NODE) {
+    err_at(c, &root->start_mark, NULL,
+           "expected a mapping with keys such as database, defaults and tests, got %s",
+           node_kind(root));
+    return -EINVAL;
+  }
+
+  /* Keys at the top: unknown and duplicate ones first, so each is reported once. */
+  for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+       p++) {
+    const yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+    size_t i = 0;
+    if (k->type != YAML_SCALAR_NODE) {
+      err_at(c, &k->start_mark, NULL, "keys must be plain words, got %s", node_kind(k));
+      r = -EINVAL;
+      continue;
+    }
+    while (top_keys[i] && strcmp(top_keys[i], scalar(k)) != 0)
+      i++;
+    if (!top_keys[i]) {
+      unknown_key(c, k, scalar(k), top_keys, n_top);
+      r = -EINVAL;
+      continue;
+    }
+    for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p; q++) {
+      const yaml_node_t *kq = yaml_document_get_node(c->doc, q->key);
+      if (kq->type == YAML_SCALAR_NODE && strcmp(scalar(kq), scalar(k)) == 0) {
+        err_at(c, &k->start_mark, scalar(k), "given twice");
+        r = -EINVAL;
+        break;
+      }
+    }
+  }
+
+  const yaml_node_t *n = find_key(c, root, "database");
+  if (n) {
+    struct opt o = {"database", T_PATH, 0, 0, 0, NULL, 0, NULL};
+    if (parse_opt(c, &o, n, "database", &cfg->database) < 0)
+      r = -EINVAL;
+  }
+  if (!cfg->database)
+    cfg->database = bw_xstrdup(default_database);
+  if (cfg->database[0] != '/' && strcmp(cfg->database, ":memory:") != 0) {
+    const char *slash = strrchr(c->name, '/');
+    if (slash) {
+      char *abs = bw_xasprintf("%.*s/%s", (int)(slash - c->name), c->name, cfg->database);
+      free(cfg->database);
+      cfg->database = abs;
+    }
+  }
+
+  memset(&defaults, 0, sizeof(defaults));
+  apply_builtin(test_opts, &defaults, c->errs);
+  n = find_key(c, root, "defaults");
+  if (n && parse_section(c, n, "defaults", test_opts, F_TEST_ONLY, &defaults, &set) < 0)
+    r = -EINVAL;
+
+  apply_builtin(detect_opts, &cfg->detect, c->errs);
+  n = find_key(c, root, "detect");
+  if (n && parse_section(c, n, "detect", detect_opts, 0, &cfg->detect, &set) < 0)
+    r = -EINVAL;
+  if (n && cfg->detect.latency_factor <= 1.0) {
+    err_at(c, &n->start_mark, "detect.latency_factor", "must be greater than 1");
+    r = -EINVAL;
+  }
+  if (n && cfg->detect.throughput_factor >= 1.0) {
+    err_at(c, &n->start_mark, "detect.throughput_factor", "must be less than 1");
+    r = -EINVAL;
+  }
+
+  n = find_key(c, root, "report");
+  if (n) {
+    cfg->report.enabled = true;
+    apply_builtin(report_opts, &cfg->report, c->errs);
+    if (parse_section(c, n, "report", report_opts, 0, &cfg->report, &set) < 0)
+      r = -EINVAL;
+  }
+
+  n = find_key(c, root, "metrics");
+  if (n && parse_section(c, n, "metrics", metrics_opts, 0, &cfg->metrics, &set) < 0)
+    r = -EINVAL;
+
+  n = find_key(c, root, "tests");
+  if (!n) {
+    err_at(c, &root->start_mark, NULL, "missing required key \"tests\"");
+    r = -EINVAL;
+  } else if (parse_tests(c, n, &defaults, cfg) < 0) {
+    r = -EINVAL;
+  }
+  test_free(&defaults);
+  return r;
+}
+
+/* ---- whole files ---- */
+
+/* Finds the first byte that is not well-formed UTF-8 (RFC 3629), or returns len. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    unsigned char b = s[i];
+    size_t n;
+    uint32_t cp;
+    if (b == 0)
+      return i;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    if (b >= 0xc2 && b <= 0xdf)
+      n = 1, cp = b & 0x1f;
+    else if (b >= 0xe0 && b <= 0xef)
+      n = 2, cp = b & 0x0f;
+    else if (b >= 0xf0 && b <= 0xf4)
+      n = 3, cp = b & 0x07;
+    else
+      return i;
+    for (size_t k = 1; k <= n; k++) {
+      if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+        return i;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+      return i;
+    i += n + 1;
+  }
+  return len;
+}
+
+static bool only_blank(const char *buf, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (!isspace((unsigned char)buf[i]))
+      return false;
+  return true;
+}
+
+struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
+                                  struct bw_errs *errs) {
+  yaml_parser_t parser;
+  yaml_document_t doc, extra;
+  struct bw_config *cfg = NULL;
+  bool have_doc = false;
+  size_t before = errs->n;
+
+  size_t bad = utf8_invalid_at((const unsigned char *)buf, len);
+  if (bad < len) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < bad; i++) {
+      if (buf[i] == '\n')
+        line++, col = 1;
+      else if (((unsigned char)buf[i] & 0xc0) != 0x80)
+        col++;
+    }
+    if (buf[bad] == '\0')
+      bw_errs_add(errs, "%s:%zu:%zu: the file contains a NUL byte; is it a text file?", name,
+                  line, col);
+    else
+      bw_errs_add(errs, "%s:%zu:%zu: not valid UTF-8 (byte 0x%02x); save the file as UTF-8", name,
+                  line, col, (unsigned char)buf[bad]);
+    return NULL;
+  }
+  if (only_blank(buf, len)) {
+    bw_errs_add(errs, "%s: the file is empty; expected a mapping with a \"tests\" list", name);
+    return NULL;
+  }
+
+  if (!yaml_parser_initialize(&parser)) {
+    bw_errs_add(errs, "%s: out of memory starting the YAML parser", name);
+    return NULL;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+  yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+  if (!yaml_parser_load(&parser, &doc))
+    goto yaml_error;
+  have_doc = true;
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root) {
+    bw_errs_add(errs, "%s: the file has no content; expected a mapping with a \"tests\" list",
+                name);
+    goto out;
+  }
+  if (!yaml_parser_load(&parser, &extra))
+    goto yaml_error;
+  if (yaml_document_get_root_node(&extra)) {
+    yaml_mark_t m = yaml_document_get_root_node(&extra)->start_mark;
+    bw_errs_add(errs, "%s:%zu:%zu: a second YAML document; the file must hold only one", name,
+                m.line + 1, m.column + 1);
+    yaml_document_delete(&extra);
+    goto out;
+  }
+  yaml_document_delete(&extra);
+
+  cfg = bw_xcalloc(1, sizeof(*cfg));
+  cfg->path = bw_xstrdup(name);
+  struct ctx c = {name, &doc, errs, before};
+  if (parse_root(&c, root, cfg) < 0 || errs->n > before) {
+    bw_config_free(cfg);
+    cfg = NULL;
+  }
+  goto out;
+
+yaml_error:
+  if (parser.context)
+    bw_errs_add(errs, "%s:%zu:%zu: invalid YAML: %s %s (line %zu)", name,
+                parser.problem_mark.line + 1, parser.problem_mark.column + 1, parser.problem,
+                parser.context, parser.context_mark.line + 1);
+  else
+    bw_errs_add(errs, "%s:%zu:%zu: invalid YAML: %s", name, parser.problem_mark.line + 1,
+                parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown error");
+out:
+  if (have_doc)
+    yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  return cfg;
+}
+
+void bw_config_free(struct bw_config *cfg) {
+  if (!cfg)
+    return;
+  for (size_t i = 0; i < cfg->n_tests; i++)
+    test_free(&cfg->tests[i]);
+  free(cfg->tests);
+  free(cfg->path);
+  free(cfg->database);
+  free(cfg->report.smtp);
+  free(cfg->report.from);
+  free_list(cfg->report.to, cfg->report.n_to);
+  free(cfg->metrics.listen);
+  free(cfg);
+}
+
+const struct bw_test *bw_config_find_test(const struct bw_config *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->n_tests; i++)
+    if (strcmp(cfg->tests[i].name, name) == 0)
+      return &cfg->tests[i];
+  return NULL;
+}
+
+/* ---- dump ---- */
+
+struct sbuf {
+  char *s;
+  size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  size_t n = strlen(s);
+  bw_xgrow(&b->s, &b->cap, b->len + n + 1, 1);
+  memcpy(b->s + b->len, s, n + 1);
+  b->len += n;
+  free(s);
+}
+
+/* A YAML double-quoted scalar, so any string reads back as itself. */
+static void sb_quoted(struct sbuf *b, const char *s) {
+  sb_printf(b, "\"");
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      sb_printf(b, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      sb_printf(b, "\\x%02x", (unsigned char)*s);
+    else
+      sb_printf(b, "%c", *s);
+  }
+  sb_printf(b, "\"");
+}
+
+static void dump_opts(struct sbuf *b, const struct opt *opts, const void *base, const char *indent,
+                      unsigned skip) {
+  char tmp[64];
+  for (const struct opt *o = opts; o->key; o++) {
+    const char *field = (const char *)base + o->off;
+    if (o->flags & skip)
+      continue;
+    switch (o->type) {
+    case T_HEADERS:
+    case T_HOSTPORTS:
+    case T_EMAILS: {
+      char *const *list = *(char **const *)(const void *)field;
+      size_t n = *(const size_t *)(const void *)(field + sizeof(char **));
+      sb_printf(b, "%s%s: [", indent, o->key);
+      for (size_t i = 0; i < n; i++) {
+        sb_printf(b, i ? ", " : "");
+        sb_quoted(b, list[i]);
+      }
+      sb_printf(b, "]\n");
+      continue;
+    }
+    case T_KIND:
+      sb_printf(b, "%s%s: %s\n", indent, o->key, bw_kind_name(*(const enum bw_kind *)field));
+      continue;
+    case T_BOOL:
+      sb_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "true" : "false");
+      continue;
+    case T_INT:
+      sb_printf(b, "%s%s: %" PRId64 "\n", indent, o->key, *(const int64_t *)(const void *)field);
+      continue;
+    case T_FACTOR:
+      sb_printf(b, "%s%s: %g\n", indent, o->key, *(const double *)(const void *)field);
+      continue;
+    case T_DURATION:
+    case T_SIZE:
+      fmt_value(o, *(const int64_t *)(const void *)field, tmp, sizeof(tmp));
+      sb_printf(b, "%s%s: %s\n", indent, o->key, tmp);
+      continue;
+    case T_TIME: {
+      int m = *(const int *)(const void *)field;
+      sb_printf(b, "%s%s: \"%02d:%02d\"\n", indent, o->key, m / 60, m % 60);
+      continue;
+    }
+    default: {
+      const char *s = *(char *const *)(const void *)field;
+      if (!s)
+        continue;
+      sb_printf(b, "%s%s: ", indent, o->key);
+      sb_quoted(b, s);
+      sb_printf(b, "\n");
+      continue;
+    }
+    }
+  }
+}
+
+char *bw_config_dump(const struct bw_config *cfg) {
+  struct sbuf b = {NULL, 0, 0};
+  sb_printf(&b, "# %s, fully resolved: every default applied\n", cfg->path);
+  sb_printf(&b, "database: ");
+  sb_quoted(&b, cfg->database);
+  sb_printf(&b, "\ndetect:\n");
+  dump_opts(&b, detect_opts, &cfg->detect, "  ", 0);
+  if (cfg->report.enabled) {
+    sb_printf(&b, "report:\n");
+    dump_opts(&b, report_opts, &cfg->report, "  ", 0);
+  }
+  if (cfg->metrics.listen) {
+    sb_printf(&b, "metrics:\n");
+    dump_opts(&b, metrics_opts, &cfg->metrics, "  ", 0);
+  }
+  sb_printf(&b, "tests:\n");
+  for (size_t i = 0; i < cfg->n_tests; i++) {
+    const struct bw_test *t = &cfg->tests[i];
+    unsigned skip = t->kind == BW_KIND_PAGE ? F_DOWNLOAD_ONLY : F_PAGE_ONLY;
+    struct sbuf one = {NULL, 0, 0};
+    dump_opts(&one, test_opts, t, "    ", skip);
+    /* The first key of a list item goes after "  - ". */
+    sb_printf(&b, "  - %s", one.s + 4);
+    free(one.s);
+  }
+  return b.s;
+}

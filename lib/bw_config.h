@@ -1,0 +1,95 @@
+#ifndef BW_CONFIG_H
+#define BW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bw_result.h"
+#include "bw_util.h"
+
+/*
+ * The configuration: YAML (libyaml's document API) into an immutable struct bw_config. Every key
+ * is declared once in a table in bw_config.c (type, range, default, help); the parser, the
+ * defaults, bw_config_dump() and the reference in conf/benchwatch.yaml follow from it.
+ *
+ * Units (bw_units.h): durations are µs, sizes bytes. Every test carries a fully resolved value for
+ * every setting: built-in default, overridden by `defaults:`, overridden by the test itself.
+ */
+
+struct bw_test {
+  char *name;
+  enum bw_kind kind;
+  char *url;
+  int64_t requests;    /* page: total requests (ab -n) */
+  int64_t concurrency; /* page: requests in flight (ab -c) */
+  bool keepalive;      /* page: reuse connections (ab -k) */
+  char *method;        /* GET or HEAD */
+  char **headers;      /* "Name: value", as curl -H */
+  size_t n_headers;
+  int64_t timeout_us; /* page: per request; download: connecting and any silence */
+  bool tls_verify;
+  char **backends; /* "host:port": one target per backend, through CURLOPT_CONNECT_TO */
+  size_t n_backends;
+  int64_t every_us;
+  int64_t offset_us;
+  int64_t jitter_us;
+  int64_t max_time_us; /* download: cap on the whole transfer; 0 = none */
+  int64_t max_bytes;   /* download: cap on the body; 0 = none */
+  int line;            /* where the test is in the file, 1-based; 0 for defaults */
+  int column;
+};
+
+struct bw_detect {
+  int64_t window_us;
+  int64_t min_runs;
+  double latency_factor;
+  double throughput_factor;
+  int64_t open_after;
+  int64_t close_after;
+};
+
+struct bw_report {
+  bool enabled; /* a `report:` section is present */
+  int at_minutes; /* local time of day, minutes after midnight */
+  char *smtp;
+  char *from;
+  char **to;
+  size_t n_to;
+};
+
+struct bw_metrics {
+  char *listen; /* "host:port"; NULL when off */
+};
+
+struct bw_config {
+  char *path;     /* as given to bw_config_parse() */
+  char *database; /* a relative path is resolved against the config file's directory */
+  struct bw_test *tests;
+  size_t n_tests;
+  struct bw_detect detect;
+  struct bw_report report;
+  struct bw_metrics metrics;
+};
+
+/* Exit status for an unusable configuration (sysexits.h EX_CONFIG). */
+#define BW_EXIT_CONFIG 78
+
+/*
+ * Parses a whole configuration from buf (len bytes, need not be NUL-terminated); name is used in
+ * messages and to resolve a relative database path. Returns the config, or NULL after adding
+ * every problem found to errs, each as "NAME:LINE:COLUMN: key.path: message" (1-based).
+ */
+struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
+                                  struct bw_errs *errs);
+
+/* Frees a config. Accepts NULL. */
+void bw_config_free(struct bw_config *config);
+
+/* The test called name, or NULL. */
+const struct bw_test *bw_config_find_test(const struct bw_config *config, const char *name);
+
+/* The fully resolved configuration as YAML that bw_config_parse() accepts; free() it. */
+char *bw_config_dump(const struct bw_config *config);
+
+#endif

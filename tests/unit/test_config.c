@@ -1,0 +1,379 @@
+/*
+ * Config: the example, defaults merging, every broken file in tests/conf/bad/ (each carries its
+ * expected messages as "# expect: LINE:COL: ..." lines), file-level errors, and the dump.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bw_config.h"
+#include "bw_file.h"
+
+#define S INT64_C(1000000)
+
+static char *path_in(const char *env, const char *rel) {
+  const char *base = getenv(env);
+  assert_non_null(base);
+  return bw_xasprintf("%s/%s", base, rel);
+}
+
+static struct bw_config *parse_str(const char *text, struct bw_errs *errs) {
+  return bw_config_parse("t.yaml", text, strlen(text), errs);
+}
+
+static struct bw_config *load(const char *path, struct bw_errs *errs) {
+  char *buf;
+  size_t len;
+  if (bw_file_read(path, 1 << 22, &buf, &len, errs) < 0)
+    return NULL;
+  struct bw_config *cfg = bw_config_parse(path, buf, len, errs);
+  free(buf);
+  return cfg;
+}
+
+static void example_config(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  char *path = path_in("BW_SOURCE_DIR", "conf/benchwatch.yaml");
+  struct bw_config *cfg = load(path, &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    print_error("%s\n", errs.msg[i]);
+  assert_non_null(cfg);
+  assert_int_equal(errs.n, 0);
+  assert_string_equal(cfg->database, "/var/lib/benchwatch/benchwatch.db");
+  assert_int_equal(cfg->n_tests, 3);
+
+  const struct bw_test *home = bw_config_find_test(cfg, "portal-home");
+  assert_non_null(home);
+  assert_int_equal(home->kind, BW_KIND_PAGE);
+  assert_int_equal(home->requests, 20);
+  assert_int_equal(home->offset_us, 5 * 60 * S); /* from defaults: */
+  assert_int_equal(home->n_headers, 1);
+  assert_string_equal(home->headers[0], "Accept-Language: en");
+
+  const struct bw_test *mirror = bw_config_find_test(cfg, "portal-mirror");
+  assert_true(mirror->keepalive);
+  assert_string_equal(mirror->method, "HEAD");
+
+  const struct bw_test *big = bw_config_find_test(cfg, "big-tarball");
+  assert_int_equal(big->kind, BW_KIND_DOWNLOAD);
+  assert_int_equal(big->n_backends, 3);
+  assert_string_equal(big->backends[2], "node-3:8088");
+  assert_int_equal(big->max_bytes, INT64_C(2) << 30);
+  assert_int_equal(big->offset_us, 20 * 60 * S); /* its own value beats defaults: */
+  assert_int_equal(big->timeout_us, 30 * S);
+  assert_int_equal(big->line, 55);
+  assert_int_equal(big->column, 5);
+
+  assert_int_equal(cfg->detect.window_us, 7 * 86400 * S);
+  assert_true(cfg->report.enabled);
+  assert_int_equal(cfg->report.at_minutes, 6 * 60 + 30);
+  assert_int_equal(cfg->report.n_to, 1);
+  assert_string_equal(cfg->metrics.listen, "127.0.0.1:9469");
+  assert_null(bw_config_find_test(cfg, "nope"));
+
+  /* Every key the resolved config has is documented in the example. */
+  char *buf, *dump = bw_config_dump(cfg);
+  size_t len;
+  assert_int_equal(bw_file_read(path, 1 << 22, &buf, &len, &errs), 0);
+  for (char *line = strtok(dump, "\n"); line; line = strtok(NULL, "\n")) {
+    char *key = line + strspn(line, " -");
+    char *colon = strchr(key, ':');
+    if (*key == '#' || !colon)
+      continue;
+    char *want = bw_xasprintf("%.*s:", (int)(colon - key + 0), key);
+    if (!strstr(buf, want))
+      fail_msg("key %s is not documented in conf/benchwatch.yaml", want);
+    free(want);
+  }
+  free(buf);
+  free(dump);
+  bw_config_free(cfg);
+  free(path);
+}
+
+static void builtin_defaults(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg = parse_str("tests:\n"
+                                    "  - {name: p, kind: page, url: 'http://127.0.0.1/'}\n"
+                                    "  - {name: d, kind: download, url: 'https://[::1]:8443/f'}\n",
+                                    &errs);
+  assert_non_null(cfg);
+  const struct bw_test *p = &cfg->tests[0], *d = &cfg->tests[1];
+  assert_int_equal(p->requests, 20);
+  assert_int_equal(p->concurrency, 1);
+  assert_false(p->keepalive);
+  assert_string_equal(p->method, "GET");
+  assert_int_equal(p->timeout_us, 60 * S);
+  assert_true(p->tls_verify);
+  assert_int_equal(p->every_us, 3600 * S);
+  assert_int_equal(p->offset_us, 0);
+  assert_int_equal(p->jitter_us, 30 * S);
+  assert_int_equal(p->n_backends, 0);
+  assert_int_equal(d->max_time_us, 600 * S);
+  assert_int_equal(d->max_bytes, 0);
+  assert_int_equal(cfg->detect.min_runs, 24);
+  assert_true(cfg->detect.latency_factor == 1.5);
+  assert_true(cfg->detect.throughput_factor == 0.67);
+  assert_int_equal(cfg->detect.open_after, 2);
+  assert_int_equal(cfg->detect.close_after, 3);
+  assert_false(cfg->report.enabled);
+  assert_null(cfg->metrics.listen);
+  assert_string_equal(cfg->database, "/var/lib/benchwatch/benchwatch.db");
+  bw_config_free(cfg);
+}
+
+/* built-in < defaults: < the test itself, key by key, and list values are replaced, not merged. */
+static void defaults_merge(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg = parse_str("database: data/bw.db\n"
+                                    "defaults:\n"
+                                    "  timeout: 5s\n"
+                                    "  every: 2m\n"
+                                    "  jitter: 0\n"
+                                    "  headers: ['X-A: 1']\n"
+                                    "tests:\n"
+                                    "  - {name: a, kind: page, url: 'http://h/', timeout: 250ms,\n"
+                                    "     headers: ['X-B: 2', 'X-C: 3']}\n"
+                                    "  - {name: b, kind: page, url: 'http://h/'}\n",
+                                    &errs);
+  assert_non_null(cfg);
+  assert_int_equal(cfg->tests[0].timeout_us, 250000);
+  assert_int_equal(cfg->tests[1].timeout_us, 5 * S);
+  assert_int_equal(cfg->tests[0].every_us, 120 * S);
+  assert_int_equal(cfg->tests[0].jitter_us, 0);
+  assert_int_equal(cfg->tests[0].n_headers, 2);
+  assert_string_equal(cfg->tests[0].headers[1], "X-C: 3");
+  assert_int_equal(cfg->tests[1].n_headers, 1);
+  assert_string_equal(cfg->tests[1].headers[0], "X-A: 1");
+  assert_int_equal(cfg->tests[1].requests, 20);
+  /* A relative database is relative to the config file's directory ("t.yaml": none). */
+  assert_string_equal(cfg->database, "data/bw.db");
+  bw_config_free(cfg);
+
+  const char *text = "database: bw.db\ntests: [{name: a, kind: page, url: 'http://h/'}]\n";
+  cfg = bw_config_parse("/etc/benchwatch/x.yaml", text, strlen(text), &errs);
+  assert_non_null(cfg);
+  assert_string_equal(cfg->database, "/etc/benchwatch/bw.db");
+  bw_config_free(cfg);
+  assert_int_equal(errs.n, 0);
+}
+
+/* Reads the "# expect:" lines of a bad config and checks they are exactly the errors reported. */
+static void check_bad_file(const char *dir, const char *file) {
+  struct bw_errs errs = {0};
+  char *path = bw_xasprintf("%s/%s", dir, file);
+  char *buf;
+  size_t len, n_expect = 0;
+  assert_int_equal(bw_file_read(path, 1 << 20, &buf, &len, &errs), 0);
+  struct bw_config *cfg = bw_config_parse(path, buf, len, &errs);
+  if (cfg)
+    fail_msg("%s: accepted, but it is broken", file);
+  for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    char *end = strchr(line, '\n');
+    char *want = NULL;
+    size_t l = end ? (size_t)(end - line) : strlen(line);
+    if (strncmp(line, "# expect: ", 10) == 0)
+      want = bw_xasprintf("%s:%.*s", path, (int)(l - 10), line + 10);
+    else if (strncmp(line, "# expect-file: ", 15) == 0)
+      want = bw_xasprintf("%s: %.*s", path, (int)(l - 15), line + 15);
+    if (!want)
+      continue;
+    n_expect++;
+    bool found = false;
+    for (size_t i = 0; i < errs.n; i++)
+      found = found || strcmp(errs.msg[i], want) == 0;
+    if (!found) {
+      for (size_t i = 0; i < errs.n; i++)
+        print_error("  got: %s\n", errs.msg[i]);
+      fail_msg("%s: expected the message\n  %s", file, want);
+    }
+    free(want);
+  }
+  if (strcmp(file, "empty.yaml") == 0) {
+    char *want = bw_xasprintf("%s: the file is empty; expected a mapping with a \"tests\" list", path);
+    assert_string_equal(errs.msg[0], want);
+    free(want);
+    n_expect++;
+  }
+  if (n_expect == 0)
+    fail_msg("%s: has no '# expect:' line", file);
+  if (errs.n != n_expect) {
+    for (size_t i = 0; i < errs.n; i++)
+      print_error("  got: %s\n", errs.msg[i]);
+    fail_msg("%s: %zu messages, expected %zu", file, errs.n, n_expect);
+  }
+  bw_errs_clear(&errs);
+  free(buf);
+  free(path);
+}
+
+static void bad_configs(void **state) {
+  (void)state;
+  char *dir = path_in("BW_TEST_DATA", "conf/bad");
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  size_t n = 0;
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l > 5 && strcmp(e->d_name + l - 5, ".yaml") == 0) {
+      check_bad_file(dir, e->d_name);
+      n++;
+    }
+  }
+  (void)closedir(d);
+  free(dir);
+  assert_true(n >= 20);
+}
+
+static void file_errors(void **state) {
+  struct bw_errs errs = {0};
+  char *buf;
+  size_t len;
+  (void)state;
+  assert_int_equal(bw_file_read("/nonexistent/benchwatch.yaml", 1 << 20, &buf, &len, &errs),
+                   -ENOENT);
+  assert_string_equal(errs.msg[0], "/nonexistent/benchwatch.yaml: no such file");
+  bw_errs_clear(&errs);
+  assert_int_equal(bw_file_read("/tmp", 1 << 20, &buf, &len, &errs), -EISDIR);
+  assert_string_equal(errs.msg[0], "/tmp: is a directory, not a file");
+  bw_errs_clear(&errs);
+  assert_int_equal(bw_file_read("/proc/self/status", 10, &buf, &len, &errs), -EFBIG);
+  assert_string_equal(errs.msg[0], "/proc/self/status: larger than 10 bytes");
+  bw_errs_clear(&errs);
+}
+
+/* The parser reads only len bytes: no NUL terminator needed, nothing past the end read. */
+static void buffer_bounds(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  const char *text = "tests: [{name: a, kind: page, url: 'http://h/'}]\nGARBAGE";
+  size_t len = strlen(text) - strlen("GARBAGE");
+  char *exact = bw_xmalloc(len);
+  memcpy(exact, text, len);
+  struct bw_config *cfg = bw_config_parse("t.yaml", exact, len, &errs);
+  assert_non_null(cfg);
+  bw_config_free(cfg);
+  free(exact);
+  /* An embedded NUL is reported, not silently truncated at. */
+  cfg = bw_config_parse("t.yaml", "tests: []\0x", 11, &errs);
+  assert_null(cfg);
+  assert_string_equal(errs.msg[0], "t.yaml:1:10: the file contains a NUL byte; is it a text file?");
+  bw_errs_clear(&errs);
+}
+
+/* --print output is a config that parses to the same thing. */
+static void dump_round_trip(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  char *path = path_in("BW_SOURCE_DIR", "conf/benchwatch.yaml");
+  struct bw_config *cfg = load(path, &errs);
+  assert_non_null(cfg);
+  char *one = bw_config_dump(cfg);
+  struct bw_config *again = bw_config_parse(path, one, strlen(one), &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    print_error("%s\n", errs.msg[i]);
+  assert_non_null(again);
+  char *two = bw_config_dump(again);
+  assert_string_equal(one, two);
+  free(one);
+  free(two);
+  bw_config_free(again);
+  bw_config_free(cfg);
+  free(path);
+}
+
+/*
+ * Damaged input never crashes or leaks (the sanitizer build checks): every single-byte change
+ * and every truncation of the example is either accepted or rejected with at least one message
+ * in FILE:LINE:COL or FILE: form.
+ */
+static void damaged_input(void **state) {
+  struct bw_errs errs = {0};
+  char *buf;
+  size_t len;
+  static const char subst[] = {'\0', ':', '-', '[', '{', '"', '\'', '&', '*', '\n', ' ', '\xff'};
+  (void)state;
+  char *path = path_in("BW_SOURCE_DIR", "conf/benchwatch.yaml");
+  assert_int_equal(bw_file_read(path, 1 << 22, &buf, &len, &errs), 0);
+  char *copy = bw_xmalloc(len);
+  for (size_t i = 0; i < len; i += 7) {
+    for (size_t k = 0; k < sizeof(subst); k++) {
+      memcpy(copy, buf, len);
+      copy[i] = subst[k];
+      struct bw_config *cfg = bw_config_parse("x.yaml", copy, len, &errs);
+      if (!cfg) {
+        assert_true(errs.n > 0);
+        assert_memory_equal(errs.msg[0], "x.yaml:", 7);
+      }
+      bw_config_free(cfg);
+      bw_errs_clear(&errs);
+    }
+    struct bw_config *cfg = bw_config_parse("x.yaml", buf, i, &errs);
+    bw_config_free(cfg);
+    bw_errs_clear(&errs);
+  }
+  free(copy);
+  free(buf);
+  free(path);
+}
+
+static void anchors_and_odd_shapes(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  /* Anchors and aliases are YAML: a shared defaults block reads as if written out. */
+  struct bw_config *cfg = parse_str("tests:\n"
+                                    "  - &a {name: a, kind: page, url: 'http://h/', requests: 7}\n"
+                                    "  - {name: b, kind: page, url: 'http://h/', requests: 8}\n",
+                                    &errs);
+  assert_non_null(cfg);
+  assert_int_equal(cfg->tests[0].requests, 7);
+  bw_config_free(cfg);
+  /* Shapes that are not what a key wants. */
+  cfg = parse_str("tests: {name: a}\n", &errs);
+  assert_null(cfg);
+  assert_string_equal(errs.msg[0], "t.yaml:1:8: tests: expected a list of tests, got a mapping");
+  bw_errs_clear(&errs);
+  cfg = parse_str("tests: []\n", &errs);
+  assert_null(cfg);
+  assert_string_equal(errs.msg[0],
+                      "t.yaml:1:8: tests: the list is empty; configure at least one test");
+  bw_errs_clear(&errs);
+  cfg = parse_str("tests:\n  - {name: [a], kind: page, url: 'http://h/'}\n", &errs);
+  assert_null(cfg);
+  assert_string_equal(errs.msg[0], "t.yaml:2:12: tests[0].name: expected a single value, got a list");
+  bw_errs_clear(&errs);
+  cfg = parse_str("tests:\n  - {name: a, kind: page, url: 'http://h/', requests: 99999999999999999999}\n",
+                  &errs);
+  assert_null(cfg);
+  assert_string_equal(errs.msg[0],
+                      "t.yaml:2:55: tests[0].requests: \"99999999999999999999\" is too large");
+  bw_errs_clear(&errs);
+  cfg = parse_str("tests:\n  - {name: 'a b', kind: page, url: 'http://h/'}\n", &errs);
+  assert_null(cfg);
+  assert_string_equal(errs.msg[0], "t.yaml:2:12: tests[0].name: expected a name of 1 to 64 letters, "
+                                   "digits, '.', '_' or '-', got \"a b\"");
+  bw_errs_clear(&errs);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(example_config),  cmocka_unit_test(builtin_defaults),
+      cmocka_unit_test(defaults_merge),  cmocka_unit_test(bad_configs),
+      cmocka_unit_test(file_errors),     cmocka_unit_test(buffer_bounds),
+      cmocka_unit_test(dump_round_trip), cmocka_unit_test(damaged_input),
+      cmocka_unit_test(anchors_and_odd_shapes),
+  };
+  return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
