@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The database as a person sees it with the real sqlite3 CLI: created by the daemon's start-up,
+# with the tables, views and schema version; a newer database is refused and left untouched.
+bwd=$1
+src=$2
+. "$src/tests/cli/lib.sh"
+
+cat >"$scratch/bw.yaml" <<YAML
+database: data.db
+tests:
+  - {name: home, kind: page, url: "http://127.0.0.1:1/"}
+YAML
+
+run "$bwd" --config "$scratch/bw.yaml" --check
+check_status 0 "benchwatchd --check creates the database"
+check_contains "$err" "database $scratch/data.db (schema version" "start-up line"
+[ -f "$scratch/data.db" ] && ok || not_ok "database file created next to the config"
+
+schema=$(sqlite3 "$scratch/data.db" .schema)
+for t in "CREATE TABLE target" "CREATE TABLE run" "CREATE TABLE sample" "CREATE TABLE regression" \
+  "CREATE VIEW runs_readable" "CREATE VIEW open_regressions" "CREATE VIEW daily" \
+  "CREATE INDEX run_target_started"; do
+  check_contains "$schema" "$t" ".schema"
+done
+version=$(sqlite3 "$scratch/data.db" 'PRAGMA user_version')
+[ "$version" -ge 1 ] && ok || not_ok "user_version is $version"
+mode=$(sqlite3 "$scratch/data.db" 'PRAGMA journal_mode')
+[ "$mode" = wal ] && ok || not_ok "journal_mode is $mode"
+
+# Opening again changes nothing and keeps the version.
+run "$bwd" --config "$scratch/bw.yaml" --check
+check_status 0 "second start"
+[ "$(sqlite3 "$scratch/data.db" 'PRAGMA user_version')" = "$version" ] && ok || not_ok "version kept"
+
+# A database from a newer benchwatch: refused, one clear line, file untouched.
+sqlite3 "$scratch/data.db" "PRAGMA user_version = $((version + 1)); PRAGMA wal_checkpoint(TRUNCATE);"
+before=$(sha256sum <"$scratch/data.db")
+run "$bwd" --config "$scratch/bw.yaml" --check
+[ "$status" -ne 0 ] && ok || not_ok "newer schema must be refused"
+check_contains "$err" "newer than this benchwatch" "newer schema message"
+[ "$(sha256sum <"$scratch/data.db")" = "$before" ] && ok || not_ok "newer database was modified"
+
+# A config error at start-up is EX_CONFIG with the file:line:col message.
+printf 'tests:\n  - {name: a, kind: pag, url: "http://h/"}\n' >"$scratch/bad.yaml"
+run "$bwd" --config "$scratch/bad.yaml" --check
+check_status 78 "bad config at start-up"
+check_contains "$err" "<3>$scratch/bad.yaml:2:24: tests[0].kind: expected page or download, got \"pag\"" "bad config message"
+
+# A database in a directory that does not exist.
+printf 'database: /nonexistent/dir/x.db\ntests: [{name: a, kind: page, url: "http://h/"}]\n' >"$scratch/nodir.yaml"
+run "$bwd" --config "$scratch/nodir.yaml" --check
+[ "$status" -ne 0 ] && [ "$status" -ne 78 ] && ok || not_ok "missing database directory: exit $status"
+check_contains "$err" "/nonexistent/dir/x.db" "missing database directory message"
+
+finish
