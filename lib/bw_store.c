@@ -1,0 +1,837 @@
+#include "bw_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long a writer waits for another connection's lock before giving up with -EBUSY. */
+#define BUSY_TIMEOUT_MS 5000
+
+#define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The statements every run uses. They are prepared on first use rather than at open so that
+ * bw_store_open_with() works with a test schema that has none of these tables, and kept until
+ * bw_store_close().
+ */
+enum stmt_id {
+  ST_TARGET,
+  ST_PUT_RUN,
+  ST_PUT_SAMPLE,
+  ST_GET_RUN,
+  ST_GET_SAMPLES,
+  ST_COUNT,
+};
+
+struct bw_store {
+  sqlite3 *db;
+  char *path;
+  int version;
+  char *sql[ST_COUNT];
+  sqlite3_stmt *stmt[ST_COUNT];
+};
+
+/* A column holding a field of a struct, found by offset (like bw_run_figures). */
+struct column {
+  const char *name;
+  size_t offset;
+};
+
+/* The run's text columns besides the target's; its numeric columns are bw_run_figures. */
+static const struct column run_texts[] = {
+    {"error_class", offsetof(struct bw_run, error_class)},
+    {"error_message", offsetof(struct bw_run, error_message)},
+    {"remote_ip", offsetof(struct bw_run, remote_ip)},
+    {"http_version", offsetof(struct bw_run, http_version)},
+    {"tcp_options", offsetof(struct bw_run, tcp_options)},
+};
+
+/* The sample's integer columns; error_class follows them. */
+static const struct column sample_ints[] = {
+    {"at_us", offsetof(struct bw_sample, at_us)},
+    {"duration_us", offsetof(struct bw_sample, duration_us)},
+    {"bytes", offsetof(struct bw_sample, bytes)},
+    {"status", offsetof(struct bw_sample, status)},
+    {"dns_us", offsetof(struct bw_sample, dns_us)},
+    {"connect_us", offsetof(struct bw_sample, connect_us)},
+    {"tls_us", offsetof(struct bw_sample, tls_us)},
+    {"ttfb_us", offsetof(struct bw_sample, ttfb_us)},
+};
+
+/* Columns of the run query before the figures: started_us, outcome, texts, the target's four. */
+#define GET_RUN_TEXT0 2
+#define GET_RUN_TARGET0 (GET_RUN_TEXT0 + (int)N_ELEM(run_texts))
+#define GET_RUN_FIGURE0 (GET_RUN_TARGET0 + 4)
+
+static void add_err(struct bw_errs *errs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int fail_sql(struct bw_store *s, int rc, struct bw_errs *errs, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* bw_errs_add() for callers that may pass no list. */
+static void add_err(struct bw_errs *errs, const char *fmt, ...) {
+  va_list ap;
+  char *msg;
+
+  if (!errs)
+    return;
+  va_start(ap, fmt);
+  msg = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  bw_errs_add(errs, "%s", msg);
+  free(msg);
+}
+
+/* Maps an SQLite result code to the negative errno promised in bw_store.h. */
+static int sqlite_errno(sqlite3 *db, int rc) {
+  int sys = db ? sqlite3_system_errno(db) : 0;
+
+  switch (rc & 0xff) {
+  case SQLITE_FULL:
+    return -ENOSPC;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return -EBUSY;
+  case SQLITE_NOTADB:
+    return -EINVAL;
+  case SQLITE_CANTOPEN:
+    return sys == ENOENT || sys == ENOTDIR ? -ENOENT : -EACCES;
+  case SQLITE_READONLY:
+    return -EROFS;
+  default:
+    return -EIO;
+  }
+}
+
+/*
+ * Reports that something failed on the store's file, as "PATH: what failed: SQLite's words", and
+ * returns the matching errno. Call it before anything else touches the connection (a ROLLBACK
+ * would replace SQLite's message).
+ */
+static int fail_sql(struct bw_store *s, int rc, struct bw_errs *errs, const char *fmt, ...) {
+  int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+  int primary = rc & 0xff;
+  va_list ap;
+  char *what;
+
+  if (primary == SQLITE_NOTADB) {
+    add_err(errs, "%s: not an SQLite database", s->path);
+    return sqlite_errno(s->db, rc);
+  }
+  va_start(ap, fmt);
+  what = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  /* For a file SQLite could not open or read, the system's reason is the useful part. */
+  if (sys && (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR))
+    add_err(errs, "%s: %s: %s (%s)", s->path, what, sqlite3_errmsg(s->db), strerror(sys));
+  else
+    add_err(errs, "%s: %s: %s", s->path, what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+  free(what);
+  return sqlite_errno(s->db, rc);
+}
+
+/* Runs SQL without results (pragmas, transaction control). */
+static int exec(struct bw_store *s, const char *sql, const char *what, struct bw_errs *errs) {
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    return fail_sql(s, rc, errs, "%s", what);
+  return 0;
+}
+
+/* Ends the open transaction, if SQLite has not already ended it (it does on some errors). */
+static void rollback(struct bw_store *s) {
+  if (!sqlite3_get_autocommit(s->db))
+    (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs sql, which must yield a row, and stores its first n columns as integers in ret. */
+static int query_ints(struct bw_store *s, const char *sql, int64_t *ret, int n, const char *what,
+                      struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int rc, r = 0;
+
+  rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) {
+    add_err(errs, "%s: %s: SQLite gave no answer", s->path, what);
+    r = -EIO;
+    goto out;
+  }
+  if (rc != SQLITE_ROW) {
+    r = fail_sql(s, rc, errs, "%s", what);
+    goto out;
+  }
+  for (int i = 0; i < n; i++)
+    ret[i] = sqlite3_column_int64(st, i);
+out:
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+/* Returns the cached statement id, preparing it on first use. */
+static int prepare(struct bw_store *s, enum stmt_id id, sqlite3_stmt **ret, struct bw_errs *errs) {
+  int rc;
+
+  if (!s->stmt[id]) {
+    rc = sqlite3_prepare_v3(s->db, s->sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id], NULL);
+    if (rc != SQLITE_OK)
+      return fail_sql(s, rc, errs, "cannot prepare a statement");
+  }
+  *ret = s->stmt[id];
+  return 0;
+}
+
+/*
+ * Makes a cached statement ready for its next use. Resetting also ends its read of the database:
+ * a statement left mid-step would hold a WAL snapshot open and stop checkpoints.
+ */
+static void release(sqlite3_stmt *st) {
+  if (!st)
+    return;
+  (void)sqlite3_reset(st);
+  (void)sqlite3_clear_bindings(st);
+}
+
+/* The store's conventions: BW_NONE, NAN and NULL pointers are SQL NULL. */
+static int bind_int(sqlite3_stmt *st, int i, int64_t v) {
+  return v == BW_NONE ? sqlite3_bind_null(st, i) : sqlite3_bind_int64(st, i, v);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v) {
+  return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int64_t column_int(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? BW_NONE : sqlite3_column_int64(st, i);
+}
+
+static char *column_text(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+
+  return t ? bw_xstrdup((const char *)t) : NULL;
+}
+
+static int64_t get_int(const void *base, size_t offset) {
+  int64_t v;
+
+  memcpy(&v, (const char *)base + offset, sizeof(v));
+  return v;
+}
+
+static void set_int(void *base, size_t offset, int64_t v) {
+  memcpy((char *)base + offset, &v, sizeof(v));
+}
+
+static char *get_ptr(const void *base, size_t offset) {
+  char *p;
+
+  memcpy(&p, (const char *)base + offset, sizeof(p));
+  return p;
+}
+
+static void set_ptr(void *base, size_t offset, char *p) {
+  memcpy((char *)base + offset, &p, sizeof(p));
+}
+
+/* Binds a run figure, whichever its type (an int64 figure exactly, not through a double). */
+static int bind_figure(sqlite3_stmt *st, int i, const struct bw_figure *f,
+                       const struct bw_run *run) {
+  double v;
+
+  if (!f->real)
+    return bind_int(st, i, get_int(run, f->offset));
+  return bw_figure_get(f, run, &v) ? sqlite3_bind_double(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static void read_figure(sqlite3_stmt *st, int i, const struct bw_figure *f, struct bw_run *run) {
+  if (sqlite3_column_type(st, i) == SQLITE_NULL)
+    bw_figure_clear(f, run);
+  else if (f->real)
+    bw_figure_set(f, run, sqlite3_column_double(st, i));
+  else
+    set_int(run, f->offset, sqlite3_column_int64(st, i));
+}
+
+/* A growing string for building the statements from the column tables. */
+struct sqlbuf {
+  char *s;
+  size_t len;
+  size_t cap;
+};
+
+static void sql_add(struct sqlbuf *b, const char *text) {
+  size_t n = strlen(text);
+
+  bw_xgrow(&b->s, &b->cap, b->len + n + 1, 1);
+  memcpy(b->s + b->len, text, n + 1);
+  b->len += n;
+}
+
+/* Appends ", " then prefix and name to cols, and ", ?" to vals (when given). */
+static void sql_column(struct sqlbuf *cols, struct sqlbuf *vals, const char *prefix,
+                       const char *name) {
+  sql_add(cols, ", ");
+  sql_add(cols, prefix);
+  sql_add(cols, name);
+  if (vals)
+    sql_add(vals, ", ?");
+}
+
+/*
+ * Builds the run and sample statements from the column tables, so that a new figure in
+ * bw_run_figures is stored and read back without touching this file (beyond a migration adding
+ * its column).
+ */
+static void build_sql(struct bw_store *s) {
+  struct sqlbuf cols = {0}, vals = {0}, get = {0}, scols = {0}, svals = {0}, sget = {0};
+
+  sql_add(&cols, "target_id, started_us, outcome");
+  sql_add(&vals, "?, ?, ?");
+  sql_add(&get, "r.started_us, r.outcome");
+  for (size_t i = 0; i < N_ELEM(run_texts); i++) {
+    sql_column(&cols, &vals, "", run_texts[i].name);
+    sql_column(&get, NULL, "r.", run_texts[i].name);
+  }
+  sql_add(&get, ", t.name, t.backend, t.kind, t.url");
+  for (const struct bw_figure *f = bw_run_figures; f->name; f++) {
+    sql_column(&cols, &vals, "", f->name);
+    sql_column(&get, NULL, "r.", f->name);
+  }
+  sql_add(&scols, "run_id, seq");
+  sql_add(&svals, "?, ?");
+  sql_add(&sget, "seq");
+  for (size_t i = 0; i < N_ELEM(sample_ints); i++) {
+    sql_column(&scols, &svals, "", sample_ints[i].name);
+    sql_column(&sget, NULL, "", sample_ints[i].name);
+  }
+  sql_column(&scols, &svals, "", "error_class");
+  sql_column(&sget, NULL, "", "error_class");
+
+  s->sql[ST_TARGET] = bw_xstrdup(
+      "INSERT INTO target (name, backend, kind, url, created_us) VALUES (?, ?, ?, ?, ?) "
+      "ON CONFLICT (name, backend) DO UPDATE SET kind = excluded.kind, url = excluded.url "
+      "RETURNING id");
+  s->sql[ST_PUT_RUN] = bw_xasprintf("INSERT INTO run (%s) VALUES (%s)", cols.s, vals.s);
+  s->sql[ST_GET_RUN] = bw_xasprintf(
+      "SELECT %s FROM run r JOIN target t ON t.id = r.target_id WHERE r.id = ?", get.s);
+  s->sql[ST_PUT_SAMPLE] = bw_xasprintf("INSERT INTO sample (%s) VALUES (%s)", scols.s, svals.s);
+  s->sql[ST_GET_SAMPLES] =
+      bw_xasprintf("SELECT %s FROM sample WHERE run_id = ? ORDER BY seq", sget.s);
+  free(cols.s);
+  free(vals.s);
+  free(get.s);
+  free(scols.s);
+  free(svals.s);
+  free(sget.s);
+}
+
+/* The schema version in the file and how many schema objects it has, read in one snapshot. */
+static int read_state(struct bw_store *s, int64_t *ret_version, int64_t *ret_objects,
+                      struct bw_errs *errs) {
+  int64_t v[2];
+  int r;
+
+  r = query_ints(s,
+                 "SELECT (SELECT user_version FROM pragma_user_version),"
+                 " (SELECT count(*) FROM sqlite_master)",
+                 v, 2, "cannot read the schema version", errs);
+  if (r < 0)
+    return r;
+  *ret_version = v[0];
+  *ret_objects = v[1];
+  return 0;
+}
+
+/* Refuses a file that is not ours to change: a newer schema, or another program's tables. */
+static int check_state(struct bw_store *s, int64_t version, int64_t objects, int known,
+                       struct bw_errs *errs) {
+  if (version > known) {
+    add_err(errs,
+            "%s: database schema version %" PRId64 " is newer than this benchwatch understands"
+            " (version %d); upgrade benchwatch or use another database",
+            s->path, version, known);
+    return -EPROTO;
+  }
+  if (version < 0) {
+    add_err(errs, "%s: not a benchwatch database (schema version %" PRId64 ")", s->path, version);
+    return -EINVAL;
+  }
+  if (version == 0 && objects > 0) {
+    add_err(errs, "%s: not a benchwatch database (it has tables but no benchwatch schema version)",
+            s->path);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static int use_wal(struct bw_store *s, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  const char *mode;
+  int rc, r = 0;
+
+  rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    r = fail_sql(s, rc, errs, "cannot switch to WAL mode");
+    goto out;
+  }
+  mode = (const char *)sqlite3_column_text(st, 0);
+  if (!mode || strcmp(mode, "wal") != 0) {
+    add_err(errs, "%s: cannot switch to WAL mode: the journal mode stayed %s", s->path,
+            mode ? mode : "unknown");
+    r = -EIO;
+  }
+out:
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+/* Runs the schema or a migration inside the migration's transaction. */
+static int exec_script(struct bw_store *s, const char *sql, const char *name,
+                       struct bw_errs *errs) {
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    return fail_sql(s, rc, errs, "%s failed", name);
+  if (sqlite3_get_autocommit(s->db)) {
+    add_err(errs, "%s: %s ended the schema update's transaction (no BEGIN or COMMIT in sql/)",
+            s->path, name);
+    return -EIO;
+  }
+  return 0;
+}
+
+/*
+ * Brings the database to version in one transaction: the schema for an empty database, else each
+ * migration above its version in order. On error nothing changes. Foreign keys are still off here
+ * (they are turned on after), so a migration may rebuild a table the way SQLite documents without
+ * cascading deletes; their consistency is checked before the commit instead.
+ */
+static int migrate(struct bw_store *s, const char *schema, const struct bw_sql_migration *migs,
+                   int version, struct bw_errs *errs) {
+  int64_t have = 0, objects = 0, broken = 0;
+  char sql[64];
+  int r;
+
+  r = exec(s, "BEGIN IMMEDIATE", "cannot lock the database to update its schema", errs);
+  if (r < 0)
+    return r;
+  /* Another process may have updated it while we waited for the lock. */
+  r = read_state(s, &have, &objects, errs);
+  if (r < 0)
+    goto fail;
+  r = check_state(s, have, objects, version, errs);
+  if (r < 0)
+    goto fail;
+  if (have == 0) {
+    r = exec_script(s, schema, "the schema", errs);
+  } else {
+    for (const struct bw_sql_migration *m = migs; m->sql && r == 0 && have < version; m++) {
+      if (m->version <= have)
+        continue;
+      if (m->version != have + 1)
+        break;
+      r = exec_script(s, m->sql, m->name, errs);
+      have = m->version;
+    }
+    if (r == 0 && have < version) {
+      add_err(errs, "%s: no migration from schema version %" PRId64 " to %" PRId64, s->path, have,
+              have + 1);
+      r = -EIO;
+    }
+  }
+  if (r < 0)
+    goto fail;
+  r = query_ints(s, "SELECT count(*) FROM pragma_foreign_key_check", &broken, 1,
+                 "cannot check foreign keys", errs);
+  if (r < 0)
+    goto fail;
+  if (broken > 0) {
+    add_err(errs, "%s: the schema update leaves %" PRId64 " rows with broken foreign keys", s->path,
+            broken);
+    r = -EIO;
+    goto fail;
+  }
+  (void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+  r = exec(s, sql, "cannot set the schema version", errs);
+  if (r < 0)
+    goto fail;
+  r = exec(s, "COMMIT", "cannot commit the schema update", errs);
+  if (r < 0)
+    goto fail;
+  return 0;
+fail:
+  rollback(s);
+  return r;
+}
+
+int bw_store_open(const char *path, struct bw_store **ret, struct bw_errs *errs) {
+  return bw_store_open_with(path, bw_sql_schema, bw_sql_migrations, bw_sql_version, ret, errs);
+}
+
+int bw_store_open_with(const char *path, const char *schema, const struct bw_sql_migration *migs,
+                       int version, struct bw_store **ret, struct bw_errs *errs) {
+  struct bw_store *s;
+  int64_t have = 0, objects = 0, fk = 0;
+  int rc, r;
+
+  if (!path || !schema || !migs || version < 1) {
+    add_err(errs, "%s: no database or schema to open", path ? path : "(null)");
+    return -EINVAL;
+  }
+  s = bw_xcalloc(1, sizeof(*s));
+  s->path = bw_xstrdup(path);
+  rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK) {
+    r = fail_sql(s, rc, errs, "cannot open the database");
+    goto fail;
+  }
+  rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+  if (rc != SQLITE_OK) {
+    r = fail_sql(s, rc, errs, "cannot set the busy timeout");
+    goto fail;
+  }
+  /* Nothing is written before this check: a file we must not change stays as it was. */
+  r = read_state(s, &have, &objects, errs);
+  if (r < 0)
+    goto fail;
+  r = check_state(s, have, objects, version, errs);
+  if (r < 0)
+    goto fail;
+  r = use_wal(s, errs);
+  if (r < 0)
+    goto fail;
+  r = exec(s, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode", errs);
+  if (r < 0)
+    goto fail;
+  if (have < version) {
+    r = migrate(s, schema, migs, version, errs);
+    if (r < 0)
+      goto fail;
+  }
+  r = exec(s, "PRAGMA foreign_keys = ON", "cannot turn foreign keys on", errs);
+  if (r < 0)
+    goto fail;
+  r = query_ints(s, "PRAGMA foreign_keys", &fk, 1, "cannot turn foreign keys on", errs);
+  if (r < 0)
+    goto fail;
+  if (fk != 1) {
+    add_err(errs, "%s: this SQLite does not enforce foreign keys", s->path);
+    r = -EIO;
+    goto fail;
+  }
+  s->version = version;
+  build_sql(s);
+  *ret = s;
+  return 0;
+fail:
+  bw_store_close(s);
+  return r;
+}
+
+void bw_store_close(struct bw_store *store) {
+  if (!store)
+    return;
+  for (int i = 0; i < ST_COUNT; i++) {
+    (void)sqlite3_finalize(store->stmt[i]);
+    free(store->sql[i]);
+  }
+  (void)sqlite3_close(store->db);
+  free(store->path);
+  free(store);
+}
+
+int bw_store_version(const struct bw_store *store) {
+  return store->version;
+}
+
+static int64_t now_us(void) {
+  struct timespec ts;
+
+  (void)clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Finds or creates a target, inside the caller's transaction or on its own. */
+static int upsert_target(struct bw_store *s, const char *test, const char *backend,
+                         enum bw_kind kind, const char *url, int64_t *ret_id,
+                         struct bw_errs *errs) {
+  const char *kind_name = bw_kind_name(kind);
+  sqlite3_stmt *st = NULL;
+  int64_t id = 0;
+  int rc, r;
+
+  if (!test || !*test) {
+    add_err(errs, "a run without a test name cannot be stored");
+    return -EINVAL;
+  }
+  if (!kind_name || !url) {
+    add_err(errs, "test %s: %s", test, url ? "unknown kind" : "no URL");
+    return -EINVAL;
+  }
+  r = prepare(s, ST_TARGET, &st, errs);
+  if (r < 0)
+    return r;
+  rc = bind_text(st, 1, test);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 2, backend ? backend : "");
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 3, kind_name);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 4, url);
+  if (rc == SQLITE_OK)
+    rc = bind_int(st, 5, now_us());
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    id = sqlite3_column_int64(st, 0);
+    /* The statement completes (and, outside a transaction, commits) at SQLITE_DONE. */
+    rc = sqlite3_step(st);
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(s, rc, errs, "cannot store target %s", test);
+    goto out;
+  }
+  *ret_id = id;
+out:
+  release(st);
+  return r;
+}
+
+int bw_store_target(struct bw_store *store, const char *test, const char *backend,
+                    enum bw_kind kind, const char *url, int64_t *ret_id, struct bw_errs *errs) {
+  return upsert_target(store, test, backend, kind, url, ret_id, errs);
+}
+
+static int put_sample(struct bw_store *s, int64_t run_id, size_t seq,
+                      const struct bw_sample *sample, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int i = 1, rc, r;
+
+  r = prepare(s, ST_PUT_SAMPLE, &st, errs);
+  if (r < 0)
+    return r;
+  rc = sqlite3_bind_int64(st, i++, run_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, i++, (int64_t)seq);
+  for (size_t c = 0; c < N_ELEM(sample_ints) && rc == SQLITE_OK; c++)
+    rc = bind_int(st, i++, get_int(sample, sample_ints[c].offset));
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i, sample->error_class);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE)
+    r = fail_sql(s, rc, errs, "cannot store sample %zu", seq);
+  release(st);
+  return r;
+}
+
+int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *ret_id,
+                     struct bw_errs *errs) {
+  const char *outcome = bw_outcome_name(run->outcome);
+  sqlite3_stmt *st = NULL;
+  int64_t target_id = 0, run_id;
+  int i = 1, rc, r;
+
+  if (run->started_us == BW_NONE || !outcome) {
+    add_err(errs, "test %s: %s", run->test ? run->test : "(unnamed)",
+            outcome ? "run has no start time" : "run has an unknown outcome");
+    return -EINVAL;
+  }
+  r = exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
+  if (r < 0)
+    return r;
+  r = upsert_target(store, run->test, run->backend, run->kind, run->url, &target_id, errs);
+  if (r < 0)
+    goto fail;
+  r = prepare(store, ST_PUT_RUN, &st, errs);
+  if (r < 0)
+    goto fail;
+  rc = sqlite3_bind_int64(st, i++, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, i++, run->started_us);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i++, outcome);
+  for (size_t c = 0; c < N_ELEM(run_texts) && rc == SQLITE_OK; c++)
+    rc = bind_text(st, i++, get_ptr(run, run_texts[c].offset));
+  for (const struct bw_figure *f = bw_run_figures; f->name && rc == SQLITE_OK; f++)
+    rc = bind_figure(st, i++, f, run);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot store a run of %s", run->test);
+    goto fail;
+  }
+  run_id = sqlite3_last_insert_rowid(store->db);
+  release(st);
+  st = NULL;
+  for (size_t n = 0; n < run->n_samples; n++) {
+    r = put_sample(store, run_id, n, &run->samples[n], errs);
+    if (r < 0)
+      goto fail;
+  }
+  r = exec(store, "COMMIT", "cannot commit the run", errs);
+  if (r < 0)
+    goto fail;
+  if (ret_id)
+    *ret_id = run_id;
+  return 0;
+fail:
+  release(st);
+  rollback(store);
+  return r;
+}
+
+/* Reads the row of ST_GET_RUN into run; returns 0 or -EIO for a value the schema should forbid. */
+static int read_run(struct bw_store *s, sqlite3_stmt *st, int64_t id, struct bw_run *run,
+                    struct bw_errs *errs) {
+  const char *outcome = (const char *)sqlite3_column_text(st, 1);
+  const char *kind = (const char *)sqlite3_column_text(st, GET_RUN_TARGET0 + 2);
+  int i = GET_RUN_FIGURE0;
+
+  if (bw_outcome_parse(outcome, &run->outcome) < 0 || bw_kind_parse(kind, &run->kind) < 0) {
+    add_err(errs, "%s: run %" PRId64 " has an unknown outcome or kind", s->path, id);
+    return -EIO;
+  }
+  run->started_us = column_int(st, 0);
+  for (size_t c = 0; c < N_ELEM(run_texts); c++)
+    set_ptr(run, run_texts[c].offset, column_text(st, GET_RUN_TEXT0 + (int)c));
+  run->test = column_text(st, GET_RUN_TARGET0);
+  run->backend = column_text(st, GET_RUN_TARGET0 + 1);
+  run->url = column_text(st, GET_RUN_TARGET0 + 3);
+  for (const struct bw_figure *f = bw_run_figures; f->name; f++)
+    read_figure(st, i++, f, run);
+  return 0;
+}
+
+int bw_store_get_run(struct bw_store *store, int64_t id, struct bw_run *ret, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_sample sample;
+  struct bw_sample *added;
+  int rc, r;
+
+  bw_run_init(ret);
+  /* One read transaction, so the run and its samples come from the same snapshot. */
+  r = exec(store, "BEGIN", "cannot start a transaction", errs);
+  if (r < 0)
+    return r;
+  r = prepare(store, ST_GET_RUN, &st, errs);
+  if (r < 0)
+    goto fail;
+  rc = sqlite3_bind_int64(st, 1, id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) {
+    add_err(errs, "%s: there is no run %" PRId64, store->path, id);
+    r = -ENOENT;
+    goto fail;
+  }
+  if (rc != SQLITE_ROW) {
+    r = fail_sql(store, rc, errs, "cannot read run %" PRId64, id);
+    goto fail;
+  }
+  r = read_run(store, st, id, ret, errs);
+  if (r < 0)
+    goto fail;
+  release(st);
+  r = prepare(store, ST_GET_SAMPLES, &st, errs);
+  if (r < 0)
+    goto fail;
+  rc = sqlite3_bind_int64(st, 1, id);
+  while (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+      break;
+    bw_sample_init(&sample);
+    for (size_t c = 0; c < N_ELEM(sample_ints); c++)
+      set_int(&sample, sample_ints[c].offset, column_int(st, 1 + (int)c));
+    added = bw_run_add_sample(ret, &sample);
+    added->error_class = column_text(st, 1 + (int)N_ELEM(sample_ints));
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the samples of run %" PRId64, id);
+    goto fail;
+  }
+  release(st);
+  r = exec(store, "COMMIT", "cannot end a read transaction", errs);
+  if (r < 0)
+    goto fail;
+  return 0;
+fail:
+  release(st);
+  rollback(store);
+  bw_run_reset(ret);
+  return r;
+}
+
+int bw_store_window(struct bw_store *store, int64_t target_id, const char *metric, int64_t since_us,
+                    int64_t until_us, size_t max_runs, struct bw_point **ret, size_t *ret_n,
+                    struct bw_errs *errs) {
+  const struct bw_figure *f = metric ? bw_figure_find(metric) : NULL;
+  struct bw_point *points = NULL;
+  size_t n = 0, cap = 0;
+  sqlite3_stmt *st = NULL;
+  char *sql = NULL;
+  int rc, r = 0;
+
+  if (!f) {
+    add_err(errs, "unknown metric %s", metric ? metric : "(none)");
+    return -EINVAL;
+  }
+  /*
+   * The column name comes from the catalogue, never from the caller. Newest first, so that LIMIT
+   * keeps the newest runs and SQLite walks run_target_started backwards without sorting; the
+   * points are turned round below.
+   */
+  sql = bw_xasprintf("SELECT id, started_us, %s FROM run"
+                     " WHERE target_id = ? AND started_us >= ? AND started_us < ?"
+                     " AND outcome = 'ok' AND %s IS NOT NULL"
+                     " ORDER BY started_us DESC, id DESC LIMIT ?",
+                     f->name, f->name);
+  rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, since_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, until_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 4, max_runs == 0 || max_runs > INT64_MAX ? -1 : (int64_t)max_runs);
+  while (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+      break;
+    bw_xgrow(&points, &cap, n + 1, sizeof(*points));
+    points[n].run_id = sqlite3_column_int64(st, 0);
+    points[n].started_us = sqlite3_column_int64(st, 1);
+    points[n].value = sqlite3_column_double(st, 2);
+    n++;
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the history of %s", f->name);
+    goto out;
+  }
+  for (size_t i = 0; i < n / 2; i++) {
+    struct bw_point t = points[i];
+    points[i] = points[n - 1 - i];
+    points[n - 1 - i] = t;
+  }
+  *ret = points;
+  *ret_n = n;
+  points = NULL;
+out:
+  (void)sqlite3_finalize(st);
+  free(points);
+  free(sql);
+  return r;
+}

@@ -1,0 +1,116 @@
+-- Ready-made history queries for the sqlite3 command line. They read the views in schema.sql, so
+-- times are UTC text, latencies milliseconds and rates MB/s (10^6 bytes per second). Run them all:
+--
+--   sqlite3 -header -column /var/lib/benchwatch/benchwatch.db < queries.sql
+--
+-- or paste one at the sqlite3 prompt. The daemon may keep writing meanwhile (the database is in
+-- WAL mode, readers do not block it). "This week" means the last 7 days, "a day" a UTC day.
+-- Targets without backends show an empty backend. The file holds plain SQL only (no dot-commands),
+-- and tests/unit/test_store.c runs every statement on an empty database and on one with runs.
+
+-- 1. The last 24 hours, one row per target: how many runs, how many did not end ok, the typical
+--    page latency and download rate, and when it last ran.
+SELECT test,
+       backend,
+       kind,
+       count(*) AS runs,
+       sum(outcome <> 'ok') AS not_ok,
+       round(avg(median_ms), 2) AS avg_median_ms,
+       max(p90_ms) AS worst_p90_ms,
+       round(avg(mb_per_s), 3) AS avg_mb_per_s,
+       min(mb_per_s) AS min_mb_per_s,
+       max(started_utc) AS last_run_utc
+FROM runs_readable
+WHERE started_utc >= datetime('now', '-1 day')
+GROUP BY test, backend, kind
+ORDER BY test, backend;
+
+-- 2. The slowest page targets and backends this week: the median of their runs' median request
+--    times (the middle run, not an average the tail can drag), slowest first.
+WITH week AS (
+  SELECT test,
+         backend,
+         median_ms,
+         row_number() OVER (PARTITION BY test, backend ORDER BY median_ms) AS i,
+         count(*) OVER (PARTITION BY test, backend) AS n
+  FROM runs_readable
+  WHERE kind = 'page'
+    AND outcome = 'ok'
+    AND median_ms IS NOT NULL
+    AND started_utc >= datetime('now', '-7 days')
+)
+SELECT test,
+       backend,
+       n AS runs,
+       round(avg(median_ms), 2) AS week_median_ms
+FROM week
+WHERE i IN ((n + 1) / 2, (n + 2) / 2)
+GROUP BY test, backend
+ORDER BY week_median_ms DESC
+LIMIT 20;
+
+-- 3. The slowest download targets and backends this week: the median MB/s of their runs, slowest
+--    first. Partial runs (stopped by max_time or max_bytes) count: their rate up to the cap stands.
+WITH week AS (
+  SELECT test,
+         backend,
+         mb_per_s,
+         row_number() OVER (PARTITION BY test, backend ORDER BY mb_per_s) AS i,
+         count(*) OVER (PARTITION BY test, backend) AS n
+  FROM runs_readable
+  WHERE kind = 'download'
+    AND outcome IN ('ok', 'partial')
+    AND mb_per_s IS NOT NULL
+    AND started_utc >= datetime('now', '-7 days')
+)
+SELECT test,
+       backend,
+       n AS runs,
+       round(avg(mb_per_s), 3) AS week_median_mb_per_s
+FROM week
+WHERE i IN ((n + 1) / 2, (n + 2) / 2)
+GROUP BY test, backend
+ORDER BY week_median_mb_per_s ASC
+LIMIT 20;
+
+-- 4. Download MB/s per backend per UTC day over the last 30 days, newest day first: the day's
+--    average and slowest run, and the seconds spent stalled.
+SELECT day_utc,
+       test,
+       backend,
+       runs,
+       failed_runs,
+       avg_mb_per_s,
+       min_mb_per_s,
+       stall_s
+FROM daily
+WHERE kind = 'download'
+  AND day_utc >= date('now', '-30 days')
+ORDER BY day_utc DESC, test, backend;
+
+-- 5. Failed runs this week by error class (dns, connect, tls, timeout, http, reset, length, ...),
+--    most frequent first, with the newest failure's time and message (SQLite takes the bare
+--    error_message column from the row that max() picked).
+SELECT coalesce(error_class, '(none)') AS error_class,
+       test,
+       backend,
+       count(*) AS failed_runs,
+       max(started_utc) AS last_utc,
+       error_message AS last_message
+FROM runs_readable
+WHERE outcome = 'failed'
+  AND started_utc >= datetime('now', '-7 days')
+GROUP BY error_class, test, backend
+ORDER BY failed_runs DESC, error_class, test, backend;
+
+-- 6. Open regressions, oldest first: the metric, since when, its baseline and what it is now.
+SELECT test,
+       backend,
+       metric,
+       since_utc,
+       baseline,
+       observed,
+       ratio,
+       acked
+FROM open_regressions
+ORDER BY since_utc, test, backend, metric;

@@ -1,0 +1,178 @@
+-- FROZEN: the benchwatch schema as version-1 databases have it (PRAGMA user_version = 1).
+-- Never edit this file. tests/unit/test_store.c builds a version-1 database from it and checks
+-- that the migrations in sql/migrations/ bring it to exactly what sql/schema.sql creates.
+-- Schema changes go into sql/schema.sql plus a new migration, not here.
+
+-- benchwatch schema: what a new database gets. An older database is brought here by the
+-- numbered files in migrations/; PRAGMA user_version holds the version.
+--
+-- Times are integer microseconds: started_us is since the Unix epoch (UTC), the *_us figures are
+-- durations. Rates are bytes per second, sizes bytes. The views below show readable times and
+-- MB/s (10^6 bytes) for people using the sqlite3 CLI.
+
+-- One row per (test, backend); backend is '' for a test without backends. The id is stable across
+-- restarts and config reloads because it is looked up by name.
+CREATE TABLE target (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  backend    TEXT NOT NULL DEFAULT '',
+  kind       TEXT NOT NULL CHECK (kind IN ('page', 'download')),
+  url        TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  UNIQUE (name, backend)
+);
+
+-- One row per execution of a target, failures included. A figure that was not measured is NULL,
+-- never 0.
+CREATE TABLE run (
+  id               INTEGER PRIMARY KEY,
+  target_id        INTEGER NOT NULL REFERENCES target (id) ON DELETE CASCADE,
+  started_us       INTEGER NOT NULL,
+  duration_us      INTEGER,
+  outcome          TEXT NOT NULL CHECK (outcome IN ('ok', 'failed', 'partial', 'aborted')),
+  error_class      TEXT,
+  error_message    TEXT,
+  remote_ip        TEXT,
+  remote_port      INTEGER,
+  http_version     TEXT,
+  status           INTEGER,
+  -- page: ab's summary
+  requests         INTEGER,
+  complete         INTEGER,
+  failed           INTEGER,
+  failed_connect   INTEGER,
+  failed_receive   INTEGER,
+  failed_length    INTEGER,
+  failed_exception INTEGER,
+  non_2xx          INTEGER,
+  bytes            INTEGER,
+  html_bytes       INTEGER,
+  rps              REAL,
+  min_us           INTEGER,
+  mean_us          INTEGER,
+  sd_us            INTEGER,
+  p50_us           INTEGER,
+  p90_us           INTEGER,
+  p95_us           INTEGER,
+  p99_us           INTEGER,
+  max_us           INTEGER,
+  mode_us          INTEGER,
+  connect_p50_us   INTEGER,
+  ttfb_p50_us      INTEGER,
+  -- download: wget's figures, the timeline's extremes and the socket's TCP_INFO at the end
+  rate_bps         INTEGER,
+  ttfb_us          INTEGER,
+  stall_us         INTEGER,
+  min_rate_bps     INTEGER,
+  max_rate_bps     INTEGER,
+  tcp_rtt_us       INTEGER,
+  tcp_rttvar_us    INTEGER,
+  tcp_retrans      INTEGER,
+  tcp_pmtu         INTEGER,
+  tcp_snd_mss      INTEGER,
+  tcp_rcv_mss      INTEGER,
+  tcp_rcv_space    INTEGER,
+  tcp_options      TEXT
+);
+-- History and baseline windows: one target's runs in time order.
+CREATE INDEX run_target_started ON run (target_id, started_us);
+-- Reports over all targets for a period.
+CREATE INDEX run_started ON run (started_us);
+
+-- The detail of a run: one row per request (page) or per timeline interval (download). Each is
+-- something that started at_us after the run began, took duration_us and moved bytes.
+CREATE TABLE sample (
+  run_id      INTEGER NOT NULL REFERENCES run (id) ON DELETE CASCADE,
+  seq         INTEGER NOT NULL,
+  at_us       INTEGER NOT NULL,
+  duration_us INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  status      INTEGER,
+  dns_us      INTEGER,
+  connect_us  INTEGER,
+  tls_us      INTEGER,
+  ttfb_us     INTEGER,
+  error_class TEXT,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+-- A departure from a target's baseline, from the run that opened it to the run that closed it.
+CREATE TABLE regression (
+  id           INTEGER PRIMARY KEY,
+  target_id    INTEGER NOT NULL REFERENCES target (id) ON DELETE CASCADE,
+  metric       TEXT NOT NULL,
+  opened_us    INTEGER NOT NULL,
+  open_run_id  INTEGER REFERENCES run (id) ON DELETE SET NULL,
+  closed_us    INTEGER,
+  close_run_id INTEGER REFERENCES run (id) ON DELETE SET NULL,
+  baseline     REAL,
+  observed     REAL,
+  ratio        REAL,
+  acked_us     INTEGER
+);
+CREATE INDEX regression_target ON regression (target_id, opened_us);
+-- At most one open regression per target and metric.
+CREATE UNIQUE INDEX regression_open ON regression (target_id, metric) WHERE closed_us IS NULL;
+
+-- Views for people. *_utc and *_local are readable times; ms and MB/s (10^6 bytes per second)
+-- are rounded for reading, the tables keep the exact figures.
+CREATE VIEW runs_readable AS
+SELECT r.id AS run_id,
+       t.name AS test,
+       t.backend,
+       t.kind,
+       datetime(r.started_us / 1000000, 'unixepoch') AS started_utc,
+       datetime(r.started_us / 1000000, 'unixepoch', 'localtime') AS started_local,
+       r.outcome,
+       r.error_class,
+       round(r.duration_us / 1e6, 3) AS seconds,
+       r.status,
+       r.requests,
+       r.failed,
+       round(r.p50_us / 1e3, 2) AS median_ms,
+       round(r.p90_us / 1e3, 2) AS p90_ms,
+       round(r.mode_us / 1e3, 2) AS mode_ms,
+       round(r.rps, 1) AS rps,
+       r.bytes,
+       round(r.rate_bps / 1e6, 3) AS mb_per_s,
+       round(r.ttfb_us / 1e3, 2) AS ttfb_ms,
+       round(r.stall_us / 1e6, 1) AS stall_s,
+       round(r.tcp_rtt_us / 1e3, 2) AS rtt_ms,
+       r.tcp_retrans AS retrans,
+       r.tcp_pmtu AS pmtu,
+       r.remote_ip,
+       r.error_message
+FROM run r
+JOIN target t ON t.id = r.target_id;
+
+CREATE VIEW open_regressions AS
+SELECT g.id,
+       t.name AS test,
+       t.backend,
+       g.metric,
+       datetime(g.opened_us / 1000000, 'unixepoch') AS since_utc,
+       datetime(g.opened_us / 1000000, 'unixepoch', 'localtime') AS since_local,
+       g.baseline,
+       g.observed,
+       round(g.ratio, 2) AS ratio,
+       g.acked_us IS NOT NULL AS acked
+FROM regression g
+JOIN target t ON t.id = g.target_id
+WHERE g.closed_us IS NULL;
+
+-- One row per target and UTC day: runs, failures and the day's typical figures.
+CREATE VIEW daily AS
+SELECT t.name AS test,
+       t.backend,
+       t.kind,
+       date(r.started_us / 1000000, 'unixepoch') AS day_utc,
+       count(*) AS runs,
+       sum(r.outcome = 'failed') AS failed_runs,
+       round(avg(r.p50_us) / 1e3, 2) AS avg_median_ms,
+       round(max(r.p90_us) / 1e3, 2) AS worst_p90_ms,
+       round(avg(r.rate_bps) / 1e6, 3) AS avg_mb_per_s,
+       round(min(r.rate_bps) / 1e6, 3) AS min_mb_per_s,
+       round(sum(r.stall_us) / 1e6, 1) AS stall_s
+FROM run r
+JOIN target t ON t.id = r.target_id
+GROUP BY r.target_id, day_utc;
