@@ -4,17 +4,20 @@
 # Migration NNNN brings a database from version NNNN-1 to NNNN; numbering starts at 2 (version 1
 # is the first schema) and has no gaps. The current schema version is the highest number.
 
+# A file as a C array initialiser of its bytes plus a terminating NUL: a string literal this long
+# would exceed what C guarantees (-Woverlength-strings).
 function(c_string_literal path outvar)
   file(READ "${path}" hex HEX)
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" esc "${hex}")
-  # Split into lines of 32 bytes so compilers and people can read the output.
-  string(REGEX REPLACE "((\\\\x[0-9a-f][0-9a-f]){32})" "\\1\"\n    \"" esc "${esc}")
-  set(${outvar} "\"${esc}\"" PARENT_SCOPE)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REPEAT "0x[0-9a-f][0-9a-f]," 16 row) # CMake's regex has no {n}
+  string(REGEX REPLACE "(${row})" "\\1\n    " bytes "${bytes}")
+  set(${outvar} "{\n    ${bytes}0}" PARENT_SCOPE)
 endfunction()
 
 c_string_literal("${SCHEMA}" schema_lit)
 set(version 1)
 set(entries "")
+set(table "")
 list(SORT MIGRATIONS)
 foreach(m IN LISTS MIGRATIONS)
   get_filename_component(name "${m}" NAME)
@@ -28,19 +31,22 @@ foreach(m IN LISTS MIGRATIONS)
   endif()
   set(version ${n})
   c_string_literal("${m}" lit)
-  string(APPEND entries "  {${n}, \"${name}\",\n    ${lit}},\n")
+  string(APPEND entries "static const char migration_${n}[] = ${lit};\n")
+  string(APPEND table "  {${n}, \"${name}\", migration_${n}},\n")
 endforeach()
 
 file(WRITE "${OUT}.tmp" "/* Generated from sql/ by cmake/embed_sql.cmake; do not edit. */
+#include <stddef.h>
+
 #include \"bw_sql.h\"
 
 const int bw_sql_version = ${version};
 
-const char bw_sql_schema[] =
-    ${schema_lit};
+const char bw_sql_schema[] = ${schema_lit};
 
+${entries}
 const struct bw_sql_migration bw_sql_migrations[] = {
-${entries}  {0, NULL, NULL},
+${table}  {0, NULL, NULL},
 };
 ")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

@@ -26,6 +26,7 @@ enum opt_type {
   T_MAIL_URL, /* smtp:// or smtps:// */
   T_KIND,     /* page | download */
   T_METHOD,   /* GET | HEAD */
+  T_HTTP,     /* 1.1 | 2 */
   T_BOOL,
   T_INT,
   T_FACTOR,   /* a positive decimal */
@@ -91,6 +92,12 @@ static const struct opt test_opts[] = {
      "download: stop after this long and record the run as partial; 0 = no cap"},
     {"max_bytes", T_SIZE, TEST(max_bytes), 0, INT64_MAX, "0", F_DOWNLOAD_ONLY,
      "download: stop after this many body bytes and record the run as partial; 0 = no cap"},
+    {"interval", T_DURATION, TEST(interval_us), 10000, 3600 * INT64_C(1000000), "1s",
+     F_DOWNLOAD_ONLY, "download: length of each step of the throughput timeline"},
+    {"stall_rate", T_SIZE, TEST(stall_rate), 0, INT64_MAX, "100KB", F_DOWNLOAD_ONLY,
+     "download: a timeline step slower than this many bytes per second counts as stalled"},
+    {"http", T_HTTP, TEST(http_version), 0, 0, "1.1", 0,
+     "HTTP version: 1.1, or 2 (negotiated by TLS ALPN on https, falling back to 1.1)"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -548,6 +555,12 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
       err_at(c, &n->start_mark, path, "expected GET or HEAD, got %s", q);
     else
       r = 0, set_string((char **)(void *)field, s);
+    break;
+  case T_HTTP:
+    if (strcmp(s, "1.1") != 0 && strcmp(s, "2") != 0)
+      err_at(c, &n->start_mark, path, "expected 1.1 or 2, got %s", q);
+    else
+      r = 0, *(int *)(void *)field = s[0] == '2' ? 2 : 1;
     break;
   case T_BOOL: {
     bool b;
@@ -1109,6 +1122,9 @@ static void dump_opts(struct sbuf *b, const struct opt *opts, const void *base, 
     }
     case T_KIND:
       sb_printf(b, "%s%s: %s\n", indent, o->key, bw_kind_name(*(const enum bw_kind *)field));
+      continue;
+    case T_HTTP:
+      sb_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
       continue;
     case T_BOOL:
       sb_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "true" : "false");

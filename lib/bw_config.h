@@ -36,6 +36,9 @@ struct bw_test {
   int64_t jitter_us;
   int64_t max_time_us; /* download: cap on the whole transfer; 0 = none */
   int64_t max_bytes;   /* download: cap on the body; 0 = none */
+  int64_t interval_us; /* download: timeline step */
+  int64_t stall_rate;  /* download: bytes/s below which a timeline step counts as stalled */
+  int http_version;    /* 1 (HTTP/1.1) or 2 */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;
 };

@@ -794,7 +794,7 @@ int bw_store_window(struct bw_store *store, int64_t target_id, const char *metri
    */
   sql = bw_xasprintf("SELECT id, started_us, %s FROM run"
                      " WHERE target_id = ? AND started_us >= ? AND started_us < ?"
-                     " AND outcome = 'ok' AND %s IS NOT NULL"
+                     " AND outcome IN ('ok', 'partial') AND %s IS NOT NULL"
                      " ORDER BY started_us DESC, id DESC LIMIT ?",
                      f->name, f->name);
   rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);

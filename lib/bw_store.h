@@ -60,7 +60,8 @@ struct bw_point {
 
 /*
  * The window a baseline is computed from: the values of figure `metric` (a name from
- * bw_run_figures) of target_id's `ok` runs that started at or after since_us and before until_us,
+ * bw_run_figures) of target_id's `ok` and `partial` runs (a capped download's rate stands) that
+ * started at or after since_us and before until_us,
  * oldest first, at most max_runs of the newest (0: no limit). Runs where the figure is NULL are
  * left out. *ret is allocated (free() it), *ret_n its length.
  */

@@ -113,6 +113,8 @@ CREATE UNIQUE INDEX regression_open ON regression (target_id, metric) WHERE clos
 -- are rounded for reading, the tables keep the exact figures.
 CREATE VIEW runs_readable AS
 SELECT r.id AS run_id,
+       r.target_id,
+       r.started_us,
        t.name AS test,
        t.backend,
        t.kind,
@@ -163,6 +165,7 @@ SELECT t.name AS test,
        date(r.started_us / 1000000, 'unixepoch') AS day_utc,
        count(*) AS runs,
        sum(r.outcome = 'failed') AS failed_runs,
+       sum(r.outcome = 'partial') AS partial_runs,
        round(avg(r.p50_us) / 1e3, 2) AS avg_median_ms,
        round(max(r.p90_us) / 1e3, 2) AS worst_p90_ms,
        round(avg(r.rate_bps) / 1e6, 3) AS avg_mb_per_s,

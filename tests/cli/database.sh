@@ -33,7 +33,7 @@ check_status 0 "second start"
 [ "$(sqlite3 "$scratch/data.db" 'PRAGMA user_version')" = "$version" ] && ok || not_ok "version kept"
 
 # A database from a newer benchwatch: refused, one clear line, file untouched.
-sqlite3 "$scratch/data.db" "PRAGMA user_version = $((version + 1)); PRAGMA wal_checkpoint(TRUNCATE);"
+sqlite3 "$scratch/data.db" "PRAGMA user_version = $((version + 1)); PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
 before=$(sha256sum <"$scratch/data.db")
 run "$bwd" --config "$scratch/bw.yaml" --check
 [ "$status" -ne 0 ] && ok || not_ok "newer schema must be refused"
@@ -44,7 +44,7 @@ check_contains "$err" "newer than this benchwatch" "newer schema message"
 printf 'tests:\n  - {name: a, kind: pag, url: "http://h/"}\n' >"$scratch/bad.yaml"
 run "$bwd" --config "$scratch/bad.yaml" --check
 check_status 78 "bad config at start-up"
-check_contains "$err" "<3>$scratch/bad.yaml:2:24: tests[0].kind: expected page or download, got \"pag\"" "bad config message"
+check_contains "$err" "<3>$scratch/bad.yaml:2:21: tests[0].kind: expected page or download, got \"pag\"" "bad config message"
 
 # A database in a directory that does not exist.
 printf 'database: /nonexistent/dir/x.db\ntests: [{name: a, kind: page, url: "http://h/"}]\n' >"$scratch/nodir.yaml"

@@ -70,7 +70,7 @@ static void example_config(void **state) {
   assert_int_equal(big->max_bytes, INT64_C(2) << 30);
   assert_int_equal(big->offset_us, 20 * 60 * S); /* its own value beats defaults: */
   assert_int_equal(big->timeout_us, 30 * S);
-  assert_int_equal(big->line, 55);
+  assert_int_equal(big->line, 58);
   assert_int_equal(big->column, 5);
 
   assert_int_equal(cfg->detect.window_us, 7 * 86400 * S);

@@ -16,7 +16,7 @@ static void basics(void **state) {
   bw_stats_sort(v, 5);
   assert_true(v[0] == 1 && v[4] == 5);
   assert_true(bw_stats_mean(v, 5) == 3);
-  assert_float_equal(bw_stats_sd(v, 5, 3), sqrt(2.5), 1e-12);
+  assert_true(fabs(bw_stats_sd(v, 5, 3) - sqrt(2.5)) < 1e-12);
   assert_true(bw_stats_median(v, 5) == 3);
   assert_true(bw_stats_median(v, 4) == 2.5);
   assert_true(bw_stats_percentile(v, 5, 50) == 3);
@@ -97,7 +97,7 @@ static void mode_scale_free(void **state) {
   for (size_t s = 0; s < sizeof(scales) / sizeof(scales[0]); s++) {
     for (int i = 0; i < N; i++)
       scaled[i] = base[i] * scales[s];
-    assert_float_equal(bw_stats_mode(scaled, N) / scales[s], m, 1e-9);
+    assert_true(fabs(bw_stats_mode(scaled, N) / scales[s] - m) < 1e-9);
   }
 }
 
