@@ -656,7 +656,7 @@ static char **copy_list(char **list, size_t n) {
   return out;
 }
 
-static void test_copy(struct bw_test *dst, const struct bw_test *src) {
+void bw_test_copy(struct bw_test *dst, const struct bw_test *src) {
   *dst = *src;
   dst->name = src->name ? bw_xstrdup(src->name) : NULL;
   dst->url = src->url ? bw_xstrdup(src->url) : NULL;
@@ -665,12 +665,13 @@ static void test_copy(struct bw_test *dst, const struct bw_test *src) {
   dst->backends = copy_list(src->backends, src->n_backends);
 }
 
-static void test_free(struct bw_test *t) {
+void bw_test_clear(struct bw_test *t) {
   free(t->name);
   free(t->url);
   free(t->method);
   free_list(t->headers, t->n_headers);
   free_list(t->backends, t->n_backends);
+  memset(t, 0, sizeof(*t));
 }
 
 /* ---- sections ---- */
@@ -796,7 +797,7 @@ static int parse_tests(struct ctx *c, const yaml_node_t *seq, const struct bw_te
     char path[32];
     uint64_t set;
     (void)snprintf(path, sizeof(path), "tests[%zu]", i);
-    test_copy(t, defaults);
+    bw_test_copy(t, defaults);
     cfg->n_tests = i + 1;
     t->line = (int)map->start_mark.line + 1;
     t->column = (int)map->start_mark.column + 1;
@@ -915,7 +916,7 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   } else if (parse_tests(c, n, &defaults, cfg) < 0) {
     r = -EINVAL;
   }
-  test_free(&defaults);
+  bw_test_clear(&defaults);
   return r;
 }
 
@@ -1046,7 +1047,7 @@ void bw_config_free(struct bw_config *cfg) {
   if (!cfg)
     return;
   for (size_t i = 0; i < cfg->n_tests; i++)
-    test_free(&cfg->tests[i]);
+    bw_test_clear(&cfg->tests[i]);
   free(cfg->tests);
   free(cfg->path);
   free(cfg->database);
@@ -1066,40 +1067,21 @@ const struct bw_test *bw_config_find_test(const struct bw_config *cfg, const cha
 
 /* ---- dump ---- */
 
-struct sbuf {
-  char *s;
-  size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = bw_xvasprintf(fmt, ap);
-  va_end(ap);
-  size_t n = strlen(s);
-  bw_xgrow(&b->s, &b->cap, b->len + n + 1, 1);
-  memcpy(b->s + b->len, s, n + 1);
-  b->len += n;
-  free(s);
-}
-
 /* A YAML double-quoted scalar, so any string reads back as itself. */
-static void sb_quoted(struct sbuf *b, const char *s) {
-  sb_printf(b, "\"");
+static void sb_quoted(struct bw_buf *b, const char *s) {
+  bw_buf_printf(b, "\"");
   for (; *s; s++) {
     if (*s == '"' || *s == '\\')
-      sb_printf(b, "\\%c", *s);
+      bw_buf_printf(b, "\\%c", *s);
     else if ((unsigned char)*s < 0x20)
-      sb_printf(b, "\\x%02x", (unsigned char)*s);
+      bw_buf_printf(b, "\\x%02x", (unsigned char)*s);
     else
-      sb_printf(b, "%c", *s);
+      bw_buf_printf(b, "%c", *s);
   }
-  sb_printf(b, "\"");
+  bw_buf_printf(b, "\"");
 }
 
-static void dump_opts(struct sbuf *b, const struct opt *opts, const void *base, const char *indent,
+static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base, const char *indent,
                       unsigned skip) {
   char tmp[64];
   for (const struct opt *o = opts; o->key; o++) {
@@ -1112,46 +1094,46 @@ static void dump_opts(struct sbuf *b, const struct opt *opts, const void *base, 
     case T_EMAILS: {
       char *const *list = *(char **const *)(const void *)field;
       size_t n = *(const size_t *)(const void *)(field + sizeof(char **));
-      sb_printf(b, "%s%s: [", indent, o->key);
+      bw_buf_printf(b, "%s%s: [", indent, o->key);
       for (size_t i = 0; i < n; i++) {
-        sb_printf(b, i ? ", " : "");
+        bw_buf_printf(b, i ? ", " : "");
         sb_quoted(b, list[i]);
       }
-      sb_printf(b, "]\n");
+      bw_buf_printf(b, "]\n");
       continue;
     }
     case T_KIND:
-      sb_printf(b, "%s%s: %s\n", indent, o->key, bw_kind_name(*(const enum bw_kind *)field));
+      bw_buf_printf(b, "%s%s: %s\n", indent, o->key, bw_kind_name(*(const enum bw_kind *)field));
       continue;
     case T_HTTP:
-      sb_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
+      bw_buf_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
       continue;
     case T_BOOL:
-      sb_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "true" : "false");
+      bw_buf_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "true" : "false");
       continue;
     case T_INT:
-      sb_printf(b, "%s%s: %" PRId64 "\n", indent, o->key, *(const int64_t *)(const void *)field);
+      bw_buf_printf(b, "%s%s: %" PRId64 "\n", indent, o->key, *(const int64_t *)(const void *)field);
       continue;
     case T_FACTOR:
-      sb_printf(b, "%s%s: %g\n", indent, o->key, *(const double *)(const void *)field);
+      bw_buf_printf(b, "%s%s: %g\n", indent, o->key, *(const double *)(const void *)field);
       continue;
     case T_DURATION:
     case T_SIZE:
       fmt_value(o, *(const int64_t *)(const void *)field, tmp, sizeof(tmp));
-      sb_printf(b, "%s%s: %s\n", indent, o->key, tmp);
+      bw_buf_printf(b, "%s%s: %s\n", indent, o->key, tmp);
       continue;
     case T_TIME: {
       int m = *(const int *)(const void *)field;
-      sb_printf(b, "%s%s: \"%02d:%02d\"\n", indent, o->key, m / 60, m % 60);
+      bw_buf_printf(b, "%s%s: \"%02d:%02d\"\n", indent, o->key, m / 60, m % 60);
       continue;
     }
     default: {
       const char *s = *(char *const *)(const void *)field;
       if (!s)
         continue;
-      sb_printf(b, "%s%s: ", indent, o->key);
+      bw_buf_printf(b, "%s%s: ", indent, o->key);
       sb_quoted(b, s);
-      sb_printf(b, "\n");
+      bw_buf_printf(b, "\n");
       continue;
     }
     }
@@ -1159,29 +1141,29 @@ static void dump_opts(struct sbuf *b, const struct opt *opts, const void *base, 
 }
 
 char *bw_config_dump(const struct bw_config *cfg) {
-  struct sbuf b = {NULL, 0, 0};
-  sb_printf(&b, "# %s, fully resolved: every default applied\n", cfg->path);
-  sb_printf(&b, "database: ");
+  struct bw_buf b = {NULL, 0, 0};
+  bw_buf_printf(&b, "# %s, fully resolved: every default applied\n", cfg->path);
+  bw_buf_printf(&b, "database: ");
   sb_quoted(&b, cfg->database);
-  sb_printf(&b, "\ndetect:\n");
+  bw_buf_printf(&b, "\ndetect:\n");
   dump_opts(&b, detect_opts, &cfg->detect, "  ", 0);
   if (cfg->report.enabled) {
-    sb_printf(&b, "report:\n");
+    bw_buf_printf(&b, "report:\n");
     dump_opts(&b, report_opts, &cfg->report, "  ", 0);
   }
   if (cfg->metrics.listen) {
-    sb_printf(&b, "metrics:\n");
+    bw_buf_printf(&b, "metrics:\n");
     dump_opts(&b, metrics_opts, &cfg->metrics, "  ", 0);
   }
-  sb_printf(&b, "tests:\n");
+  bw_buf_printf(&b, "tests:\n");
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *t = &cfg->tests[i];
     unsigned skip = t->kind == BW_KIND_PAGE ? F_DOWNLOAD_ONLY : F_PAGE_ONLY;
-    struct sbuf one = {NULL, 0, 0};
+    struct bw_buf one = {NULL, 0, 0};
     dump_opts(&one, test_opts, t, "    ", skip);
     /* The first key of a list item goes after "  - ". */
-    sb_printf(&b, "  - %s", one.s + 4);
+    bw_buf_printf(&b, "  - %s", one.s + 4);
     free(one.s);
   }
-  return b.s;
+  return bw_buf_take(&b);
 }

@@ -92,6 +92,10 @@ void bw_config_free(struct bw_config *config);
 /* The test called name, or NULL. */
 const struct bw_test *bw_config_find_test(const struct bw_config *config, const char *name);
 
+/* A deep copy of a test, for work that must outlive a config reload; bw_test_clear() frees it. */
+void bw_test_copy(struct bw_test *dst, const struct bw_test *src);
+void bw_test_clear(struct bw_test *t);
+
 /* The fully resolved configuration as YAML that bw_config_parse() accepts; free() it. */
 char *bw_config_dump(const struct bw_config *config);
 

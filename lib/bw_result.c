@@ -172,6 +172,11 @@ void bw_run_reset(struct bw_run *run) {
   bw_run_init(run);
 }
 
+void bw_run_move(struct bw_run *dst, struct bw_run *src) {
+  *dst = *src;
+  bw_run_init(src);
+}
+
 struct bw_sample *bw_run_add_sample(struct bw_run *run, const struct bw_sample *sample) {
   bw_xgrow(&run->samples, &run->cap_samples, run->n_samples + 1, sizeof(*run->samples));
   struct bw_sample *s = &run->samples[run->n_samples++];

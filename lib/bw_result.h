@@ -115,6 +115,8 @@ struct bw_run {
 void bw_run_init(struct bw_run *run);
 /* Frees what the run owns and leaves it as bw_run_init() does. Accepts NULL. */
 void bw_run_reset(struct bw_run *run);
+/* Moves src's contents (ownership included) to dst, which must be empty; src is left empty. */
+void bw_run_move(struct bw_run *dst, struct bw_run *src);
 /* Appends a sample (copied; its error_class is duplicated) and returns a pointer to the copy. */
 struct bw_sample *bw_run_add_sample(struct bw_run *run, const struct bw_sample *sample);
 /* A sample with every figure BW_NONE. */

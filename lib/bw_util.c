@@ -72,6 +72,29 @@ char *bw_xasprintf(const char *fmt, ...) {
   return s;
 }
 
+void bw_buf_add(struct bw_buf *b, const char *data, size_t n) {
+  bw_xgrow(&b->s, &b->cap, b->len + n + 1, 1);
+  memcpy(b->s + b->len, data, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+void bw_buf_printf(struct bw_buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  bw_buf_add(b, s, strlen(s));
+  free(s);
+}
+
+char *bw_buf_take(struct bw_buf *b) {
+  char *s = b->s ? b->s : bw_xstrdup("");
+  b->s = NULL;
+  b->len = b->cap = 0;
+  return s;
+}
+
 void bw_errs_add(struct bw_errs *errs, const char *fmt, ...) {
   va_list ap;
   bw_xgrow(&errs->msg, &errs->cap, errs->n + 1, sizeof(*errs->msg));

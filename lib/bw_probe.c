@@ -1,0 +1,51 @@
+#include "bw_probe.h"
+
+#include <string.h>
+
+struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test,
+                                const char *backend, bw_probe_done_fn done, void *arg,
+                                struct bw_errs *errs) {
+  if (test->kind == BW_KIND_DOWNLOAD)
+    return bw_probe_download_start(loop, test, backend, done, arg, errs);
+  return bw_probe_page_start(loop, test, backend, done, arg, errs);
+}
+
+void bw_probe_abort(struct bw_probe *p) {
+  if (p)
+    p->abort(p);
+}
+
+void bw_probe_free(struct bw_probe *p) {
+  if (p)
+    p->destroy(p);
+}
+
+void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,
+                   bw_probe_done_fn done, void *arg) {
+  bw_test_copy(&p->test, test);
+  bw_run_init(&p->run);
+  p->run.test = bw_xstrdup(test->name);
+  p->run.backend = bw_xstrdup(backend ? backend : "");
+  p->run.kind = test->kind;
+  p->run.url = bw_xstrdup(test->url);
+  p->run.started_us = bw_wall_us();
+  p->done = done;
+  p->arg = arg;
+  p->t0_us = bw_now_us();
+}
+
+void bw_probe_release(struct bw_probe *p) {
+  bw_test_clear(&p->test);
+  bw_run_reset(&p->run);
+}
+
+void bw_probe_request(const struct bw_probe *p, struct bw_request *req) {
+  memset(req, 0, sizeof(*req));
+  req->url = p->test.url;
+  req->method = p->test.method;
+  req->headers = p->test.headers;
+  req->n_headers = p->test.n_headers;
+  req->connect_to = p->run.backend[0] ? p->run.backend : NULL;
+  req->tls_verify = p->test.tls_verify;
+  req->http_version = p->test.http_version;
+}

@@ -1,0 +1,62 @@
+#ifndef BW_PROBE_H
+#define BW_PROBE_H
+
+#include "bw_config.h"
+#include "bw_result.h"
+#include "bw_transfer.h"
+#include "bw_util.h"
+
+/*
+ * One run of one target on the transfer loop: a page test (bw_probe_page.c, ApacheBench
+ * semantics) or a download test (bw_probe_download.c, wget semantics plus the timeline and TCP
+ * facts). The probe copies what it needs from the test, so a config reload cannot pull it away.
+ *
+ * done is called exactly once, from inside bw_loop_run(), with the finished run (outcome ok,
+ * failed, partial or aborted). The run belongs to the probe: take it with bw_run_move(). The
+ * probe may be freed from inside done.
+ */
+typedef void (*bw_probe_done_fn)(void *arg, struct bw_run *run);
+
+struct bw_probe;
+
+/*
+ * Starts test on loop, connected to backend ("host:port") when not NULL. Returns NULL, with a
+ * message in errs, when nothing could be started at all; every later failure is reported in the
+ * run.
+ */
+struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test,
+                                const char *backend, bw_probe_done_fn done, void *arg,
+                                struct bw_errs *errs);
+/* Stops a running probe: its done is called with an aborted run. */
+void bw_probe_abort(struct bw_probe *p);
+/* Frees a probe; one still running is stopped without calling done. NULL-safe. */
+void bw_probe_free(struct bw_probe *p);
+
+/* The kinds' own starts, behind bw_probe_start(). */
+struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
+                                     const char *backend, bw_probe_done_fn done, void *arg,
+                                     struct bw_errs *errs);
+struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_test *test,
+                                         const char *backend, bw_probe_done_fn done, void *arg,
+                                         struct bw_errs *errs);
+
+/* What both kinds share; the kinds embed it first. */
+struct bw_probe {
+  void (*abort)(struct bw_probe *p);
+  void (*destroy)(struct bw_probe *p);
+  struct bw_test test;
+  struct bw_run run;
+  bw_probe_done_fn done;
+  void *arg;
+  int64_t t0_us; /* monotonic start */
+};
+
+/* Fills the shared part and the run's identity; for the kinds' starts. */
+void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,
+                   bw_probe_done_fn done, void *arg);
+/* Releases the shared part; for the kinds' destroy. */
+void bw_probe_release(struct bw_probe *p);
+/* The request fields a test decides, the same for both kinds. */
+void bw_probe_request(const struct bw_probe *p, struct bw_request *req);
+
+#endif

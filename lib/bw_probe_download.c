@@ -1,0 +1,150 @@
+/*
+ * The download test, with wget's semantics (one GET, redirects followed, the body counted and
+ * discarded) and what wget cannot show: a throughput timeline from the first byte, the stall time
+ * in it, and the connection's TCP_INFO at the end. The rate is body bytes over the time from the
+ * first body byte to the last, as wget reports it; connecting and waiting are the TTFB.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bw_probe.h"
+#include "bw_timeline.h"
+
+struct download {
+  struct bw_probe base;
+  struct bw_xfer *x;
+  struct bw_timeline tl;
+  bool running;
+};
+
+static void on_data(void *arg, size_t bytes, int64_t now_us) {
+  struct download *d = arg;
+  bw_timeline_add(&d->tl, now_us, (int64_t)bytes);
+}
+
+static char *tcp_options(const struct bw_tcp_facts *t) {
+  char ws[32] = "nowscale";
+  if (t->wscale)
+    (void)snprintf(ws, sizeof(ws), "wscale:%d/%d", t->snd_wscale, t->rcv_wscale);
+  return bw_xasprintf("%s,%s,%s", t->timestamps ? "ts" : "nots", t->sack ? "sack" : "nosack", ws);
+}
+
+static void on_done(void *arg, const struct bw_response *res) {
+  struct download *d = arg;
+  struct bw_run *run = &d->base.run;
+  struct bw_timeline_summary sum;
+
+  d->running = false;
+  run->duration_us = res->end_us - res->start_us;
+  run->bytes = res->body_bytes;
+  run->status = res->status;
+  if (res->remote_ip[0]) {
+    run->remote_ip = bw_xstrdup(res->remote_ip);
+    run->remote_port = res->remote_port;
+  }
+  if (res->http_version[0])
+    run->http_version = bw_xstrdup(res->http_version);
+  if (res->first_byte_us)
+    run->ttfb_us = res->first_byte_us - res->start_us;
+
+  bw_timeline_finish(&d->tl, res->end_us, d->base.test.stall_rate, &sum);
+  for (size_t i = 0; i < d->tl.n; i++) {
+    struct bw_sample s;
+    bw_sample_init(&s);
+    s.at_us = d->tl.origin_us - d->base.t0_us + (int64_t)i * d->tl.interval_us;
+    s.duration_us = bw_timeline_step_us(&d->tl, i, res->end_us);
+    s.bytes = d->tl.bins[i];
+    (void)bw_run_add_sample(run, &s);
+  }
+  if (sum.steps > 0) {
+    run->stall_us = sum.stall_us;
+    run->min_rate_bps = sum.min_rate_bps;
+    run->max_rate_bps = sum.max_rate_bps;
+  }
+  int64_t body_us = res->first_byte_us ? res->end_us - res->first_byte_us : 0;
+  if (res->tcp.valid) {
+    run->tcp_rtt_us = res->tcp.rtt_us;
+    run->tcp_rttvar_us = res->tcp.rttvar_us;
+    run->tcp_retrans = res->tcp.retrans;
+    run->tcp_pmtu = res->tcp.pmtu;
+    run->tcp_snd_mss = res->tcp.snd_mss;
+    run->tcp_rcv_mss = res->tcp.rcv_mss;
+    run->tcp_rcv_space = res->tcp.rcv_space;
+    run->tcp_options = tcp_options(&res->tcp);
+  }
+
+  if (res->code != 0) {
+    /* Failed: the bytes and the timeline show how far it got; no rate, since there is none. */
+    run->outcome = res->error_class && strcmp(res->error_class, "aborted") == 0
+                       ? BW_OUTCOME_ABORTED
+                       : BW_OUTCOME_FAILED;
+    run->error_class = bw_xstrdup(res->error_class);
+    run->error_message = bw_xstrdup(res->error);
+  } else if (res->status < 200 || res->status >= 300) {
+    run->outcome = BW_OUTCOME_FAILED;
+    run->error_class = bw_xstrdup("http");
+    run->error_message = bw_xasprintf("HTTP %ld", res->status);
+  } else {
+    run->outcome = res->capped ? BW_OUTCOME_PARTIAL : BW_OUTCOME_OK;
+    if (res->capped)
+      run->error_message = bw_xasprintf(
+          "stopped at the cap after %" PRId64 " bytes and %.1f s", res->body_bytes,
+          (double)run->duration_us / 1e6);
+    if (body_us > 0)
+      run->rate_bps = (int64_t)((double)res->body_bytes * 1e6 / (double)body_us);
+    else if (res->body_bytes == 0)
+      run->rate_bps = 0;
+  }
+  d->base.done(d->base.arg, run); /* may free d: nothing after this */
+}
+
+static void download_abort(struct bw_probe *p) {
+  struct download *d = (struct download *)p;
+  if (d->running)
+    bw_xfer_abort(d->x);
+}
+
+static void download_destroy(struct bw_probe *p) {
+  struct download *d = (struct download *)p;
+  bw_xfer_free(d->x);
+  bw_timeline_reset(&d->tl);
+  bw_probe_release(&d->base);
+  free(d);
+}
+
+struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_test *test,
+                                         const char *backend, bw_probe_done_fn done, void *arg,
+                                         struct bw_errs *errs) {
+  struct download *d = bw_xcalloc(1, sizeof(*d));
+  struct bw_request req;
+  bw_probe_init(&d->base, test, backend, done, arg);
+  d->base.abort = download_abort;
+  d->base.destroy = download_destroy;
+  bw_timeline_init(&d->tl, test->interval_us);
+  d->x = bw_xfer_new(loop);
+  if (!d->x) {
+    bw_errs_add(errs, "%s: cannot create a transfer", test->url);
+    goto fail;
+  }
+  bw_probe_request(&d->base, &req);
+  req.method = "GET";
+  req.reuse = false;
+  req.follow_redirects = true;
+  req.connect_timeout_us = test->timeout_us;
+  req.idle_timeout_us = test->timeout_us;
+  req.max_time_us = test->max_time_us;
+  req.max_bytes = test->max_bytes;
+  req.tcp_info = true;
+  req.on_data = on_data;
+  req.on_done = on_done;
+  req.arg = d;
+  if (bw_xfer_start(d->x, &req, errs) < 0)
+    goto fail;
+  d->running = true;
+  return &d->base;
+fail:
+  download_destroy(&d->base);
+  return NULL;
+}

@@ -1,0 +1,312 @@
+/*
+ * The page test, with ApacheBench's semantics: `requests` in total, `concurrency` in flight, each
+ * slot starting its next request as soon as its last one ends. The figures mean what ab's do:
+ * complete and failed requests with ab's breakdown (connect, receive, length, exceptions), non-2xx
+ * responses, requests per second over the time taken, total and HTML bytes, and the latency
+ * distribution. A failed request is never a latency: the distribution is over the requests that
+ * got a 2xx or 3xx response.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bw_probe.h"
+#include "bw_stats.h"
+
+struct page;
+
+struct slot {
+  struct page *page;
+  struct bw_xfer *x;
+  bool busy;
+  bool used; /* x holds this test's request already */
+};
+
+struct page {
+  struct bw_probe base;
+  struct bw_loop *loop;
+  struct slot *slots;
+  size_t n_slots;
+  int64_t started;
+  int64_t finished;
+  int64_t first_len; /* body length of the first complete response (ab's length check), or -1 */
+  int64_t last_end_us;
+  bool aborting;
+  bool in_abort; /* page_abort() is stopping the slots: it reports when they all are */
+  bool reported;
+  char *first_error;
+  const char *first_class;
+};
+
+static bool status_ok(long status) {
+  return status >= 200 && status < 400;
+}
+
+static const char *ab_failure_kind(const char *cls) {
+  if (strcmp(cls, "dns") == 0 || strcmp(cls, "connect") == 0 || strcmp(cls, "tls") == 0)
+    return "connect";
+  if (strcmp(cls, "reset") == 0 || strcmp(cls, "timeout") == 0 || strcmp(cls, "length") == 0 ||
+      strcmp(cls, "empty") == 0)
+    return "receive";
+  return "exception";
+}
+
+static void count_failure(struct bw_run *run, const char *cls) {
+  const char *kind = ab_failure_kind(cls);
+  if (strcmp(kind, "connect") == 0)
+    run->failed_connect++;
+  else if (strcmp(kind, "receive") == 0)
+    run->failed_receive++;
+  else
+    run->failed_exception++;
+}
+
+static void note_error(struct page *pg, const char *cls, const char *msg) {
+  if (pg->first_error)
+    return;
+  pg->first_class = cls;
+  pg->first_error = bw_xstrdup(msg);
+}
+
+/* Median of one phase over the good requests, or BW_NONE. */
+static int64_t phase_median(const struct bw_run *run, size_t offset) {
+  double *v = bw_xmalloc((run->n_samples + 1) * sizeof(*v));
+  size_t n = 0;
+  for (size_t i = 0; i < run->n_samples; i++) {
+    const struct bw_sample *s = &run->samples[i];
+    int64_t val = *(const int64_t *)(const void *)((const char *)s + offset);
+    if (!s->error_class && status_ok((long)s->status) && val != BW_NONE)
+      v[n++] = (double)val;
+  }
+  bw_stats_sort(v, n);
+  int64_t m = n ? (int64_t)llround(bw_stats_median(v, n)) : BW_NONE;
+  free(v);
+  return m;
+}
+
+/* ab's figures from the samples. Pure: the run and the time taken are all it needs. */
+static void summarize(struct bw_run *run, int64_t elapsed_us) {
+  double *lat = bw_xmalloc((run->n_samples + 1) * sizeof(*lat));
+  size_t n = 0;
+  for (size_t i = 0; i < run->n_samples; i++) {
+    const struct bw_sample *s = &run->samples[i];
+    if (!s->error_class && status_ok((long)s->status))
+      lat[n++] = (double)s->duration_us;
+  }
+  run->duration_us = elapsed_us;
+  run->failed =
+      run->failed_connect + run->failed_receive + run->failed_length + run->failed_exception;
+  run->rps = elapsed_us > 0 ? (double)run->complete * 1e6 / (double)elapsed_us : (double)NAN;
+  if (n > 0) {
+    double mean = bw_stats_mean(lat, n);
+    bw_stats_sort(lat, n);
+    run->min_us = (int64_t)lat[0];
+    run->max_us = (int64_t)lat[n - 1];
+    run->mean_us = llround(mean);
+    run->sd_us = llround(bw_stats_sd(lat, n, mean));
+    run->p50_us = llround(bw_stats_median(lat, n));
+    run->p90_us = (int64_t)bw_stats_percentile(lat, n, 90);
+    run->p95_us = (int64_t)bw_stats_percentile(lat, n, 95);
+    run->p99_us = (int64_t)bw_stats_percentile(lat, n, 99);
+    run->mode_us = llround(bw_stats_mode(lat, n));
+    run->ttfb_p50_us = phase_median(run, offsetof(struct bw_sample, ttfb_us));
+    /* ab's "Connect": everything before the request could be sent (DNS, TCP, TLS). */
+    double *c = bw_xmalloc(n * sizeof(*c));
+    size_t k = 0;
+    for (size_t i = 0; i < run->n_samples; i++) {
+      const struct bw_sample *s = &run->samples[i];
+      if (s->error_class || !status_ok((long)s->status))
+        continue;
+      c[k++] = (double)((s->dns_us > 0 ? s->dns_us : 0) + (s->connect_us > 0 ? s->connect_us : 0) +
+                        (s->tls_us > 0 ? s->tls_us : 0));
+    }
+    bw_stats_sort(c, k);
+    run->connect_p50_us = llround(bw_stats_median(c, k));
+    free(c);
+  }
+  free(lat);
+}
+
+static void report(struct page *pg) {
+  struct bw_run *run = &pg->base.run;
+  if (pg->reported)
+    return;
+  pg->reported = true;
+  summarize(run, (pg->last_end_us ? pg->last_end_us : bw_now_us()) - pg->base.t0_us);
+  if (pg->aborting) {
+    run->outcome = BW_OUTCOME_ABORTED;
+    run->error_class = bw_xstrdup("aborted");
+    run->error_message = bw_xstrdup("stopped before all requests were done");
+  } else if (run->complete == 0) {
+    run->outcome = BW_OUTCOME_FAILED;
+    run->error_class = bw_xstrdup(pg->first_class ? pg->first_class : "other");
+    run->error_message = bw_xstrdup(pg->first_error ? pg->first_error : "no request completed");
+  } else if (run->p50_us == BW_NONE) {
+    run->outcome = BW_OUTCOME_FAILED;
+    run->error_class = bw_xstrdup("http");
+    run->error_message = bw_xasprintf("HTTP %" PRId64 " on every response", run->status);
+  } else {
+    run->outcome = BW_OUTCOME_OK;
+  }
+  pg->base.done(pg->base.arg, run);
+}
+
+static void start_next(struct slot *sl);
+
+static void on_done(void *arg, const struct bw_response *res) {
+  struct slot *sl = arg;
+  struct page *pg = sl->page;
+  struct bw_run *run = &pg->base.run;
+  struct bw_sample s;
+
+  sl->busy = false;
+  pg->finished++;
+  pg->last_end_us = res->end_us;
+  bw_sample_init(&s);
+  s.at_us = res->start_us - pg->base.t0_us;
+  s.duration_us = res->total_us > 0 ? res->total_us : res->end_us - res->start_us;
+  s.bytes = res->body_bytes;
+  s.status = res->status;
+  if (res->namelookup_us > 0 || res->connect_us > 0)
+    s.dns_us = res->namelookup_us;
+  if (res->connect_us > 0)
+    s.connect_us = res->connect_us - res->namelookup_us;
+  else if (res->code == 0)
+    s.connect_us = 0; /* a reused connection: nothing to connect */
+  if (res->appconnect_us > 0)
+    s.tls_us = res->appconnect_us - res->connect_us;
+  if (res->starttransfer_us > 0)
+    s.ttfb_us = res->starttransfer_us - res->pretransfer_us;
+
+  if (res->code != 0) {
+    s.error_class = (char *)(uintptr_t)res->error_class;
+    count_failure(run, res->error_class);
+    note_error(pg, res->error_class, res->error);
+  } else {
+    run->complete++;
+    run->bytes = (run->bytes == BW_NONE ? 0 : run->bytes) + res->header_bytes + res->body_bytes;
+    run->html_bytes = (run->html_bytes == BW_NONE ? 0 : run->html_bytes) + res->body_bytes;
+    run->status = res->status;
+    if (res->status < 200 || res->status >= 300)
+      run->non_2xx++;
+    /* ab: every response must have the length of the first; a different one is a failure. */
+    if (pg->first_len < 0)
+      pg->first_len = res->body_bytes;
+    else if (res->body_bytes != pg->first_len)
+      run->failed_length++;
+  }
+  if (res->remote_ip[0]) {
+    free(run->remote_ip);
+    run->remote_ip = bw_xstrdup(res->remote_ip);
+    run->remote_port = res->remote_port;
+  }
+  if (res->http_version[0] && !run->http_version)
+    run->http_version = bw_xstrdup(res->http_version);
+  (void)bw_run_add_sample(run, &s);
+
+  if (!pg->aborting && pg->started < run->requests)
+    start_next(sl);
+  if (pg->in_abort)
+    return;
+  for (size_t i = 0; i < pg->n_slots; i++)
+    if (pg->slots[i].busy)
+      return;
+  report(pg);
+}
+
+/* Starts the next request on sl; a request that cannot even start is a failed one. */
+static void start_next(struct slot *sl) {
+  struct page *pg = sl->page;
+  struct bw_run *run = &pg->base.run;
+  struct bw_request req;
+  struct bw_errs errs = {0};
+
+  bw_probe_request(&pg->base, &req);
+  req.reuse = pg->base.test.keepalive;
+  req.timeout_us = pg->base.test.timeout_us;
+  req.on_done = on_done;
+  req.arg = sl;
+  while (pg->started < run->requests) {
+    pg->started++;
+    /* The first request on a slot sets the handle up; the rest reuse the setup as it is. */
+    int r = sl->used ? bw_xfer_restart(sl->x, &errs) : bw_xfer_start(sl->x, &req, &errs);
+    if (r == 0) {
+      sl->used = true;
+      sl->busy = true;
+      return;
+    }
+    struct bw_sample s;
+    bw_sample_init(&s);
+    s.at_us = bw_now_us() - pg->base.t0_us;
+    s.duration_us = 0;
+    s.bytes = 0;
+    s.status = 0;
+    s.error_class = (char *)(uintptr_t) "other";
+    (void)bw_run_add_sample(run, &s);
+    run->failed_exception++;
+    pg->finished++;
+    note_error(pg, "other", errs.n ? errs.msg[0] : "cannot start the request");
+    bw_errs_clear(&errs);
+  }
+}
+
+static void page_abort(struct bw_probe *p) {
+  struct page *pg = (struct page *)p;
+  if (pg->reported)
+    return;
+  pg->aborting = true;
+  pg->in_abort = true;
+  for (size_t i = 0; i < pg->n_slots; i++)
+    if (pg->slots[i].busy)
+      bw_xfer_abort(pg->slots[i].x);
+  pg->in_abort = false;
+  report(pg); /* done may free the probe: nothing after this */
+}
+
+static void page_destroy(struct bw_probe *p) {
+  struct page *pg = (struct page *)p;
+  for (size_t i = 0; i < pg->n_slots; i++)
+    bw_xfer_free(pg->slots[i].x);
+  free(pg->slots);
+  free(pg->first_error);
+  bw_probe_release(&pg->base);
+  free(pg);
+}
+
+struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
+                                     const char *backend, bw_probe_done_fn done, void *arg,
+                                     struct bw_errs *errs) {
+  struct page *pg = bw_xcalloc(1, sizeof(*pg));
+  bw_probe_init(&pg->base, test, backend, done, arg);
+  pg->base.abort = page_abort;
+  pg->base.destroy = page_destroy;
+  pg->loop = loop;
+  pg->first_len = -1;
+  struct bw_run *run = &pg->base.run;
+  run->requests = test->requests;
+  run->complete = run->failed_connect = run->failed_receive = run->failed_length = 0;
+  run->failed_exception = run->non_2xx = 0;
+  pg->n_slots = (size_t)(test->concurrency < test->requests ? test->concurrency : test->requests);
+  pg->slots = bw_xcalloc(pg->n_slots, sizeof(*pg->slots));
+  for (size_t i = 0; i < pg->n_slots; i++) {
+    pg->slots[i].page = pg;
+    pg->slots[i].x = bw_xfer_new(loop);
+    if (!pg->slots[i].x) {
+      bw_errs_add(errs, "%s: cannot create a transfer", test->url);
+      page_destroy(&pg->base);
+      return NULL;
+    }
+  }
+  /* Slots start one by one; a slot whose start fails moves on to the next request itself. */
+  for (size_t i = 0; i < pg->n_slots && pg->started < run->requests; i++)
+    start_next(&pg->slots[i]);
+  if (pg->finished == run->requests) {
+    /* Not one request could start (a URL curl refuses): that is the whole answer. */
+    bw_errs_add(errs, "%s", pg->first_error ? pg->first_error : "cannot start");
+    page_destroy(&pg->base);
+    return NULL;
+  }
+  return &pg->base;
+}

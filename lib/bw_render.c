@@ -1,0 +1,353 @@
+#include "bw_render.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bw_stats.h"
+#include "bw_util.h"
+
+static double ms(int64_t us) {
+  return (double)us / 1000.0;
+}
+
+static bool good(const struct bw_sample *s) {
+  return !s->error_class && s->status >= 200 && s->status < 400;
+}
+
+static int64_t nz(int64_t v) {
+  return v == BW_NONE || v < 0 ? 0 : v;
+}
+
+/* One row of ab's Connection Times table over the good requests. */
+static void conn_row(struct bw_buf *b, const char *name, const double *v, size_t n) {
+  if (n == 0) {
+    bw_buf_printf(b, "%-11s %7s %7s %6s %7s %7s\n", name, "-", "-", "-", "-", "-");
+    return;
+  }
+  double mean = bw_stats_mean(v, n);
+  double sd = bw_stats_sd(v, n, mean);
+  double *s = bw_stats_sort_copy(v, n);
+  bw_buf_printf(b, "%-11s %7.2f %7.2f %6.2f %7.2f %7.2f\n", name, s[0], mean, sd,
+                bw_stats_median(s, n), s[n - 1]);
+  free(s);
+}
+
+static void url_parts(const char *url, char *host, size_t hsize, char *path, size_t psize,
+                      int *port) {
+  const char *p = strstr(url, "://");
+  bool tls = strncmp(url, "https", 5) == 0;
+  p = p ? p + 3 : url;
+  const char *slash = strchr(p, '/');
+  size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+  (void)snprintf(host, hsize, "%.*s", (int)hl, p);
+  (void)snprintf(path, psize, "%s", slash ? slash : "/");
+  *port = tls ? 443 : 80;
+  char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+  if (colon) {
+    if (host[0] == '[')
+      colon++;
+    *port = atoi(colon + 1);
+    *colon = '\0';
+  }
+}
+
+char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive) {
+  struct bw_buf b = {0};
+  char host[256], path[1024];
+  int port;
+  size_t n = 0;
+  double secs = (double)nz(run->duration_us) / 1e6;
+
+  url_parts(run->url, host, sizeof(host), path, sizeof(path), &port);
+  bw_buf_printf(&b, "Server Hostname:        %s\n", host);
+  bw_buf_printf(&b, "Server Port:            %d\n", port);
+  if (run->backend && run->backend[0])
+    bw_buf_printf(&b, "Backend:                %s\n", run->backend);
+  if (run->remote_ip)
+    bw_buf_printf(&b, "Connected to:           %s port %" PRId64 "\n", run->remote_ip,
+                  run->remote_port);
+  if (run->http_version)
+    bw_buf_printf(&b, "HTTP version:           %s\n", run->http_version);
+  bw_buf_printf(&b, "\nDocument Path:          %s\n", path);
+  for (size_t i = 0; i < run->n_samples; i++) {
+    if (good(&run->samples[i])) {
+      bw_buf_printf(&b, "Document Length:        %" PRId64 " bytes\n", run->samples[i].bytes);
+      break;
+    }
+  }
+  bw_buf_printf(&b, "\nConcurrency Level:      %" PRId64 "\n", concurrency);
+  bw_buf_printf(&b, "Time taken for tests:   %.3f seconds\n", secs);
+  bw_buf_printf(&b, "Complete requests:      %" PRId64 "\n", nz(run->complete));
+  bw_buf_printf(&b, "Failed requests:        %" PRId64 "\n", nz(run->failed));
+  if (nz(run->failed) > 0)
+    bw_buf_printf(&b,
+                  "   (Connect: %" PRId64 ", Receive: %" PRId64 ", Length: %" PRId64
+                  ", Exceptions: %" PRId64 ")\n",
+                  nz(run->failed_connect), nz(run->failed_receive), nz(run->failed_length),
+                  nz(run->failed_exception));
+  if (nz(run->non_2xx) > 0)
+    bw_buf_printf(&b, "Non-2xx responses:      %" PRId64 "\n", run->non_2xx);
+  if (keepalive)
+    bw_buf_printf(&b, "Keep-Alive requests:    %" PRId64 "\n", nz(run->complete));
+  bw_buf_printf(&b, "Total transferred:      %" PRId64 " bytes\n", nz(run->bytes));
+  bw_buf_printf(&b, "HTML transferred:       %" PRId64 " bytes\n", nz(run->html_bytes));
+  if (nz(run->complete) > 0 && secs > 0) {
+    double done = (double)run->complete;
+    bw_buf_printf(&b, "Requests per second:    %.2f [#/sec] (mean)\n", run->rps);
+    bw_buf_printf(&b, "Time per request:       %.3f [ms] (mean)\n",
+                  (double)concurrency * secs * 1000.0 / done);
+    bw_buf_printf(&b, "Time per request:       %.3f [ms] (mean, across all concurrent requests)\n",
+                  secs * 1000.0 / done);
+    bw_buf_printf(&b, "Transfer rate:          %.2f [Kbytes/sec] received\n",
+                  (double)nz(run->bytes) / 1024.0 / secs);
+  }
+
+  double *conn = bw_xmalloc((run->n_samples + 1) * sizeof(double));
+  double *proc = bw_xmalloc((run->n_samples + 1) * sizeof(double));
+  double *wait = bw_xmalloc((run->n_samples + 1) * sizeof(double));
+  double *tot = bw_xmalloc((run->n_samples + 1) * sizeof(double));
+  for (size_t i = 0; i < run->n_samples; i++) {
+    const struct bw_sample *s = &run->samples[i];
+    if (!good(s))
+      continue;
+    int64_t c = nz(s->dns_us) + nz(s->connect_us) + nz(s->tls_us);
+    conn[n] = ms(c);
+    proc[n] = ms(s->duration_us - c);
+    wait[n] = ms(nz(s->ttfb_us));
+    tot[n] = ms(s->duration_us);
+    n++;
+  }
+  bw_buf_printf(&b, "\nConnection Times (ms)\n");
+  bw_buf_printf(&b, "%-11s %7s %7s %6s %7s %7s\n", "", "min", "mean", "[+/-sd]", "median", "max");
+  conn_row(&b, "Connect:", conn, n);
+  conn_row(&b, "Processing:", proc, n);
+  conn_row(&b, "Waiting:", wait, n);
+  conn_row(&b, "Total:", tot, n);
+
+  if (n > 0) {
+    static const int pcts[] = {50, 66, 75, 80, 90, 95, 98, 99, 100};
+    bw_stats_sort(tot, n);
+    bw_buf_printf(&b, "\nPercentage of the requests served within a certain time (ms)\n");
+    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+      bw_buf_printf(&b, " %3d%% %8.2f%s\n", pcts[i], bw_stats_percentile(tot, n, pcts[i]),
+                    pcts[i] == 100 ? " (longest request)" : "");
+    bw_buf_printf(&b, "\nMode (half-sample):     %.2f ms\n", ms(run->mode_us));
+  }
+  if (run->error_class)
+    bw_buf_printf(&b, "\nError:                  %s: %s\n", run->error_class,
+                  run->error_message ? run->error_message : "");
+  free(conn);
+  free(proc);
+  free(wait);
+  free(tot);
+  return bw_buf_take(&b);
+}
+
+static void human_size(int64_t bytes, char *buf, size_t size) {
+  if (bytes >= 1000000000)
+    (void)snprintf(buf, size, "%.1fG", (double)bytes / 1e9);
+  else if (bytes >= 1000000)
+    (void)snprintf(buf, size, "%.1fM", (double)bytes / 1e6);
+  else if (bytes >= 1000)
+    (void)snprintf(buf, size, "%.1fK", (double)bytes / 1e3);
+  else
+    (void)snprintf(buf, size, "%" PRId64, bytes);
+}
+
+/*
+ * The timeline as at most 24 rows, each a span of consecutive steps with its rate and a bar
+ * scaled to the fastest span: when a download collapsed is plain to see.
+ */
+static void timeline_chart(struct bw_buf *b, const struct bw_run *run) {
+  enum { ROWS = 24, WIDTH = 40 };
+  size_t n = run->n_samples;
+  if (n == 0)
+    return;
+  size_t per = (n + ROWS - 1) / ROWS;
+  double rates[ROWS];
+  int64_t from[ROWS], to[ROWS];
+  size_t rows = 0;
+  double top = 0;
+  for (size_t i = 0; i < n; i += per) {
+    int64_t bytes = 0, us = 0;
+    for (size_t k = i; k < i + per && k < n; k++) {
+      bytes += run->samples[k].bytes;
+      us += run->samples[k].duration_us;
+    }
+    from[rows] = run->samples[i].at_us;
+    to[rows] = from[rows] + us;
+    rates[rows] = us > 0 ? (double)bytes / ((double)us / 1e6) : 0;
+    if (rates[rows] > top)
+      top = rates[rows];
+    rows++;
+  }
+  bw_buf_printf(b, "\nThroughput timeline (MB/s = 10^6 bytes/s; from the request's start)\n");
+  for (size_t r = 0; r < rows; r++) {
+    int len = top > 0 ? (int)lround(rates[r] / top * WIDTH) : 0;
+    char bar[WIDTH * 3 + 1];
+    size_t o = 0;
+    for (int k = 0; k < len; k++) {
+      memcpy(bar + o, "\xe2\x96\x88", 3); /* U+2588 full block */
+      o += 3;
+    }
+    bar[o] = '\0';
+    bw_buf_printf(b, "  %7.1f-%-7.1fs %10.3f  %s\n", (double)from[r] / 1e6, (double)to[r] / 1e6,
+                  rates[r] / 1e6, bar);
+  }
+}
+
+char *bw_render_download(const struct bw_run *run) {
+  struct bw_buf b = {0};
+  char when[32] = "", size[32];
+  time_t t = (time_t)(run->started_us / 1000000);
+  struct tm tm;
+  if (localtime_r(&t, &tm))
+    (void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+
+  bw_buf_printf(&b, "--%s--  %s\n", when, run->url);
+  if (run->backend && run->backend[0])
+    bw_buf_printf(&b, "Backend %s (Host and TLS name from the URL)\n", run->backend);
+  if (run->remote_ip)
+    bw_buf_printf(&b, "Connected to %s port %" PRId64 ".\n", run->remote_ip, run->remote_port);
+  if (run->status != BW_NONE && run->status > 0)
+    bw_buf_printf(&b, "HTTP/%s request sent, awaiting response... %" PRId64 " (first byte after %.1f ms)\n",
+                  run->http_version ? run->http_version : "?", run->status,
+                  run->ttfb_us != BW_NONE ? ms(run->ttfb_us) : 0.0);
+  human_size(nz(run->bytes), size, sizeof(size));
+  if (run->outcome == BW_OUTCOME_OK || run->outcome == BW_OUTCOME_PARTIAL) {
+    bw_buf_printf(&b, "%s (%.2f MB/s) - %" PRId64 " bytes (%s) in %.2f s%s\n", when,
+                  run->rate_bps != BW_NONE ? (double)run->rate_bps / 1e6 : 0.0, nz(run->bytes), size,
+                  (double)nz(run->duration_us) / 1e6,
+                  run->outcome == BW_OUTCOME_PARTIAL ? " [partial: stopped at the cap]" : "");
+  } else {
+    bw_buf_printf(&b, "%s FAILED (%s): %s - %" PRId64 " bytes (%s) received in %.2f s\n", when,
+                  run->error_class ? run->error_class : "?",
+                  run->error_message ? run->error_message : "", nz(run->bytes), size,
+                  (double)nz(run->duration_us) / 1e6);
+  }
+  if (run->stall_us != BW_NONE)
+    bw_buf_printf(&b, "Steps: slowest %.3f MB/s, fastest %.3f MB/s; stalled %.1f s\n",
+                  run->min_rate_bps != BW_NONE ? (double)run->min_rate_bps / 1e6 : 0.0,
+                  run->max_rate_bps != BW_NONE ? (double)run->max_rate_bps / 1e6 : 0.0,
+                  (double)run->stall_us / 1e6);
+  timeline_chart(&b, run);
+  if (run->tcp_rtt_us != BW_NONE)
+    bw_buf_printf(&b,
+                  "\nTCP: rtt %.3f ms (var %.3f), retransmits %" PRId64 ", path MTU %" PRId64
+                  ", MSS snd/rcv %" PRId64 "/%" PRId64 ", rcv space %" PRId64 ", options %s\n",
+                  ms(run->tcp_rtt_us), ms(run->tcp_rttvar_us), run->tcp_retrans, run->tcp_pmtu,
+                  run->tcp_snd_mss, run->tcp_rcv_mss, run->tcp_rcv_space,
+                  run->tcp_options ? run->tcp_options : "?");
+  return bw_buf_take(&b);
+}
+
+static void json_str(struct bw_buf *b, const char *s) {
+  if (!s) {
+    bw_buf_printf(b, "null");
+    return;
+  }
+  bw_buf_add(b, "\"", 1);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      bw_buf_printf(b, "\\%c", c);
+    else if (c < 0x20)
+      bw_buf_printf(b, "\\u%04x", c);
+    else
+      bw_buf_add(b, (const char *)&c, 1);
+  }
+  bw_buf_add(b, "\"", 1);
+}
+
+static void json_int(struct bw_buf *b, int64_t v) {
+  if (v == BW_NONE)
+    bw_buf_printf(b, "null");
+  else
+    bw_buf_printf(b, "%" PRId64, v);
+}
+
+char *bw_render_json(const struct bw_run *run) {
+  struct bw_buf b = {0};
+  bw_buf_printf(&b, "{\"test\":");
+  json_str(&b, run->test);
+  bw_buf_printf(&b, ",\"backend\":");
+  json_str(&b, run->backend);
+  bw_buf_printf(&b, ",\"kind\":");
+  json_str(&b, bw_kind_name(run->kind));
+  bw_buf_printf(&b, ",\"url\":");
+  json_str(&b, run->url);
+  bw_buf_printf(&b, ",\"started_us\":");
+  json_int(&b, run->started_us);
+  bw_buf_printf(&b, ",\"outcome\":");
+  json_str(&b, bw_outcome_name(run->outcome));
+  bw_buf_printf(&b, ",\"error_class\":");
+  json_str(&b, run->error_class);
+  bw_buf_printf(&b, ",\"error_message\":");
+  json_str(&b, run->error_message);
+  bw_buf_printf(&b, ",\"remote_ip\":");
+  json_str(&b, run->remote_ip);
+  bw_buf_printf(&b, ",\"http_version\":");
+  json_str(&b, run->http_version);
+  bw_buf_printf(&b, ",\"tcp_options\":");
+  json_str(&b, run->tcp_options);
+  for (const struct bw_figure *f = bw_run_figures; f->name; f++) {
+    double v;
+    bw_buf_printf(&b, ",\"%s\":", f->name);
+    if (!bw_figure_get(f, run, &v))
+      bw_buf_printf(&b, "null");
+    else if (f->real)
+      bw_buf_printf(&b, "%.6g", v);
+    else
+      bw_buf_printf(&b, "%.0f", v);
+  }
+  bw_buf_printf(&b, ",\"samples\":[");
+  for (size_t i = 0; i < run->n_samples; i++) {
+    const struct bw_sample *s = &run->samples[i];
+    bw_buf_printf(&b, "%s{\"at_us\":", i ? "," : "");
+    json_int(&b, s->at_us);
+    bw_buf_printf(&b, ",\"duration_us\":");
+    json_int(&b, s->duration_us);
+    bw_buf_printf(&b, ",\"bytes\":");
+    json_int(&b, s->bytes);
+    if (run->kind == BW_KIND_PAGE) {
+      bw_buf_printf(&b, ",\"status\":");
+      json_int(&b, s->status);
+      bw_buf_printf(&b, ",\"dns_us\":");
+      json_int(&b, s->dns_us);
+      bw_buf_printf(&b, ",\"connect_us\":");
+      json_int(&b, s->connect_us);
+      bw_buf_printf(&b, ",\"tls_us\":");
+      json_int(&b, s->tls_us);
+      bw_buf_printf(&b, ",\"ttfb_us\":");
+      json_int(&b, s->ttfb_us);
+      bw_buf_printf(&b, ",\"error_class\":");
+      json_str(&b, s->error_class);
+    }
+    bw_buf_printf(&b, "}");
+  }
+  bw_buf_printf(&b, "]}\n");
+  return bw_buf_take(&b);
+}
+
+char *bw_render_line(const struct bw_run *run) {
+  struct bw_buf b = {0};
+  bw_buf_printf(&b, "%s", run->test);
+  if (run->backend && run->backend[0])
+    bw_buf_printf(&b, " [%s]", run->backend);
+  bw_buf_printf(&b, ": %s", bw_outcome_name(run->outcome));
+  if (run->kind == BW_KIND_PAGE && run->p50_us != BW_NONE)
+    bw_buf_printf(&b, ", median %.2f ms, p90 %.2f ms, %" PRId64 "/%" PRId64 " failed",
+                  ms(run->p50_us), ms(run->p90_us), nz(run->failed), nz(run->requests));
+  if (run->kind == BW_KIND_DOWNLOAD && run->rate_bps != BW_NONE)
+    bw_buf_printf(&b, ", %.2f MB/s, %" PRId64 " bytes, stalled %.1f s", (double)run->rate_bps / 1e6,
+                  nz(run->bytes), (double)nz(run->stall_us) / 1e6);
+  if (run->error_class)
+    bw_buf_printf(&b, " (%s: %s)", run->error_class,
+                  run->error_message ? run->error_message : "");
+  return bw_buf_take(&b);
+}

@@ -1,0 +1,26 @@
+#ifndef BW_RENDER_H
+#define BW_RENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bw_result.h"
+
+/*
+ * Runs as text for people and JSON for programs. Pure: a run in, a malloc'ed string out.
+ * Rates are shown in MB/s of 10^6 bytes (said in the output); times in ms.
+ */
+
+/* A page run as ApacheBench prints it (same lines, same meanings), plus the mode and phases. */
+char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive);
+
+/* A download run as wget summarises it, then the throughput timeline and the TCP facts. */
+char *bw_render_download(const struct bw_run *run);
+
+/* The whole run, samples included, as one JSON object. */
+char *bw_render_json(const struct bw_run *run);
+
+/* One line: "test [backend]: outcome, headline figure" (or the error). */
+char *bw_render_line(const struct bw_run *run);
+
+#endif

@@ -1,0 +1,73 @@
+#include "bw_timeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bw_result.h"
+#include "bw_util.h"
+
+void bw_timeline_init(struct bw_timeline *tl, int64_t interval_us) {
+  memset(tl, 0, sizeof(*tl));
+  tl->interval_us = interval_us > 0 ? interval_us : 1000000;
+  tl->origin_us = BW_NONE;
+}
+
+void bw_timeline_reset(struct bw_timeline *tl) {
+  free(tl->bins);
+  bw_timeline_init(tl, tl->interval_us);
+}
+
+/* Makes bins 0..i exist (zeroed). */
+static void extend(struct bw_timeline *tl, size_t i) {
+  if (i < tl->n)
+    return;
+  bw_xgrow(&tl->bins, &tl->cap, i + 1, sizeof(*tl->bins));
+  memset(tl->bins + tl->n, 0, (i + 1 - tl->n) * sizeof(*tl->bins));
+  tl->n = i + 1;
+}
+
+void bw_timeline_add(struct bw_timeline *tl, int64_t now_us, int64_t bytes) {
+  if (tl->origin_us == BW_NONE)
+    tl->origin_us = now_us;
+  int64_t off = now_us - tl->origin_us;
+  size_t i = off > 0 ? (size_t)(off / tl->interval_us) : 0;
+  extend(tl, i);
+  tl->bins[i] += bytes;
+}
+
+int64_t bw_timeline_step_us(const struct bw_timeline *tl, size_t i, int64_t end_us) {
+  int64_t start = (int64_t)i * tl->interval_us;
+  int64_t len = end_us - tl->origin_us - start;
+  return len < tl->interval_us ? (len > 0 ? len : 0) : tl->interval_us;
+}
+
+void bw_timeline_finish(struct bw_timeline *tl, int64_t end_us, int64_t stall_bps,
+                        struct bw_timeline_summary *ret) {
+  memset(ret, 0, sizeof(*ret));
+  ret->min_rate_bps = BW_NONE;
+  ret->max_rate_bps = BW_NONE;
+  ret->first_stall_us = -1;
+  if (tl->origin_us == BW_NONE)
+    return;
+  int64_t span = end_us - tl->origin_us;
+  if (span > 0)
+    extend(tl, (size_t)((span - 1) / tl->interval_us));
+  for (size_t i = 0; i < tl->n; i++) {
+    int64_t len = bw_timeline_step_us(tl, i, end_us);
+    if (len <= 0)
+      continue;
+    int64_t rate = (int64_t)((double)tl->bins[i] * 1e6 / (double)len);
+    ret->steps++;
+    if (rate < stall_bps) {
+      ret->stall_us += len;
+      if (ret->first_stall_us < 0)
+        ret->first_stall_us = (int64_t)i * tl->interval_us;
+    }
+    if (len * 2 < tl->interval_us && tl->n > 1)
+      continue; /* a sliver at the end says little about the rate */
+    if (ret->min_rate_bps == BW_NONE || rate < ret->min_rate_bps)
+      ret->min_rate_bps = rate;
+    if (ret->max_rate_bps == BW_NONE || rate > ret->max_rate_bps)
+      ret->max_rate_bps = rate;
+  }
+}

@@ -1,0 +1,625 @@
+#include "bw_transfer.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The wiring follows curl's docs/examples/multi-event.c: one struct event per socket, kept with
+ * curl_multi_assign; one timer for curl's timeout; both call curl_multi_socket_action and then
+ * drain curl_multi_info_read. The timer callback curl calls only (re)arms our timer: libcurl is
+ * never called from inside its own callbacks.
+ */
+
+struct bw_loop {
+  struct event_base *base;
+  CURLM *multi;
+  struct event timer;
+  int running;
+  struct bw_xfer *active; /* transfers in the multi handle, to fail them all if it breaks */
+};
+
+struct sock {
+  struct event ev;
+  curl_socket_t fd;
+  struct bw_loop *loop;
+};
+
+#define MAX_FDS 4
+
+struct bw_xfer {
+  struct bw_loop *loop;
+  CURL *easy;
+  bool active;
+  struct bw_xfer *prev, *next; /* in loop->active while active */
+  struct bw_request req;
+  char *url;
+  char *method;
+  struct curl_slist *headers;
+  struct curl_slist *connect_to;
+  char errbuf[CURL_ERROR_SIZE];
+  struct event cap_timer;
+  bool capped;
+  int64_t body_bytes;
+  int64_t first_byte_us;
+  int64_t start_us;
+  /* Sockets this transfer opened (Happy Eyeballs may open several) and the best TCP_INFO seen. */
+  curl_socket_t fds[MAX_FDS];
+  size_t n_fds;
+  struct bw_tcp_facts tcp;
+};
+
+int64_t bw_now_us(void) {
+  struct timespec ts;
+  (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t bw_wall_us(void) {
+  struct timespec ts;
+  (void)clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- TCP_INFO ---- */
+
+/* Reads TCP_INFO of fd into *ret; returns false when the socket has none (closed, not TCP). */
+static bool read_tcp_info(curl_socket_t fd, struct bw_tcp_facts *ret) {
+  struct tcp_info ti;
+  socklen_t len = sizeof(ti);
+  memset(&ti, 0, sizeof(ti));
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || len < 104)
+    return false;
+  ret->valid = true;
+  ret->rtt_us = ti.tcpi_rtt;
+  ret->rttvar_us = ti.tcpi_rttvar;
+  ret->rcv_rtt_us = ti.tcpi_rcv_rtt;
+  ret->retrans = ti.tcpi_total_retrans;
+  ret->pmtu = ti.tcpi_pmtu;
+  ret->snd_mss = ti.tcpi_snd_mss;
+  ret->rcv_mss = ti.tcpi_rcv_mss;
+  ret->rcv_space = ti.tcpi_rcv_space;
+  /* Fields newer kernels add are zero when len says the kernel did not fill them. */
+  ret->bytes_received =
+      len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)
+          ? (int64_t)ti.tcpi_bytes_received
+          : 0;
+  ret->rcv_ooopack =
+      len >= offsetof(struct tcp_info, tcpi_rcv_ooopack) + sizeof(ti.tcpi_rcv_ooopack)
+          ? (int64_t)ti.tcpi_rcv_ooopack
+          : 0;
+  ret->timestamps = ti.tcpi_options & TCPI_OPT_TIMESTAMPS;
+  ret->sack = ti.tcpi_options & TCPI_OPT_SACK;
+  ret->wscale = ti.tcpi_options & TCPI_OPT_WSCALE;
+  ret->snd_wscale = ti.tcpi_snd_wscale;
+  ret->rcv_wscale = ti.tcpi_rcv_wscale;
+  return true;
+}
+
+/* Keeps the snapshot of the socket that carried the data (the one with the most bytes). */
+static void snapshot(struct bw_xfer *x, curl_socket_t fd) {
+  struct bw_tcp_facts t;
+  memset(&t, 0, sizeof(t));
+  if (read_tcp_info(fd, &t) && (!x->tcp.valid || t.bytes_received >= x->tcp.bytes_received))
+    x->tcp = t;
+}
+
+static int sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose) {
+  struct bw_xfer *x = clientp;
+  if (purpose == CURLSOCKTYPE_IPCXN && x->n_fds < MAX_FDS)
+    x->fds[x->n_fds++] = fd;
+  return CURL_SOCKOPT_OK;
+}
+
+/* Replaces close(): the last moment the connection's TCP_INFO can be read. */
+static int closesocket_cb(void *clientp, curl_socket_t fd) {
+  struct bw_xfer *x = clientp;
+  for (size_t i = 0; i < x->n_fds; i++)
+    if (x->fds[i] == fd)
+      snapshot(x, fd);
+  return close(fd);
+}
+
+/* ---- errors ---- */
+
+static const char *error_class(CURLcode rc) {
+  switch (rc) {
+  case CURLE_OK:
+    return NULL;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return "dns";
+  case CURLE_COULDNT_CONNECT:
+    return "connect";
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_USE_SSL_FAILED:
+    return "tls";
+  case CURLE_OPERATION_TIMEDOUT:
+    return "timeout";
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+    return "reset";
+  case CURLE_PARTIAL_FILE:
+    return "length";
+  case CURLE_TOO_MANY_REDIRECTS:
+    return "redirect";
+  case CURLE_GOT_NOTHING:
+    return "empty";
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_BAD_CONTENT_ENCODING:
+    return "protocol";
+  case CURLE_ABORTED_BY_CALLBACK:
+    return "aborted";
+  default:
+    return "other";
+  }
+}
+
+static const char *version_name(long v) {
+  switch (v) {
+  case CURL_HTTP_VERSION_1_0:
+    return "1.0";
+  case CURL_HTTP_VERSION_1_1:
+    return "1.1";
+  case CURL_HTTP_VERSION_2_0:
+    return "2";
+  case 30: /* CURL_HTTP_VERSION_3 */
+    return "3";
+  default:
+    return "";
+  }
+}
+
+/* ---- completion ---- */
+
+static int64_t info_us(CURL *easy, CURLINFO what) {
+  curl_off_t v = 0;
+  if (curl_easy_getinfo(easy, what, &v) != CURLE_OK)
+    return 0;
+  return (int64_t)v;
+}
+
+static void activate(struct bw_xfer *x) {
+  x->prev = NULL;
+  x->next = x->loop->active;
+  if (x->next)
+    x->next->prev = x;
+  x->loop->active = x;
+  x->active = true;
+}
+
+/* Takes x out of the multi handle and the active list, and stops its cap timer. */
+static void deactivate(struct bw_xfer *x) {
+  if (!x->active)
+    return;
+  (void)curl_multi_remove_handle(x->loop->multi, x->easy);
+  if (event_initialized(&x->cap_timer))
+    (void)event_del(&x->cap_timer);
+  if (x->prev)
+    x->prev->next = x->next;
+  else
+    x->loop->active = x->next;
+  if (x->next)
+    x->next->prev = x->prev;
+  x->prev = x->next = NULL;
+  x->active = false;
+}
+
+/* Reads everything about a finished transfer, removes it from the multi, and reports it. */
+static void finish(struct bw_xfer *x, CURLcode rc) {
+  struct bw_response res;
+  CURL *e = x->easy;
+  long l = 0;
+  char *ip = NULL;
+  curl_off_t cl = -1;
+
+  memset(&res, 0, sizeof(res));
+  if (x->capped && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK))
+    rc = CURLE_OK;
+  res.code = (int)rc;
+  res.capped = x->capped;
+  res.error_class = error_class(rc);
+  if (rc != CURLE_OK) {
+    if (x->errbuf[0] && strcmp(x->errbuf, curl_easy_strerror(rc)) != 0)
+      (void)snprintf(res.error, sizeof(res.error), "%s: %s", curl_easy_strerror(rc), x->errbuf);
+    else
+      (void)snprintf(res.error, sizeof(res.error), "%s", curl_easy_strerror(rc));
+  }
+  (void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res.status);
+  (void)curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &l);
+  res.header_bytes = l;
+  (void)curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+  res.content_length = cl;
+  res.body_bytes = x->body_bytes;
+  res.start_us = x->start_us;
+  res.end_us = bw_now_us();
+  res.first_byte_us = x->first_byte_us;
+  res.namelookup_us = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);
+  res.connect_us = info_us(e, CURLINFO_CONNECT_TIME_T);
+  res.appconnect_us = info_us(e, CURLINFO_APPCONNECT_TIME_T);
+  res.pretransfer_us = info_us(e, CURLINFO_PRETRANSFER_TIME_T);
+  res.starttransfer_us = info_us(e, CURLINFO_STARTTRANSFER_TIME_T);
+  res.total_us = info_us(e, CURLINFO_TOTAL_TIME_T);
+  (void)curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &res.num_connects);
+  if (curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+    (void)snprintf(res.remote_ip, sizeof(res.remote_ip), "%s", ip);
+  (void)curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &res.remote_port);
+  l = 0;
+  (void)curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &l);
+  res.http_version = version_name(l);
+  if (x->req.tcp_info) {
+    /* Still open (the server kept it): read it now; closed: closesocket_cb already did. */
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+      snapshot(x, fd);
+  }
+  if (x->capped && res.total_us < res.end_us - res.start_us)
+    res.total_us = res.end_us - res.start_us; /* stopped by us: curl's clock stopped earlier */
+  deactivate(x);
+  res.tcp = x->tcp;
+  x->req.on_done(x->req.arg, &res);
+}
+
+static void drain(struct bw_loop *loop) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(loop->multi, &left)) != NULL) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    struct bw_xfer *x = NULL;
+    CURLcode rc = msg->data.result;
+    (void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    finish(x, rc);
+  }
+}
+
+/* ---- libevent <-> libcurl ---- */
+
+static void socket_action(struct bw_loop *loop, curl_socket_t fd, int action) {
+  CURLMcode mc = curl_multi_socket_action(loop->multi, fd, action, &loop->running);
+  if (mc != CURLM_OK) {
+    /*
+     * The multi handle is in an unknown state: every transfer in it is uncertain. Abort them all
+     * so each reports, rather than wait for an answer that will not come.
+     */
+    while (loop->active) {
+      struct bw_xfer *x = loop->active;
+      (void)snprintf(x->errbuf, sizeof(x->errbuf), "%s", curl_multi_strerror(mc));
+      finish(x, CURLE_ABORTED_BY_CALLBACK);
+    }
+    return;
+  }
+  drain(loop);
+}
+
+static void event_cb(evutil_socket_t fd, short what, void *arg) {
+  struct bw_loop *loop = arg;
+  int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+  socket_action(loop, fd, action);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  socket_action(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  struct bw_loop *loop = userp;
+  (void)multi;
+  if (timeout_ms < 0) {
+    (void)evtimer_del(&loop->timer);
+    return 0;
+  }
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  return evtimer_add(&loop->timer, &tv) == 0 ? 0 : -1;
+}
+
+static int multi_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  struct bw_loop *loop = userp;
+  struct sock *s = socketp;
+  (void)easy;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      (void)event_del(&s->ev);
+      free(s);
+      (void)curl_multi_assign(loop->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = bw_xcalloc(1, sizeof(*s));
+    s->fd = fd;
+    s->loop = loop;
+    if (curl_multi_assign(loop->multi, fd, s) != CURLM_OK) {
+      free(s);
+      return -1;
+    }
+  } else {
+    (void)event_del(&s->ev);
+  }
+  short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
+                       ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+  if (event_assign(&s->ev, loop->base, fd, kind, event_cb, loop) < 0 ||
+      event_add(&s->ev, NULL) < 0)
+    return -1;
+  return 0;
+}
+
+/* ---- loop ---- */
+
+struct bw_loop *bw_loop_new(struct bw_errs *errs) {
+  static bool global_done;
+  struct bw_loop *loop;
+  if (!global_done) {
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+      bw_errs_add(errs, "cannot initialise libcurl: %s", curl_easy_strerror(rc));
+      return NULL;
+    }
+    global_done = true;
+  }
+  loop = bw_xcalloc(1, sizeof(*loop));
+  loop->base = event_base_new();
+  loop->multi = curl_multi_init();
+  if (!loop->base || !loop->multi) {
+    bw_errs_add(errs, "cannot create the event loop");
+    goto fail;
+  }
+  if (evtimer_assign(&loop->timer, loop->base, timer_cb, loop) < 0)
+    goto fail;
+  (void)curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, multi_socket_cb);
+  (void)curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+  (void)curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+  (void)curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
+  return loop;
+fail:
+  if (loop->multi)
+    (void)curl_multi_cleanup(loop->multi);
+  if (loop->base)
+    event_base_free(loop->base);
+  free(loop);
+  return NULL;
+}
+
+void bw_loop_free(struct bw_loop *loop) {
+  if (!loop)
+    return;
+  /* curl_multi_cleanup may still call the socket callback: the base must outlive it. */
+  (void)curl_multi_cleanup(loop->multi);
+  if (event_initialized(&loop->timer))
+    (void)evtimer_del(&loop->timer);
+  event_base_free(loop->base);
+  free(loop);
+}
+
+int bw_loop_run(struct bw_loop *loop) {
+  return event_base_dispatch(loop->base) < 0 ? -EIO : 0;
+}
+
+void bw_loop_break(struct bw_loop *loop) {
+  (void)event_base_loopbreak(loop->base);
+}
+
+/* ---- transfers ---- */
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp) {
+  struct bw_xfer *x = userp;
+  size_t n = size * nmemb;
+  /* The clock only when someone needs it: at ab's request rates it is a visible cost. */
+  int64_t now = x->req.on_data || x->first_byte_us == 0 ? bw_now_us() : 0;
+  (void)data;
+  if (x->first_byte_us == 0 && n > 0)
+    x->first_byte_us = now;
+  if (x->req.max_bytes > 0 && x->body_bytes + (int64_t)n >= x->req.max_bytes) {
+    n = (size_t)(x->req.max_bytes - x->body_bytes);
+    x->body_bytes += (int64_t)n;
+    x->capped = true;
+    if (x->req.on_data && n)
+      x->req.on_data(x->req.arg, n, now);
+    return 0; /* stop here: curl ends the transfer with CURLE_WRITE_ERROR, read as capped */
+  }
+  x->body_bytes += (int64_t)n;
+  if (x->req.on_data)
+    x->req.on_data(x->req.arg, n, now);
+  return n;
+}
+
+static void cap_cb(evutil_socket_t fd, short what, void *arg) {
+  struct bw_xfer *x = arg;
+  (void)fd;
+  (void)what;
+  x->capped = true;
+  finish(x, CURLE_OK);
+}
+
+struct bw_xfer *bw_xfer_new(struct bw_loop *loop) {
+  struct bw_xfer *x = bw_xcalloc(1, sizeof(*x));
+  x->loop = loop;
+  x->easy = curl_easy_init();
+  if (!x->easy) {
+    free(x);
+    return NULL;
+  }
+  return x;
+}
+
+static void release_request(struct bw_xfer *x) {
+  free(x->url);
+  free(x->method);
+  curl_slist_free_all(x->headers);
+  curl_slist_free_all(x->connect_to);
+  x->url = x->method = NULL;
+  x->headers = x->connect_to = NULL;
+}
+
+#define SETOPT(opt, val)                                                                          \
+  do {                                                                                            \
+    CURLcode rc_ = curl_easy_setopt(e, opt, val);                                                 \
+    if (rc_ != CURLE_OK) {                                                                        \
+      bw_errs_add(errs, "%s: cannot set %s: %s", x->url, #opt, curl_easy_strerror(rc_));         \
+      return -EINVAL;                                                                             \
+    }                                                                                             \
+  } while (0)
+
+static int apply(struct bw_xfer *x, struct bw_errs *errs) {
+  CURL *e = x->easy;
+  const struct bw_request *r = &x->req;
+  curl_easy_reset(e);
+  SETOPT(CURLOPT_URL, x->url);
+  SETOPT(CURLOPT_PRIVATE, (char *)x);
+  SETOPT(CURLOPT_ERRORBUFFER, x->errbuf);
+  SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
+  SETOPT(CURLOPT_WRITEDATA, x);
+  SETOPT(CURLOPT_NOSIGNAL, 1L);
+  SETOPT(CURLOPT_USERAGENT, "benchwatch/" BW_VERSION_STRING);
+  SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+  /* Measure the endpoint itself: no proxy, and none taken from the environment (which would also
+   * cost a getenv() per request). */
+  SETOPT(CURLOPT_PROXY, "");
+  SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (strcmp(x->method, "HEAD") == 0)
+    SETOPT(CURLOPT_NOBODY, 1L);
+  if (x->headers)
+    SETOPT(CURLOPT_HTTPHEADER, x->headers);
+  if (x->connect_to)
+    SETOPT(CURLOPT_CONNECT_TO, x->connect_to);
+  if (!r->reuse || r->tcp_info) {
+    SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+    SETOPT(CURLOPT_FORBID_REUSE, 1L);
+  }
+  SETOPT(CURLOPT_HTTP_VERSION,
+         r->http_version == 2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+  SETOPT(CURLOPT_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
+  SETOPT(CURLOPT_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
+  if (r->follow_redirects) {
+    SETOPT(CURLOPT_FOLLOWLOCATION, 1L);
+    SETOPT(CURLOPT_MAXREDIRS, 10L);
+  }
+  if (r->timeout_us > 0)
+    SETOPT(CURLOPT_TIMEOUT_MS, (long)((r->timeout_us + 999) / 1000));
+  if (r->connect_timeout_us > 0)
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)((r->connect_timeout_us + 999) / 1000));
+  if (r->idle_timeout_us > 0) {
+    long s = (long)((r->idle_timeout_us + 999999) / 1000000);
+    SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SETOPT(CURLOPT_LOW_SPEED_TIME, s);
+  }
+  if (r->tcp_info) {
+    SETOPT(CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    SETOPT(CURLOPT_SOCKOPTDATA, x);
+    SETOPT(CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+    SETOPT(CURLOPT_CLOSESOCKETDATA, x);
+  }
+  return 0;
+}
+
+static int launch(struct bw_xfer *x, struct bw_errs *errs);
+
+int bw_xfer_start(struct bw_xfer *x, const struct bw_request *req, struct bw_errs *errs) {
+  int r;
+  if (x->active) {
+    bw_errs_add(errs, "%s: transfer slot is busy", req->url);
+    return -EBUSY;
+  }
+  release_request(x);
+  x->req = *req;
+  x->req.headers = NULL; /* the copies below are what stays valid */
+  x->url = bw_xstrdup(req->url);
+  x->method = bw_xstrdup(req->method ? req->method : "GET");
+  for (size_t i = 0; i < req->n_headers; i++) {
+    struct curl_slist *h = curl_slist_append(x->headers, req->headers[i]);
+    if (!h)
+      goto oom;
+    x->headers = h;
+  }
+  if (req->connect_to) {
+    /* "::HOST:PORT" connects any host and port of the URL to the backend, redirects included. */
+    char *spec = bw_xasprintf("::%s", req->connect_to);
+    x->connect_to = curl_slist_append(NULL, spec);
+    free(spec);
+    if (!x->connect_to)
+      goto oom;
+  }
+  r = apply(x, errs);
+  if (r < 0)
+    return r;
+  return launch(x, errs);
+oom:
+  bw_errs_add(errs, "%s: out of memory", req->url);
+  return -ENOMEM;
+}
+
+int bw_xfer_restart(struct bw_xfer *x, struct bw_errs *errs) {
+  if (x->active || !x->url) {
+    bw_errs_add(errs, "transfer slot is busy or was never started");
+    return -EBUSY;
+  }
+  return launch(x, errs);
+}
+
+/* Adds the configured easy handle to the multi handle: the transfer starts. */
+static int launch(struct bw_xfer *x, struct bw_errs *errs) {
+  const struct bw_request *req = &x->req;
+  x->errbuf[0] = '\0';
+  x->capped = false;
+  x->body_bytes = 0;
+  x->first_byte_us = 0;
+  x->n_fds = 0;
+  memset(&x->tcp, 0, sizeof(x->tcp));
+  x->start_us = bw_now_us();
+  if (req->max_time_us > 0) {
+    struct timeval tv = {req->max_time_us / 1000000, req->max_time_us % 1000000};
+    if (evtimer_assign(&x->cap_timer, x->loop->base, cap_cb, x) < 0 ||
+        evtimer_add(&x->cap_timer, &tv) < 0) {
+      bw_errs_add(errs, "%s: cannot arm the max_time timer", x->url);
+      return -EIO;
+    }
+  }
+  CURLMcode mc = curl_multi_add_handle(x->loop->multi, x->easy);
+  if (mc != CURLM_OK) {
+    if (event_initialized(&x->cap_timer))
+      (void)event_del(&x->cap_timer);
+    bw_errs_add(errs, "%s: cannot start: %s", x->url, curl_multi_strerror(mc));
+    return -EIO;
+  }
+  activate(x);
+  return 0;
+}
+
+void bw_xfer_abort(struct bw_xfer *x) {
+  if (!x || !x->active)
+    return;
+  (void)snprintf(x->errbuf, sizeof(x->errbuf), "stopped before the end");
+  finish(x, CURLE_ABORTED_BY_CALLBACK);
+}
+
+void bw_xfer_free(struct bw_xfer *x) {
+  if (!x)
+    return;
+  deactivate(x);
+  /* With tcp_info the close callback points at x: no connection may outlive it. */
+  curl_easy_cleanup(x->easy);
+  release_request(x);
+  free(x);
+}

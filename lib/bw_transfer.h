@@ -1,0 +1,127 @@
+#ifndef BW_TRANSFER_H
+#define BW_TRANSFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bw_util.h"
+
+/*
+ * HTTP transfers on one event loop: libcurl's multi interface driven by libevent (socket and timer
+ * callbacks into curl_multi_socket_action). The only module that touches curl handles or the event
+ * base. No threads of ours, no blocking calls; any number of transfers in flight.
+ *
+ * Times are µs. A transfer reports once, through its request's on_done, from inside
+ * bw_loop_run(); on_done may start more transfers.
+ */
+
+struct bw_loop;
+struct bw_xfer;
+
+/* The TCP connection as the kernel saw it (getsockopt TCP_INFO), taken when it closed or ended. */
+struct bw_tcp_facts {
+  bool valid;
+  int64_t rtt_us;
+  int64_t rttvar_us;
+  int64_t rcv_rtt_us;   /* receiver-side RTT estimate: the one that means something for a download */
+  int64_t retrans;      /* segments this host retransmitted (tcpi_total_retrans) */
+  int64_t rcv_ooopack;  /* out-of-order packets received: the receiver's sign of loss upstream */
+  int64_t pmtu;
+  int64_t snd_mss;
+  int64_t rcv_mss;
+  int64_t rcv_space;
+  int64_t bytes_received;
+  bool timestamps;
+  bool sack;
+  bool wscale;
+  int snd_wscale;
+  int rcv_wscale;
+};
+
+struct bw_response;
+
+/*
+ * What to fetch and how. Strings are copied at bw_xfer_start(); the request need not outlive it.
+ */
+struct bw_request {
+  const char *url;
+  const char *method;        /* "GET" (default when NULL) or "HEAD" */
+  char *const *headers;      /* "Name: value" */
+  size_t n_headers;
+  const char *connect_to;    /* "host:port" of a backend, or NULL: same URL, Host and TLS name */
+  bool reuse;                /* false: a new connection for this request, closed after it */
+  bool tls_verify;
+  bool follow_redirects;     /* up to 10, as wget */
+  int http_version;          /* 1: HTTP/1.1; 2: HTTP/2 where TLS ALPN agrees, else 1.1 */
+  int64_t timeout_us;        /* whole request; 0: none */
+  int64_t connect_timeout_us;/* 0: curl's default */
+  int64_t idle_timeout_us;   /* fail when no byte arrives for this long; 0: never (1 s steps) */
+  int64_t max_time_us;       /* stop cleanly after this long: a capped, not a failed, transfer */
+  int64_t max_bytes;         /* stop cleanly after this many body bytes */
+  bool tcp_info;             /* take TCP_INFO when the connection ends (implies !reuse) */
+  /* Called for each block of body data as it arrives (may be NULL). now_us is monotonic. */
+  void (*on_data)(void *arg, size_t bytes, int64_t now_us);
+  void (*on_done)(void *arg, const struct bw_response *res);
+  void *arg;
+};
+
+/* How one transfer ended. All strings are inside the struct; valid during on_done only. */
+struct bw_response {
+  int code;                  /* 0: complete or capped; else curl's error code */
+  const char *error_class;   /* NULL when code is 0: dns, connect, tls, timeout, reset, length,
+                                redirect, empty, protocol, aborted, other */
+  char error[320];           /* curl's words: strerror and its error buffer */
+  bool capped;               /* stopped by max_time or max_bytes */
+  long status;               /* 0 when no response */
+  int64_t body_bytes;
+  int64_t header_bytes;
+  int64_t content_length;    /* announced, or -1 */
+  int64_t start_us;          /* monotonic */
+  int64_t end_us;
+  int64_t first_byte_us;     /* monotonic time of the first body byte, or 0 */
+  /* curl's cumulative times from the start (CURLINFO_*_TIME_T); 0 when not reached. */
+  int64_t namelookup_us;
+  int64_t connect_us;
+  int64_t appconnect_us;
+  int64_t pretransfer_us;
+  int64_t starttransfer_us;
+  int64_t total_us;
+  long num_connects;         /* new connections this transfer opened */
+  char remote_ip[64];
+  long remote_port;
+  const char *http_version;  /* "1.0", "1.1", "2", "3", or "" */
+  struct bw_tcp_facts tcp;
+};
+
+/* A monotonic clock in µs. */
+int64_t bw_now_us(void);
+/* The wall clock in µs since the Unix epoch. */
+int64_t bw_wall_us(void);
+
+/*
+ * Creates the loop with its own event base and curl multi handle. Calls curl_global_init once
+ * per process. NULL on failure, with a message in errs.
+ */
+struct bw_loop *bw_loop_new(struct bw_errs *errs);
+/* Frees the loop; every bw_xfer on it must have been freed first. NULL-safe. */
+void bw_loop_free(struct bw_loop *loop);
+/* Runs until no transfer is in flight and nothing else is scheduled, or bw_loop_break(). */
+int bw_loop_run(struct bw_loop *loop);
+void bw_loop_break(struct bw_loop *loop);
+
+/* A reusable transfer slot: one curl easy handle, so DNS and TLS caches carry over. */
+struct bw_xfer *bw_xfer_new(struct bw_loop *loop);
+/*
+ * Starts req on x (which must be idle). Returns 0, or -errno with nothing started and a message in
+ * errs (a bad URL, curl refusing an option).
+ */
+int bw_xfer_start(struct bw_xfer *x, const struct bw_request *req, struct bw_errs *errs);
+/* Starts the same request again on idle x, without setting it up anew (a page test's next one). */
+int bw_xfer_restart(struct bw_xfer *x, struct bw_errs *errs);
+/* Stops x if running; its on_done is called with error_class "aborted". */
+void bw_xfer_abort(struct bw_xfer *x);
+/* Frees x; a running transfer is removed without calling on_done. NULL-safe. */
+void bw_xfer_free(struct bw_xfer *x);
+
+#endif

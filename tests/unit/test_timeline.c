@@ -1,0 +1,92 @@
+/* The download timeline: bytes per step, the stall time and where it starts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "bw_result.h"
+#include "bw_timeline.h"
+
+#define S INT64_C(1000000)
+
+/* 16 MB/s for 60 s, then 32 KB/s for 30 s: the founding story's collapse. */
+static void collapse(void **state) {
+  struct bw_timeline tl;
+  struct bw_timeline_summary sum;
+  int64_t t0 = 5 * S; /* any monotonic origin */
+  (void)state;
+  bw_timeline_init(&tl, S);
+  for (int64_t t = 0; t < 60 * S; t += 10000) /* 16 KB every 1 ms... in 10 ms blocks */
+    bw_timeline_add(&tl, t0 + t, 160000);
+  for (int64_t t = 60 * S; t < 90 * S; t += 500000)
+    bw_timeline_add(&tl, t0 + t, 16000);
+  bw_timeline_finish(&tl, t0 + 90 * S, 100000, &sum);
+  assert_int_equal(tl.n, 90);
+  assert_int_equal(sum.steps, 90);
+  assert_int_equal(tl.bins[0], 16000000);
+  assert_int_equal(tl.bins[59], 16000000);
+  assert_int_equal(tl.bins[60], 32000);
+  assert_int_equal(sum.stall_us, 30 * S);
+  assert_int_equal(sum.first_stall_us, 60 * S);
+  assert_int_equal(sum.max_rate_bps, 16000000);
+  assert_int_equal(sum.min_rate_bps, 32000);
+  bw_timeline_reset(&tl);
+}
+
+/* A silent gap in the middle: empty steps are stalls; the end extends the timeline. */
+static void gap_and_tail(void **state) {
+  struct bw_timeline tl;
+  struct bw_timeline_summary sum;
+  (void)state;
+  bw_timeline_init(&tl, 250000);
+  bw_timeline_add(&tl, 0, 1000000);
+  bw_timeline_add(&tl, 3 * S + 10, 1000000); /* nothing for 3 s */
+  bw_timeline_finish(&tl, 4 * S, 100000, &sum);
+  assert_int_equal(tl.n, 16);
+  assert_int_equal(sum.stall_us, 3 * S - 250000 + 750000); /* steps 1..11 and 13..15 */
+  assert_int_equal(sum.first_stall_us, 250000);
+  assert_int_equal(sum.max_rate_bps, 4000000);
+  assert_int_equal(sum.min_rate_bps, 0);
+  bw_timeline_reset(&tl);
+}
+
+/* A short last step counts for its length in the stall time but not in min/max. */
+static void short_last_step(void **state) {
+  struct bw_timeline tl;
+  struct bw_timeline_summary sum;
+  (void)state;
+  bw_timeline_init(&tl, S);
+  bw_timeline_add(&tl, 0, 2000000);
+  bw_timeline_add(&tl, S + 100000, 1000); /* 1000 bytes in the last 0.2 s: 5 KB/s */
+  bw_timeline_finish(&tl, S + 200000, 100000, &sum);
+  assert_int_equal(sum.steps, 2);
+  assert_int_equal(bw_timeline_step_us(&tl, 1, S + 200000), 200000);
+  assert_int_equal(sum.stall_us, 200000);
+  assert_int_equal(sum.min_rate_bps, 2000000);
+  assert_int_equal(sum.max_rate_bps, 2000000);
+  bw_timeline_reset(&tl);
+}
+
+static void no_data(void **state) {
+  struct bw_timeline tl;
+  struct bw_timeline_summary sum;
+  (void)state;
+  bw_timeline_init(&tl, S);
+  bw_timeline_finish(&tl, 10 * S, 100000, &sum);
+  assert_int_equal(sum.steps, 0);
+  assert_int_equal(sum.stall_us, 0);
+  assert_true(sum.min_rate_bps == BW_NONE);
+  bw_timeline_reset(&tl);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(collapse),
+      cmocka_unit_test(gap_and_tail),
+      cmocka_unit_test(short_last_step),
+      cmocka_unit_test(no_data),
+  };
+  return cmocka_run_group_tests_name("timeline", tests, NULL, NULL);
+}
