@@ -144,6 +144,7 @@ struct server {
   struct event *sigterm, *sigint, *accept_timer;
   struct conn *conns;
   bool verbose;
+  int64_t slow_us; /* --slow: added before every response, to play a slow backend node */
   bool stopping; /* SIGTERM or SIGINT: connections are closed, not abandoned by peers */
 };
 
@@ -911,6 +912,7 @@ static int read_request(struct conn *c) {
   if (c->expect_continue && c->req_length > 0 && !c->http10)
     (void)evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
   route(c->target, &c->plan);
+  c->plan.delay_us += c->srv->slow_us;
   return 1;
 bad:
   c->keep_alive = false;
@@ -1184,7 +1186,8 @@ static int server_listen(struct server *srv, const char *addr, const char *port)
 
 static void usage(FILE *f) {
   (void)fprintf(f,
-                "usage: bw_faultd [--listen ADDR] [--port N] [--port-file FILE] [--verbose]\n"
+                "usage: bw_faultd [--listen ADDR] [--port N] [--port-file FILE] [--slow MS] [--verbose]\n"
+                "  -s, --slow MS         wait MS more before every response (a slow node)\n"
                 "  -l, --listen ADDR     numeric address to bind (default 127.0.0.1)\n"
                 "  -p, --port N          port (default 0: one the kernel picks)\n"
                 "  -f, --port-file FILE  write the bound port and a newline to FILE\n"
@@ -1203,6 +1206,7 @@ int main(int argc, char **argv) {
       {"port", required_argument, NULL, 'p'},
       {"port-file", required_argument, NULL, 'f'},
       {"verbose", no_argument, NULL, 'v'},
+      {"slow", required_argument, NULL, 's'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -1211,7 +1215,7 @@ int main(int argc, char **argv) {
   int ch, status = 1;
   uint64_t port_num = 0;
 
-  while ((ch = getopt_long(argc, argv, "l:p:f:vh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "l:p:f:s:vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'l':
       addr = optarg;
@@ -1225,6 +1229,15 @@ int main(int argc, char **argv) {
     case 'v':
       srv.verbose = true;
       break;
+    case 's': {
+      uint64_t ms = 0;
+      if (parse_u64(optarg, &ms) < 0 || ms > 3600 * 1000) {
+        usage(stderr);
+        return 64;
+      }
+      srv.slow_us = (int64_t)ms * 1000;
+      break;
+    }
     case 'h':
       usage(stdout);
       return 0;

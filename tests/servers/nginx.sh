@@ -5,6 +5,7 @@
 #                                 nginx, prints the port on stdout and writes it to DIR/port
 #   nginx.sh stop DIR             nginx -s quit, then SIGKILL after 5 s if it is still there
 #
+# A second virtual host, archive.example.test, answers /whoami with its name.
 # The site in DIR/www: index.html (10 KB of fixed HTML), small.txt (about 200 bytes) and big.bin
 # (BIGSIZE bytes of zeros, default 64M; a size as truncate(1) takes it: K, M, G are powers of 1024).
 # Logging is off apart from DIR/logs/error.log: a benchmark target must not flood its own disk.
@@ -112,6 +113,12 @@ write_config() {
     echo "    listen 127.0.0.1:$port;"
     echo "    server_name localhost;"
     echo "    root \"$dir/www\";"
+    echo "  }"
+    # A virtual host reached only by its name: answers whether a client sent the URL's Host.
+    echo "  server {"
+    echo "    listen 127.0.0.1:$port;"
+    echo "    server_name archive.example.test;"
+    echo "    location = /whoami { return 200 \"archive.example.test\\n\"; }"
     echo "  }"
     echo "}"
   } >"$dir/conf/nginx.conf"

@@ -1,0 +1,81 @@
+"""Real servers on loopback for the integration tests, and benchwatch run as a user runs it.
+
+The servers are bw_faultd (tests/servers/bw_faultd.c) and Debian's nginx (tests/servers/nginx.sh),
+each on a port the kernel picked. Paths come from the environment ctest sets:
+BW_CLI, BW_FAULTD and BW_SOURCE_DIR.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+CLI = os.environ.get("BW_CLI", "")
+FAULTD = os.environ.get("BW_FAULTD", "")
+SOURCE = os.environ.get("BW_SOURCE_DIR", "")
+NGINX_SH = os.path.join(SOURCE, "tests", "servers", "nginx.sh")
+
+
+class Faultd:
+    """One bw_faultd process; extra arguments such as ["--slow", "150"] make a slow node."""
+
+    def __init__(self, *args):
+        self.dir = tempfile.mkdtemp(prefix="bw-faultd-")
+        port_file = os.path.join(self.dir, "port")
+        self.proc = subprocess.Popen([FAULTD, "--port-file", port_file, *args])
+        deadline = time.monotonic() + 10
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("bw_faultd did not start")
+            time.sleep(0.01)
+        with open(port_file) as f:
+            self.port = int(f.read())
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if rc != 0:
+            raise RuntimeError("bw_faultd exited %d" % rc)
+
+
+class Nginx:
+    def __init__(self, big="64M"):
+        if not os.path.exists("/usr/sbin/nginx"):
+            raise unittest.SkipTest("nginx not installed (apt-get install nginx-light)")
+        self.dir = tempfile.mkdtemp(prefix="bw-nginx-")
+        out = subprocess.run([NGINX_SH, "start", self.dir, big], check=True,
+                             capture_output=True, text=True)
+        self.port = int(out.stdout.strip())
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.www = os.path.join(self.dir, "www")
+
+    def stop(self):
+        subprocess.run([NGINX_SH, "stop", self.dir], check=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run(*args, check=True, timeout=120):
+    """benchwatch run ARGS --json: (exit status, the result objects, stderr)."""
+    p = subprocess.run([CLI, "run", "--json", *args], capture_output=True, text=True,
+                       timeout=timeout)
+    results = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    if check and p.returncode != 0:
+        raise AssertionError("benchwatch run %s: exit %d: %s" % (args, p.returncode, p.stderr))
+    return p.returncode, results, p.stderr
+
+
+def run_one(*args, **kw):
+    rc, results, err = run(*args, **kw)
+    assert len(results) == 1, results
+    return rc, results[0], err
+
+
+def stalled_steps(result, floor_bps):
+    """Timeline steps slower than floor_bps, as (start s, length s)."""
+    return [(s["at_us"] / 1e6, s["duration_us"] / 1e6) for s in result["samples"]
+            if s["duration_us"] > 0 and s["bytes"] * 1e6 / s["duration_us"] < floor_bps]

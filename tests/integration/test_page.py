@@ -1,0 +1,121 @@
+"""Page tests against real servers: ab's figures, measured, and ab itself as the referee."""
+import re
+import shutil
+import subprocess
+import unittest
+
+from harness import Faultd, Nginx, run, run_one
+
+
+class PageTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.faultd = Faultd()
+        cls.nginx = Nginx(big="1M")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.faultd.stop()
+        cls.nginx.stop()
+
+    def test_injected_delay_is_measured(self):
+        _, r, _ = run_one("-n", "20", "-c", "2", self.faultd.base + "/delay?ms=100")
+        self.assertEqual(r["outcome"], "ok")
+        self.assertEqual(r["complete"], 20)
+        self.assertEqual(r["failed"], 0)
+        self.assertGreaterEqual(r["p50_us"], 100000)
+        self.assertLessEqual(r["p50_us"], 110000)
+        self.assertGreaterEqual(r["min_us"], 100000)
+        self.assertLessEqual(abs(r["mode_us"] - r["p50_us"]), 5000)
+        # The server's wait is time to first byte, not connecting.
+        self.assertGreaterEqual(r["ttfb_p50_us"], 100000)
+        self.assertLess(r["connect_p50_us"], 10000)
+
+    def test_keepalive_connects_once_per_slot(self):
+        _, r, _ = run_one("-n", "200", "-c", "4", "-k", self.nginx.base + "/index.html")
+        connects = [s for s in r["samples"] if s["connect_us"] > 0]
+        self.assertEqual(len(connects), 4)
+        self.assertEqual(r["connect_p50_us"] < 50, True, r["connect_p50_us"])
+        self.assertEqual(r["complete"], 200)
+
+    def test_no_keepalive_connects_every_time(self):
+        _, r, _ = run_one("-n", "100", "-c", "4", self.nginx.base + "/index.html")
+        self.assertEqual(len(r["samples"]), 100)
+        for s in r["samples"]:
+            self.assertGreater(s["connect_us"], 0, s)
+        self.assertGreater(r["connect_p50_us"], 0)
+
+    def test_agrees_with_ab(self):
+        if not shutil.which("ab"):
+            self.skipTest("ab not installed (apt-get install apache2-utils)")
+        for path, n_ok in (("/index.html", 300), ("/missing", 300)):
+            url = self.nginx.base + path
+            ab = subprocess.run(["ab", "-q", "-n", "300", "-c", "10", url],
+                                capture_output=True, text=True, check=True).stdout
+            complete = int(re.search(r"Complete requests:\s+(\d+)", ab).group(1))
+            failed = int(re.search(r"Failed requests:\s+(\d+)", ab).group(1))
+            m = re.search(r"Non-2xx responses:\s+(\d+)", ab)
+            non2xx = int(m.group(1)) if m else 0
+            html = int(re.search(r"HTML transferred:\s+(\d+)", ab).group(1))
+            rc, r, _ = run_one("-n", "300", "-c", "10", url, check=False)
+            self.assertEqual(r["complete"], complete, path)
+            self.assertEqual(r["failed"], failed, path)
+            self.assertEqual(r["non_2xx"], non2xx, path)
+            self.assertEqual(r["html_bytes"], html, path)
+            self.assertEqual(complete, n_ok)
+        # Every response a 404: the run failed, with the class that says why.
+        self.assertEqual(rc, 1)
+        self.assertEqual(r["outcome"], "failed")
+        self.assertEqual(r["error_class"], "http")
+        self.assertIsNone(r["p50_us"])  # a failure is never a latency
+
+    def test_failures_by_class(self):
+        cases = [
+            ("/hang", ["-s", "500ms"], "timeout", "failed_receive"),
+            ("/reset?after=10&size=1000", [], "reset", "failed_receive"),
+            ("/lie?claim=1000&send=10", [], "length", "failed_receive"),
+        ]
+        for path, extra, cls, column in cases:
+            rc, r, err = run_one("-n", "3", *extra, self.faultd.base + path, check=False)
+            self.assertEqual(rc, 1, path)
+            self.assertEqual(r["outcome"], "failed", path)
+            self.assertEqual(r["error_class"], cls, path)
+            self.assertEqual(r[column], 3, path)
+            self.assertEqual(r["complete"], 0, path)
+            self.assertIn(cls, err)
+        rc, r, err = run_one("-n", "2", "http://127.0.0.1:1/", check=False)
+        self.assertEqual((rc, r["error_class"], r["failed_connect"]), (1, "connect", 2))
+        self.assertIn("Couldn't connect", err)
+
+    def test_backend_fan_out_names_the_slow_node(self):
+        fast1, slow, fast2 = Faultd(), Faultd("--slow", "150"), Faultd()
+        try:
+            backends = ["127.0.0.1:%d" % s.port for s in (fast1, slow, fast2)]
+            # The URL names a host no DNS knows: every connection goes where --backend says.
+            url = "http://node.example.test:%d/delay?ms=10" % fast1.port
+            args = ["-n", "10"]
+            for b in backends:
+                args += ["--backend", b]
+            _, results, _ = run(*args, url)
+            self.assertEqual([r["backend"] for r in results], backends)
+            medians = [r["p50_us"] for r in results]
+            self.assertLess(medians[0], 30000)
+            self.assertLess(medians[2], 30000)
+            self.assertGreaterEqual(medians[1], 160000)
+            self.assertLess(medians[1], 190000)
+            for r, s in zip(results, (fast1, slow, fast2)):
+                self.assertEqual(r["remote_port"], s.port)
+        finally:
+            for s in (fast1, slow, fast2):
+                s.stop()
+
+    def test_backend_keeps_the_host_header(self):
+        url = "http://archive.example.test:%d/whoami" % self.nginx.port
+        _, r, _ = run_one("-n", "3", "--backend", "127.0.0.1:%d" % self.nginx.port, url)
+        self.assertEqual(r["outcome"], "ok")
+        self.assertEqual(r["status"], 200)
+        self.assertEqual(r["html_bytes"], 3 * len("archive.example.test\n"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
