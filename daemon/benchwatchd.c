@@ -1,51 +1,165 @@
 /*
- * benchwatchd: the daemon's process concerns (arguments, start-up checks). It loads the config
- * and opens (creating or migrating) the database exactly as the long-running service does.
+ * benchwatchd: the daemon's process concerns, and nothing else: arguments, the config file,
+ * signals (SIGHUP reload, SIGTERM/SIGINT stop), systemd notification and watchdog. The work is in
+ * lib/: bw_runner schedules and stores runs on the transfer loop.
  */
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#ifdef BW_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "bw_config.h"
 #include "bw_file.h"
+#include "bw_log.h"
+#include "bw_runner.h"
 #include "bw_store.h"
+#include "bw_transfer.h"
 #include "bw_util.h"
 
 #define CONFIG_MAX_BYTES (4u << 20)
 #define DEFAULT_CONFIG "/etc/benchwatch/benchwatch.yaml"
+#define STATUS_EVERY_US (10 * INT64_C(1000000))
+
+struct daemon {
+  const char *config_path;
+  struct bw_config *cfg;
+  struct bw_loop *loop;
+  struct bw_store *store;
+  struct bw_runner *runner;
+  struct bw_timer *status_timer;
+  struct bw_timer *watchdog_timer;
+  int64_t watchdog_us;
+  bool stopping;
+  int exit_status;
+};
+
+static void notify(const char *state) {
+#ifdef BW_HAVE_SYSTEMD
+  (void)sd_notify(0, state);
+#else
+  (void)state;
+#endif
+}
+
+static void send_status(struct daemon *d) {
+  struct bw_runner_stats st;
+  char buf[320];
+  bw_runner_stats(d->runner, &st);
+  (void)snprintf(buf, sizeof(buf),
+                 "STATUS=%zu targets, %" PRIu64 " runs (%" PRIu64 " failed, %" PRIu64
+                 " skipped)%s%s",
+                 st.targets, st.runs, st.failures, st.skips, st.runs ? "; last: " : "", st.last);
+  notify(buf);
+}
+
+static void on_status_timer(void *arg) {
+  struct daemon *d = arg;
+  send_status(d);
+  bw_timer_arm(d->status_timer, STATUS_EVERY_US);
+}
+
+/* From the event loop itself, so a hung loop stops the pings and systemd restarts the service. */
+static void on_watchdog(void *arg) {
+  struct daemon *d = arg;
+  notify("WATCHDOG=1");
+  bw_timer_arm(d->watchdog_timer, d->watchdog_us / 2);
+}
+
+/* Reads and validates a config file; every problem is logged. NULL when unusable. */
+static struct bw_config *load(const char *path) {
+  struct bw_errs errs = {0};
+  char *buf = NULL;
+  size_t len = 0;
+  struct bw_config *cfg = NULL;
+  if (bw_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &errs) == 0)
+    cfg = bw_config_parse(path, buf, len, &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
+  bw_errs_clear(&errs);
+  free(buf);
+  return cfg;
+}
+
+static void on_hup(void *arg) {
+  struct daemon *d = arg;
+  if (d->stopping)
+    return;
+  notify("RELOADING=1");
+  bw_log(BW_LOG_INFO, "reloading %s", d->config_path);
+  struct bw_config *cfg = load(d->config_path);
+  if (!cfg) {
+    bw_log(BW_LOG_ERR, "%s is not valid: keeping the running configuration", d->config_path);
+  } else {
+    if (strcmp(cfg->database, d->cfg->database) != 0)
+      bw_log(BW_LOG_WARNING, "database changed to %s: that takes a restart; still writing %s",
+             cfg->database, d->cfg->database);
+    bw_runner_apply(d->runner, cfg);
+    bw_config_free(d->cfg);
+    d->cfg = cfg;
+  }
+  notify("READY=1");
+  send_status(d);
+}
+
+static void on_stop(void *arg) {
+  struct daemon *d = arg;
+  if (d->stopping)
+    return;
+  d->stopping = true;
+  notify("STOPPING=1");
+  bw_log(BW_LOG_INFO, "stopping");
+  bw_runner_stop(d->runner); /* runs in flight are stored as aborted here */
+  bw_loop_break(d->loop);
+}
+
+static void on_once_done(void *arg) {
+  struct daemon *d = arg;
+  struct bw_runner_stats st;
+  bw_runner_stats(d->runner, &st);
+  if (st.store_errors)
+    d->exit_status = 1;
+  bw_loop_break(d->loop);
+}
 
 static void usage(FILE *f) {
-  (void)fprintf(f, "usage: benchwatchd [-c FILE] [--check]\n"
+  (void)fprintf(f, "usage: benchwatchd [-c FILE] [--once | --check]\n"
                    "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-                   "      --check        load the config, open or migrate the database, and exit\n"
-                   "      --version      print the version\n");
+                   "      --once         run every target once now, store the runs, exit\n"
+                   "      --check        load the config, open or migrate the database, exit\n"
+                   "      --version      print the version\n"
+                   "Signals: HUP reloads the config, TERM and INT stop (runs in flight are stored\n"
+                   "as aborted). Exit status: 0, 1 start-up failure, 64 usage, 78 config error.\n");
 }
 
 int main(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"config", required_argument, NULL, 'c'},
-      {"check", no_argument, NULL, 'C'},
-      {"version", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+      {"once", no_argument, NULL, 'o'},         {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
   };
-  const char *path = DEFAULT_CONFIG;
-  bool check = false;
-  int ch, status = 1;
+  struct daemon d = {.config_path = DEFAULT_CONFIG, .exit_status = 0};
+  struct bw_signal *sigs[3] = {NULL, NULL, NULL};
   struct bw_errs errs = {0};
-  struct bw_config *cfg = NULL;
-  struct bw_store *store = NULL;
-  char *buf = NULL;
-  size_t len = 0;
+  bool check = false, once = false;
+  int ch, status = 1;
 
   while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'c':
-      path = optarg;
+      d.config_path = optarg;
       break;
     case 'C':
       check = true;
+      break;
+    case 'o':
+      once = true;
       break;
     case 'V':
       (void)printf("benchwatchd %s\n", BW_VERSION);
@@ -58,36 +172,79 @@ int main(int argc, char **argv) {
       return 64;
     }
   }
-  if (optind != argc) {
+  if (optind != argc || (check && once)) {
     usage(stderr);
     return 64;
   }
+  (void)signal(SIGPIPE, SIG_IGN);
 
-  if (bw_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &errs) == 0)
-    cfg = bw_config_parse(path, buf, len, &errs);
-  if (!cfg) {
-    for (size_t i = 0; i < errs.n; i++)
-      (void)fprintf(stderr, "<3>%s\n", errs.msg[i]);
+  d.cfg = load(d.config_path);
+  if (!d.cfg) {
+    bw_log(BW_LOG_ERR, "%s: cannot start with this configuration", d.config_path);
     status = BW_EXIT_CONFIG;
     goto out;
   }
-  if (bw_store_open(cfg->database, &store, &errs) < 0) {
+  if (bw_store_open(d.cfg->database, &d.store, &errs) < 0) {
     for (size_t i = 0; i < errs.n; i++)
-      (void)fprintf(stderr, "<3>%s\n", errs.msg[i]);
+      bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
     goto out;
   }
-  (void)fprintf(stderr, "<6>benchwatchd %s: %s: %zu tests; database %s (schema version %d)\n",
-                BW_VERSION, cfg->path, cfg->n_tests, cfg->database, bw_store_version(store));
+  bw_log(BW_LOG_INFO, "benchwatchd %s: %s: %zu tests; database %s (schema version %d)",
+         BW_VERSION, d.config_path, d.cfg->n_tests, d.cfg->database, bw_store_version(d.store));
   if (check) {
     status = 0;
     goto out;
   }
-  (void)fprintf(stderr, "<3>benchwatchd: the scheduler is not part of this build; use --check\n");
-  status = 69; /* EX_UNAVAILABLE */
+
+  d.loop = bw_loop_new(&errs);
+  if (!d.loop) {
+    for (size_t i = 0; i < errs.n; i++)
+      bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
+    goto out;
+  }
+  d.runner = bw_runner_new(d.loop, d.store);
+  d.status_timer = bw_timer_new(d.loop, on_status_timer, &d);
+  sigs[0] = bw_signal_new(d.loop, SIGHUP, on_hup, &d);
+  sigs[1] = bw_signal_new(d.loop, SIGTERM, on_stop, &d);
+  sigs[2] = bw_signal_new(d.loop, SIGINT, on_stop, &d);
+  if (!d.runner || !d.status_timer || !sigs[0] || !sigs[1] || !sigs[2]) {
+    bw_log(BW_LOG_ERR, "cannot set up the event loop");
+    goto out;
+  }
+  bw_runner_apply(d.runner, d.cfg);
+  if (once)
+    bw_runner_once(d.runner, on_once_done, &d);
+
+#ifdef BW_HAVE_SYSTEMD
+  uint64_t wd = 0;
+  if (sd_watchdog_enabled(0, &wd) > 0 && wd > 0) {
+    d.watchdog_us = (int64_t)wd;
+    d.watchdog_timer = bw_timer_new(d.loop, on_watchdog, &d);
+    if (d.watchdog_timer)
+      bw_timer_arm(d.watchdog_timer, d.watchdog_us / 2);
+  }
+#endif
+  notify("READY=1");
+  send_status(&d);
+  bw_timer_arm(d.status_timer, STATUS_EVERY_US);
+
+  if (bw_loop_run(d.loop) < 0) {
+    bw_log(BW_LOG_ERR, "the event loop failed");
+    goto out;
+  }
+  status = d.exit_status;
 out:
-  bw_store_close(store);
-  bw_config_free(cfg);
+  bw_runner_free(d.runner); /* stops and stores what is still running */
+  for (size_t i = 0; i < 3; i++)
+    bw_signal_free(sigs[i]);
+  bw_timer_free(d.status_timer);
+  bw_timer_free(d.watchdog_timer);
+  bw_loop_free(d.loop);
+  bw_store_close(d.store);
+  bw_config_free(d.cfg);
   bw_errs_clear(&errs);
-  free(buf);
+  if (status == 0 && !check)
+    bw_log(BW_LOG_INFO, "stopped");
+  bw_log_finish();
   return status;
 }

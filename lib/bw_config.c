@@ -137,8 +137,8 @@ static const struct opt metrics_opts[] = {
 
 #define N_TEST_OPTS (sizeof(test_opts) / sizeof(test_opts[0]) - 1)
 
-static const char *const top_keys[] = {"database", "defaults", "tests", "detect", "report",
-                                       "metrics", NULL};
+static const char *const top_keys[] = {"database", "max_parallel", "defaults", "tests", "detect",
+                                       "report", "metrics", NULL};
 static const char default_database[] = "/var/lib/benchwatch/benchwatch.db";
 
 /* ---- parse context ---- */
@@ -869,6 +869,13 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   }
   if (!cfg->database)
     cfg->database = bw_xstrdup(default_database);
+  cfg->max_parallel = 1;
+  n = find_key(c, root, "max_parallel");
+  if (n) {
+    struct opt o = {"max_parallel", T_INT, 0, 1, 64, NULL, 0, NULL};
+    if (parse_opt(c, &o, n, "max_parallel", &cfg->max_parallel) < 0)
+      r = -EINVAL;
+  }
   if (cfg->database[0] != '/' && strcmp(cfg->database, ":memory:") != 0) {
     const char *slash = strrchr(c->name, '/');
     if (slash) {
@@ -1145,6 +1152,7 @@ char *bw_config_dump(const struct bw_config *cfg) {
   bw_buf_printf(&b, "# %s, fully resolved: every default applied\n", cfg->path);
   bw_buf_printf(&b, "database: ");
   sb_quoted(&b, cfg->database);
+  bw_buf_printf(&b, "\nmax_parallel: %" PRId64, cfg->max_parallel);
   bw_buf_printf(&b, "\ndetect:\n");
   dump_opts(&b, detect_opts, &cfg->detect, "  ", 0);
   if (cfg->report.enabled) {

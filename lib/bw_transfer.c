@@ -380,7 +380,14 @@ struct bw_loop *bw_loop_new(struct bw_errs *errs) {
     global_done = true;
   }
   loop = bw_xcalloc(1, sizeof(*loop));
-  loop->base = event_base_new();
+  /* Without PRECISE_TIMER, Linux timers run on CLOCK_MONOTONIC_COARSE: 4 ms steps, which would
+   * show in scheduled start times and in injected delays. */
+  struct event_config *ec = event_config_new();
+  if (ec) {
+    (void)event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    loop->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+  }
   loop->multi = curl_multi_init();
   if (!loop->base || !loop->multi) {
     bw_errs_add(errs, "cannot create the event loop");
@@ -627,4 +634,80 @@ void bw_xfer_free(struct bw_xfer *x) {
   curl_easy_cleanup(x->easy);
   release_request(x);
   free(x);
+}
+
+/* ---- timers and signals ---- */
+
+struct bw_timer {
+  struct event ev;
+  bw_loop_fn fn;
+  void *arg;
+};
+
+static void timer_fire(evutil_socket_t fd, short what, void *arg) {
+  struct bw_timer *t = arg;
+  (void)fd;
+  (void)what;
+  t->fn(t->arg);
+}
+
+struct bw_timer *bw_timer_new(struct bw_loop *loop, bw_loop_fn fn, void *arg) {
+  struct bw_timer *t = bw_xcalloc(1, sizeof(*t));
+  t->fn = fn;
+  t->arg = arg;
+  if (evtimer_assign(&t->ev, loop->base, timer_fire, t) < 0) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void bw_timer_arm(struct bw_timer *t, int64_t delay_us) {
+  if (delay_us < 0)
+    delay_us = 0;
+  struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
+  (void)evtimer_add(&t->ev, &tv);
+}
+
+void bw_timer_stop(struct bw_timer *t) {
+  (void)evtimer_del(&t->ev);
+}
+
+void bw_timer_free(struct bw_timer *t) {
+  if (!t)
+    return;
+  (void)evtimer_del(&t->ev);
+  free(t);
+}
+
+struct bw_signal {
+  struct event ev;
+  bw_loop_fn fn;
+  void *arg;
+};
+
+static void signal_fire(evutil_socket_t fd, short what, void *arg) {
+  struct bw_signal *s = arg;
+  (void)fd;
+  (void)what;
+  s->fn(s->arg);
+}
+
+struct bw_signal *bw_signal_new(struct bw_loop *loop, int signo, bw_loop_fn fn, void *arg) {
+  struct bw_signal *s = bw_xcalloc(1, sizeof(*s));
+  s->fn = fn;
+  s->arg = arg;
+  if (evsignal_assign(&s->ev, loop->base, signo, signal_fire, s) < 0 ||
+      evsignal_add(&s->ev, NULL) < 0) {
+    free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void bw_signal_free(struct bw_signal *s) {
+  if (!s)
+    return;
+  (void)evsignal_del(&s->ev);
+  free(s);
 }

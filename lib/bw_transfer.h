@@ -110,6 +110,23 @@ void bw_loop_free(struct bw_loop *loop);
 int bw_loop_run(struct bw_loop *loop);
 void bw_loop_break(struct bw_loop *loop);
 
+/*
+ * Timers and signals on the same loop, for the scheduler and the daemon: the loop stays the one
+ * place that owns the event base. Callbacks run from inside bw_loop_run().
+ */
+struct bw_timer;
+typedef void (*bw_loop_fn)(void *arg);
+struct bw_timer *bw_timer_new(struct bw_loop *loop, bw_loop_fn fn, void *arg);
+/* (Re)arms the timer to fire once, delay_us from now (0 or less: at the next loop turn). */
+void bw_timer_arm(struct bw_timer *t, int64_t delay_us);
+void bw_timer_stop(struct bw_timer *t);
+void bw_timer_free(struct bw_timer *t); /* NULL-safe */
+
+/* Calls fn from the loop whenever signal signo arrives (libevent's self-pipe: async-safe). */
+struct bw_signal;
+struct bw_signal *bw_signal_new(struct bw_loop *loop, int signo, bw_loop_fn fn, void *arg);
+void bw_signal_free(struct bw_signal *s); /* NULL-safe */
+
 /* A reusable transfer slot: one curl easy handle, so DNS and TLS caches carry over. */
 struct bw_xfer *bw_xfer_new(struct bw_loop *loop);
 /*

@@ -50,6 +50,7 @@ static void example_config(void **state) {
   assert_int_equal(errs.n, 0);
   assert_string_equal(cfg->database, "/var/lib/benchwatch/benchwatch.db");
   assert_int_equal(cfg->n_tests, 3);
+  assert_int_equal(cfg->max_parallel, 1);
 
   const struct bw_test *home = bw_config_find_test(cfg, "portal-home");
   assert_non_null(home);
@@ -70,7 +71,7 @@ static void example_config(void **state) {
   assert_int_equal(big->max_bytes, INT64_C(2) << 30);
   assert_int_equal(big->offset_us, 20 * 60 * S); /* its own value beats defaults: */
   assert_int_equal(big->timeout_us, 30 * S);
-  assert_int_equal(big->line, 58);
+  assert_int_equal(big->line, 62);
   assert_int_equal(big->column, 5);
 
   assert_int_equal(cfg->detect.window_us, 7 * 86400 * S);

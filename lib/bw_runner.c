@@ -1,0 +1,359 @@
+#include "bw_runner.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bw_log.h"
+#include "bw_probe.h"
+#include "bw_render.h"
+#include "bw_schedule.h"
+#include "bw_util.h"
+
+/*
+ * Timers are never armed for more than this: on waking, the wall clock decides whether the target
+ * is due. A clock stepped forward (NTP, suspend) is noticed within this time and gives one
+ * catch-up run, not a burst; a clock stepped back just waits.
+ */
+#define MAX_SLEEP_US (30 * INT64_C(1000000))
+
+enum state { IDLE, QUEUED, RUNNING };
+
+struct target {
+  struct bw_runner *r;
+  struct bw_test test; /* this target's own copy: a reload cannot pull it away mid-run */
+  char *backend;       /* "" for none */
+  uint64_t key;
+  int64_t due_us;
+  struct bw_timer *timer;
+  enum state state;
+  struct bw_probe *probe;
+  struct target *next_queued;
+  bool removed; /* gone from the config while running: freed when its run is stored */
+};
+
+struct bw_runner {
+  struct bw_loop *loop;
+  struct bw_store *store;
+  struct target **targets;
+  size_t n_targets, cap_targets;
+  struct target *queue_head, *queue_tail;
+  size_t running;
+  int64_t max_parallel;
+  bool stopping;
+  bool once;
+  void (*once_done)(void *arg);
+  void *once_arg;
+  struct bw_timer *kick; /* starts queued runs from the loop, never from inside a callback */
+  struct bw_runner_stats stats;
+};
+
+static void start_queued(void *arg);
+
+static int64_t utc_offset_us(int64_t wall_us) {
+  time_t t = (time_t)(wall_us / 1000000);
+  struct tm tm;
+  if (!localtime_r(&t, &tm))
+    return 0;
+  return (int64_t)tm.tm_gmtoff * 1000000;
+}
+
+static void plan(struct target *t) {
+  int64_t now = bw_wall_us();
+  t->due_us = bw_schedule_next(now, utc_offset_us(now), t->test.every_us, t->test.offset_us,
+                               t->test.jitter_us, t->key);
+}
+
+static void arm(struct target *t) {
+  int64_t wait = t->due_us - bw_wall_us();
+  bw_timer_arm(t->timer, wait < MAX_SLEEP_US ? wait : MAX_SLEEP_US);
+}
+
+static void enqueue(struct target *t) {
+  t->state = QUEUED;
+  t->next_queued = NULL;
+  if (t->r->queue_tail)
+    t->r->queue_tail->next_queued = t;
+  else
+    t->r->queue_head = t;
+  t->r->queue_tail = t;
+  bw_timer_arm(t->r->kick, 0);
+}
+
+static void on_timer(void *arg) {
+  struct target *t = arg;
+  if (t->r->stopping)
+    return;
+  if (bw_wall_us() < t->due_us) {
+    arm(t); /* woken early to look at the clock, or the clock went back */
+    return;
+  }
+  if (t->state != IDLE) {
+    t->r->stats.skips++;
+    bw_log(BW_LOG_WARNING, "%s%s%s%s: skipped this turn: the previous run is still %s",
+           t->test.name, t->backend[0] ? " [" : "", t->backend, t->backend[0] ? "]" : "",
+           t->state == QUEUED ? "queued" : "running");
+  } else {
+    enqueue(t);
+  }
+  plan(t);
+  arm(t);
+}
+
+static struct target *target_new(struct bw_runner *r, const struct bw_test *test,
+                                 const char *backend) {
+  struct target *t = bw_xcalloc(1, sizeof(*t));
+  t->r = r;
+  bw_test_copy(&t->test, test);
+  t->backend = bw_xstrdup(backend ? backend : "");
+  t->key = bw_schedule_key(test->name, t->backend);
+  t->timer = bw_timer_new(r->loop, on_timer, t);
+  if (!t->timer) {
+    bw_log(BW_LOG_ERR, "out of timers");
+    abort();
+  }
+  return t;
+}
+
+static void target_free(struct target *t) {
+  bw_timer_free(t->timer);
+  bw_probe_free(t->probe);
+  bw_test_clear(&t->test);
+  free(t->backend);
+  free(t);
+}
+
+/* Takes t out of the queue if it is in it. */
+static void dequeue(struct target *t) {
+  struct bw_runner *r = t->r;
+  struct target *prev = NULL;
+  for (struct target *q = r->queue_head; q; prev = q, q = q->next_queued) {
+    if (q != t)
+      continue;
+    if (prev)
+      prev->next_queued = q->next_queued;
+    else
+      r->queue_head = q->next_queued;
+    if (r->queue_tail == q)
+      r->queue_tail = prev;
+    t->state = IDLE;
+    return;
+  }
+}
+
+static void maybe_once_done(struct bw_runner *r) {
+  if (r->once && r->running == 0 && !r->queue_head && r->once_done) {
+    void (*done)(void *) = r->once_done;
+    r->once_done = NULL;
+    done(r->once_arg);
+  }
+}
+
+static void on_run_done(void *arg, struct bw_run *run) {
+  struct target *t = arg;
+  struct bw_runner *r = t->r;
+  struct bw_errs errs = {0};
+  int64_t id = 0;
+
+  int rc = r->store ? bw_store_put_run(r->store, run, &id, &errs) : 0;
+  char *line = bw_render_line(run);
+  double secs = (double)(run->duration_us != BW_NONE ? run->duration_us : 0) / 1e6;
+  if (rc < 0) {
+    r->stats.store_errors++;
+    bw_log(BW_LOG_ERR, "%s; NOT STORED: %s", line, errs.n ? errs.msg[0] : "unknown error");
+  } else {
+    enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
+    bw_log(level, "%s in %.1f s (run %" PRId64 ")", line, secs, id);
+  }
+  r->stats.runs++;
+  if (run->outcome == BW_OUTCOME_FAILED)
+    r->stats.failures++;
+  r->stats.last_run_us = bw_wall_us();
+  (void)snprintf(r->stats.last, sizeof(r->stats.last), "%s", line);
+  free(line);
+  bw_errs_clear(&errs);
+
+  /* The probe is freed by start_queued(), from the loop: we are inside its callback here. */
+  t->state = IDLE;
+  r->running--;
+  bw_timer_arm(r->kick, 0);
+}
+
+/* Frees finished probes and removed targets, then starts queued runs up to max_parallel. */
+static void start_queued(void *arg) {
+  struct bw_runner *r = arg;
+  size_t kept = 0;
+  for (size_t i = 0; i < r->n_targets; i++) {
+    struct target *t = r->targets[i];
+    if (t->state == IDLE && t->probe) {
+      bw_probe_free(t->probe);
+      t->probe = NULL;
+    }
+    if (t->removed && t->state == IDLE)
+      target_free(t);
+    else
+      r->targets[kept++] = t;
+  }
+  r->n_targets = kept;
+  while (!r->stopping && r->queue_head && (int64_t)r->running < r->max_parallel) {
+    struct target *t = r->queue_head;
+    struct bw_errs errs = {0};
+    r->queue_head = t->next_queued;
+    if (!r->queue_head)
+      r->queue_tail = NULL;
+    t->state = RUNNING;
+    r->running++;
+    t->probe = bw_probe_start(r->loop, &t->test, t->backend[0] ? t->backend : NULL, on_run_done,
+                              t, &errs);
+    if (!t->probe) {
+      t->state = IDLE;
+      r->running--;
+      bw_log(BW_LOG_ERR, "%s: cannot start: %s", t->test.name, errs.n ? errs.msg[0] : "?");
+    }
+    bw_errs_clear(&errs);
+  }
+  maybe_once_done(r);
+}
+
+struct bw_runner *bw_runner_new(struct bw_loop *loop, struct bw_store *store) {
+  struct bw_runner *r = bw_xcalloc(1, sizeof(*r));
+  r->loop = loop;
+  r->store = store;
+  r->max_parallel = 1;
+  r->kick = bw_timer_new(loop, start_queued, r);
+  if (!r->kick) {
+    free(r);
+    return NULL;
+  }
+  return r;
+}
+
+static bool same_list(char *const *a, size_t na, char *const *b, size_t nb) {
+  if (na != nb)
+    return false;
+  for (size_t i = 0; i < na; i++)
+    if (strcmp(a[i], b[i]) != 0)
+      return false;
+  return true;
+}
+
+/* Whether two versions of a test measure the same way (the name is the same by construction). */
+static bool same_test(const struct bw_test *a, const struct bw_test *b) {
+  return a->kind == b->kind && strcmp(a->url, b->url) == 0 && a->requests == b->requests &&
+         a->concurrency == b->concurrency && a->keepalive == b->keepalive &&
+         strcmp(a->method, b->method) == 0 &&
+         same_list(a->headers, a->n_headers, b->headers, b->n_headers) &&
+         a->timeout_us == b->timeout_us && a->tls_verify == b->tls_verify &&
+         a->every_us == b->every_us && a->offset_us == b->offset_us &&
+         a->jitter_us == b->jitter_us && a->max_time_us == b->max_time_us &&
+         a->max_bytes == b->max_bytes && a->interval_us == b->interval_us &&
+         a->stall_rate == b->stall_rate && a->http_version == b->http_version;
+}
+
+static struct target *find(struct bw_runner *r, const char *name, const char *backend) {
+  for (size_t i = 0; i < r->n_targets; i++) {
+    struct target *t = r->targets[i];
+    if (!t->removed && strcmp(t->test.name, name) == 0 && strcmp(t->backend, backend) == 0)
+      return t;
+  }
+  return NULL;
+}
+
+void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
+  size_t added = 0, changed = 0, removed = 0, old_n = r->n_targets;
+  bool *keep = bw_xcalloc(old_n + 1, sizeof(*keep));
+  r->max_parallel = cfg->max_parallel;
+  for (size_t i = 0; i < cfg->n_tests; i++) {
+    const struct bw_test *test = &cfg->tests[i];
+    size_t nb = test->n_backends ? test->n_backends : 1;
+    for (size_t b = 0; b < nb; b++) {
+      const char *backend = test->n_backends ? test->backends[b] : "";
+      struct target *t = find(r, test->name, backend);
+      if (t) {
+        for (size_t k = 0; k < old_n; k++)
+          if (r->targets[k] == t)
+            keep[k] = true;
+        if (same_test(&t->test, test))
+          continue;
+        /* A running run keeps its own copy (in the probe); the next ones use the new test. */
+        bw_test_clear(&t->test);
+        bw_test_copy(&t->test, test);
+        plan(t);
+        arm(t);
+        changed++;
+        continue;
+      }
+      t = target_new(r, test, backend);
+      bw_xgrow(&r->targets, &r->cap_targets, r->n_targets + 1, sizeof(*r->targets));
+      r->targets[r->n_targets++] = t;
+      plan(t);
+      arm(t);
+      added++;
+    }
+  }
+  for (size_t k = 0; k < old_n; k++) {
+    struct target *t = r->targets[k];
+    if (keep[k] || t->removed)
+      continue;
+    removed++;
+    t->removed = true;
+    bw_timer_stop(t->timer);
+    if (t->state == QUEUED)
+      dequeue(t);
+  }
+  free(keep);
+  r->stats.targets = r->n_targets - removed;
+  bw_timer_arm(r->kick, 0); /* frees removed idle targets */
+  bw_log(BW_LOG_INFO, "%zu targets: %zu new, %zu changed, %zu removed; max_parallel %" PRId64,
+         r->stats.targets, added, changed, removed, r->max_parallel);
+}
+
+void bw_runner_once(struct bw_runner *r, void (*done)(void *arg), void *arg) {
+  r->once = true;
+  r->once_done = done;
+  r->once_arg = arg;
+  for (size_t i = 0; i < r->n_targets; i++) {
+    bw_timer_stop(r->targets[i]->timer);
+    if (r->targets[i]->state == IDLE && !r->targets[i]->removed)
+      enqueue(r->targets[i]);
+  }
+  bw_timer_arm(r->kick, 0);
+}
+
+void bw_runner_stop(struct bw_runner *r) {
+  r->stopping = true;
+  bw_timer_stop(r->kick);
+  for (size_t i = 0; i < r->n_targets; i++) {
+    struct target *t = r->targets[i];
+    bw_timer_stop(t->timer);
+    if (t->state == QUEUED)
+      dequeue(t);
+  }
+  r->queue_head = r->queue_tail = NULL;
+  /* Each abort calls on_run_done at once, which stores the run as aborted. */
+  for (size_t i = 0; i < r->n_targets; i++)
+    if (r->targets[i]->state == RUNNING)
+      bw_probe_abort(r->targets[i]->probe);
+}
+
+void bw_runner_stats(const struct bw_runner *r, struct bw_runner_stats *ret) {
+  *ret = r->stats;
+  ret->running = r->running;
+  ret->queued = 0;
+  for (const struct target *q = r->queue_head; q; q = q->next_queued)
+    ret->queued++;
+}
+
+void bw_runner_free(struct bw_runner *r) {
+  if (!r)
+    return;
+  if (!r->stopping)
+    bw_runner_stop(r);
+  for (size_t i = 0; i < r->n_targets; i++)
+    target_free(r->targets[i]);
+  free(r->targets);
+  bw_timer_free(r->kick);
+  free(r);
+}

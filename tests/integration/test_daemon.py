@@ -1,0 +1,259 @@
+"""benchwatchd as systemd runs it: schedule, storage, reload, stop, notify, concurrent readers."""
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Faultd, Nginx
+
+DAEMON = os.environ.get("BW_DAEMON", "")
+
+
+def sql(db, query):
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
+class Daemon:
+    def __init__(self, config, env=None, args=()):
+        self.err_path = config + ".log"
+        self.err = open(self.err_path, "w")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([DAEMON, "--config", config, *args], stderr=self.err,
+                                     env=e)
+
+    def log(self):
+        with open(self.err_path) as f:
+            return f.read()
+
+    def wait_log(self, text, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("no %r in the log:\n%s" % (text, self.log()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=timeout)
+        self.err.close()
+        return rc
+
+
+class DaemonTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nginx = Nginx(big="1M")
+        cls.faultd = Faultd()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.stop()
+        cls.faultd.stop()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="bw-daemon-")
+        self.config = os.path.join(self.dir, "bw.yaml")
+        self.db = os.path.join(self.dir, "bw.db")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, tests, extra=""):
+        with open(self.config, "w") as f:
+            f.write("database: bw.db\n%sdefaults: {every: 2s, jitter: 0}\ntests:\n" % extra)
+            for t in tests:
+                f.write("  - %s\n" % t)
+
+    def page(self, name, path="/index.html"):
+        return '{name: %s, kind: page, url: "%s%s", requests: 5}' % (name, self.nginx.base, path)
+
+    def test_runs_at_aligned_times_and_reload(self):
+        self.write([self.page("home"), self.page("small", "/small.txt")])
+        d = Daemon(self.config)
+        try:
+            time.sleep(5.2)
+            rows = sql(self.db, "SELECT test, started_us, outcome FROM runs_readable")
+            for name in ("home", "small"):
+                self.assertGreaterEqual(len([r for r in rows if r[0] == name]), 2, rows)
+            # Every run starts on an even second (every: 2s), the queue adding only the time the
+            # run before it took.
+            for _, started, outcome in rows:
+                self.assertEqual(outcome, "ok")
+                self.assertLess(started % 2000000, 300000, started)
+            # SIGHUP with a new test: it starts running; the others keep their identity.
+            ids = dict(sql(self.db, "SELECT name, id FROM target"))
+            self.write([self.page("home"), self.page("small", "/small.txt"),
+                        self.page("added")])
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_log("1 new, 0 changed, 0 removed")
+            d.wait_log("added: ok", timeout=5)
+            ids2 = dict(sql(self.db, "SELECT name, id FROM target"))
+            self.assertEqual(ids2["home"], ids["home"])
+            self.assertEqual(ids2["small"], ids["small"])
+            # SIGHUP with a broken file: every error logged, the old config keeps running.
+            with open(self.config, "a") as f:
+                f.write("  - {name: bad, kind: pgae, url: 'http://h/'}\n")
+            before = sql(self.db, "SELECT count(*) FROM run")[0][0]
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_log("keeping the running configuration")
+            self.assertIn("<3>%s:" % self.config, d.log())
+            self.assertIn('tests[3].kind: expected page or download, got "pgae"', d.log())
+            time.sleep(2.5)
+            self.assertGreater(sql(self.db, "SELECT count(*) FROM run")[0][0], before)
+            self.assertIsNone(d.proc.poll())
+            self.assertEqual(d.stop(), 0)
+        finally:
+            if d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+        self.assertEqual(sql(self.db, "PRAGMA integrity_check"), [("ok",)])
+        self.assertIn("<6>stopped", d.log())
+
+    def test_sigterm_during_download_stores_aborted(self):
+        self.write(['{name: slow, kind: download, every: 1h, jitter: 0, '
+                    'url: "%s/trickle?rate=100000&size=100000000"}' % self.faultd.base])
+        d = Daemon(self.config, args=["--once"])
+        time.sleep(1.5)
+        t0 = time.monotonic()
+        rc = d.stop()
+        self.assertEqual(rc, 0)
+        self.assertLess(time.monotonic() - t0, 3)
+        rows = sql(self.db, "SELECT outcome, error_class, bytes, rate_bps FROM run")
+        self.assertEqual(len(rows), 1)
+        outcome, cls, nbytes, rate = rows[0]
+        self.assertEqual((outcome, cls, rate), ("aborted", "aborted", None))
+        self.assertGreater(nbytes, 50000)  # about 1.5 s at 100 KB/s was received and kept
+        self.assertEqual(sql(self.db, "PRAGMA integrity_check"), [("ok",)])
+
+    def test_once(self):
+        self.write([self.page("a"), self.page("b"),
+                    '{name: c, kind: download, url: "%s/big.bin", backends: ["127.0.0.1:%d", '
+                    '"127.0.0.1:%d"]}' % (self.nginx.base, self.nginx.port, self.nginx.port)])
+        # Both backends are one nginx reached by two names: two targets all the same.
+        with open(self.config) as f:
+            text = f.read().replace('"127.0.0.1:%d"]' % self.nginx.port,
+                                    '"localhost:%d"]' % self.nginx.port, 1)
+        with open(self.config, "w") as f:
+            f.write(text)
+        p = subprocess.run([DAEMON, "--config", self.config, "--once"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rows = sql(self.db, "SELECT test, backend, outcome FROM runs_readable ORDER BY test, "
+                            "backend")
+        self.assertEqual([r[:2] for r in rows], [
+            ("a", ""), ("b", ""), ("c", "127.0.0.1:%d" % self.nginx.port),
+            ("c", "localhost:%d" % self.nginx.port)])
+        self.assertEqual({r[2] for r in rows}, {"ok"})
+
+    def test_notify_socket(self):
+        self.write([self.page("home")])
+        path = os.path.join(self.dir, "notify")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        s.settimeout(0.2)
+        d = Daemon(self.config, env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+        got = []
+
+        def read_for(seconds):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                try:
+                    got.extend(s.recv(4096).decode().split("\n"))
+                except socket.timeout:
+                    pass
+
+        try:
+            read_for(1.5)
+            self.assertIn("READY=1", got)
+            self.assertTrue(any(m.startswith("STATUS=1 targets") for m in got), got)
+            # WATCHDOG_USEC/2 = 200 ms: about 7 pings in 1.5 s.
+            self.assertGreaterEqual(got.count("WATCHDOG=1"), 5)
+            got.clear()
+            d.proc.send_signal(signal.SIGHUP)
+            read_for(0.6)
+            self.assertLess(got.index("RELOADING=1"), got.index("READY=1"))
+            got.clear()
+            d.proc.send_signal(signal.SIGTERM)
+            read_for(0.5)
+            self.assertIn("STOPPING=1", got)
+            self.assertEqual(d.stop(), 0)
+        finally:
+            s.close()
+            if d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+
+    def test_readers_do_not_block_the_writer(self):
+        self.write([self.page("r%d" % i) for i in range(4)],
+                   extra="max_parallel: 4\n")
+        d = Daemon(self.config)
+        stop = threading.Event()
+        reads = [0]
+        errors = []
+
+        def reader():
+            while not stop.is_set():
+                # As README says: a reader waits out the writer's brief checkpoints.
+                p = subprocess.run(["sqlite3", "-cmd", ".timeout 5000", self.db,
+                                    "SELECT count(*), max(started_utc) FROM runs_readable; "
+                                    "SELECT count(*) FROM sample;"],
+                                   capture_output=True, text=True)
+                if p.returncode != 0 and "no such table" not in p.stderr:
+                    errors.append(p.stderr)
+                reads[0] += 1
+
+        threads = [threading.Thread(target=reader) for _ in range(2)]
+        try:
+            d.wait_log("targets: 4 new")
+            for t in threads:
+                t.start()
+            time.sleep(6.2)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            self.assertEqual(d.stop(), 0)
+        log = d.log()
+        self.assertNotIn("locked", log)
+        self.assertNotIn("NOT STORED", log)
+        self.assertEqual(errors, [])
+        self.assertGreater(reads[0], 50)
+        # No lost runs: every run the log reports is in the database, and the other way round.
+        logged = log.count(" (run ")
+        self.assertGreaterEqual(logged, 12)
+        self.assertEqual(sql(self.db, "SELECT count(*) FROM run")[0][0], logged)
+
+    def test_start_up_errors(self):
+        self.write(['{name: a, kind: pgae, url: "http://h/"}'])
+        p = subprocess.run([DAEMON, "--config", self.config], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 78)
+        self.assertIn("tests[0].kind: expected page or download", p.stderr)
+        with open(self.config, "w") as f:
+            f.write("database: /nonexistent/dir/bw.db\ntests: [{name: a, kind: page, "
+                    "url: 'http://h/'}]\n")
+        p = subprocess.run([DAEMON, "--config", self.config], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/dir/bw.db", p.stderr)
+        self.write([self.page("home")])
+        sqlite3.connect(self.db).execute("PRAGMA user_version = 999").connection.close()
+        p = subprocess.run([DAEMON, "--config", self.config], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("newer than this benchwatch", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
