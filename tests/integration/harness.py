@@ -53,6 +53,11 @@ class Nginx:
         self.port = int(out.stdout.strip())
         self.base = "http://127.0.0.1:%d" % self.port
         self.www = os.path.join(self.dir, "www")
+        tls = os.path.join(self.dir, "tls_port")
+        self.tls_base = None
+        if os.path.exists(tls):
+            with open(tls) as f:
+                self.tls_base = "https://localhost:%d" % int(f.read())
 
     def stop(self):
         subprocess.run([NGINX_SH, "stop", self.dir], check=True)

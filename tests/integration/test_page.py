@@ -109,6 +109,26 @@ class PageTest(unittest.TestCase):
             for s in (fast1, slow, fast2):
                 s.stop()
 
+    def test_tls(self):
+        if not self.nginx.tls_base:
+            self.skipTest("no openssl to make a test certificate")
+        url = self.nginx.tls_base + "/index.html"
+        # A self-signed certificate: refused while verification is on, as curl and wget do.
+        rc, r, err = run_one("-n", "2", url, check=False)
+        self.assertEqual((rc, r["outcome"], r["error_class"], r["failed_connect"]),
+                         (1, "failed", "tls", 2))
+        self.assertIn("certificate", err)
+        # --insecure (wget's --no-check-certificate): each new connection has a TLS handshake.
+        _, r, _ = run_one("-n", "6", "-c", "2", "--insecure", url)
+        self.assertEqual((r["outcome"], r["http_version"], r["complete"]), ("ok", "1.1", 6))
+        for s in r["samples"]:
+            self.assertGreater(s["tls_us"], 0, s)
+        # HTTP/2 where ALPN agrees.
+        _, r, _ = run_one("-n", "4", "-k", "--http2", "--insecure", url)
+        self.assertEqual((r["outcome"], r["http_version"]), ("ok", "2"))
+        _, r, _ = run_one("--download", "--insecure", self.nginx.tls_base + "/big.bin")
+        self.assertEqual((r["outcome"], r["bytes"]), ("ok", 1 << 20))
+
     def test_backend_keeps_the_host_header(self):
         url = "http://archive.example.test:%d/whoami" % self.nginx.port
         _, r, _ = run_one("-n", "3", "--backend", "127.0.0.1:%d" % self.nginx.port, url)

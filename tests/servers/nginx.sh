@@ -5,7 +5,9 @@
 #                                 nginx, prints the port on stdout and writes it to DIR/port
 #   nginx.sh stop DIR             nginx -s quit, then SIGKILL after 5 s if it is still there
 #
-# A second virtual host, archive.example.test, answers /whoami with its name.
+# A second virtual host, archive.example.test, answers /whoami with its name. With openssl,
+# the site is also served over TLS (HTTP/2 by ALPN) on the port in DIR/tls_port, with a
+# self-signed certificate for localhost in DIR/conf/cert.pem.
 # The site in DIR/www: index.html (10 KB of fixed HTML), small.txt (about 200 bytes) and big.bin
 # (BIGSIZE bytes of zeros, default 64M; a size as truncate(1) takes it: K, M, G are powers of 1024).
 # Logging is off apart from DIR/logs/error.log: a benchmark target must not flood its own disk.
@@ -114,6 +116,16 @@ write_config() {
     echo "    server_name localhost;"
     echo "    root \"$dir/www\";"
     echo "  }"
+    if [ -n "$tls_port" ]; then
+      # The same site over TLS (HTTP/2 by ALPN) with a self-signed certificate for localhost.
+      echo "  server {"
+      echo "    listen 127.0.0.1:$tls_port ssl http2;"
+      echo "    server_name localhost;"
+      echo "    ssl_certificate \"$dir/conf/cert.pem\";"
+      echo "    ssl_certificate_key \"$dir/conf/key.pem\";"
+      echo "    root \"$dir/www\";"
+      echo "  }"
+    fi
     # A virtual host reached only by its name: answers whether a client sent the URL's Host.
     echo "  server {"
     echo "    listen 127.0.0.1:$port;"
@@ -141,8 +153,17 @@ start() {
   mkdir -p "$dir/conf" "$dir/www" "$dir/logs" "$dir/tmp"
   configure_args=$("$nginx" -V 2>&1)
   write_site "$dir/www" "$big"
+  tls_port=
+  if command -v openssl >/dev/null 2>&1 && has_module ssl; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$dir/conf/key.pem" -out "$dir/conf/cert.pem" 2>/dev/null ||
+      die "openssl could not make a test certificate"
+  fi
   for attempt in $(seq 1 20); do
     port=$(free_port)
+    [ -f "$dir/conf/cert.pem" ] && tls_port=$(free_port)
+    [ "$tls_port" != "$port" ] || continue
     write_config "$dir" "$port"
     rm -f "$dir/nginx.pid"
     if "$nginx" -p "$dir/" -c "$dir/conf/nginx.conf" -e "$dir/logs/error.log" \
@@ -156,6 +177,10 @@ start() {
       alive "$pid" || die "nginx started but left no running master; see $dir/logs/error.log"
       echo "$port" >"$dir/port.tmp"
       mv "$dir/port.tmp" "$dir/port"
+      if [ -n "$tls_port" ]; then
+        echo "$tls_port" >"$dir/tls_port.tmp"
+        mv "$dir/tls_port.tmp" "$dir/tls_port"
+      fi
       echo "$port"
       return 0
     fi
