@@ -139,6 +139,23 @@ class DaemonTest(unittest.TestCase):
         self.assertGreater(nbytes, 50000)  # about 1.5 s at 100 KB/s was received and kept
         self.assertEqual(sql(self.db, "PRAGMA integrity_check"), [("ok",)])
 
+    def test_busy_target_skips_its_turn(self):
+        # A 2.5 s download due every second: the turns that come while it runs are skipped,
+        # logged and counted, never queued up behind it.
+        self.write(['{name: slow, kind: download, every: 1s, jitter: 0, '
+                    'url: "%s/trickle?rate=400000&size=1000000"}' % self.faultd.base])
+        d = Daemon(self.config)
+        try:
+            time.sleep(6.5)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        log = d.log()
+        skips = log.count("slow: skipped this turn: the previous run is still running")
+        runs = sql(self.db, "SELECT count(*) FROM run WHERE outcome = 'ok'")[0][0]
+        self.assertGreaterEqual(runs, 2)
+        self.assertGreaterEqual(skips, 1)  # the log holds repeats back: at least one line
+        self.assertLessEqual(runs, 3)
+
     def test_once(self):
         self.write([self.page("a"), self.page("b"),
                     '{name: c, kind: download, url: "%s/big.bin", backends: ["127.0.0.1:%d", '
