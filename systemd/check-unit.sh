@@ -86,10 +86,10 @@ fi
 # Compare as integers in tenths, independently of --threshold.
 tenths=$((${figure%.*} * 10 + ${figure#*.}))
 if [ $rc -ne 0 ] || [ "$tenths" -gt $MAX_EXPOSURE ]; then
-	echo "FAIL: exposure $figure is above 2.0 (systemd-analyze security exit $rc):"
+	echo "FAIL: systemd-analyze security: exposure $figure, limit 2.0 (exit $rc):"
 	printf '%s\n' "$out"
 	status=1
 else
-	echo "ok: systemd-analyze security: exposure $figure, limit 2.0 ($overall)"
+	echo "ok: systemd-analyze security: exposure ${overall#*: } (limit 2.0)"
 fi
 exit $status
