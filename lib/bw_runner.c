@@ -306,8 +306,12 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
   free(keep);
   r->stats.targets = r->n_targets - removed;
   bw_timer_arm(r->kick, 0); /* frees removed idle targets */
-  bw_log(BW_LOG_INFO, "%zu targets: %zu new, %zu changed, %zu removed; max_parallel %" PRId64,
-         r->stats.targets, added, changed, removed, r->max_parallel);
+  if (old_n == 0)
+    bw_log(BW_LOG_INFO, "%zu targets scheduled; max_parallel %" PRId64, r->stats.targets,
+           r->max_parallel);
+  else
+    bw_log(BW_LOG_INFO, "%zu targets: %zu added, %zu changed, %zu removed; max_parallel %" PRId64,
+           r->stats.targets, added, changed, removed, r->max_parallel);
 }
 
 void bw_runner_once(struct bw_runner *r, void (*done)(void *arg), void *arg) {

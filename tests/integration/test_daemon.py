@@ -100,7 +100,7 @@ class DaemonTest(unittest.TestCase):
             self.write([self.page("home"), self.page("small", "/small.txt"),
                         self.page("added")])
             d.proc.send_signal(signal.SIGHUP)
-            d.wait_log("1 new, 0 changed, 0 removed")
+            d.wait_log("3 targets: 1 added, 0 changed, 0 removed")
             d.wait_log("added: ok", timeout=5)
             ids2 = dict(sql(self.db, "SELECT name, id FROM target"))
             self.assertEqual(ids2["home"], ids["home"])
@@ -234,7 +234,7 @@ class DaemonTest(unittest.TestCase):
 
         threads = [threading.Thread(target=reader) for _ in range(2)]
         try:
-            d.wait_log("targets: 4 new")
+            d.wait_log("4 targets scheduled")
             for t in threads:
                 t.start()
             time.sleep(6.2)
