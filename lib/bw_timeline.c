@@ -14,6 +14,7 @@ void bw_timeline_init(struct bw_timeline *tl, int64_t interval_us) {
 
 void bw_timeline_reset(struct bw_timeline *tl) {
   free(tl->bins);
+  free(tl->silent);
   bw_timeline_init(tl, tl->interval_us);
 }
 
@@ -22,14 +23,35 @@ static void extend(struct bw_timeline *tl, size_t i) {
   if (i < tl->n)
     return;
   bw_xgrow(&tl->bins, &tl->cap, i + 1, sizeof(*tl->bins));
+  bw_xgrow(&tl->silent, &tl->cap_silent, i + 1, sizeof(*tl->silent));
   memset(tl->bins + tl->n, 0, (i + 1 - tl->n) * sizeof(*tl->bins));
+  memset(tl->silent + tl->n, 0, (i + 1 - tl->n) * sizeof(*tl->silent));
   tl->n = i + 1;
 }
 
+/* Spreads the silence [from, to) (offsets from the origin) over the steps it covers. */
+static void add_silence(struct bw_timeline *tl, int64_t from, int64_t to) {
+  if (to - from < BW_SILENCE_US)
+    return;
+  extend(tl, (size_t)((to - 1) / tl->interval_us));
+  for (int64_t t = from; t < to;) {
+    size_t i = (size_t)(t / tl->interval_us);
+    int64_t step_end = (int64_t)(i + 1) * tl->interval_us;
+    int64_t upto = step_end < to ? step_end : to;
+    tl->silent[i] += upto - t;
+    t = upto;
+  }
+}
+
 void bw_timeline_add(struct bw_timeline *tl, int64_t now_us, int64_t bytes) {
-  if (tl->origin_us == BW_NONE)
+  if (tl->origin_us == BW_NONE) {
     tl->origin_us = now_us;
+    tl->last_us = now_us;
+  }
   int64_t off = now_us - tl->origin_us;
+  add_silence(tl, tl->last_us - tl->origin_us, off);
+  if (now_us > tl->last_us)
+    tl->last_us = now_us;
   size_t i = off > 0 ? (size_t)(off / tl->interval_us) : 0;
   extend(tl, i);
   tl->bins[i] += bytes;
@@ -52,14 +74,16 @@ void bw_timeline_finish(struct bw_timeline *tl, int64_t end_us, int64_t stall_bp
   int64_t span = end_us - tl->origin_us;
   if (span > 0)
     extend(tl, (size_t)((span - 1) / tl->interval_us));
+  add_silence(tl, tl->last_us - tl->origin_us, span);
   for (size_t i = 0; i < tl->n; i++) {
     int64_t len = bw_timeline_step_us(tl, i, end_us);
     if (len <= 0)
       continue;
     int64_t rate = (int64_t)((double)tl->bins[i] * 1e6 / (double)len);
     ret->steps++;
-    if (rate < stall_bps) {
-      ret->stall_us += len;
+    int64_t stalled = rate < stall_bps ? len : tl->silent[i];
+    if (stalled > 0) {
+      ret->stall_us += stalled;
       if (ret->first_stall_us < 0)
         ret->first_stall_us = (int64_t)i * tl->interval_us;
     }

@@ -14,13 +14,20 @@ struct bw_timeline {
   int64_t interval_us;
   int64_t origin_us; /* time of the first byte; BW_NONE before it */
   int64_t *bins;
+  int64_t *silent; /* per step: µs inside silences of BW_SILENCE_US or more */
   size_t n;
   size_t cap;
+  size_t cap_silent;
+  int64_t last_us; /* time of the latest arrival */
 };
+
+/* A pause in the data this long counts as stalled time exactly, wherever the steps fall. */
+#define BW_SILENCE_US INT64_C(1000000)
 
 struct bw_timeline_summary {
   int64_t steps;        /* intervals, the last one possibly short */
-  int64_t stall_us;     /* time in steps slower than the stall rate */
+  int64_t stall_us;     /* time in steps slower than the stall rate, plus silences of a second
+                           or more in the other steps: a 3 s pause shows as 3 s */
   int64_t min_rate_bps; /* slowest and fastest whole step */
   int64_t max_rate_bps;
   int64_t first_stall_us; /* start of the first stalled step after origin, or -1 */
@@ -34,7 +41,8 @@ void bw_timeline_add(struct bw_timeline *tl, int64_t now_us, int64_t bytes);
 /*
  * Closes the timeline at end_us (extending it with empty steps up to then) and summarises it. A
  * step is stalled when its rate is below stall_bps; the last, short step counts for its own
- * length, and is left out of min/max when shorter than half a step.
+ * length, and is left out of min/max when shorter than half a step. A step fast enough overall
+ * still adds the part of it inside a silence of BW_SILENCE_US or more.
  */
 void bw_timeline_finish(struct bw_timeline *tl, int64_t end_us, int64_t stall_bps,
                         struct bw_timeline_summary *ret);
