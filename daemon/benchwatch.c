@@ -16,7 +16,6 @@
 #include "bw_transfer.h"
 #include "bw_util.h"
 
-#define CONFIG_MAX_BYTES (4u << 20)
 
 static void print_errs(const struct bw_errs *errs) {
   for (size_t i = 0; i < errs->n; i++)
@@ -29,16 +28,11 @@ static void print_errs(const struct bw_errs *errs) {
  */
 static struct bw_config *load_config(const char *path) {
   struct bw_errs errs = {0};
-  char *buf = NULL;
-  size_t len = 0;
-  struct bw_config *cfg = NULL;
-  if (bw_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &errs) == 0)
-    cfg = bw_config_parse(path, buf, len, &errs);
+  struct bw_config *cfg = bw_config_load(path, &errs);
   print_errs(&errs);
   if (!cfg && errs.n > 1)
     (void)fprintf(stderr, "%s: %zu problems\n", path, errs.n);
   bw_errs_clear(&errs);
-  free(buf);
   return cfg;
 }
 
@@ -105,6 +99,20 @@ static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
   bw_buf_add(b, "\"", 1);
 }
 
+/* Appends `key: ["a", "b"]` (nothing for an empty list). */
+static void yaml_list(struct bw_buf *b, const char *key, char *const *items, size_t n) {
+  if (n == 0)
+    return;
+  bw_buf_printf(b, ", %s: [", key);
+  for (size_t i = 0; i < n; i++) {
+    struct bw_buf one = {0};
+    yaml_kv(&one, "x", items[i]); /* ", x: \"...\"": keep the quoted value */
+    bw_buf_printf(b, "%s%s", i ? ", " : "", one.s + strlen(", x: "));
+    free(one.s);
+  }
+  bw_buf_printf(b, "]");
+}
+
 /*
  * The test a `run` command line describes, built as a one-test config so that the command line
  * gets the same defaults and the same checks as a config file.
@@ -120,26 +128,8 @@ static struct bw_config *config_from_args(const char *name, const char *url, boo
   yaml_kv(&b, "url", url);
   if (opts->s)
     bw_buf_add(&b, opts->s, opts->len);
-  if (n_headers) {
-    bw_buf_printf(&b, ", headers: [");
-    for (size_t i = 0; i < n_headers; i++) {
-      struct bw_buf one = {0};
-      yaml_kv(&one, "x", headers[i]);
-      bw_buf_printf(&b, "%s%s", i ? ", " : "", one.s + 5);
-      free(one.s);
-    }
-    bw_buf_printf(&b, "]");
-  }
-  if (n_backends) {
-    bw_buf_printf(&b, ", backends: [");
-    for (size_t i = 0; i < n_backends; i++) {
-      struct bw_buf one = {0};
-      yaml_kv(&one, "x", backends[i]);
-      bw_buf_printf(&b, "%s%s", i ? ", " : "", one.s + 5);
-      free(one.s);
-    }
-    bw_buf_printf(&b, "]");
-  }
+  yaml_list(&b, "headers", headers, n_headers);
+  yaml_list(&b, "backends", backends, n_backends);
   bw_buf_printf(&b, "}]\n");
   struct bw_config *cfg = bw_config_parse("command line", b.s, b.len, &errs);
   /* "command line:1:40: tests[0].requests: ..." says more than a person typed: keep the key. */

@@ -23,7 +23,6 @@
 #include "bw_transfer.h"
 #include "bw_util.h"
 
-#define CONFIG_MAX_BYTES (4u << 20)
 #define DEFAULT_CONFIG "/etc/benchwatch/benchwatch.yaml"
 #define STATUS_EVERY_US (10 * INT64_C(1000000))
 
@@ -75,15 +74,10 @@ static void on_watchdog(void *arg) {
 /* Reads and validates a config file; every problem is logged. NULL when unusable. */
 static struct bw_config *load(const char *path) {
   struct bw_errs errs = {0};
-  char *buf = NULL;
-  size_t len = 0;
-  struct bw_config *cfg = NULL;
-  if (bw_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &errs) == 0)
-    cfg = bw_config_parse(path, buf, len, &errs);
+  struct bw_config *cfg = bw_config_load(path, &errs);
   for (size_t i = 0; i < errs.n; i++)
     bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
   bw_errs_clear(&errs);
-  free(buf);
   return cfg;
 }
 

@@ -1,5 +1,7 @@
 #include "bw_file.h"
 
+#include "bw_config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -61,4 +63,14 @@ fail:
   free(buf);
   (void)close(fd);
   return r;
+}
+
+struct bw_config *bw_config_load(const char *path, struct bw_errs *errs) {
+  char *buf = NULL;
+  size_t len = 0;
+  struct bw_config *cfg = NULL;
+  if (bw_file_read(path, BW_CONFIG_MAX_BYTES, &buf, &len, errs) == 0)
+    cfg = bw_config_parse(path, buf, len, errs);
+  free(buf);
+  return cfg;
 }
