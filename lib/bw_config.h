@@ -48,6 +48,8 @@ struct bw_detect {
   int64_t min_runs;
   double latency_factor;
   double throughput_factor;
+  int64_t latency_margin_us;
+  int64_t throughput_margin; /* bytes per second */
   int64_t open_after;
   int64_t close_after;
 };
