@@ -15,26 +15,8 @@
 #include "bw_store.h"
 #include "bw_transfer.h"
 #include "bw_util.h"
+#include "cli.h"
 
-
-static void print_errs(const struct bw_errs *errs) {
-  for (size_t i = 0; i < errs->n; i++)
-    (void)fprintf(stderr, "%s\n", errs->msg[i]);
-}
-
-/*
- * Loads and validates a config file; prints every problem and returns NULL when it is unusable.
- * Shared by every command that takes --config.
- */
-static struct bw_config *load_config(const char *path) {
-  struct bw_errs errs = {0};
-  struct bw_config *cfg = bw_config_load(path, &errs);
-  print_errs(&errs);
-  if (!cfg && errs.n > 1)
-    (void)fprintf(stderr, "%s: %zu problems\n", path, errs.n);
-  bw_errs_clear(&errs);
-  return cfg;
-}
 
 static int cmd_check_config(int argc, char **argv) {
   static const struct option longopts[] = {
@@ -426,6 +408,8 @@ struct command {
 static const struct command commands[] = {
     {"check-config", cmd_check_config, "validate a config file (--print: show it resolved)"},
     {"run", cmd_run, "run one test now and print it as ab or wget would (--store: keep it)"},
+    {"regressions", cmd_regressions, "list regressions (--open, --since 7d); ack ID accepts one"},
+    {"baseline", cmd_baseline, "the current baseline (rolling mode) of a test, per backend"},
     {NULL, NULL, NULL},
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_judge.h"
 #include "bw_log.h"
 #include "bw_probe.h"
 #include "bw_render.h"
@@ -42,6 +43,7 @@ struct bw_runner {
   struct target *queue_head, *queue_tail;
   size_t running;
   int64_t max_parallel;
+  struct bw_detect detect;
   bool stopping;
   bool once;
   void (*once_done)(void *arg);
@@ -151,6 +153,34 @@ static void maybe_once_done(struct bw_runner *r) {
   }
 }
 
+/* One line for each regression that opened or closed, the words a person greps for. */
+static void log_event(const struct bw_run *run, const struct bw_judgement *j, const char *what) {
+  char tb[300];
+  (void)snprintf(tb, sizeof(tb), "%s%s%s%s", run->test, run->backend[0] ? " [" : "", run->backend,
+                 run->backend[0] ? "]" : "");
+  switch (j->verdict.event) {
+  case BW_EVENT_OPENED:
+    bw_log(BW_LOG_WARNING, "REGRESSION OPENED %s: %s (regression %" PRId64 ")", tb, what,
+           j->regression_id);
+    break;
+  case BW_EVENT_CLOSED:
+    bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: recovered, %s", tb, what);
+    break;
+  case BW_EVENT_AVAIL_OPENED:
+    bw_log(BW_LOG_WARNING,
+           "REGRESSION OPENED %s: availability: runs keep failing, the last with %s: %s"
+           " (regression %" PRId64 ")",
+           tb, run->error_class ? run->error_class : "?",
+           run->error_message ? run->error_message : "", j->regression_id);
+    break;
+  case BW_EVENT_AVAIL_CLOSED:
+    bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: availability: runs succeed again", tb);
+    break;
+  case BW_EVENT_NONE:
+    break;
+  }
+}
+
 static void on_run_done(void *arg, struct bw_run *run) {
   struct target *t = arg;
   struct bw_runner *r = t->r;
@@ -164,8 +194,19 @@ static void on_run_done(void *arg, struct bw_run *run) {
     r->stats.store_errors++;
     bw_log(BW_LOG_ERR, "%s; NOT STORED: %s", line, errs.n ? errs.msg[0] : "unknown error");
   } else {
+    struct bw_judgement j;
+    char *verdict = NULL;
+    if (r->store && bw_judge_run(r->store, &r->detect, run, id, &j, &errs) == 0)
+      verdict = bw_judge_describe(&j);
+    else if (r->store)
+      bw_log(BW_LOG_ERR, "%s: regression detection failed: %s", run->test,
+             errs.n ? errs.msg[errs.n - 1] : "?");
     enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
-    bw_log(level, "%s in %.1f s (run %" PRId64 ")", line, secs, id);
+    bw_log(level, "%s in %.1f s (run %" PRId64 ")%s%s", line, secs, id,
+           verdict && *verdict ? "; " : "", verdict ? verdict : "");
+    if (verdict)
+      log_event(run, &j, verdict);
+    free(verdict);
   }
   r->stats.runs++;
   if (run->outcome == BW_OUTCOME_FAILED)
@@ -265,6 +306,7 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
   size_t added = 0, changed = 0, removed = 0, old_n = r->n_targets;
   bool *keep = bw_xcalloc(old_n + 1, sizeof(*keep));
   r->max_parallel = cfg->max_parallel;
+  r->detect = cfg->detect;
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *test = &cfg->tests[i];
     size_t nb = test->n_backends ? test->n_backends : 1;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -833,5 +834,252 @@ out:
   (void)sqlite3_finalize(st);
   free(points);
   free(sql);
+  return r;
+}
+
+/* ---- regressions ---- */
+
+/* Prepares sql; on failure reports it as `what` and returns the errno. */
+static int prepare_once(struct bw_store *s, const char *sql, sqlite3_stmt **ret, const char *what,
+                        struct bw_errs *errs) {
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+  if (rc != SQLITE_OK)
+    return fail_sql(s, rc, errs, "%s", what);
+  return 0;
+}
+
+int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,
+                         int64_t *ret_id, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store, "SELECT id FROM target WHERE name = ? AND backend = ?", &st,
+                       "cannot look up a target", errs);
+  if (r < 0)
+    return r;
+  int rc = bind_text(st, 1, test);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 2, backend ? backend : "");
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *ret_id = sqlite3_column_int64(st, 0);
+  } else if (rc == SQLITE_DONE) {
+    add_err(errs, "no runs of %s%s%s%s in %s", test, backend && *backend ? " [" : "",
+            backend ? backend : "", backend && *backend ? "]" : "", store->path);
+    r = -ENOENT;
+  } else {
+    r = fail_sql(store, rc, errs, "cannot look up target %s", test);
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+int bw_store_detector_load(struct bw_store *store, int64_t target_id, const char *metric,
+                           struct bw_detect_state *ret, int64_t *ret_since_us,
+                           struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  memset(ret, 0, sizeof(*ret));
+  *ret_since_us = 0;
+  int r = prepare_once(store,
+                       "SELECT bad_streak, good_streak, fail_streak, ok_streak, open_baseline,"
+                       " avail_open, baseline_since_us FROM detector"
+                       " WHERE target_id = ? AND metric = ?",
+                       &st, "cannot read the detector state", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 2, metric);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    ret->bad_streak = sqlite3_column_int64(st, 0);
+    ret->good_streak = sqlite3_column_int64(st, 1);
+    ret->fail_streak = sqlite3_column_int64(st, 2);
+    ret->ok_streak = sqlite3_column_int64(st, 3);
+    ret->open = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    ret->open_baseline = ret->open ? sqlite3_column_double(st, 4) : 0;
+    ret->avail_open = sqlite3_column_int64(st, 5) != 0;
+    *ret_since_us = sqlite3_column_int64(st, 6);
+  } else if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the detector state");
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+/* Runs one prepared-on-the-spot statement with integer/real/text parameters given as a format:
+ * 'i' int64, 'd' double (NAN binds NULL), 's' text. */
+static int run_stmt(struct bw_store *s, const char *sql, const char *what, struct bw_errs *errs,
+                    const char *types, ...) {
+  sqlite3_stmt *st = NULL;
+  va_list ap;
+  int r = prepare_once(s, sql, &st, what, errs);
+  if (r < 0)
+    return r;
+  int rc = SQLITE_OK, i = 1;
+  va_start(ap, types);
+  for (const char *t = types; *t && rc == SQLITE_OK; t++, i++) {
+    if (*t == 'i') {
+      rc = bind_int(st, i, va_arg(ap, int64_t));
+    } else if (*t == 'd') {
+      double v = va_arg(ap, double);
+      rc = isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
+    } else {
+      rc = bind_text(st, i, va_arg(ap, const char *));
+    }
+  }
+  va_end(ap);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    r = fail_sql(s, rc, errs, "%s", what);
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+int bw_store_detector_save(struct bw_store *store, int64_t target_id, const char *metric,
+                           const struct bw_detect_state *st, const struct bw_verdict *v,
+                           int64_t run_id, int64_t run_started_us, double value,
+                           int64_t *ret_regression_id, struct bw_errs *errs) {
+  int r = exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
+  if (r < 0)
+    return r;
+  if (ret_regression_id)
+    *ret_regression_id = 0;
+  r = run_stmt(store,
+               "INSERT INTO detector (target_id, metric, bad_streak, good_streak, fail_streak,"
+               " ok_streak, open_baseline, avail_open, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               " ON CONFLICT (target_id, metric) DO UPDATE SET bad_streak = excluded.bad_streak,"
+               " good_streak = excluded.good_streak, fail_streak = excluded.fail_streak,"
+               " ok_streak = excluded.ok_streak, open_baseline = excluded.open_baseline,"
+               " avail_open = excluded.avail_open, last_run_id = excluded.last_run_id",
+               "cannot save the detector state", errs, "isiiiidii", target_id, metric,
+               st->bad_streak, st->good_streak, st->fail_streak, st->ok_streak,
+               st->open ? st->open_baseline : (double)NAN, (int64_t)st->avail_open, run_id);
+  const char *which = v->event == BW_EVENT_AVAIL_OPENED || v->event == BW_EVENT_AVAIL_CLOSED
+                          ? "availability"
+                          : metric;
+  if (r == 0 && (v->event == BW_EVENT_OPENED || v->event == BW_EVENT_AVAIL_OPENED)) {
+    r = run_stmt(store,
+                 "INSERT INTO regression (target_id, metric, opened_us, open_run_id, baseline,"
+                 " observed, ratio) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 "cannot record the regression", errs, "isiiddd", target_id, which,
+                 run_started_us, run_id, v->reference, value, v->ratio);
+    if (r == 0 && ret_regression_id)
+      *ret_regression_id = sqlite3_last_insert_rowid(store->db);
+  } else if (r == 0 && (v->event == BW_EVENT_CLOSED || v->event == BW_EVENT_AVAIL_CLOSED)) {
+    r = run_stmt(store,
+                 "UPDATE regression SET closed_us = ?, close_run_id = ?"
+                 " WHERE target_id = ? AND metric = ? AND closed_us IS NULL",
+                 "cannot close the regression", errs, "iiis", run_started_us, run_id, target_id,
+                 which);
+  }
+  if (r == 0)
+    r = exec(store, "COMMIT", "cannot commit the verdict", errs);
+  if (r < 0)
+    rollback(store);
+  return r;
+}
+
+int bw_store_regressions(struct bw_store *store, int64_t since_us, bool open_only,
+                         struct bw_regression **ret, size_t *ret_n, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_regression *list = NULL;
+  size_t n = 0, cap = 0;
+  int r = prepare_once(store,
+                       "SELECT g.id, t.name, t.backend, g.metric, g.opened_us, g.closed_us,"
+                       " g.acked_us, g.baseline, g.observed, g.ratio FROM regression g"
+                       " JOIN target t ON t.id = g.target_id"
+                       " WHERE (? AND g.closed_us IS NULL) OR (NOT ? AND g.opened_us >= ?)"
+                       " ORDER BY g.opened_us DESC, g.id DESC",
+                       &st, "cannot read the regressions", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int(st, 1, open_only);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int(st, 2, open_only);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, since_us);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&list, &cap, n + 1, sizeof(*list));
+    struct bw_regression *g = &list[n++];
+    g->id = sqlite3_column_int64(st, 0);
+    g->test = column_text(st, 1);
+    g->backend = column_text(st, 2);
+    g->metric = column_text(st, 3);
+    g->opened_us = sqlite3_column_int64(st, 4);
+    g->closed_us = column_int(st, 5);
+    g->acked_us = column_int(st, 6);
+    g->baseline = sqlite3_column_type(st, 7) == SQLITE_NULL ? (double)NAN
+                                                             : sqlite3_column_double(st, 7);
+    g->observed = sqlite3_column_type(st, 8) == SQLITE_NULL ? (double)NAN
+                                                             : sqlite3_column_double(st, 8);
+    g->ratio = sqlite3_column_type(st, 9) == SQLITE_NULL ? (double)NAN
+                                                          : sqlite3_column_double(st, 9);
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the regressions");
+    bw_regressions_free(list, n);
+  } else {
+    *ret = list;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+void bw_regressions_free(struct bw_regression *list, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(list[i].test);
+    free(list[i].backend);
+    free(list[i].metric);
+  }
+  free(list);
+}
+
+int bw_store_ack(struct bw_store *store, int64_t id, int64_t now_us, struct bw_errs *errs) {
+  int64_t target_id = 0;
+  char *metric = NULL;
+  sqlite3_stmt *st = NULL;
+  int r = exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
+  if (r < 0)
+    return r;
+  r = prepare_once(store, "SELECT target_id, metric FROM regression WHERE id = ? AND closed_us IS NULL",
+                   &st, "cannot find the regression", errs);
+  if (r == 0) {
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      target_id = sqlite3_column_int64(st, 0);
+      metric = column_text(st, 1);
+    } else if (rc == SQLITE_DONE) {
+      add_err(errs, "no open regression %" PRId64 " in %s", id, store->path);
+      r = -ENOENT;
+    } else {
+      r = fail_sql(store, rc, errs, "cannot find regression %" PRId64, id);
+    }
+  }
+  (void)sqlite3_finalize(st);
+  if (r == 0)
+    r = run_stmt(store, "UPDATE regression SET closed_us = ?, acked_us = ? WHERE id = ?",
+                 "cannot close the regression", errs, "iii", now_us, now_us, id);
+  /* The new normal: streaks reset and the baseline starts again from here. */
+  if (r == 0 && strcmp(metric, "availability") == 0)
+    r = run_stmt(store,
+                 "UPDATE detector SET fail_streak = 0, ok_streak = 0, avail_open = 0"
+                 " WHERE target_id = ?",
+                 "cannot reset the detector", errs, "i", target_id);
+  else if (r == 0)
+    r = run_stmt(store,
+                 "UPDATE detector SET bad_streak = 0, good_streak = 0, open_baseline = NULL,"
+                 " baseline_since_us = ? WHERE target_id = ? AND metric = ?",
+                 "cannot reset the detector", errs, "iis", now_us, target_id, metric);
+  if (r == 0)
+    r = exec(store, "COMMIT", "cannot commit the ack", errs);
+  if (r < 0)
+    rollback(store);
+  free(metric);
   return r;
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bw_detect.h"
 #include "bw_result.h"
 #include "bw_sql.h"
 #include "bw_util.h"
@@ -68,5 +69,52 @@ struct bw_point {
 int bw_store_window(struct bw_store *store, int64_t target_id, const char *metric, int64_t since_us,
                     int64_t until_us, size_t max_runs, struct bw_point **ret, size_t *ret_n,
                     struct bw_errs *errs);
+
+/* Finds a target without creating it: *ret_id, or -ENOENT. */
+int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,
+                         int64_t *ret_id, struct bw_errs *errs);
+
+/*
+ * The detector's memory for (target, metric), zero when it has none; *ret_since_us is where the
+ * baseline window may start (0, or the time of the last ack).
+ */
+int bw_store_detector_load(struct bw_store *store, int64_t target_id, const char *metric,
+                           struct bw_detect_state *ret, int64_t *ret_since_us,
+                           struct bw_errs *errs);
+
+/*
+ * Records one verdict in one transaction: the detector's new state and, when the verdict opened
+ * or closed a regression, the regression row (metric "availability" for availability events).
+ * *ret_regression_id (may be NULL) gets the regression's id when one opened or closed, else 0.
+ */
+int bw_store_detector_save(struct bw_store *store, int64_t target_id, const char *metric,
+                           const struct bw_detect_state *st, const struct bw_verdict *v,
+                           int64_t run_id, int64_t run_started_us, double value,
+                           int64_t *ret_regression_id, struct bw_errs *errs);
+
+struct bw_regression {
+  int64_t id;
+  char *test;
+  char *backend;
+  char *metric;
+  int64_t opened_us;
+  int64_t closed_us; /* BW_NONE while open */
+  int64_t acked_us;  /* BW_NONE unless a person accepted it */
+  double baseline;
+  double observed;
+  double ratio;
+};
+
+/* Regressions opened at or after since_us, or (open_only) those still open; newest first. */
+int bw_store_regressions(struct bw_store *store, int64_t since_us, bool open_only,
+                         struct bw_regression **ret, size_t *ret_n, struct bw_errs *errs);
+void bw_regressions_free(struct bw_regression *list, size_t n);
+
+/*
+ * Accepts regression id as the new normal: closes it as acked at now_us and restarts its target's
+ * baseline from now_us (the detector's streaks reset, no verdict until min_runs new runs).
+ * -ENOENT when there is no open regression with that id.
+ */
+int bw_store_ack(struct bw_store *store, int64_t id, int64_t now_us, struct bw_errs *errs);
 
 #endif

@@ -109,6 +109,23 @@ CREATE INDEX regression_target ON regression (target_id, opened_us);
 -- At most one open regression per target and metric.
 CREATE UNIQUE INDEX regression_open ON regression (target_id, metric) WHERE closed_us IS NULL;
 
+-- What regression detection remembers between runs, per target and metric (the metric
+-- 'availability' for runs that failed outright): the streaks of bad and good runs, the baseline
+-- frozen while a regression is open, and where the baseline window starts (moved by an ack).
+CREATE TABLE detector (
+  target_id         INTEGER NOT NULL REFERENCES target (id) ON DELETE CASCADE,
+  metric            TEXT NOT NULL,
+  bad_streak        INTEGER NOT NULL DEFAULT 0,
+  good_streak       INTEGER NOT NULL DEFAULT 0,
+  fail_streak       INTEGER NOT NULL DEFAULT 0,
+  ok_streak         INTEGER NOT NULL DEFAULT 0,
+  open_baseline     REAL,
+  avail_open        INTEGER NOT NULL DEFAULT 0,
+  baseline_since_us INTEGER NOT NULL DEFAULT 0,
+  last_run_id       INTEGER,
+  PRIMARY KEY (target_id, metric)
+) WITHOUT ROWID;
+
 -- Views for people. *_utc and *_local are readable times; ms and MB/s (10^6 bytes per second)
 -- are rounded for reading, the tables keep the exact figures.
 CREATE VIEW runs_readable AS

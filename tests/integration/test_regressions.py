@@ -1,0 +1,96 @@
+"""Regressions end to end: the daemon opens and closes them, the CLI lists and accepts them."""
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import CLI, Faultd
+from test_daemon import Daemon
+
+
+def cli(*args):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60)
+
+
+class RegressionTest(unittest.TestCase):
+    def setUp(self):
+        self.faultd = Faultd()
+        self.dir = tempfile.mkdtemp(prefix="bw-regress-")
+        self.config = os.path.join(self.dir, "bw.yaml")
+        self.db = os.path.join(self.dir, "bw.db")
+
+    def tearDown(self):
+        self.faultd.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, path):
+        with open(self.config, "w") as f:
+            f.write("database: bw.db\n"
+                    "detect: {min_runs: 3, open_after: 2, close_after: 2}\n"
+                    "tests:\n"
+                    "  - {name: home, kind: page, requests: 3, every: 1s, jitter: 0,\n"
+                    "     url: \"%s%s\"}\n" % (self.faultd.base, path))
+
+    def test_open_close_list_ack(self):
+        self.write("/delay?ms=20")
+        d = Daemon(self.config)
+        try:
+            d.wait_log("(run 4)", timeout=10)
+            self.assertIn("vs mode 20.", d.log())  # the per-run line shows the baseline
+            # The server slows down five times: two slow runs open the regression.
+            self.write("/delay?ms=100")
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_log("REGRESSION OPENED home: median 10", timeout=10)
+            self.assertRegex(d.log(), r"REGRESSION OPENED home: median 10\d\.\d\d ms vs mode "
+                                      r"2\d\.\d\d ms \(x[45]\.\d\d\), worse \(regression 1\)")
+            # A slow run later is still judged against the old, frozen baseline.
+            out = cli("regressions", "--open", "--db", self.db).stdout
+            self.assertIn("home", out)
+            self.assertIn("open for", out)
+            self.assertIn("median (ms)", out)
+            out = cli("baseline", "home", "--config", self.config).stdout
+            self.assertIn("REGRESSED (frozen baseline 2", out)
+            # Back to normal: two good runs close it.
+            self.write("/delay?ms=20")
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_log("REGRESSION CLOSED home: recovered", timeout=10)
+            # The server breaks: failed runs open an availability regression.
+            with open(self.config) as f:
+                text = f.read()
+            with open(self.config, "w") as f:
+                f.write(text.replace(self.faultd.base, "http://127.0.0.1:1"))
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_log("REGRESSION OPENED home: availability", timeout=10)
+            self.assertEqual(d.stop(), 0)
+        finally:
+            if d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+        con = sqlite3.connect(self.db)
+        rows = con.execute("SELECT id, metric, closed_us IS NULL, round(baseline / 1000), "
+                           "round(observed / 1000) FROM regression ORDER BY id").fetchall()
+        con.close()
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[0][1:3], ("p50_us", 0))
+        self.assertTrue(19 <= rows[0][3] <= 25, rows)
+        self.assertTrue(98 <= rows[0][4] <= 110, rows)
+        self.assertEqual(rows[1][1:3], ("availability", 1))
+        out = cli("regressions", "--db", self.db).stdout
+        self.assertIn("recovered after", out)
+        self.assertIn("availability", out)
+        # A person accepts the outage as known: closed as accepted, no longer listed as open.
+        p = cli("regressions", "ack", str(rows[1][0]), "--db", self.db)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(cli("regressions", "--open", "--db", self.db).stdout.strip(),
+                         "no open regressions")
+        self.assertIn("accepted after", cli("regressions", "--db", self.db).stdout)
+        p = cli("regressions", "ack", str(rows[1][0]), "--db", self.db)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no open regression %d" % rows[1][0], p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
