@@ -1083,3 +1083,48 @@ int bw_store_ack(struct bw_store *store, int64_t id, int64_t now_us, struct bw_e
   free(metric);
   return r;
 }
+
+int bw_store_series(struct bw_store *store, int64_t target_id, const char *metric,
+                    int64_t since_us, int64_t until_us, struct bw_point **ret, size_t *ret_n,
+                    struct bw_errs *errs) {
+  const struct bw_figure *f = metric ? bw_figure_find(metric) : NULL;
+  struct bw_point *points = NULL;
+  size_t n = 0, cap = 0;
+  sqlite3_stmt *st = NULL;
+  if (!f) {
+    add_err(errs, "unknown metric %s", metric ? metric : "(none)");
+    return -EINVAL;
+  }
+  /* The column name comes from the catalogue, never from the caller. */
+  char *sql = bw_xasprintf("SELECT id, started_us, outcome = 'failed', %s FROM run"
+                           " WHERE target_id = ? AND started_us >= ? AND started_us < ?"
+                           " AND (outcome = 'failed' OR (outcome IN ('ok', 'partial')"
+                           " AND %s IS NOT NULL)) ORDER BY started_us, id",
+                           f->name, f->name);
+  int r = prepare_once(store, sql, &st, "cannot read the history", errs);
+  free(sql);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, since_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, until_us);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&points, &cap, n + 1, sizeof(*points));
+    points[n].run_id = sqlite3_column_int64(st, 0);
+    points[n].started_us = sqlite3_column_int64(st, 1);
+    points[n].value = sqlite3_column_int(st, 2) ? (double)NAN : sqlite3_column_double(st, 3);
+    n++;
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the history of %s", f->name);
+    free(points);
+  } else {
+    *ret = points;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}

@@ -70,6 +70,15 @@ int bw_store_window(struct bw_store *store, int64_t target_id, const char *metri
                     int64_t until_us, size_t max_runs, struct bw_point **ret, size_t *ret_n,
                     struct bw_errs *errs);
 
+/*
+ * A target's runs as detection sees them, oldest first: ok and partial runs with the figure
+ * `metric` (NULL figures left out), and failed runs with value NAN; aborted runs are left out.
+ * started_us in [since_us, until_us). *ret is allocated (free() it).
+ */
+int bw_store_series(struct bw_store *store, int64_t target_id, const char *metric,
+                    int64_t since_us, int64_t until_us, struct bw_point **ret, size_t *ret_n,
+                    struct bw_errs *errs);
+
 /* Finds a target without creating it: *ret_id, or -ENOENT. */
 int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,
                          int64_t *ret_id, struct bw_errs *errs);
