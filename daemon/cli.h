@@ -24,5 +24,7 @@ int parse_since(const char *text, int64_t *ret_us);
 
 int cmd_regressions(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_backtest(int argc, char **argv);
 
 #endif

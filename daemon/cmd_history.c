@@ -255,3 +255,359 @@ int cmd_baseline(int argc, char **argv) {
   bw_store_close(store);
   return status;
 }
+
+/*
+ * The metric to show for a target: the one asked for, else the headline of the test's kind (from
+ * the config, or told by which figure the runs have).
+ */
+static const struct bw_metric *pick_metric(struct bw_store *store, int64_t target_id,
+                                           const struct bw_test *t, const char *asked) {
+  if (asked) {
+    const struct bw_metric *m = bw_detect_metric_find(asked);
+    if (!m)
+      (void)fprintf(stderr, "benchwatch: unknown metric \"%s\" (p50_us, p90_us, p99_us, "
+                            "rate_bps, ttfb_us, ttfb_p50_us, stall_us)\n", asked);
+    return m;
+  }
+  if (t)
+    return bw_detect_metric(t->kind);
+  struct bw_point *pts = NULL;
+  size_t n = 0;
+  struct bw_errs errs = {0};
+  (void)bw_store_window(store, target_id, "rate_bps", INT64_MIN, INT64_MAX, 1, &pts, &n, &errs);
+  free(pts);
+  bw_errs_clear(&errs);
+  return bw_detect_metric(n ? BW_KIND_DOWNLOAD : BW_KIND_PAGE);
+}
+
+/* The replayed history of one target: its points and the verdict on each. */
+struct replayed {
+  const struct bw_metric *m;
+  struct bw_point *pts;
+  struct bw_verdict *v;
+  size_t n;
+};
+
+static int replay_target(struct bw_store *store, const struct bw_detect *det, const char *test,
+                         const char *backend, const struct bw_test *t, const char *metric,
+                         struct replayed *ret) {
+  struct bw_errs errs = {0};
+  int64_t id;
+  memset(ret, 0, sizeof(*ret));
+  if (bw_store_find_target(store, test, backend, &id, &errs) < 0) {
+    print_errs(&errs);
+    bw_errs_clear(&errs);
+    return 1;
+  }
+  ret->m = pick_metric(store, id, t, metric);
+  if (!ret->m)
+    return 64;
+  if (bw_store_series(store, id, ret->m->name, INT64_MIN, INT64_MAX, &ret->pts, &ret->n, &errs) <
+      0) {
+    print_errs(&errs);
+    bw_errs_clear(&errs);
+    return 1;
+  }
+  ret->v = bw_xcalloc(ret->n + 1, sizeof(*ret->v));
+  bw_detect_replay(det, ret->m, ret->pts, ret->n, ret->v);
+  return 0;
+}
+
+static void replayed_free(struct replayed *r) {
+  free(r->pts);
+  free(r->v);
+}
+
+static void utc_time(int64_t us, char *buf, size_t size) {
+  time_t t = (time_t)(us / 1000000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    (void)snprintf(buf, size, "?");
+}
+
+static const char *event_name(enum bw_event e) {
+  switch (e) {
+  case BW_EVENT_OPENED:
+    return "OPENED";
+  case BW_EVENT_CLOSED:
+    return "CLOSED";
+  case BW_EVENT_AVAIL_OPENED:
+    return "OPENED (availability)";
+  case BW_EVENT_AVAIL_CLOSED:
+    return "CLOSED (availability)";
+  case BW_EVENT_NONE:
+    break;
+  }
+  return "";
+}
+
+/* The values as one line of block characters, low to high, at most width columns. */
+static void sparkline(const struct replayed *r, size_t from, size_t width) {
+  static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                       "\u2585", "\u2586", "\u2587", "\u2588"};
+  size_t n = r->n - from;
+  double lo = INFINITY, hi = -INFINITY;
+  if (n == 0)
+    return;
+  for (size_t i = from; i < r->n; i++) {
+    if (isnan(r->pts[i].value))
+      continue;
+    lo = fmin(lo, r->pts[i].value);
+    hi = fmax(hi, r->pts[i].value);
+  }
+  size_t cols = n < width ? n : width;
+  (void)printf("\n%s over time (%.2f to %.2f %s; x = failed):\n  ", r->m->label, lo / r->m->scale,
+               hi / r->m->scale, r->m->unit);
+  for (size_t c = 0; c < cols; c++) {
+    size_t a = from + c * n / cols, b = from + (c + 1) * n / cols;
+    double sum = 0;
+    size_t k = 0;
+    for (size_t i = a; i < b; i++)
+      if (!isnan(r->pts[i].value)) {
+        sum += r->pts[i].value;
+        k++;
+      }
+    if (k == 0) {
+      (void)printf("x");
+      continue;
+    }
+    double mean = sum / (double)k;
+    int level = hi > lo ? (int)((mean - lo) / (hi - lo) * 7.999) : 0;
+    (void)printf("%s", blocks[level]);
+  }
+  (void)printf("\n");
+}
+
+int cmd_history(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"backend", required_argument, NULL, 'b'}, {"since", required_argument, NULL, 's'},
+      {"metric", required_argument, NULL, 'm'},  {"csv", no_argument, NULL, 'c'},
+      {"json", no_argument, NULL, 'j'},          {"db", required_argument, NULL, 'd'},
+      {"config", required_argument, NULL, 'C'},  {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *db = NULL, *config = NULL, *backend = "", *metric = NULL;
+  int64_t since = 7 * 86400 * INT64_C(1000000);
+  bool csv = false, json = false;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "b:s:m:d:C:h", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'b':
+      backend = optarg;
+      break;
+    case 's':
+      if (parse_since(optarg, &since) < 0)
+        return 64;
+      break;
+    case 'm':
+      metric = optarg;
+      break;
+    case 'c':
+      csv = true;
+      break;
+    case 'j':
+      json = true;
+      break;
+    case 'd':
+      db = optarg;
+      break;
+    case 'C':
+      config = optarg;
+      break;
+    case 'h':
+      (void)printf("usage: benchwatch history TEST [--backend B] [--since 7d] [--metric M]\n"
+                   "                         [--csv | --json] [--db F | --config F]\n"
+                   "Runs with their figure, the baseline and the detector's verdict (replayed\n"
+                   "with the configured detect settings), and a chart of the figure.\n");
+      return 0;
+    default:
+      return 64;
+    }
+  }
+  if (optind != argc - 1 || (csv && json)) {
+    (void)fprintf(stderr, "usage: benchwatch history TEST [--backend B] [--since 7d] "
+                          "[--metric M] [--csv | --json]\n");
+    return 64;
+  }
+  struct bw_store *store = NULL;
+  struct bw_config *cfg = NULL;
+  int r = open_history(db, config, &store, &cfg);
+  if (r)
+    return r;
+  struct bw_detect det = {.window_us = 7 * 86400 * INT64_C(1000000),
+                          .min_runs = 24,
+                          .latency_factor = 1.5,
+                          .throughput_factor = 0.67,
+                          .latency_margin_us = 5000,
+                          .throughput_margin = 100000,
+                          .open_after = 2,
+                          .close_after = 3};
+  if (cfg)
+    det = cfg->detect;
+  const struct bw_test *t = cfg ? bw_config_find_test(cfg, argv[optind]) : NULL;
+  struct replayed rp;
+  r = replay_target(store, &det, argv[optind], backend, t, metric, &rp);
+  if (r == 0) {
+    int64_t from_us = bw_wall_us() - since;
+    size_t first = 0;
+    while (first < rp.n && rp.pts[first].started_us < from_us)
+      first++;
+    const struct bw_metric *m = rp.m;
+    if (csv)
+      (void)printf("time,run_id,%s,baseline,ratio,verdict\n", m->name);
+    else if (json)
+      (void)printf("[");
+    else
+      (void)printf("%-20s %7s %12s %12s %7s  %s\n", "TIME (UTC)", "RUN", m->label, "BASELINE",
+                   "RATIO", "VERDICT");
+    for (size_t i = first; i < rp.n; i++) {
+      const struct bw_point *p = &rp.pts[i];
+      const struct bw_verdict *v = &rp.v[i];
+      char when[32];
+      const char *verdict = isnan(p->value) ? "failed"
+                            : !v->judged    ? "learning"
+                            : v->bad        ? "worse"
+                                            : "ok";
+      utc_time(p->started_us, when, sizeof(when));
+      if (csv) {
+        (void)printf("%s,%" PRId64 ",", when, p->run_id);
+        if (!isnan(p->value))
+          (void)printf("%.0f", p->value);
+        (void)printf(",");
+        if (v->judged)
+          (void)printf("%.0f,%.4f", v->reference, v->ratio);
+        else
+          (void)printf(",");
+        (void)printf(",%s%s%s\n", verdict, v->event ? " " : "", event_name(v->event));
+      } else if (json) {
+        (void)printf("%s\n{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"value\":", i > first ? "," : "",
+                     when, p->run_id);
+        (void)printf(isnan(p->value) ? "null" : "%.0f", p->value);
+        if (v->judged)
+          (void)printf(",\"baseline\":%.0f,\"ratio\":%.4f", v->reference, v->ratio);
+        else
+          (void)printf(",\"baseline\":null,\"ratio\":null");
+        (void)printf(",\"verdict\":\"%s\",\"event\":\"%s\"}", verdict, event_name(v->event));
+      } else {
+        char val[24] = "-", base[24] = "-", ratio[16] = "-";
+        if (!isnan(p->value))
+          (void)snprintf(val, sizeof(val), "%.2f", p->value / m->scale);
+        if (v->judged) {
+          (void)snprintf(base, sizeof(base), "%.2f", v->reference / m->scale);
+          (void)snprintf(ratio, sizeof(ratio), "x%.2f", v->ratio);
+        }
+        (void)printf("%-20s %7" PRId64 " %12s %12s %7s  %s%s%s\n", when, p->run_id, val, base,
+                     ratio, verdict, v->event ? "  REGRESSION " : "", event_name(v->event));
+      }
+    }
+    if (json)
+      (void)printf("\n]\n");
+    else if (!csv && rp.n > first)
+      sparkline(&rp, first, 72);
+    else if (!csv)
+      (void)printf("no runs in this period\n");
+  }
+  replayed_free(&rp);
+  bw_config_free(cfg);
+  bw_store_close(store);
+  return r;
+}
+
+int cmd_backtest(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"backend", required_argument, NULL, 'b'}, {"json", no_argument, NULL, 'j'},
+      {"db", required_argument, NULL, 'd'},      {"config", required_argument, NULL, 'C'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+  };
+  const char *db = NULL, *config = NULL, *backend = "";
+  bool json = false;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "b:d:C:h", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'b':
+      backend = optarg;
+      break;
+    case 'j':
+      json = true;
+      break;
+    case 'd':
+      db = optarg;
+      break;
+    case 'C':
+      config = optarg;
+      break;
+    case 'h':
+      (void)printf("usage: benchwatch backtest [--config F] TEST [--backend B] [--json]\n"
+                   "Replays the detector, with the config's detect settings, over the stored\n"
+                   "history of a target, and lists the regressions it would have opened and\n"
+                   "closed. Tune the factors here before trusting the nightly mail.\n");
+      return 0;
+    default:
+      return 64;
+    }
+  }
+  if (optind != argc - 1) {
+    (void)fprintf(stderr, "usage: benchwatch backtest [--config F] TEST [--backend B] [--json]\n");
+    return 64;
+  }
+  struct bw_store *store = NULL;
+  struct bw_config *cfg = NULL;
+  int r = open_history(db, config, &store, &cfg);
+  if (r)
+    return r;
+  if (!cfg) {
+    (void)fprintf(stderr, "benchwatch backtest: needs --config (its detect settings)\n");
+    bw_store_close(store);
+    return 64;
+  }
+  const struct bw_test *t = bw_config_find_test(cfg, argv[optind]);
+  struct replayed rp;
+  r = replay_target(store, &cfg->detect, argv[optind], backend, t, NULL, &rp);
+  if (r == 0) {
+    size_t opened = 0, closed = 0, failed = 0;
+    bool open = false;
+    const struct bw_metric *m = rp.m;
+    if (json)
+      (void)printf("{\"events\":[");
+    for (size_t i = 0; i < rp.n; i++) {
+      const struct bw_verdict *v = &rp.v[i];
+      failed += isnan(rp.pts[i].value);
+      if (!v->event)
+        continue;
+      char when[32];
+      utc_time(rp.pts[i].started_us, when, sizeof(when));
+      bool opens = v->event == BW_EVENT_OPENED || v->event == BW_EVENT_AVAIL_OPENED;
+      opened += opens;
+      closed += !opens;
+      if (v->event == BW_EVENT_OPENED || v->event == BW_EVENT_CLOSED)
+        open = opens;
+      if (json) {
+        (void)printf("%s{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"event\":\"%s\"",
+                     opened + closed > 1 ? "," : "", when, rp.pts[i].run_id, event_name(v->event));
+        if (v->judged)
+          (void)printf(",\"baseline\":%.0f,\"observed\":%.0f,\"ratio\":%.4f", v->reference,
+                       rp.pts[i].value, v->ratio);
+        (void)printf("}");
+      } else if (v->judged) {
+        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when, event_name(v->event),
+                     m->label, rp.pts[i].value / m->scale, m->unit, v->reference / m->scale,
+                     m->unit, v->ratio);
+      } else {
+        (void)printf("%s  %s\n", when, event_name(v->event));
+      }
+    }
+    if (json)
+      (void)printf("],\"runs\":%zu,\"failed\":%zu,\"opened\":%zu,\"closed\":%zu,"
+                   "\"open_at_end\":%s}\n",
+                   rp.n, failed, opened, closed, open ? "true" : "false");
+    else
+      (void)printf("%s%s%s%s: %zu runs replayed (%zu failed): %zu regressions opened, %zu "
+                   "closed%s\n",
+                   argv[optind], backend[0] ? " [" : "", backend, backend[0] ? "]" : "", rp.n,
+                   failed, opened, closed, open ? "; one still open" : "");
+  }
+  replayed_free(&rp);
+  bw_config_free(cfg);
+  bw_store_close(store);
+  return r;
+}

@@ -107,3 +107,23 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
     ret->event = BW_EVENT_CLOSED;
   }
 }
+
+void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m,
+                      const struct bw_point *pts, size_t n, struct bw_verdict *ret) {
+  struct bw_detect_state st;
+  double *window = malloc((n + 1) * sizeof(*window));
+  size_t first = 0;
+  memset(&st, 0, sizeof(st));
+  if (!window)
+    abort();
+  for (size_t i = 0; i < n; i++) {
+    while (first < i && pts[first].started_us < pts[i].started_us - cfg->window_us)
+      first++;
+    size_t k = 0;
+    for (size_t j = first; j < i; j++)
+      if (!isnan(pts[j].value))
+        window[k++] = pts[j].value;
+    bw_detect_step(cfg, m, &st, window, k, isnan(pts[i].value), pts[i].value, &ret[i]);
+  }
+  free(window);
+}

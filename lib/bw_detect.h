@@ -82,4 +82,13 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
                     struct bw_detect_state *st, const double *window, size_t n_window, bool failed,
                     double value, struct bw_verdict *ret);
 
+/*
+ * Replays the detector over a target's history (oldest first; NAN values are failed runs) from a
+ * fresh state, as the daemon steps it run by run: the window of each run is the good values of
+ * the runs that started within window_us before it. ret[i] is the verdict on pts[i]. The same
+ * steps as the daemon's, so what this opens and closes is what the daemon would have.
+ */
+void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m,
+                      const struct bw_point *pts, size_t n, struct bw_verdict *ret);
+
 #endif

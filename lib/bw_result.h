@@ -111,6 +111,13 @@ struct bw_run {
   size_t cap_samples;
 };
 
+/* One point of a metric's history: a run's figure (NAN for a failed run). */
+struct bw_point {
+  int64_t run_id;
+  int64_t started_us;
+  double value;
+};
+
 /* Sets every figure to BW_NONE and every pointer to NULL. */
 void bw_run_init(struct bw_run *run);
 /* Frees what the run owns and leaves it as bw_run_init() does. Accepts NULL. */

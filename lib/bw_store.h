@@ -52,12 +52,6 @@ int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *
 /* Reads run id back, samples included, into *ret (bw_run_init()ed by the call; caller resets). */
 int bw_store_get_run(struct bw_store *store, int64_t id, struct bw_run *ret, struct bw_errs *errs);
 
-/* One point of a metric's history. */
-struct bw_point {
-  int64_t run_id;
-  int64_t started_us;
-  double value;
-};
 
 /*
  * The window a baseline is computed from: the values of figure `metric` (a name from

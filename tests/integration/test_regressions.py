@@ -1,4 +1,5 @@
 """Regressions end to end: the daemon opens and closes them, the CLI lists and accepts them."""
+import json
 import os
 import shutil
 import signal
@@ -78,6 +79,25 @@ class RegressionTest(unittest.TestCase):
         self.assertTrue(19 <= rows[0][3] <= 25, rows)
         self.assertTrue(98 <= rows[0][4] <= 110, rows)
         self.assertEqual(rows[1][1:3], ("availability", 1))
+        # The backtest replays the stored runs and finds exactly what the daemon did.
+        p = cli("backtest", "--config", self.config, "home", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        bt = json.loads(p.stdout)
+        self.assertEqual([e["event"] for e in bt["events"]],
+                         ["OPENED", "CLOSED", "OPENED (availability)"])
+        self.assertEqual([e["run_id"] for e in bt["events"] if e["event"] != "CLOSED"],
+                         [r[0] for r in sqlite3.connect(self.db).execute(
+                             "SELECT open_run_id FROM regression ORDER BY id")])
+        self.assertIn("2 regressions opened, 1 closed",
+                      cli("backtest", "--config", self.config, "home").stdout)
+        # history: every run with its verdict, the events marked, a chart at the end.
+        out = cli("history", "home", "--config", self.config).stdout
+        self.assertIn("REGRESSION OPENED", out)
+        self.assertIn("failed", out)
+        self.assertIn("median over time", out)
+        csv_lines = cli("history", "home", "--config", self.config, "--csv").stdout.splitlines()
+        self.assertEqual(csv_lines[0], "time,run_id,p50_us,baseline,ratio,verdict")
+        self.assertEqual(len(csv_lines) - 1, bt["runs"])
         out = cli("regressions", "--db", self.db).stdout
         self.assertIn("recovered after", out)
         self.assertIn("availability", out)
