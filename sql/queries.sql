@@ -114,3 +114,22 @@ SELECT test,
        acked
 FROM open_regressions
 ORDER BY since_utc, test, backend, metric;
+
+-- 7. When did it start? The runs of the newest regression's target around its opening: the
+--    twelve runs before the one that opened it, that run, and the twelve after.
+WITH g AS (
+  SELECT target_id, open_run_id, metric FROM regression ORDER BY opened_us DESC LIMIT 1
+),
+around AS (
+  SELECT r.*,
+         row_number() OVER (ORDER BY r.started_us) AS i,
+         (SELECT count(*) FROM run x, g WHERE x.target_id = g.target_id
+            AND x.started_us <= (SELECT started_us FROM run WHERE id = g.open_run_id)) AS at_open
+  FROM runs_readable r, g
+  WHERE r.target_id = g.target_id
+)
+SELECT started_utc, test, backend, outcome, median_ms, mb_per_s,
+       CASE WHEN i = at_open THEN '<- opened here' ELSE '' END AS note
+FROM around
+WHERE i BETWEEN at_open - 12 AND at_open + 12
+ORDER BY started_utc;

@@ -98,6 +98,7 @@ class RegressionTest(unittest.TestCase):
         csv_lines = cli("history", "home", "--config", self.config, "--csv").stdout.splitlines()
         self.assertEqual(csv_lines[0], "time,run_id,p50_us,baseline,ratio,verdict")
         self.assertEqual(len(csv_lines) - 1, bt["runs"])
+        self.readme_queries()
         out = cli("regressions", "--db", self.db).stdout
         self.assertIn("recovered after", out)
         self.assertIn("availability", out)
@@ -110,6 +111,30 @@ class RegressionTest(unittest.TestCase):
         p = cli("regressions", "ack", str(rows[1][0]), "--db", self.db)
         self.assertEqual(p.returncode, 1)
         self.assertIn("no open regression %d" % rows[1][0], p.stderr)
+
+
+    def readme_queries(self):
+        """Every query in README's "Querying history with sqlite3", on this real history."""
+        from harness import SOURCE
+        with open(os.path.join(SOURCE, "README.md")) as f:
+            readme = f.read()
+        section = readme.split("## Querying history with sqlite3", 1)[1].split("\n## ", 1)[0]
+        queries = [b.split("```", 1)[0] for b in section.split("```sql\n")[1:]]
+        self.assertGreaterEqual(len(queries), 5)
+        outputs = []
+        for q in queries:
+            p = subprocess.run(["sqlite3", "-cmd", ".timeout 5000", self.db], input=q,
+                               capture_output=True, text=True)
+            self.assertEqual((p.returncode, p.stderr), (0, ""), q)
+            outputs.append(p.stdout)
+        runs = sqlite3.connect(self.db).execute("SELECT count(*) FROM run").fetchone()[0]
+        self.assertEqual(len(outputs[0].splitlines()), min(20, runs))  # the last 20 runs
+        self.assertIn("<- opened", outputs[4])                     # where it started
+        p = subprocess.run(["sqlite3", self.db],
+                           stdin=open(os.path.join(SOURCE, "sql", "queries.sql")),
+                           capture_output=True, text=True)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertIn("<- opened here", p.stdout)
 
 
 if __name__ == "__main__":
