@@ -190,7 +190,7 @@ int cmd_baseline(int argc, char **argv) {
   struct bw_detect det = {.window_us = 7 * 86400 * INT64_C(1000000), .min_runs = 24};
   const struct bw_test *t = cfg ? bw_config_find_test(cfg, name) : NULL;
   if (cfg)
-    det = cfg->detect;
+    det = t ? t->detect : cfg->detect;
   char *const *backends = (char *const[]){(char *)(uintptr_t)(backend ? backend : "")};
   size_t nb = 1;
   if (t && !backend && t->n_backends) {
@@ -445,6 +445,8 @@ int cmd_history(int argc, char **argv) {
   if (cfg)
     det = cfg->detect;
   const struct bw_test *t = cfg ? bw_config_find_test(cfg, argv[optind]) : NULL;
+  if (t)
+    det = t->detect;
   struct replayed rp;
   r = replay_target(store, &det, argv[optind], backend, t, metric, &rp);
   if (r == 0) {
@@ -562,7 +564,7 @@ int cmd_backtest(int argc, char **argv) {
   }
   const struct bw_test *t = bw_config_find_test(cfg, argv[optind]);
   struct replayed rp;
-  r = replay_target(store, &cfg->detect, argv[optind], backend, t, NULL, &rp);
+  r = replay_target(store, t ? &t->detect : &cfg->detect, argv[optind], backend, t, NULL, &rp);
   if (r == 0) {
     size_t opened = 0, closed = 0, failed = 0;
     bool open = false;

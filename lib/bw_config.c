@@ -27,6 +27,7 @@ enum opt_type {
   T_KIND,     /* page | download */
   T_METHOD,   /* GET | HEAD */
   T_HTTP,     /* 1.1 | 2 */
+  T_DETECT,   /* a mapping of detect_opts: this test's own detection settings */
   T_BOOL,
   T_INT,
   T_FACTOR,   /* a positive decimal */
@@ -96,6 +97,8 @@ static const struct opt test_opts[] = {
      F_DOWNLOAD_ONLY, "download: length of each step of the throughput timeline"},
     {"stall_rate", T_SIZE, TEST(stall_rate), 0, INT64_MAX, "100KB", F_DOWNLOAD_ONLY,
      "download: a timeline step slower than this many bytes per second counts as stalled"},
+    {"detect", T_DETECT, TEST(detect), 0, 0, NULL, F_TEST_ONLY,
+     "this test's own detection settings, over the global detect: (any of its keys)"},
     {"http", T_HTTP, TEST(http_version), 0, 0, "1.1", 0,
      "HTTP version: 1.1, or 2 (negotiated by TLS ALPN on https, falling back to 1.1)"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
@@ -490,6 +493,11 @@ static void set_string(char **field, const char *value) {
   *field = bw_xstrdup(value);
 }
 
+static int parse_section(struct ctx *c, const yaml_node_t *map, const char *path,
+                         const struct opt *opts, unsigned forbidden, void *base, uint64_t *set);
+static int check_detect(struct ctx *c, const yaml_node_t *n, const char *path,
+                        const struct bw_detect *d);
+
 /* Parses node as option o into the struct at base. */
 static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, const char *path,
                      void *base) {
@@ -500,6 +508,13 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
   int r;
 
   switch (o->type) {
+  case T_DETECT: {
+    uint64_t set;
+    r = parse_section(c, n, path, detect_opts, 0, field, &set);
+    if (r == 0)
+      r = check_detect(c, n, path, (const struct bw_detect *)(const void *)field);
+    return r;
+  }
   case T_HEADERS:
     return parse_list(c, n, path, valid_header, "headers \"Name: value\"", (char ***)(void *)field,
                       (size_t *)(void *)(field + sizeof(char **)));
@@ -769,6 +784,21 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
   return r;
 }
 
+/* Checks across the keys of a detect mapping. */
+static int check_detect(struct ctx *c, const yaml_node_t *n, const char *path,
+                        const struct bw_detect *d) {
+  int r = 0;
+  if (d->latency_factor <= 1.0) {
+    err_at(c, &n->start_mark, path, "latency_factor must be greater than 1");
+    r = -EINVAL;
+  }
+  if (d->throughput_factor >= 1.0) {
+    err_at(c, &n->start_mark, path, "throughput_factor must be less than 1");
+    r = -EINVAL;
+  }
+  return r;
+}
+
 static int check_unique_name(struct ctx *c, const yaml_node_t *map, const char *path,
                              const struct bw_config *cfg, size_t idx) {
   const char *name = cfg->tests[idx].name;
@@ -802,6 +832,7 @@ static int parse_tests(struct ctx *c, const yaml_node_t *seq, const struct bw_te
     uint64_t set;
     (void)snprintf(path, sizeof(path), "tests[%zu]", i);
     bw_test_copy(t, defaults);
+    t->detect = cfg->detect; /* the global settings, which the test's own detect: overrides */
     cfg->n_tests = i + 1;
     t->line = (int)map->start_mark.line + 1;
     t->column = (int)map->start_mark.column + 1;
@@ -899,14 +930,8 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   n = find_key(c, root, "detect");
   if (n && parse_section(c, n, "detect", detect_opts, 0, &cfg->detect, &set) < 0)
     r = -EINVAL;
-  if (n && cfg->detect.latency_factor <= 1.0) {
-    err_at(c, &n->start_mark, "detect.latency_factor", "must be greater than 1");
+  if (n && check_detect(c, n, "detect", &cfg->detect) < 0)
     r = -EINVAL;
-  }
-  if (n && cfg->detect.throughput_factor >= 1.0) {
-    err_at(c, &n->start_mark, "detect.throughput_factor", "must be less than 1");
-    r = -EINVAL;
-  }
 
   n = find_key(c, root, "report");
   if (n) {
@@ -1119,6 +1144,13 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     case T_HTTP:
       bw_buf_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
       continue;
+    case T_DETECT: {
+      char deeper[32];
+      (void)snprintf(deeper, sizeof(deeper), "%s  ", indent);
+      bw_buf_printf(b, "%s%s:\n", indent, o->key);
+      dump_opts(b, detect_opts, field, deeper, 0);
+      continue;
+    }
     case T_BOOL:
       bw_buf_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "true" : "false");
       continue;

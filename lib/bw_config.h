@@ -17,6 +17,17 @@
  * every setting: built-in default, overridden by `defaults:`, overridden by the test itself.
  */
 
+struct bw_detect {
+  int64_t window_us;
+  int64_t min_runs;
+  double latency_factor;
+  double throughput_factor;
+  int64_t latency_margin_us;
+  int64_t throughput_margin; /* bytes per second */
+  int64_t open_after;
+  int64_t close_after;
+};
+
 struct bw_test {
   char *name;
   enum bw_kind kind;
@@ -39,20 +50,11 @@ struct bw_test {
   int64_t interval_us; /* download: timeline step */
   int64_t stall_rate;  /* download: bytes/s below which a timeline step counts as stalled */
   int http_version;    /* 1 (HTTP/1.1) or 2 */
+  struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;
 };
 
-struct bw_detect {
-  int64_t window_us;
-  int64_t min_runs;
-  double latency_factor;
-  double throughput_factor;
-  int64_t latency_margin_us;
-  int64_t throughput_margin; /* bytes per second */
-  int64_t open_after;
-  int64_t close_after;
-};
 
 struct bw_report {
   bool enabled; /* a `report:` section is present */

@@ -43,7 +43,6 @@ struct bw_runner {
   struct target *queue_head, *queue_tail;
   size_t running;
   int64_t max_parallel;
-  struct bw_detect detect;
   bool stopping;
   bool once;
   void (*once_done)(void *arg);
@@ -196,7 +195,7 @@ static void on_run_done(void *arg, struct bw_run *run) {
   } else {
     struct bw_judgement j;
     char *verdict = NULL;
-    if (r->store && bw_judge_run(r->store, &r->detect, run, id, &j, &errs) == 0)
+    if (r->store && bw_judge_run(r->store, &t->test.detect, run, id, &j, &errs) == 0)
       verdict = bw_judge_describe(&j);
     else if (r->store)
       bw_log(BW_LOG_ERR, "%s: regression detection failed: %s", run->test,
@@ -290,7 +289,8 @@ static bool same_test(const struct bw_test *a, const struct bw_test *b) {
          a->every_us == b->every_us && a->offset_us == b->offset_us &&
          a->jitter_us == b->jitter_us && a->max_time_us == b->max_time_us &&
          a->max_bytes == b->max_bytes && a->interval_us == b->interval_us &&
-         a->stall_rate == b->stall_rate && a->http_version == b->http_version;
+         a->stall_rate == b->stall_rate && a->http_version == b->http_version &&
+         memcmp(&a->detect, &b->detect, sizeof(a->detect)) == 0;
 }
 
 static struct target *find(struct bw_runner *r, const char *name, const char *backend) {
@@ -306,7 +306,6 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
   size_t added = 0, changed = 0, removed = 0, old_n = r->n_targets;
   bool *keep = bw_xcalloc(old_n + 1, sizeof(*keep));
   r->max_parallel = cfg->max_parallel;
-  r->detect = cfg->detect;
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *test = &cfg->tests[i];
     size_t nb = test->n_backends ? test->n_backends : 1;

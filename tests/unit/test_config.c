@@ -87,6 +87,11 @@ static void example_config(void **state) {
   assert_int_equal(big->column, 5);
 
   assert_int_equal(cfg->detect.window_us, 7 * 86400 * S);
+  /* A test's own detect: overrides the global one key by key. */
+  assert_true(big->detect.throughput_factor == 0.5);
+  assert_true(big->detect.latency_factor == cfg->detect.latency_factor);
+  assert_int_equal(big->detect.min_runs, cfg->detect.min_runs);
+  assert_true(home->detect.throughput_factor == 0.67);
   assert_true(cfg->report.enabled);
   assert_int_equal(cfg->report.at_minutes, 6 * 60 + 30);
   assert_int_equal(cfg->report.n_to, 1);
