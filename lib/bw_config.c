@@ -108,6 +108,8 @@ static const struct opt test_opts[] = {
 static const struct opt detect_opts[] = {
     {"window", T_DURATION, DET(window_us), 3600 * INT64_C(1000000), 366 * DAY, "7d", 0,
      "history the baseline (rolling mode) is computed from"},
+    {"window_runs", T_INT, DET(window_runs), 0, 100000, "0", 0,
+     "and at most this many of the newest runs in it; 0 = no count limit"},
     {"min_runs", T_INT, DET(min_runs), 3, 100000, "24", 0,
      "runs of history needed before any verdict"},
     {"latency_factor", T_FACTOR, DET(latency_factor), 0, 0, "1.5", 0,

@@ -19,6 +19,7 @@
 
 struct bw_detect {
   int64_t window_us;
+  int64_t window_runs; /* 0: every run in window_us */
   int64_t min_runs;
   double latency_factor;
   double throughput_factor;

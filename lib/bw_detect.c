@@ -123,6 +123,12 @@ void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m,
     for (size_t j = first; j < i; j++)
       if (!isnan(pts[j].value))
         window[k++] = pts[j].value;
+    if (cfg->window_runs > 0 && k > (size_t)cfg->window_runs) {
+      /* the newest window_runs, as the store's window gives the daemon */
+      size_t drop = k - (size_t)cfg->window_runs;
+      memmove(window, window + drop, (size_t)cfg->window_runs * sizeof(*window));
+      k = (size_t)cfg->window_runs;
+    }
     bw_detect_step(cfg, m, &st, window, k, isnan(pts[i].value), pts[i].value, &ret[i]);
   }
   free(window);

@@ -187,28 +187,45 @@ static const char *field_end(const char *p, const char *end) {
   return p;
 }
 
+/* The end of a time field at p: as field_end(), but "YYYY-MM-DD HH:MM..." is one field. */
+static const char *time_end(const char *p, const char *end) {
+  const char *e = field_end(p, end);
+  if (e - p == 10 && p[4] == '-' && e + 1 < end && *e == ' ' && is_digit(e[1]))
+    e = field_end(e + 1, end);
+  return e;
+}
+
 /* ---- messages ---- */
 
+struct msg {
+  int64_t line;
+  size_t seq; /* the order it came in, for equal lines */
+  char *text;
+};
+
+/* The problems of one file, kept until the end so they can be reported in line order. */
 struct ctx {
   const char *name;
   struct bw_errs *errs;
+  struct msg *msgs;
   size_t bad; /* lines with an error */
+  size_t cap;
   size_t max; /* of them reported */
 };
 
 static void bad(struct ctx *c, int64_t line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Reports a bad line as NAME:LINE: message, while fewer than c->max were reported. */
+/* Notes a bad line; finish() reports it as NAME:LINE: message. */
 static void bad(struct ctx *c, int64_t line, const char *fmt, ...) {
-  if (c->bad++ < c->max) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = bw_xvasprintf(fmt, ap);
-    va_end(ap);
-    bw_errs_add(c->errs, "%s:%" PRId64 ": %s", c->name, line, msg);
-    free(msg);
-  }
+  va_list ap;
+  bw_xgrow(&c->msgs, &c->cap, c->bad + 1, sizeof(*c->msgs));
+  va_start(ap, fmt);
+  c->msgs[c->bad].text = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  c->msgs[c->bad].line = line;
+  c->msgs[c->bad].seq = c->bad;
+  c->bad++;
 }
 
 /* Like bad(), quoting [p, end) at the end of the message: "..., got \"x\"". */
@@ -218,11 +235,33 @@ static void bad_got(struct ctx *c, int64_t line, const char *what, const char *p
   free(q);
 }
 
-/* Closes the report: how many bad lines were not shown. Returns 0, or -EBADMSG after errors. */
+static int cmp_msg(const void *a, const void *b) {
+  const struct msg *x = a, *y = b;
+  if (x->line != y->line)
+    return x->line < y->line ? -1 : 1;
+  return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/*
+ * Reports the bad lines in line order, the first c->max of them, then how many were not shown.
+ * Returns 0, or -EBADMSG after errors.
+ */
 static int finish(struct ctx *c) {
+  struct msg *sorted = bw_xmalloc((c->bad ? c->bad : 1) * sizeof(*sorted));
+  for (size_t i = 0; i < c->bad; i++)
+    sorted[i] = c->msgs[i];
+  qsort(sorted, c->bad, sizeof(*sorted), cmp_msg);
+  for (size_t i = 0; i < c->bad; i++) {
+    if (i < c->max)
+      bw_errs_add(c->errs, "%s:%" PRId64 ": %s", c->name, sorted[i].line, sorted[i].text);
+    free(sorted[i].text);
+  }
   if (c->bad > c->max)
     bw_errs_add(c->errs, "%s: %zu bad lines in all; the first %zu are shown", c->name, c->bad,
                 c->max);
+  free(sorted);
+  free(c->msgs);
+  c->msgs = NULL;
   return c->bad ? -EBADMSG : 0;
 }
 
@@ -494,16 +533,17 @@ static int cmp_point(const void *a, const void *b) {
   return (x->line > y->line) - (x->line < y->line);
 }
 
-/* Reports a point later than latest_us. */
-static void check_future(struct ctx *c, const struct bw_import_opts *o, int64_t started_us,
+/* Reports a point later than latest_us; false when it is. */
+static bool check_future(struct ctx *c, const struct bw_import_opts *o, int64_t started_us,
                          bool naive, int64_t line) {
   char when[32];
   if (o->latest_us == BW_NONE || started_us <= o->latest_us)
-    return;
+    return true;
   format_time(started_us, when, sizeof(when));
   bad(c, line, "%s is in the future%s", when,
       naive ? " (a time without an offset is UTC: give local times with theirs, such as +01:00)"
             : "");
+  return false;
 }
 
 /* ---- plain ---- */
@@ -532,7 +572,13 @@ static int parse_plain(struct ctx *c, const char *buf, size_t len, const struct 
     bool naive;
     const char *t = scan_time(p, end, &us, &naive, &why);
     if (!t || (t < end && !is_blank(*t) && *t != ',')) {
-      bad_got(c, l.no, t ? why_time : why, p, field_end(t ? t : p, end));
+      if (!t && why != why_time) {
+        char *q = quote(p, time_end(p, end));
+        bad(c, l.no, "bad time %s: %s", q, why);
+        free(q);
+      } else {
+        bad_got(c, l.no, why_time, p, t ? field_end(t, end) : time_end(p, end));
+      }
       continue;
     }
     const char *v = t;
@@ -566,15 +612,19 @@ static int parse_plain(struct ctx *c, const char *buf, size_t len, const struct 
     while (rest < end && is_blank(*rest))
       rest++;
     if (rest < end && *rest != '#') {
-      bad_got(c, l.no, "expected only TIME and VALUE on the line", rest, end);
+      bool comma = rest == vend && *rest == ',' && rest + 1 < end && is_digit(rest[1]);
+      bad_got(c, l.no,
+              comma ? "expected only TIME and VALUE on the line (a decimal comma? write a point)"
+                    : "expected only TIME and VALUE on the line",
+              rest, end);
       continue;
     }
     if (o->kind == BW_KIND_DOWNLOAD && value <= 0) {
       bad(c, l.no, "a download rate must be above 0 (a failed download? leave it out)");
       continue;
     }
-    check_future(c, o, us, naive, l.no);
-    add_point(pts, us, value * u->factor, l.no);
+    if (check_future(c, o, us, naive, l.no))
+      add_point(pts, us, value * u->factor, l.no);
   }
 
   /* Points sorted by time, then by line, so a repeated time is reported at its later line. */
@@ -628,11 +678,10 @@ static bool tsv_row(struct ctx *c, const char *p, const char *end, int64_t no, s
     s = tab + 1;
   }
   if (n != N_TSV_FIELDS) {
-    char *what = bw_xasprintf("expected 6 tab-separated fields (starttime, seconds, ctime, "
-                              "dtime, ttime, wait), got %zu",
-                              n);
-    bad_got(c, no, what, p, end);
-    free(what);
+    char *q = quote(p, end);
+    bad(c, no, "expected 6 tab-separated fields (starttime, seconds, ctime, dtime, ttime, wait), "
+        "got %zu: %s", n, q);
+    free(q);
     return false;
   }
   if (f[0] == fend[0]) {
@@ -697,8 +746,8 @@ static int parse_ab_tsv(struct ctx *c, const char *buf, size_t len,
       ms[k - i] = (double)rows[k].ttime_ms;
     bw_stats_sort(ms, j - i);
     int64_t started = rows[i].seconds * US_PER_S;
-    check_future(c, o, started, false, rows[i].line);
-    add_point(pts, started, bw_stats_median(ms, j - i) * 1e3, rows[i].line);
+    if (check_future(c, o, started, false, rows[i].line))
+      add_point(pts, started, bw_stats_median(ms, j - i) * 1e3, rows[i].line);
     i = j;
   }
   free(ms);
@@ -774,10 +823,8 @@ static int parse_ab_csv(struct ctx *c, const char *buf, size_t len,
         "expected the %" PRId64 "%% row, got the end of the file (ab -e writes 101 rows, 0%% to "
         "100%%)",
         expect);
-  if (c->bad == 0) {
-    check_future(c, o, o->at_us, false, line50);
+  if (c->bad == 0 && check_future(c, o, o->at_us, false, line50))
     add_point(pts, o->at_us, median * 1e3, line50);
-  }
   return finish(c);
 }
 
@@ -799,7 +846,9 @@ enum bw_import_format bw_import_detect(const char *buf, size_t len) {
 int bw_import_parse(const char *name, const char *buf, size_t len,
                     const struct bw_import_opts *opts, struct bw_import_point **ret, size_t *ret_n,
                     struct bw_errs *errs) {
-  struct ctx c = {name, errs, 0, opts->max_errors ? opts->max_errors : BW_IMPORT_MAX_ERRORS};
+  struct ctx c = {.name = name,
+                  .errs = errs,
+                  .max = opts->max_errors ? opts->max_errors : BW_IMPORT_MAX_ERRORS};
   struct points pts = {0};
   enum bw_import_format format = opts->format;
   int r;

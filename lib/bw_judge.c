@@ -27,7 +27,7 @@ int bw_judge_run(struct bw_store *store, const struct bw_detect *cfg, const stru
     return r;
   int64_t from = run->started_us - cfg->window_us;
   r = bw_store_window(store, target_id, ret->metric->name, from > since ? from : since,
-                      run->started_us, 0, &window, &n, errs);
+                      run->started_us, (size_t)cfg->window_runs, &window, &n, errs);
   if (r < 0)
     return r;
   values = bw_xmalloc((n + 1) * sizeof(*values));

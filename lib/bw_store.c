@@ -1128,3 +1128,117 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
   (void)sqlite3_finalize(st);
   return r;
 }
+
+/* ---- imports ---- */
+
+static const char run_exists_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM run WHERE target_id = ? AND started_us = ?)";
+
+/* Runs the prepared run_exists_sql st for (target_id, started_us) and makes st ready again. */
+static int query_exists(struct bw_store *s, sqlite3_stmt *st, int64_t target_id,
+                        int64_t started_us, bool *ret, struct bw_errs *errs) {
+  int r = 0;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, started_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *ret = sqlite3_column_int(st, 0) != 0;
+  else
+    r = fail_sql(s, rc, errs, "cannot look for a run");
+  release(st);
+  return r;
+}
+
+int bw_store_run_exists(struct bw_store *store, int64_t target_id, int64_t started_us, bool *ret,
+                        struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store, run_exists_sql, &st, "cannot look for a run", errs);
+  if (r == 0)
+    r = query_exists(store, st, target_id, started_us, ret, errs);
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+/* Inserts run and its samples for target_id, inside the caller's transaction. */
+static int insert_run(struct bw_store *s, const struct bw_run *run, int64_t target_id,
+                      struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int i = 1, rc, r;
+
+  r = prepare(s, ST_PUT_RUN, &st, errs);
+  if (r < 0)
+    return r;
+  rc = sqlite3_bind_int64(st, i++, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, i++, run->started_us);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i++, bw_outcome_name(run->outcome));
+  for (size_t c = 0; c < N_ELEM(run_texts) && rc == SQLITE_OK; c++)
+    rc = bind_text(st, i++, get_ptr(run, run_texts[c].offset));
+  for (const struct bw_figure *f = bw_run_figures; f->name && rc == SQLITE_OK; f++)
+    rc = bind_figure(st, i++, f, run);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(s, rc, errs, "cannot store a run of %s", run->test);
+    release(st);
+    return r;
+  }
+  int64_t run_id = sqlite3_last_insert_rowid(s->db);
+  release(st);
+  for (size_t n = 0; n < run->n_samples && r == 0; n++)
+    r = put_sample(s, run_id, n, &run->samples[n], errs);
+  return r;
+}
+
+static bool same_target(const struct bw_run *a, const struct bw_run *b) {
+  return strcmp(a->test, b->test) == 0 &&
+         strcmp(a->backend ? a->backend : "", b->backend ? b->backend : "") == 0;
+}
+
+int bw_store_put_new_runs(struct bw_store *store, const struct bw_run *runs, size_t n,
+                          size_t *ret_added, struct bw_errs *errs) {
+  sqlite3_stmt *exists = NULL;
+  const struct bw_run *last = NULL;
+  int64_t target_id = 0;
+  size_t added = 0;
+  int r;
+
+  for (size_t i = 0; i < n; i++) {
+    if (runs[i].started_us == BW_NONE || !bw_outcome_name(runs[i].outcome) || !runs[i].test) {
+      add_err(errs, "test %s: %s", runs[i].test ? runs[i].test : "(unnamed)",
+              runs[i].started_us == BW_NONE ? "run has no start time"
+                                            : "run has an unknown outcome or no test");
+      return -EINVAL;
+    }
+  }
+  r = exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
+  if (r < 0)
+    return r;
+  r = prepare_once(store, run_exists_sql, &exists, "cannot look for a run", errs);
+  for (size_t i = 0; i < n && r == 0; i++) {
+    const struct bw_run *run = &runs[i];
+    bool there = false;
+    if (!last || !same_target(last, run)) {
+      r = upsert_target(store, run->test, run->backend, run->kind, run->url, &target_id, errs);
+      if (r < 0)
+        break;
+      last = run;
+    }
+    r = query_exists(store, exists, target_id, run->started_us, &there, errs);
+    if (r == 0 && !there) {
+      r = insert_run(store, run, target_id, errs);
+      added += r == 0;
+    }
+  }
+  if (r == 0)
+    r = exec(store, "COMMIT", "cannot commit the runs", errs);
+  if (r < 0)
+    rollback(store);
+  else if (ret_added)
+    *ret_added = added;
+  (void)sqlite3_finalize(exists);
+  return r;
+}

@@ -120,4 +120,20 @@ void bw_regressions_free(struct bw_regression *list, size_t n);
  */
 int bw_store_ack(struct bw_store *store, int64_t id, int64_t now_us, struct bw_errs *errs);
 
+/*
+ * Whether target_id has a run, of any outcome, that started at exactly started_us: *ret. Imports
+ * use it so that the same history is never added twice.
+ */
+int bw_store_run_exists(struct bw_store *store, int64_t target_id, int64_t started_us, bool *ret,
+                        struct bw_errs *errs);
+
+/*
+ * Writes runs[0..n) as bw_store_put_run() does, all in one transaction (all of them or, on error,
+ * none), except each run whose target already has a run that started at the same microsecond:
+ * that one is left out, so importing the same history twice adds nothing. *ret_added (may be
+ * NULL) gets how many were written; the others were there already.
+ */
+int bw_store_put_new_runs(struct bw_store *store, const struct bw_run *runs, size_t n,
+                          size_t *ret_added, struct bw_errs *errs);
+
 #endif

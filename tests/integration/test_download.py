@@ -48,7 +48,8 @@ class DownloadTest(unittest.TestCase):
                           self.faultd.base + "/stall?after=1000000&seconds=3&size=2000000")
         self.assertEqual(r["outcome"], "ok")
         self.assertEqual(r["bytes"], 2000000)
-        self.assertGreaterEqual(r["stall_us"], 3000000)  # the 3 s of silence, exactly
+        # The 3 s of silence, as the client saw it (the last byte before it may land a few ms late).
+        self.assertGreaterEqual(r["stall_us"], 2950000)
         self.assertLessEqual(r["stall_us"], 3300000)
         stalls = stalled_steps(r, 100000)
         self.assertTrue(stalls)
