@@ -120,7 +120,7 @@ static const struct opt detect_opts[] = {
      "and by at least this much (so 2 ms -> 3.5 ms on a fast link is not a regression)"},
     {"throughput_margin", T_SIZE, DET(throughput_margin), 0, INT64_MAX, "100KB", 0,
      "and below the baseline by at least this many bytes per second"},
-    {"open_after", T_INT, DET(open_after), 1, 1000, "2", 0,
+    {"open_after", T_INT, DET(open_after), 1, 1000, "3", 0,
      "consecutive bad runs that open a regression"},
     {"close_after", T_INT, DET(close_after), 1, 1000, "3", 0,
      "consecutive good runs that close it"},

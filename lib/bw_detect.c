@@ -36,9 +36,20 @@ void bw_baseline_compute(const double *values, size_t n, struct bw_baseline *ret
     return;
   }
   double *s = bw_stats_sort_copy(values, n);
-  ret->mode = bw_stats_mode(s, n);
+  ret->mode = bw_stats_shorth_median(s, n);
   ret->mad = bw_stats_mad(s, n);
   free(s);
+}
+
+/*
+ * Back within half the factor of the reference: what closes a regression. Without this band a
+ * step right at the factor would flap open and closed as runs fall either side of it.
+ */
+static bool is_recovered(const struct bw_detect *cfg, const struct bw_metric *m, double ref,
+                         double value) {
+  if (m->higher_is_worse)
+    return value <= ref * (1 + (cfg->latency_factor - 1) / 2);
+  return value >= ref * (1 - (1 - cfg->throughput_factor) / 2);
 }
 
 /* Worse than the reference by the factor and by the margin, in the metric's direction. */
@@ -87,7 +98,9 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
   ret->reference = ref;
   ret->ratio = value / ref;
   ret->bad = is_bad(cfg, m, ref, value);
-  if (ret->bad) {
+  /* While open, only a run back near the old normal counts as good. */
+  bool counts_bad = st->open ? !is_recovered(cfg, m, ref, value) : ret->bad;
+  if (counts_bad) {
     st->good_streak = 0;
     st->bad_streak++;
   } else {

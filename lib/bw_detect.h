@@ -16,7 +16,8 @@
  *
  * A run is bad when it is worse than the baseline by the factor AND by the absolute margin (so
  * 2 ms -> 3.5 ms on loopback is no regression). A regression opens after open_after consecutive
- * bad runs and closes after close_after consecutive good ones; while it is open the baseline is
+ * bad runs and closes after close_after consecutive runs back within half the factor (so a change
+ * right at the factor does not flap open and closed); while it is open the baseline is
  * frozen at its value when it opened, so a lasting change does not quietly become the new normal
  * as it fills the window: it stays open until it recovers or a person accepts it (ack). Failed
  * runs do not count for or against performance; open_after consecutive failures open an
@@ -39,7 +40,7 @@ const struct bw_metric *bw_detect_metric_find(const char *name);
 
 struct bw_baseline {
   size_t n;    /* runs behind it */
-  double mode; /* half-sample mode */
+  double mode; /* the median of the shortest half (bw_stats_shorth_median): the densest level */
   double mad;  /* median absolute deviation: the spread */
 };
 

@@ -250,7 +250,8 @@ static int finish(struct ctx *c) {
   struct msg *sorted = bw_xmalloc((c->bad ? c->bad : 1) * sizeof(*sorted));
   for (size_t i = 0; i < c->bad; i++)
     sorted[i] = c->msgs[i];
-  qsort(sorted, c->bad, sizeof(*sorted), cmp_msg);
+  if (c->bad > 1)
+    qsort(sorted, c->bad, sizeof(*sorted), cmp_msg);
   for (size_t i = 0; i < c->bad; i++) {
     if (i < c->max)
       bw_errs_add(c->errs, "%s:%" PRId64 ": %s", c->name, sorted[i].line, sorted[i].text);
@@ -628,7 +629,8 @@ static int parse_plain(struct ctx *c, const char *buf, size_t len, const struct 
   }
 
   /* Points sorted by time, then by line, so a repeated time is reported at its later line. */
-  qsort(pts->v, pts->n, sizeof(*pts->v), cmp_point);
+  if (pts->n > 1)
+    qsort(pts->v, pts->n, sizeof(*pts->v), cmp_point);
   for (size_t i = 1; i < pts->n; i++) {
     if (pts->v[i].started_us == pts->v[i - 1].started_us) {
       char when[32];
@@ -736,7 +738,8 @@ static int parse_ab_tsv(struct ctx *c, const char *buf, size_t len,
   if (c->bad)
     goto out;
 
-  qsort(rows, n, sizeof(*rows), cmp_row);
+  if (n > 1)
+    qsort(rows, n, sizeof(*rows), cmp_row);
   double *ms = bw_xmalloc((n ? n : 1) * sizeof(*ms));
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;

@@ -101,6 +101,21 @@ double bw_stats_mode(const double *sorted, size_t n) {
   return sorted[lo];
 }
 
+double bw_stats_shorth_median(const double *sorted, size_t n) {
+  if (n == 0)
+    return NAN;
+  size_t h = (n + 1) / 2, best = 0;
+  double width = INFINITY;
+  for (size_t i = 0; i + h <= n; i++) {
+    double w = sorted[i + h - 1] - sorted[i];
+    if (w < width) {
+      width = w;
+      best = i;
+    }
+  }
+  return bw_stats_median(sorted + best, h);
+}
+
 double bw_stats_mad(const double *sorted, size_t n) {
   if (n == 0)
     return NAN;

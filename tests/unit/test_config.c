@@ -142,7 +142,7 @@ static void builtin_defaults(void **state) {
   assert_int_equal(cfg->detect.min_runs, 24);
   assert_true(cfg->detect.latency_factor == 1.5);
   assert_true(cfg->detect.throughput_factor == 0.67);
-  assert_int_equal(cfg->detect.open_after, 2);
+  assert_int_equal(cfg->detect.open_after, 3);
   assert_int_equal(cfg->detect.close_after, 3);
   assert_false(cfg->report.enabled);
   assert_null(cfg->metrics.listen);

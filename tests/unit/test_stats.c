@@ -110,11 +110,23 @@ static void mode_small(void **state) {
   assert_true(bw_stats_mode(ties, 6) == 5);
 }
 
+/* The median of the shortest half: the densest half's middle, blind to the tail. */
+static void shorth_median(void **state) {
+  double v[] = {1, 10, 10.5, 11, 11.5, 12, 40, 90, 300};
+  double two[] = {98, 98, 99, 100, 123, 123, 124};
+  (void)state;
+  assert_true(bw_stats_shorth_median(v, 9) == 11); /* the half 10..12 */
+  assert_true(bw_stats_shorth_median(two, 7) == 98.5); /* the denser peak */
+  assert_true(isnan(bw_stats_shorth_median(v, 0)));
+  assert_true(bw_stats_shorth_median(v, 1) == 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(basics),         cmocka_unit_test(percentiles_of_100),
       cmocka_unit_test(mode_long_tail), cmocka_unit_test(mode_bimodal),
       cmocka_unit_test(mode_scale_free), cmocka_unit_test(mode_small),
+      cmocka_unit_test(shorth_median),
   };
   return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
 }

@@ -1,0 +1,216 @@
+"""benchwatch import and export as a user runs them: history in, the database checked, history out."""
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import CLI, SOURCE
+
+DATA = os.path.join(SOURCE, "tests", "data", "import")
+HOUR = 3600
+
+
+def cli(*args):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60)
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ImportTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="bw-import-")
+        self.config = os.path.join(self.dir, "bw.yaml")
+        self.db = os.path.join(self.dir, "bw.db")
+        with open(self.config, "w") as f:
+            f.write("database: bw.db\n"
+                    "tests:\n"
+                    "  - {name: home, kind: page, url: \"http://portal.example.test/\"}\n"
+                    "  - {name: tarball, kind: download, url: \"http://portal.example.test/big\",\n"
+                    "     backends: [node-1:8088, node-2:8088]}\n")
+        # 200 hourly points ending two hours ago, ms with three decimals (exact in µs).
+        now = int(time.time())
+        self.t0 = now - now % HOUR - 201 * HOUR
+        self.points = [(self.t0 + i * HOUR, round(95 + 7 * math.sin(i / 5.0), 3))
+                       for i in range(200)]
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def sql(self, query, *args):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def imp(self, *args):
+        return cli("import", "--config", self.config, *args)
+
+    def export(self, *args):
+        p = cli("export", "--config", self.config, *args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_plain_round_trip(self):
+        path = self.write("home.txt", "# hourly ab, median ms\n" + "".join(
+            "%d %.3f\n" % (t, v) for t, v in self.points))
+        p = self.imp("--test", "home", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: 200 runs imported, 0 already there\n" % path)
+
+        rows = self.sql("SELECT r.started_us, r.outcome, r.p50_us, r.rate_bps, r.requests,"
+                        " r.complete, r.error_message, t.kind, t.url, t.backend"
+                        " FROM run r JOIN target t ON t.id = r.target_id"
+                        " WHERE t.name = 'home' ORDER BY r.started_us")
+        self.assertEqual(len(rows), 200)
+        for i, (row, (t, v)) in enumerate(zip(rows, self.points)):
+            self.assertEqual(row, (t * 1000000, "ok", round(v * 1000), None, None, None,
+                                   "imported from %s:%d" % (path, i + 2), "page",
+                                   "http://portal.example.test/", ""))
+
+        # Again: nothing added.
+        p = self.imp("--test", "home", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: 0 runs imported, 200 already there\n" % path)
+        self.assertEqual(self.sql("SELECT count(*) FROM run"), [(200,)])
+
+        # CSV: one row per run, oldest first, ms exact to the µs.
+        out = list(csv.DictReader(io.StringIO(self.export("--test", "home", "--csv"))))
+        self.assertEqual(len(out), 200)
+        self.assertEqual(list(out[0])[:5], ["time", "run_id", "outcome", "value", "unit"])
+        for row, (t, v) in zip(out, self.points):
+            self.assertEqual(row["time"], iso(t))
+            self.assertEqual(row["outcome"], "ok")
+            self.assertEqual(row["value"], "%.3f" % v)
+            self.assertEqual(row["unit"], "ms")
+            self.assertEqual(row["p90_ms"], "")
+            self.assertEqual(row["error"], "")
+        # JSON: the same runs, with the exact start.
+        out = json.loads(self.export("--test", "home", "--json"))
+        self.assertEqual(len(out), 200)
+        for obj, (t, v) in zip(out, self.points):
+            self.assertEqual(obj["started_us"], t * 1000000)
+            self.assertEqual(obj["time"], iso(t))
+            self.assertEqual(obj["value"], v)
+            self.assertEqual(obj["unit"], "ms")
+            self.assertIsNone(obj["p90_ms"])
+            self.assertIsNone(obj["error_class"])
+        # --since keeps the recent ones.
+        recent = [t for t, _ in self.points if t >= time.time() - 2 * 86400 + 60]
+        out = list(csv.DictReader(io.StringIO(self.export("--test", "home", "--since", "2d"))))
+        self.assertIn(len(out), (len(recent), len(recent) + 1))
+        self.assertEqual(out[-1]["time"], iso(self.points[-1][0]))
+
+        # The baseline exists at once: a week of hourly runs, more than min_runs.
+        p = cli("baseline", "home", "--config", self.config)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("normal", p.stdout)
+        self.assertNotIn("learning", p.stdout)
+
+    def test_download_units_and_backends(self):
+        lines = ["time,MB/s"] + ["%s, %.6f" % (iso(t).replace("T", " ").replace("Z", "+00:00"),
+                                               v / 6) for t, v in self.points[:24]]
+        path = self.write("tar.csv", "\n".join(lines) + "\n")
+        # A test with backends needs one named; an unknown one is a config problem.
+        p = self.imp("--test", "tarball", path)
+        self.assertEqual(p.returncode, 64)
+        self.assertIn("choose one with --backend", p.stderr)
+        p = self.imp("--test", "tarball", "--backend", "node-9:8088", path)
+        self.assertEqual(p.returncode, 78)
+        self.assertIn("has no backend node-9:8088", p.stderr)
+        # A time unit for a download is refused.
+        p = self.imp("--test", "tarball", "--backend", "node-2:8088", "--unit", "ms", path)
+        self.assertEqual(p.returncode, 64)
+        self.assertIn("--unit ms does not fit tarball, a download test", p.stderr)
+
+        p = self.imp("--test", "tarball", "--backend", "node-2:8088", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: 24 runs imported, 0 already there\n" % path)
+        rows = self.sql("SELECT r.started_us, r.rate_bps, r.p50_us FROM run r"
+                        " JOIN target t ON t.id = r.target_id"
+                        " WHERE t.name = 'tarball' AND t.backend = 'node-2:8088'"
+                        " ORDER BY r.started_us")
+        self.assertEqual(rows, [(t * 1000000, int(float("%.6f" % (v / 6)) * 1e6 + 0.5), None)
+                                for t, v in self.points[:24]])
+        out = list(csv.DictReader(io.StringIO(self.export(
+            "--test", "tarball", "--backend", "node-2:8088"))))
+        self.assertEqual([(r["time"], r["value"], r["unit"]) for r in out],
+                         [(iso(t), "%.6f" % (v / 6), "MB/s") for t, v in self.points[:24]])
+        self.assertIn("stall_s", out[0])
+
+        # KB/s into the other backend, the same times: a different target, so all new.
+        path = self.write("tar-kb.txt", "".join("%d %d\n" % (t, 16500) for t, _ in
+                                                 self.points[:24]))
+        p = self.imp("--test", "tarball", "--backend", "node-1:8088", "--unit", "KB/s", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(": 24 runs imported, 0 already there", p.stdout)
+        out = json.loads(self.export("--test", "tarball", "--backend", "node-1:8088", "--json"))
+        self.assertEqual({o["value"] for o in out}, {16.5})
+
+    def test_malformed_imports_nothing(self):
+        good = self.write("good.txt", "".join("%d %.3f\n" % p for p in self.points[:10]))
+        text = ["%d %.3f" % p for p in self.points[10:30]]
+        text[5] = "%d 98 ms" % self.points[15][0]
+        text[11] = "yesterday 98"
+        bad = self.write("bad.txt", "\n".join(text) + "\n")
+        p = self.imp("--test", "home", good, bad)
+        self.assertEqual(p.returncode, 65, p.stderr)
+        self.assertIn("%s:6: expected only TIME and VALUE on the line, got \"ms\"" % bad, p.stderr)
+        self.assertIn("%s:12: expected Unix seconds or an ISO 8601 time" % bad, p.stderr)
+        self.assertIn("nothing imported", p.stderr)
+        self.assertEqual(p.stdout, "")
+        if os.path.exists(self.db):
+            self.assertEqual(self.sql("SELECT count(*) FROM run"), [(0,)])
+        # Usage and config problems.
+        self.assertEqual(self.imp("--test", "nope", good).returncode, 78)
+        self.assertEqual(self.imp("--test", "home", "--format", "xml", good).returncode, 64)
+        self.assertEqual(self.imp("--test", "home").returncode, 64)
+        p = self.imp("--test", "home", os.path.join(self.dir, "missing.txt"))
+        self.assertEqual(p.returncode, 66)
+        self.assertIn("missing.txt: no such file", p.stderr)
+
+    def test_ab_files(self):
+        two = os.path.join(DATA, "ab-g-two-runs.tsv")
+        p = self.imp("--test", "home", two)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: 2 runs imported, 0 already there\n" % two)
+        # ab -e holds no time: --at gives it.
+        ab_e = os.path.join(DATA, "ab-e.csv")
+        p = self.imp("--test", "home", ab_e)
+        self.assertEqual(p.returncode, 64)
+        self.assertIn("give the run's start with --at TIME", p.stderr)
+        p = self.imp("--test", "home", "--at", "2026-11-21T23:53:30Z", ab_e)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.sql("SELECT started_us / 1000000, p50_us FROM run"
+                                  " ORDER BY started_us"),
+                         [(1795304950, 26000), (1795305021, 40000), (1795305210, 9130)])
+        # Dry run: counted, not written. ab-g.tsv is the -g file of the run whose -e file was
+        # imported at its start just now: the same run, so it is there already.
+        one = self.write("one.txt", "%d 12.5\n" % self.points[0][0])
+        p = self.imp("--test", "home", "--dry-run", two, os.path.join(DATA, "ab-g.tsv"), one)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "%s: 0 runs would be imported, 2 already there" % two,
+            "%s: 0 runs would be imported, 1 already there" % os.path.join(DATA, "ab-g.tsv"),
+            "%s: 1 run would be imported, 0 already there" % one])
+        self.assertEqual(self.sql("SELECT count(*) FROM run"), [(3,)])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
