@@ -24,6 +24,10 @@ int parse_since(const char *text, int64_t *ret_us);
 
 int cmd_regressions(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
+/* benchwatch import: ab -g/-e files and plain "time value" text into a configured test's history. */
+int cmd_import(int argc, char **argv);
+/* benchwatch export: a target's runs as CSV or JSON, oldest first. */
+int cmd_export(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_backtest(int argc, char **argv);
 

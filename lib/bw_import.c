@@ -681,8 +681,10 @@ static bool tsv_row(struct ctx *c, const char *p, const char *end, int64_t no, s
   }
   if (n != N_TSV_FIELDS) {
     char *q = quote(p, end);
-    bad(c, no, "expected 6 tab-separated fields (starttime, seconds, ctime, dtime, ttime, wait), "
-        "got %zu: %s", n, q);
+    bad(c, no,
+        "expected 6 tab-separated fields (starttime, seconds, ctime, dtime, ttime, wait), "
+        "got %zu: %s",
+        n, q);
     free(q);
     return false;
   }
@@ -712,8 +714,8 @@ static bool tsv_row(struct ctx *c, const char *p, const char *end, int64_t no, s
   return true;
 }
 
-static int parse_ab_tsv(struct ctx *c, const char *buf, size_t len,
-                        const struct bw_import_opts *o, struct points *pts) {
+static int parse_ab_tsv(struct ctx *c, const char *buf, size_t len, const struct bw_import_opts *o,
+                        struct points *pts) {
   struct ab_row *rows = NULL;
   size_t n = 0, cap = 0;
   struct lines l;
@@ -770,8 +772,8 @@ static bool any_printf_number(const char *p, const char *end) {
   return scan_decimal(p, end) == end;
 }
 
-static int parse_ab_csv(struct ctx *c, const char *buf, size_t len,
-                        const struct bw_import_opts *o, struct points *pts) {
+static int parse_ab_csv(struct ctx *c, const char *buf, size_t len, const struct bw_import_opts *o,
+                        struct points *pts) {
   struct lines l;
   const char *p, *end;
   int64_t expect = 0, line50 = 0;
@@ -779,8 +781,8 @@ static int parse_ab_csv(struct ctx *c, const char *buf, size_t len,
 
   lines_init(&l, buf, len);
   if (!next_line(&l, &p, &end) || !line_is(p, end, ab_csv_header)) {
-    bad_got(c, 1, "expected ab -e's header \"Percentage served,Time in ms\"",
-            l.no ? p : nothing, l.no ? end : nothing);
+    bad_got(c, 1, "expected ab -e's header \"Percentage served,Time in ms\"", l.no ? p : nothing,
+            l.no ? end : nothing);
     return finish(c);
   }
   while (next_line(&l, &p, &end)) {

@@ -39,10 +39,12 @@
  *   of a second allowed, with an optional offset "Z", "+02:00", "+0200" or "-05". A time without
  *   an offset is UTC, not local time. Fractions finer than a microsecond are dropped.
  *   VALUE is a number (no sign; an exponent is allowed) in the unit given (opts->unit), by default
- *   ms for a page test and MB/s (10^6 bytes/s) for a download.
+ *   ms for a page test and MB/s (10^6 bytes/s) for a download. A latency may be 0, a rate may not
+ *   (a failed download is not a measurement).
  *   Two lines with the same time are an error: one moment cannot have two measurements.
  *
- * In every format CRLF line ends are accepted.
+ * In every format a UTF-8 byte order mark and CRLF line ends are accepted, and blank lines and
+ * lines starting with '#' are skipped.
  */
 
 /* Rows of an ab -g file this many seconds or more apart belong to different ab runs. */
@@ -81,7 +83,7 @@ struct bw_import_opts {
   enum bw_kind kind;            /* the test the values belong to; ab's files are page tests */
   enum bw_import_unit unit;     /* plain files only */
   int64_t at_us;                /* ab-csv: the run's start; BW_NONE when not known */
-  int64_t latest_us;            /* a point after this is an error ("in the future"); BW_NONE: none */
+  int64_t latest_us;            /* later points are errors (in the future); BW_NONE: none */
   size_t max_errors;            /* 0: BW_IMPORT_MAX_ERRORS */
 };
 

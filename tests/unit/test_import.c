@@ -27,9 +27,15 @@
 #define NOV1 INT64_C(1793491200)
 
 static const char *const fixtures[] = {
-    "ab-g.tsv", "ab-e.csv", "ab-g-two-runs.tsv", "plain.txt",
-    "bad/ab-g-fields.tsv", "bad/ab-e-no-median.csv", "bad/ab-e-truncated.csv",
-    "bad/ab-e-negative-median.csv", "bad/plain.txt",
+    "ab-g.tsv",
+    "ab-e.csv",
+    "ab-g-two-runs.tsv",
+    "plain.txt",
+    "bad/ab-g-fields.tsv",
+    "bad/ab-e-no-median.csv",
+    "bad/ab-e-truncated.csv",
+    "bad/ab-e-negative-median.csv",
+    "bad/plain.txt",
 };
 
 static char *read_fixture(const char *rel, size_t *ret_len) {
@@ -61,8 +67,8 @@ static int parse(const char *text, size_t len, const struct bw_import_opts *o,
   return r;
 }
 
-static int parse_str(const char *text, const struct bw_import_opts *o,
-                     struct bw_import_point **pts, size_t *n, struct bw_errs *errs) {
+static int parse_str(const char *text, const struct bw_import_opts *o, struct bw_import_point **pts,
+                     size_t *n, struct bw_errs *errs) {
   return parse(text, strlen(text), o, pts, n, errs);
 }
 
@@ -222,9 +228,8 @@ static void ab_g_grouping(void **state) {
   assert_int_equal(pts[1].line, 8);
   free(pts);
   /* Only the header: ab completed no request. No runs, no error. */
-  assert_int_equal(parse_str("starttime\tseconds\tctime\tdtime\tttime\twait\n", &o, &pts, &n,
-                             &errs),
-                   0);
+  assert_int_equal(
+      parse_str("starttime\tseconds\tctime\tdtime\tttime\twait\n", &o, &pts, &n, &errs), 0);
   assert_int_equal(n, 0);
   free(pts);
   /* The header is required when the format is given. */
@@ -314,7 +319,7 @@ static void ab_e_garbage_rows(void **state) {
   bw_buf_printf(&b, "Percentage served,Time in ms\n");
   for (int i = 0; i <= 100; i++)
     bw_buf_printf(&b, "%d,%s\n", i,
-                  i == 50  ? "12.500"
+                  i == 50   ? "12.500"
                   : i == 97 ? "-nan"
                   : i == 98 ? "inf"
                   : i == 99 ? "-0.257"
@@ -354,12 +359,9 @@ static void plain_fixture(void **state) {
   assert_int_equal(errs.n, 0);
   assert_int_equal(n, 6);
   static const struct bw_import_point want[] = {
-      {NOV1 * S + 5 * 60 * S, 98000, 2},
-      {NOV1 * S + 65 * 60 * S, 97500, 3},
-      {NOV1 * S + 125 * 60 * S, 99250, 4},
-      {NOV1 * S + 185 * 60 * S, 101000, 5}, /* 05:05+02:00 */
-      {NOV1 * S + 305 * 60 * S, 96125, 7},
-      {NOV1 * S + 365 * 60 * S + 500000, 98000, 8},
+      {NOV1 * S + 5 * 60 * S, 98000, 2},   {NOV1 * S + 65 * 60 * S, 97500, 3},
+      {NOV1 * S + 125 * 60 * S, 99250, 4}, {NOV1 * S + 185 * 60 * S, 101000, 5}, /* 05:05+02:00 */
+      {NOV1 * S + 305 * 60 * S, 96125, 7}, {NOV1 * S + 365 * 60 * S + 500000, 98000, 8},
   };
   for (size_t i = 0; i < n; i++) {
     assert_int_equal(pts[i].started_us, want[i].started_us);
@@ -408,12 +410,9 @@ static void plain_times(void **state) {
   assert_int_equal(errs.n, 0);
   assert_int_equal(n, 6);
   int64_t want[][3] = {
-      {NOV1 * S - 3600 * S, 7000, 3},
-      {NOV1 * S, 0, 2},
-      {NOV1 * S + S / 2, 2000, 5},
-      {NOV1 * S + S, 3000, 6},
-      {NOV1 * S + 1800 * S, 1000, 4},
-      {NOV1 * S + (3 * 3600 + 1800) * S + 123456, 25000, 1},
+      {NOV1 * S - 3600 * S, 7000, 3}, {NOV1 * S, 0, 2},
+      {NOV1 * S + S / 2, 2000, 5},    {NOV1 * S + S, 3000, 6},
+      {NOV1 * S + 1800 * S, 1000, 4}, {NOV1 * S + (3 * 3600 + 1800) * S + 123456, 25000, 1},
   };
   for (size_t i = 0; i < n; i++) {
     assert_int_equal(pts[i].started_us, want[i][0]);
@@ -475,10 +474,14 @@ static void plain_units(void **state) {
     enum bw_import_unit unit;
     double want;
   } cases[] = {
-      {BW_KIND_PAGE, BW_IMPORT_UNIT_DEFAULT, 16500},   {BW_KIND_PAGE, BW_IMPORT_UNIT_MS, 16500},
-      {BW_KIND_PAGE, BW_IMPORT_UNIT_S, 16500000},      {BW_KIND_PAGE, BW_IMPORT_UNIT_US, 16.5},
-      {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_DEFAULT, 16.5e6}, {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_MBPS, 16.5e6},
-      {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_KBPS, 16500},  {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_BPS, 16.5},
+      {BW_KIND_PAGE, BW_IMPORT_UNIT_DEFAULT, 16500},
+      {BW_KIND_PAGE, BW_IMPORT_UNIT_MS, 16500},
+      {BW_KIND_PAGE, BW_IMPORT_UNIT_S, 16500000},
+      {BW_KIND_PAGE, BW_IMPORT_UNIT_US, 16.5},
+      {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_DEFAULT, 16.5e6},
+      {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_MBPS, 16.5e6},
+      {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_KBPS, 16500},
+      {BW_KIND_DOWNLOAD, BW_IMPORT_UNIT_BPS, 16.5},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     o.kind = cases[i].kind;
@@ -600,8 +603,8 @@ static void names(void **state) {
  * replaced: never a crash, a read past the end or a leak; a failure always names the file.
  */
 static void any_bytes(void **state) {
-  static const char subst[] = {'\0', '\t', '\n', '\r', ',', '-', '.', ':', '#', ' ', 'Z', '9',
-                               '\xff'};
+  static const char subst[] = {'\0', '\t', '\n', '\r', ',', '-',   '.',
+                               ':',  '#',  ' ',  'Z',  '9', '\xff'};
   (void)state;
   for (size_t f = 0; f < sizeof(fixtures) / sizeof(fixtures[0]); f++) {
     size_t len;
@@ -719,14 +722,14 @@ static void store_once(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(ab_g_one_run),  cmocka_unit_test(ab_g_two_runs),
-      cmocka_unit_test(ab_e_file),     cmocka_unit_test(ab_files_need_a_page_test),
-      cmocka_unit_test(ab_g_grouping), cmocka_unit_test(bad_files),
+      cmocka_unit_test(ab_g_one_run),      cmocka_unit_test(ab_g_two_runs),
+      cmocka_unit_test(ab_e_file),         cmocka_unit_test(ab_files_need_a_page_test),
+      cmocka_unit_test(ab_g_grouping),     cmocka_unit_test(bad_files),
       cmocka_unit_test(ab_e_garbage_rows), cmocka_unit_test(plain_fixture),
-      cmocka_unit_test(plain_forms),   cmocka_unit_test(plain_times),
-      cmocka_unit_test(plain_units),   cmocka_unit_test(plain_future),
-      cmocka_unit_test(error_limit),   cmocka_unit_test(names),
-      cmocka_unit_test(any_bytes),     cmocka_unit_test(store_once),
+      cmocka_unit_test(plain_forms),       cmocka_unit_test(plain_times),
+      cmocka_unit_test(plain_units),       cmocka_unit_test(plain_future),
+      cmocka_unit_test(error_limit),       cmocka_unit_test(names),
+      cmocka_unit_test(any_bytes),         cmocka_unit_test(store_once),
   };
   return cmocka_run_group_tests_name("import", tests, NULL, NULL);
 }
