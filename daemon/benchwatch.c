@@ -410,6 +410,8 @@ static const struct command commands[] = {
     {"run", cmd_run, "run one test now and print it as ab or wget would (--store: keep it)"},
     {"regressions", cmd_regressions, "list regressions (--open, --since 7d); ack ID accepts one"},
     {"baseline", cmd_baseline, "the current baseline (rolling mode) of a test, per backend"},
+    {"import", cmd_import, "add ab -g/-e files or \"time value\" text to a test's history"},
+    {"export", cmd_export, "a test's runs as CSV or JSON, oldest first (--since 30d)"},
     {"history", cmd_history, "a test's runs with baseline and verdict, and a chart"},
     {"backtest", cmd_backtest, "replay detection over stored history: what would have opened"},
     {NULL, NULL, NULL},
