@@ -150,6 +150,9 @@ int cmd_regressions(int argc, char **argv) {
   return 0;
 }
 
+static const struct bw_metric *pick_metric(struct bw_store *store, int64_t target_id,
+                                           const struct bw_test *t, const char *asked);
+
 int cmd_baseline(int argc, char **argv) {
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, 'b'}, {"db", required_argument, NULL, 'd'},
@@ -187,7 +190,8 @@ int cmd_baseline(int argc, char **argv) {
   if (r)
     return r;
   /* The window and the test's backends come from the config when there is one. */
-  struct bw_detect det = {.window_us = 7 * 86400 * INT64_C(1000000), .min_runs = 24};
+  struct bw_detect det;
+  bw_config_default_detect(&det);
   const struct bw_test *t = cfg ? bw_config_find_test(cfg, name) : NULL;
   if (cfg)
     det = t ? t->detect : cfg->detect;
@@ -207,25 +211,28 @@ int cmd_baseline(int argc, char **argv) {
     struct bw_detect_state st;
     struct bw_point *pts = NULL;
     size_t n = 0;
-    if (bw_store_find_target(store, name, backends[i], &target_id, &errs) < 0 ||
-        bw_store_detector_load(store, target_id, "p50_us", &st, &since, &errs) < 0) {
+    if (bw_store_find_target(store, name, backends[i], &target_id, &errs) < 0) {
       print_errs(&errs);
       bw_errs_clear(&errs);
       status = 1;
       continue;
     }
-    /* The kind decides the metric: a download has rates, a page latencies. */
-    const struct bw_metric *m = bw_detect_metric(BW_KIND_PAGE);
-    int64_t from = now - det.window_us > since ? now - det.window_us : since;
-    if (bw_store_window(store, target_id, m->name, from, now + 1, 0, &pts, &n, &errs) == 0 &&
-        n == 0) {
-      free(pts);
-      pts = NULL;
-      m = bw_detect_metric(BW_KIND_DOWNLOAD);
-      (void)bw_store_window(store, target_id, m->name, from, now + 1, 0, &pts, &n, &errs);
+    const struct bw_metric *m = pick_metric(store, target_id, t, NULL);
+    if (bw_store_detector_load(store, target_id, m->name, &st, &since, &errs) < 0) {
+      print_errs(&errs);
+      bw_errs_clear(&errs);
+      status = 1;
+      continue;
     }
-    if (m->higher_is_worse == false)
-      (void)bw_store_detector_load(store, target_id, m->name, &st, &since, &errs);
+    /* The window as the daemon's next verdict will see it. */
+    int64_t from = now - det.window_us > since ? now - det.window_us : since;
+    if (bw_store_window(store, target_id, m->name, from, now + 1, (size_t)det.window_runs, &pts,
+                        &n, &errs) < 0) {
+      print_errs(&errs);
+      bw_errs_clear(&errs);
+      status = 1;
+      continue;
+    }
     double *v = bw_xmalloc((n + 1) * sizeof(*v));
     for (size_t k = 0; k < n; k++)
       v[k] = pts[k].value;
@@ -434,14 +441,8 @@ int cmd_history(int argc, char **argv) {
   int r = open_history(db, config, &store, &cfg);
   if (r)
     return r;
-  struct bw_detect det = {.window_us = 7 * 86400 * INT64_C(1000000),
-                          .min_runs = 24,
-                          .latency_factor = 1.5,
-                          .throughput_factor = 0.67,
-                          .latency_margin_us = 5000,
-                          .throughput_margin = 100000,
-                          .open_after = 2,
-                          .close_after = 3};
+  struct bw_detect det;
+  bw_config_default_detect(&det);
   if (cfg)
     det = cfg->detect;
   const struct bw_test *t = cfg ? bw_config_find_test(cfg, argv[optind]) : NULL;

@@ -1213,3 +1213,10 @@ char *bw_config_dump(const struct bw_config *cfg) {
   }
   return bw_buf_take(&b);
 }
+
+void bw_config_default_detect(struct bw_detect *ret) {
+  struct bw_errs errs = {0};
+  memset(ret, 0, sizeof(*ret));
+  apply_builtin(detect_opts, ret, &errs);
+  bw_errs_clear(&errs); /* the built-in defaults parse: the unit tests make sure */
+}

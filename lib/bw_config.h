@@ -98,6 +98,9 @@ void bw_config_free(struct bw_config *config);
 /* The test called name, or NULL. */
 const struct bw_test *bw_config_find_test(const struct bw_config *config, const char *name);
 
+/* The built-in detect settings, for reading history without a config. */
+void bw_config_default_detect(struct bw_detect *ret);
+
 /* A deep copy of a test, for work that must outlive a config reload; bw_test_clear() frees it. */
 void bw_test_copy(struct bw_test *dst, const struct bw_test *src);
 void bw_test_clear(struct bw_test *t);
