@@ -10,6 +10,7 @@
 
 #include "bw_config.h"
 #include "bw_file.h"
+#include "bw_judge.h"
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_store.h"
@@ -377,12 +378,18 @@ static int cmd_run(int argc, char **argv) {
     }
     if (store) {
       int64_t id;
-      if (bw_store_put_run(store, &run, &id, &errs) < 0) {
+      struct bw_judgement j;
+      if (bw_store_put_run(store, &run, &id, &errs) < 0 ||
+          bw_judge_run(store, &test->detect, &run, id, &j, &errs) < 0) {
+        /* A stored run is judged too, as the daemon would, so backtests replay the same. */
         print_errs(&errs);
         bw_errs_clear(&errs);
         status = 1;
       } else if (!json) {
-        (void)fprintf(stderr, "stored as run %" PRId64 "\n", id);
+        char *verdict = bw_judge_describe(&j);
+        (void)fprintf(stderr, "stored as run %" PRId64 "%s%s\n", id, *verdict ? "; " : "",
+                      verdict);
+        free(verdict);
       }
     }
     bw_run_reset(&run);
