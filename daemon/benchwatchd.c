@@ -34,6 +34,7 @@ struct daemon {
   struct bw_runner *runner;
   struct bw_timer *status_timer;
   struct bw_timer *watchdog_timer;
+  struct bw_http_server *metrics;
   int64_t watchdog_us;
   bool stopping;
   int exit_status;
@@ -56,6 +57,18 @@ static void send_status(struct daemon *d) {
                  " skipped)%s%s",
                  st.targets, st.runs, st.failures, st.skips, st.runs ? "; last: " : "", st.last);
   notify(buf);
+}
+
+static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
+  struct daemon *d = arg;
+  if (strcmp(path, "/metrics") != 0) {
+    bw_buf_printf(body, "benchwatch serves /metrics\n");
+    return 404;
+  }
+  char *text = bw_runner_metrics(d->runner);
+  bw_buf_add(body, text, strlen(text));
+  free(text);
+  return 200;
 }
 
 static void on_status_timer(void *arg) {
@@ -91,6 +104,9 @@ static void on_hup(void *arg) {
   if (!cfg) {
     bw_log(BW_LOG_ERR, "%s is not valid: keeping the running configuration", d->config_path);
   } else {
+    if ((cfg->metrics.listen == NULL) != (d->cfg->metrics.listen == NULL) ||
+        (cfg->metrics.listen && strcmp(cfg->metrics.listen, d->cfg->metrics.listen) != 0))
+      bw_log(BW_LOG_WARNING, "metrics.listen changed: that takes a restart");
     if (strcmp(cfg->database, d->cfg->database) != 0)
       bw_log(BW_LOG_WARNING, "database changed to %s: that takes a restart; still writing %s",
              cfg->database, d->cfg->database);
@@ -206,6 +222,15 @@ int main(int argc, char **argv) {
     goto out;
   }
   bw_runner_apply(d.runner, d.cfg);
+  if (d.cfg->metrics.listen && !once) {
+    d.metrics = bw_http_listen(d.loop, d.cfg->metrics.listen, serve_metrics, &d, &errs);
+    if (!d.metrics) {
+      for (size_t i = 0; i < errs.n; i++)
+        bw_log(BW_LOG_ERR, "metrics: %s", errs.msg[i]);
+      goto out;
+    }
+    bw_log(BW_LOG_INFO, "serving http://%s/metrics", d.cfg->metrics.listen);
+  }
   if (once)
     bw_runner_once(d.runner, on_once_done, &d);
 
@@ -228,6 +253,7 @@ int main(int argc, char **argv) {
   }
   status = d.exit_status;
 out:
+  bw_http_free(d.metrics);
   bw_runner_free(d.runner); /* stops and stores what is still running */
   for (size_t i = 0; i < 3; i++)
     bw_signal_free(sigs[i]);

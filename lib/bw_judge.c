@@ -40,6 +40,8 @@ int bw_judge_run(struct bw_store *store, const struct bw_detect *cfg, const stru
   bw_detect_step(cfg, ret->metric, &st, values, n, run->outcome == BW_OUTCOME_FAILED, ret->value,
                  &ret->verdict);
   ret->stepped = true;
+  ret->open = st.open;
+  ret->avail_open = st.avail_open;
   r = bw_store_detector_save(store, target_id, ret->metric->name, &st, &ret->verdict, run_id,
                              run->started_us, ret->value, &ret->regression_id, errs);
   free(values);

@@ -16,6 +16,8 @@ struct bw_judgement {
   double value;   /* the run's figure, NAN for a failed run */
   struct bw_verdict verdict;
   int64_t regression_id;
+  bool open;       /* a regression of the metric is open after this run */
+  bool avail_open; /* an availability regression is open after this run */
 };
 
 int bw_judge_run(struct bw_store *store, const struct bw_detect *cfg, const struct bw_run *run,

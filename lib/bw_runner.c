@@ -1,6 +1,7 @@
 #include "bw_runner.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "bw_judge.h"
 #include "bw_log.h"
+#include "bw_metrics.h"
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_schedule.h"
@@ -33,6 +35,13 @@ struct target {
   struct bw_probe *probe;
   struct target *next_queued;
   bool removed; /* gone from the config while running: freed when its run is stored */
+  int64_t fired_due_us; /* the due time of the run now queued or running */
+  /* For /metrics: what the latest runs said. */
+  uint64_t runs[4];
+  struct bw_run last; /* the latest finished run, without its samples */
+  double baseline;
+  bool regression_open;
+  bool availability_open;
 };
 
 struct bw_runner {
@@ -49,6 +58,8 @@ struct bw_runner {
   void *once_arg;
   struct bw_timer *kick; /* starts queued runs from the loop, never from inside a callback */
   struct bw_runner_stats stats;
+  int64_t started_us;
+  double lag_s;
 };
 
 static void start_queued(void *arg);
@@ -97,6 +108,7 @@ static void on_timer(void *arg) {
            t->test.name, t->backend[0] ? " [" : "", t->backend, t->backend[0] ? "]" : "",
            t->state == QUEUED ? "queued" : "running");
   } else {
+    t->fired_due_us = t->due_us;
     enqueue(t);
   }
   plan(t);
@@ -110,6 +122,8 @@ static struct target *target_new(struct bw_runner *r, const struct bw_test *test
   bw_test_copy(&t->test, test);
   t->backend = bw_xstrdup(backend ? backend : "");
   t->key = bw_schedule_key(test->name, t->backend);
+  bw_run_init(&t->last);
+  t->baseline = (double)NAN;
   t->timer = bw_timer_new(r->loop, on_timer, t);
   if (!t->timer) {
     bw_log(BW_LOG_ERR, "out of timers");
@@ -119,6 +133,7 @@ static struct target *target_new(struct bw_runner *r, const struct bw_test *test
 }
 
 static void target_free(struct target *t) {
+  bw_run_reset(&t->last);
   bw_timer_free(t->timer);
   bw_probe_free(t->probe);
   bw_test_clear(&t->test);
@@ -203,8 +218,17 @@ static void on_run_done(void *arg, struct bw_run *run) {
     enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
     bw_log(level, "%s in %.1f s (run %" PRId64 ")%s%s", line, secs, id,
            verdict && *verdict ? "; " : "", verdict ? verdict : "");
-    if (verdict)
+    if (verdict) {
       log_event(run, &j, verdict);
+      if (j.stepped) {
+        t->regression_open = j.open;
+        t->availability_open = j.avail_open;
+        if (j.verdict.judged)
+          t->baseline = j.verdict.reference;
+        else if (j.verdict.baseline.n)
+          t->baseline = j.verdict.baseline.mode;
+      }
+    }
     free(verdict);
   }
   r->stats.runs++;
@@ -215,6 +239,16 @@ static void on_run_done(void *arg, struct bw_run *run) {
   free(line);
   bw_errs_clear(&errs);
 
+  if ((unsigned)run->outcome < 4)
+    t->runs[run->outcome]++;
+  /* Keep the run's figures for /metrics; its samples are the database's business. */
+  bw_run_reset(&t->last);
+  bw_run_move(&t->last, run);
+  for (size_t i = 0; i < t->last.n_samples; i++)
+    free(t->last.samples[i].error_class);
+  free(t->last.samples);
+  t->last.samples = NULL;
+  t->last.n_samples = t->last.cap_samples = 0;
   /* The probe is freed by start_queued(), from the loop: we are inside its callback here. */
   t->state = IDLE;
   r->running--;
@@ -245,6 +279,8 @@ static void start_queued(void *arg) {
       r->queue_tail = NULL;
     t->state = RUNNING;
     r->running++;
+    if (t->fired_due_us)
+      r->lag_s = (double)(bw_wall_us() - t->fired_due_us) / 1e6;
     t->probe = bw_probe_start(r->loop, &t->test, t->backend[0] ? t->backend : NULL, on_run_done,
                               t, &errs);
     if (!t->probe) {
@@ -262,6 +298,7 @@ struct bw_runner *bw_runner_new(struct bw_loop *loop, struct bw_store *store) {
   r->loop = loop;
   r->store = store;
   r->max_parallel = 1;
+  r->started_us = bw_wall_us();
   r->kick = bw_timer_new(loop, start_queued, r);
   if (!r->kick) {
     free(r);
@@ -401,4 +438,37 @@ void bw_runner_free(struct bw_runner *r) {
   free(r->targets);
   bw_timer_free(r->kick);
   free(r);
+}
+
+char *bw_runner_metrics(const struct bw_runner *r) {
+  struct bw_metrics_target *mt = bw_xcalloc(r->n_targets + 1, sizeof(*mt));
+  struct bw_metrics_daemon d;
+  struct bw_runner_stats st;
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_targets; i++) {
+    const struct target *t = r->targets[i];
+    if (t->removed)
+      continue;
+    mt[n].test = t->test.name;
+    mt[n].backend = t->backend;
+    mt[n].kind = t->test.kind;
+    memcpy(mt[n].runs, t->runs, sizeof(t->runs));
+    mt[n].last = t->last.started_us != BW_NONE ? &t->last : NULL;
+    mt[n].baseline = t->baseline;
+    mt[n].regression_open = t->regression_open;
+    mt[n].availability_open = t->availability_open;
+    n++;
+  }
+  bw_runner_stats(r, &st);
+  memset(&d, 0, sizeof(d));
+  d.started_us = r->started_us;
+  d.last_run_us = st.last_run_us;
+  d.scheduler_lag_s = r->lag_s;
+  d.skips = st.skips;
+  d.store_errors = st.store_errors;
+  d.queued = st.queued;
+  d.running = st.running;
+  char *text = bw_metrics_render(mt, n, &d);
+  free(mt);
+  return text;
 }

@@ -42,6 +42,8 @@ void bw_runner_once(struct bw_runner *r, void (*done)(void *arg), void *arg);
 /* Stops scheduling and aborts the runs in flight, which are stored as aborted before it returns. */
 void bw_runner_stop(struct bw_runner *r);
 void bw_runner_stats(const struct bw_runner *r, struct bw_runner_stats *ret);
+/* The Prometheus exposition of the targets' latest runs and the scheduler (free() it). */
+char *bw_runner_metrics(const struct bw_runner *r);
 /* Stops and frees. NULL-safe. */
 void bw_runner_free(struct bw_runner *r);
 

@@ -3,7 +3,10 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/buffer.h>
 #include <event2/event_struct.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -709,5 +712,89 @@ void bw_signal_free(struct bw_signal *s) {
   if (!s)
     return;
   (void)evsignal_del(&s->ev);
+  free(s);
+}
+
+/* ---- HTTP server ---- */
+
+struct bw_http_server {
+  struct evhttp *http;
+  bw_http_fn fn;
+  void *arg;
+};
+
+static void http_request(struct evhttp_request *req, void *arg) {
+  struct bw_http_server *s = arg;
+  struct bw_buf body = {0};
+  struct evbuffer *out = evbuffer_new();
+  const char *uri = evhttp_request_get_uri(req);
+  struct evhttp_uri *parsed = uri ? evhttp_uri_parse(uri) : NULL;
+  const char *path = parsed ? evhttp_uri_get_path(parsed) : NULL;
+  int status;
+  if (!out) {
+    evhttp_send_error(req, 500, NULL);
+    goto out;
+  }
+  if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+      evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+    status = 405;
+    bw_buf_printf(&body, "only GET\n");
+  } else {
+    status = s->fn(s->arg, path ? path : "/", &body);
+  }
+  (void)evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+                                        : "text/plain; charset=utf-8");
+  if (body.len)
+    (void)evbuffer_add(out, body.s, body.len);
+  evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
+out:
+  if (out)
+    evbuffer_free(out);
+  if (parsed)
+    evhttp_uri_free(parsed);
+  free(body.s);
+}
+
+struct bw_http_server *bw_http_listen(struct bw_loop *loop, const char *hostport, bw_http_fn fn,
+                                      void *arg, struct bw_errs *errs) {
+  struct bw_http_server *s = bw_xcalloc(1, sizeof(*s));
+  const char *colon = strrchr(hostport, ':');
+  char *host = NULL;
+  if (!colon) {
+    bw_errs_add(errs, "%s: expected host:port", hostport);
+    goto fail;
+  }
+  host = bw_xstrndup(hostport, (size_t)(colon - hostport));
+  if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+    memmove(host, host + 1, strlen(host));
+    host[strlen(host) - 1] = '\0';
+  }
+  s->fn = fn;
+  s->arg = arg;
+  s->http = evhttp_new(loop->base);
+  if (!s->http) {
+    bw_errs_add(errs, "%s: cannot create the HTTP server", hostport);
+    goto fail;
+  }
+  evhttp_set_gencb(s->http, http_request, s);
+  evhttp_set_timeout(s->http, 10);
+  if (!evhttp_bind_socket_with_handle(s->http, host, (ev_uint16_t)atoi(colon + 1))) {
+    bw_errs_add(errs, "%s: cannot listen: %s", hostport, strerror(errno));
+    goto fail;
+  }
+  free(host);
+  return s;
+fail:
+  free(host);
+  bw_http_free(s);
+  return NULL;
+}
+
+void bw_http_free(struct bw_http_server *s) {
+  if (!s)
+    return;
+  if (s->http)
+    evhttp_free(s->http);
   free(s);
 }

@@ -127,6 +127,17 @@ struct bw_signal;
 struct bw_signal *bw_signal_new(struct bw_loop *loop, int signo, bw_loop_fn fn, void *arg);
 void bw_signal_free(struct bw_signal *s); /* NULL-safe */
 
+/*
+ * A small HTTP server on the loop, for the metrics endpoint. fn fills body for a GET of path and
+ * returns the status (200, 404, ...); the body is sent as text/plain. Listens on "host:port" or
+ * "[v6]:port". NULL with a message in errs when it cannot listen.
+ */
+typedef int (*bw_http_fn)(void *arg, const char *path, struct bw_buf *body);
+struct bw_http_server;
+struct bw_http_server *bw_http_listen(struct bw_loop *loop, const char *hostport, bw_http_fn fn,
+                                      void *arg, struct bw_errs *errs);
+void bw_http_free(struct bw_http_server *s); /* NULL-safe */
+
 /* A reusable transfer slot: one curl easy handle, so DNS and TLS caches carry over. */
 struct bw_xfer *bw_xfer_new(struct bw_loop *loop);
 /*

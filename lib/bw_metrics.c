@@ -1,0 +1,169 @@
+#include "bw_metrics.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+#include "bw_util.h"
+
+/* A label value as the exposition format wants it: backslash, double quote and newline escaped. */
+static void label(struct bw_buf *b, const char *v) {
+  for (; *v; v++) {
+    if (*v == '\\')
+      bw_buf_add(b, "\\\\", 2);
+    else if (*v == '"')
+      bw_buf_add(b, "\\\"", 2);
+    else if (*v == '\n')
+      bw_buf_add(b, "\\n", 2);
+    else
+      bw_buf_add(b, v, 1);
+  }
+}
+
+static void labels(struct bw_buf *b, const struct bw_metrics_target *t, const char *extra_key,
+                   const char *extra_value) {
+  bw_buf_printf(b, "{test=\"");
+  label(b, t->test);
+  bw_buf_printf(b, "\",backend=\"");
+  label(b, t->backend);
+  bw_buf_printf(b, "\"");
+  if (extra_key) {
+    bw_buf_printf(b, ",%s=\"", extra_key);
+    label(b, extra_value);
+    bw_buf_printf(b, "\"");
+  }
+  bw_buf_printf(b, "}");
+}
+
+static void header(struct bw_buf *b, const char *name, const char *type, const char *help) {
+  bw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One gauge per target from a figure of its last run (BW_NONE: left out), scaled to the unit. */
+static void figure(struct bw_buf *b, const struct bw_metrics_target *ts, size_t n,
+                   const char *name, const char *help, size_t offset, double scale,
+                   enum bw_kind kind) {
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    const struct bw_metrics_target *t = &ts[i];
+    if (!t->last || t->kind != kind)
+      continue;
+    int64_t v = *(const int64_t *)(const void *)((const char *)t->last + offset);
+    if (v == BW_NONE)
+      continue;
+    if (!any)
+      header(b, name, "gauge", help);
+    any = true;
+    bw_buf_printf(b, "%s", name);
+    labels(b, t, NULL, NULL);
+    bw_buf_printf(b, " %.9g\n", (double)v * scale);
+  }
+}
+
+char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
+                        const struct bw_metrics_daemon *d) {
+  static const char *const outcomes[] = {"ok", "failed", "partial", "aborted"};
+  struct bw_buf b = {0};
+
+  header(&b, "benchwatch_runs_total", "counter", "Finished runs of a target, by outcome.");
+  for (size_t i = 0; i < n; i++)
+    for (size_t o = 0; o < 4; o++) {
+      bw_buf_printf(&b, "benchwatch_runs_total");
+      labels(&b, &ts[i], "outcome", outcomes[o]);
+      bw_buf_printf(&b, " %" PRIu64 "\n", ts[i].runs[o]);
+    }
+  header(&b, "benchwatch_last_run_timestamp_seconds", "gauge",
+         "Start of the target's latest finished run, Unix time.");
+  for (size_t i = 0; i < n; i++) {
+    if (!ts[i].last)
+      continue;
+    bw_buf_printf(&b, "benchwatch_last_run_timestamp_seconds");
+    labels(&b, &ts[i], NULL, NULL);
+    bw_buf_printf(&b, " %.3f\n", (double)ts[i].last->started_us / 1e6);
+  }
+  header(&b, "benchwatch_last_run_success", "gauge",
+         "1 when the target's latest run was ok or partial, 0 when it failed.");
+  for (size_t i = 0; i < n; i++) {
+    if (!ts[i].last)
+      continue;
+    bw_buf_printf(&b, "benchwatch_last_run_success");
+    labels(&b, &ts[i], NULL, NULL);
+    bw_buf_printf(&b, " %d\n", ts[i].last->outcome == BW_OUTCOME_OK ||
+                                   ts[i].last->outcome == BW_OUTCOME_PARTIAL);
+  }
+
+  figure(&b, ts, n, "benchwatch_page_median_seconds", "Median request time of the latest run.",
+         offsetof(struct bw_run, p50_us), 1e-6, BW_KIND_PAGE);
+  figure(&b, ts, n, "benchwatch_page_p90_seconds", "90th percentile request time, latest run.",
+         offsetof(struct bw_run, p90_us), 1e-6, BW_KIND_PAGE);
+  figure(&b, ts, n, "benchwatch_page_p99_seconds", "99th percentile request time, latest run.",
+         offsetof(struct bw_run, p99_us), 1e-6, BW_KIND_PAGE);
+  figure(&b, ts, n, "benchwatch_page_failed_requests", "Failed requests in the latest run.",
+         offsetof(struct bw_run, failed), 1, BW_KIND_PAGE);
+  figure(&b, ts, n, "benchwatch_download_bytes_per_second", "Body rate of the latest download.",
+         offsetof(struct bw_run, rate_bps), 1, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_download_ttfb_seconds", "Time to first byte, latest download.",
+         offsetof(struct bw_run, ttfb_us), 1e-6, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_download_stall_seconds", "Time stalled in the latest download.",
+         offsetof(struct bw_run, stall_us), 1e-6, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_download_bytes", "Body bytes of the latest download.",
+         offsetof(struct bw_run, bytes), 1, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_rtt_seconds", "Smoothed TCP RTT at the end of the download.",
+         offsetof(struct bw_run, tcp_rtt_us), 1e-6, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_retransmits", "Segments this host retransmitted.",
+         offsetof(struct bw_run, tcp_retrans), 1, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_path_mtu_bytes", "Path MTU of the download's connection.",
+         offsetof(struct bw_run, tcp_pmtu), 1, BW_KIND_DOWNLOAD);
+
+  for (int k = 0; k < 2; k++) {
+    enum bw_kind kind = k ? BW_KIND_DOWNLOAD : BW_KIND_PAGE;
+    const char *name = k ? "benchwatch_baseline_bytes_per_second" : "benchwatch_baseline_seconds";
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+      if (ts[i].kind != kind || isnan(ts[i].baseline))
+        continue;
+      if (!any)
+        header(&b, name, "gauge",
+               k ? "Baseline (rolling mode) of the target's download rate."
+                 : "Baseline (rolling mode) of the target's median request time.");
+      any = true;
+      bw_buf_printf(&b, "%s", name);
+      labels(&b, &ts[i], NULL, NULL);
+      bw_buf_printf(&b, " %.9g\n", k ? ts[i].baseline : ts[i].baseline / 1e6);
+    }
+  }
+  header(&b, "benchwatch_regression_open", "gauge",
+         "1 while a regression of the target is open, by kind (performance, availability).");
+  for (size_t i = 0; i < n; i++) {
+    bw_buf_printf(&b, "benchwatch_regression_open");
+    labels(&b, &ts[i], "kind", "performance");
+    bw_buf_printf(&b, " %d\n", ts[i].regression_open);
+    bw_buf_printf(&b, "benchwatch_regression_open");
+    labels(&b, &ts[i], "kind", "availability");
+    bw_buf_printf(&b, " %d\n", ts[i].availability_open);
+  }
+
+  header(&b, "benchwatch_targets", "gauge", "Targets scheduled.");
+  bw_buf_printf(&b, "benchwatch_targets %zu\n", n);
+  header(&b, "benchwatch_runs_queued", "gauge", "Runs waiting for a slot.");
+  bw_buf_printf(&b, "benchwatch_runs_queued %zu\n", d->queued);
+  header(&b, "benchwatch_runs_running", "gauge", "Runs in flight.");
+  bw_buf_printf(&b, "benchwatch_runs_running %zu\n", d->running);
+  header(&b, "benchwatch_skipped_runs_total", "counter",
+         "Turns skipped because the target's previous run was not done.");
+  bw_buf_printf(&b, "benchwatch_skipped_runs_total %" PRIu64 "\n", d->skips);
+  header(&b, "benchwatch_store_errors_total", "counter", "Runs that could not be stored.");
+  bw_buf_printf(&b, "benchwatch_store_errors_total %" PRIu64 "\n", d->store_errors);
+  header(&b, "benchwatch_scheduler_lag_seconds", "gauge",
+         "How late the latest run started after its due time.");
+  bw_buf_printf(&b, "benchwatch_scheduler_lag_seconds %.6f\n", d->scheduler_lag_s);
+  header(&b, "benchwatch_daemon_last_run_timestamp_seconds", "gauge",
+         "When the daemon last finished a run, Unix time (0: none yet).");
+  bw_buf_printf(&b, "benchwatch_daemon_last_run_timestamp_seconds %.3f\n",
+                (double)d->last_run_us / 1e6);
+  header(&b, "benchwatch_daemon_start_timestamp_seconds", "gauge",
+         "When the daemon started, Unix time.");
+  bw_buf_printf(&b, "benchwatch_daemon_start_timestamp_seconds %.3f\n",
+                (double)d->started_us / 1e6);
+  return bw_buf_take(&b);
+}

@@ -1,0 +1,38 @@
+#ifndef BW_METRICS_H
+#define BW_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bw_result.h"
+
+/*
+ * The Prometheus text exposition (format 0.0.4) of what the daemon knows. Pure: a snapshot in, a
+ * malloc'ed page out. Units follow Prometheus conventions: seconds, bytes, _total counters.
+ */
+struct bw_metrics_target {
+  const char *test;
+  const char *backend; /* "" for none */
+  enum bw_kind kind;
+  uint64_t runs[4];    /* finished runs by outcome (ok, failed, partial, aborted) */
+  const struct bw_run *last; /* the latest finished run, or NULL */
+  double baseline;     /* in the metric's own unit (µs or bytes/s); NAN before one exists */
+  bool regression_open;
+  bool availability_open;
+};
+
+struct bw_metrics_daemon {
+  int64_t started_us;      /* wall clock */
+  int64_t last_run_us;     /* wall clock of the latest finished run, 0 if none */
+  double scheduler_lag_s;  /* how late the latest run started after its due time */
+  uint64_t skips;
+  uint64_t store_errors;
+  size_t queued;
+  size_t running;
+};
+
+char *bw_metrics_render(const struct bw_metrics_target *targets, size_t n,
+                        const struct bw_metrics_daemon *daemon);
+
+#endif
