@@ -421,6 +421,7 @@ static const struct command commands[] = {
     {"export", cmd_export, "a test's runs as CSV or JSON, oldest first (--since 30d)"},
     {"history", cmd_history, "a test's runs with baseline and verdict, and a chart"},
     {"backtest", cmd_backtest, "replay detection over stored history: what would have opened"},
+    {"report", cmd_report, "the nightly report now, as text or HTML"},
     {NULL, NULL, NULL},
 };
 

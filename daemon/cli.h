@@ -30,5 +30,6 @@ int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_backtest(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

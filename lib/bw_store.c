@@ -1242,3 +1242,87 @@ int bw_store_put_new_runs(struct bw_store *store, const struct bw_run *runs, siz
   (void)sqlite3_finalize(exists);
   return r;
 }
+
+int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t *ret_n,
+                     struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_target_row *list = NULL;
+  size_t n = 0, cap = 0;
+  int r = prepare_once(store, "SELECT id, name, backend, kind FROM target ORDER BY name, backend",
+                       &st, "cannot list the targets", errs);
+  if (r < 0)
+    return r;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&list, &cap, n + 1, sizeof(*list));
+    struct bw_target_row *t = &list[n++];
+    t->id = sqlite3_column_int64(st, 0);
+    t->test = column_text(st, 1);
+    t->backend = column_text(st, 2);
+    if (bw_kind_parse((const char *)sqlite3_column_text(st, 3), &t->kind) < 0)
+      t->kind = BW_KIND_PAGE;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot list the targets");
+    bw_target_rows_free(list, n);
+  } else {
+    *ret = list;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+void bw_target_rows_free(struct bw_target_row *list, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(list[i].test);
+    free(list[i].backend);
+  }
+  free(list);
+}
+
+int bw_store_error_counts(struct bw_store *store, int64_t target_id, int64_t since_us,
+                          int64_t until_us, struct bw_error_count **ret, size_t *ret_n,
+                          struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_error_count *list = NULL;
+  size_t n = 0, cap = 0;
+  /* SQLite takes the bare error_message from the row max() picked: the newest one's. */
+  int r = prepare_once(store,
+                       "SELECT coalesce(error_class, 'other'), count(*), max(started_us),"
+                       " error_message FROM run WHERE target_id = ? AND outcome = 'failed'"
+                       " AND started_us >= ? AND started_us < ? GROUP BY 1 ORDER BY 2 DESC, 1",
+                       &st, "cannot count the failures", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, since_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, until_us);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&list, &cap, n + 1, sizeof(*list));
+    list[n].error_class = column_text(st, 0);
+    list[n].count = sqlite3_column_int64(st, 1);
+    list[n].last_message = column_text(st, 3);
+    n++;
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot count the failures");
+    bw_error_counts_free(list, n);
+  } else {
+    *ret = list;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+void bw_error_counts_free(struct bw_error_count *list, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(list[i].error_class);
+    free(list[i].last_message);
+  }
+  free(list);
+}

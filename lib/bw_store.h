@@ -136,4 +136,28 @@ int bw_store_run_exists(struct bw_store *store, int64_t target_id, int64_t start
 int bw_store_put_new_runs(struct bw_store *store, const struct bw_run *runs, size_t n,
                           size_t *ret_added, struct bw_errs *errs);
 
+/* A target as the store knows it. */
+struct bw_target_row {
+  int64_t id;
+  char *test;
+  char *backend;
+  enum bw_kind kind;
+};
+
+/* Every target, ordered by test and backend. bw_target_rows_free() frees the list. */
+int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t *ret_n,
+                     struct bw_errs *errs);
+void bw_target_rows_free(struct bw_target_row *list, size_t n);
+
+/* Failed runs of a target in [since_us, until_us), counted by error class, most frequent first. */
+struct bw_error_count {
+  char *error_class;
+  int64_t count;
+  char *last_message;
+};
+int bw_store_error_counts(struct bw_store *store, int64_t target_id, int64_t since_us,
+                          int64_t until_us, struct bw_error_count **ret, size_t *ret_n,
+                          struct bw_errs *errs);
+void bw_error_counts_free(struct bw_error_count *list, size_t n);
+
 #endif

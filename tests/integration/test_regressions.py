@@ -102,6 +102,7 @@ class RegressionTest(unittest.TestCase):
         out = cli("regressions", "--db", self.db).stdout
         self.assertIn("recovered after", out)
         self.assertIn("availability", out)
+        self.check_report()
         # A person accepts the outage as known: closed as accepted, no longer listed as open.
         p = cli("regressions", "ack", str(rows[1][0]), "--db", self.db)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -112,6 +113,48 @@ class RegressionTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("no open regression %d" % rows[1][0], p.stderr)
 
+
+    def check_report(self):
+        """The report of the last hour: the counts in the subject, the same content in HTML."""
+        import html.parser
+        import socket as sk
+        p = cli("report", "--since", "1h", "--config", self.config)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        text = p.stdout
+        self.assertTrue(text.startswith("[benchwatch %s] 1 regression, 1 recovered, 1 failing\n"
+                                        % sk.gethostname()), text[:200])
+        self.assertIn("OPEN REGRESSIONS\n  home: runs failing, since", text)
+        self.assertRegex(text, r"RECOVERED OR ACCEPTED\n  home: median 2\d\.\d\d ms -> "
+                               r"10\d\.\d\d ms \(x[45]\.\d\d\) since .*; recovered")
+        self.assertRegex(text, r"  home +\d+ runs, [23] failed; median")
+        self.assertIn("failed with connect: Couldn't connect to server", text)
+        p = cli("report", "--since", "1h", "--config", self.config, "--format", "html")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        page = p.stdout
+        for needle in ("<h2>Open regressions</h2>", "<h2>Recovered or accepted</h2>", "<svg",
+                       "runs failing", "x4.", "1 regression, 1 recovered, 1 failing"):
+            self.assertIn(needle, page)
+        self.assertNotIn("<script", page)
+        self.assertNotRegex(page, r"(src|href)=")  # nothing fetched from anywhere
+
+        class Check(html.parser.HTMLParser):
+            def __init__(self):
+                super().__init__()
+                self.stack = []
+
+            def handle_starttag(self, tag, attrs):
+                if tag not in ("meta", "br", "line", "polyline"):
+                    self.stack.append(tag)
+
+            def handle_endtag(self, tag):
+                if tag in ("line", "polyline"):
+                    return
+                assert self.stack and self.stack[-1] == tag, (tag, self.stack)
+                self.stack.pop()
+
+        c = Check()
+        c.feed(page)
+        self.assertEqual(c.stack, [])
 
     def readme_queries(self):
         """Every query in README's "Querying history with sqlite3", on this real history."""

@@ -1,0 +1,203 @@
+/* Reading the nightly report's content from the store (bw_report.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bw_report.h"
+#include "bw_stats.h"
+#include "bw_util.h"
+
+#define YEAR_US (366 * 86400 * INT64_C(1000000))
+
+static double median_of(const double *v, size_t n) {
+  if (n == 0)
+    return (double)NAN;
+  double *s = bw_stats_sort_copy(v, n);
+  double m = bw_stats_median(s, n);
+  free(s);
+  return m;
+}
+
+/* A figure's values over [from, until) (good runs only); *last gets the newest, NAN if none. */
+static int figure_values(struct bw_store *store, int64_t id, const char *figure, int64_t from,
+                         int64_t until, double **ret, size_t *n, double *last,
+                         struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
+  *ret = NULL;
+  *n = 0;
+  *last = (double)NAN;
+  int r = bw_store_window(store, id, figure, from, until, 0, &pts, n, errs);
+  if (r < 0)
+    return r;
+  *ret = bw_xmalloc((*n + 1) * sizeof(**ret));
+  for (size_t i = 0; i < *n; i++)
+    (*ret)[i] = pts[i].value;
+  if (*n)
+    *last = pts[*n - 1].value;
+  free(pts);
+  return 0;
+}
+
+/* The newest value of a figure in the period, and its median over the window before it. */
+static int now_and_usual(struct bw_store *store, int64_t id, const char *figure, int64_t from,
+                         int64_t until, int64_t window_us, double *now, double *usual,
+                         struct bw_errs *errs) {
+  double *v, last;
+  size_t n;
+  int r = figure_values(store, id, figure, from, until, &v, &n, &last, errs);
+  if (r < 0)
+    return r;
+  free(v);
+  *now = last;
+  r = figure_values(store, id, figure, from - window_us, from, &v, &n, &last, errs);
+  if (r < 0)
+    return r;
+  *usual = median_of(v, n);
+  free(v);
+  return 0;
+}
+
+static bool same_target(const struct bw_regression *g, const struct bw_target_row *t) {
+  return strcmp(g->test, t->test) == 0 && strcmp(g->backend, t->backend) == 0;
+}
+
+/* Copies the regressions that pass keep() into a new list. */
+static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until,
+                 int which, struct bw_regression **ret, size_t *ret_n) {
+  *ret = NULL;
+  *ret_n = 0;
+  size_t cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct bw_regression *g = &all[i];
+    bool keep = which == 0   ? g->opened_us >= from && g->opened_us < until
+                : which == 1 ? g->closed_us == BW_NONE
+                             : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
+    if (!keep)
+      continue;
+    bw_xgrow(ret, &cap, *ret_n + 1, sizeof(**ret));
+    struct bw_regression *c = &(*ret)[(*ret_n)++];
+    *c = *g;
+    c->test = bw_xstrdup(g->test);
+    c->backend = bw_xstrdup(g->backend);
+    c->metric = bw_xstrdup(g->metric);
+  }
+}
+
+int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const char *host,
+                      int64_t from_us, int64_t until_us, struct bw_nightly *ret,
+                      struct bw_errs *errs) {
+  struct bw_target_row *rows = NULL;
+  struct bw_regression *all = NULL;
+  size_t n_rows = 0, n_all = 0;
+  memset(ret, 0, sizeof(*ret));
+  ret->host = bw_xstrdup(host);
+  ret->from_us = from_us;
+  ret->until_us = until_us;
+  int r = bw_store_targets(store, &rows, &n_rows, errs);
+  if (r == 0)
+    r = bw_store_regressions(store, from_us - YEAR_US, false, &all, &n_all, errs);
+  if (r < 0)
+    goto out;
+  pick(all, n_all, from_us, until_us, 0, &ret->opened, &ret->n_opened);
+  pick(all, n_all, from_us, until_us, 1, &ret->open, &ret->n_open);
+  pick(all, n_all, from_us, until_us, 2, &ret->closed, &ret->n_closed);
+  ret->targets = bw_xcalloc(n_rows + 1, sizeof(*ret->targets));
+  for (size_t i = 0; i < n_rows && r == 0; i++) {
+    const struct bw_target_row *row = &rows[i];
+    const struct bw_test *test = cfg ? bw_config_find_test(cfg, row->test) : NULL;
+    struct bw_detect det;
+    if (test)
+      det = test->detect;
+    else if (cfg)
+      det = cfg->detect;
+    else
+      bw_config_default_detect(&det);
+    struct bw_nightly_target *t = &ret->targets[ret->n_targets];
+    struct bw_point *pts = NULL;
+    size_t n = 0;
+    memset(t, 0, sizeof(*t));
+    t->metric = bw_detect_metric(row->kind);
+    r = bw_store_series(store, row->id, t->metric->name, from_us, until_us, &pts, &n, errs);
+    if (r < 0)
+      break;
+    for (size_t k = 0; k < ret->n_open; k++)
+      t->open = t->open || same_target(&ret->open[k], row);
+    if (n == 0 && !t->open) {
+      free(pts);
+      continue; /* nothing ran and nothing is wrong: not worth a line */
+    }
+    t->test = bw_xstrdup(row->test);
+    t->backend = bw_xstrdup(row->backend);
+    ret->n_targets++; /* counted now, so that an error below still frees it */
+    t->runs = n;
+    t->values = bw_xmalloc((n + 1) * sizeof(*t->values));
+    for (size_t k = 0; k < n; k++) {
+      if (isnan(pts[k].value))
+        t->failures++;
+      else
+        t->values[t->n_values++] = pts[k].value;
+    }
+    t->last_failed = n > 0 && isnan(pts[n - 1].value);
+    ret->failing += t->last_failed;
+    free(pts);
+    t->median = median_of(t->values, t->n_values);
+    double *w, last;
+    size_t nw;
+    r = figure_values(store, row->id, t->metric->name, from_us - det.window_us, from_us, &w, &nw,
+                      &last, errs);
+    if (r < 0)
+      break;
+    struct bw_baseline b;
+    bw_baseline_compute(w, nw, &b);
+    free(w);
+    t->baseline = b.mode;
+    t->ratio = t->median / t->baseline;
+    r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
+    if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
+      double *st;
+      size_t ns;
+      r = figure_values(store, row->id, "stall_us", from_us, until_us, &st, &ns, &last, errs);
+      if (r == 0) {
+        for (size_t k = 0; k < ns; k++)
+          t->stall_s += st[k] / 1e6;
+        free(st);
+        r = now_and_usual(store, row->id, "tcp_pmtu", from_us, until_us, det.window_us, &t->pmtu,
+                          &t->pmtu_usual, errs);
+      }
+      if (r == 0)
+        r = now_and_usual(store, row->id, "tcp_retrans", from_us, until_us, det.window_us,
+                          &t->retrans, &t->retrans_usual, errs);
+      if (r == 0)
+        r = now_and_usual(store, row->id, "tcp_rtt_us", from_us, until_us, det.window_us,
+                          &t->rtt_ms, &t->rtt_ms_usual, errs);
+      t->rtt_ms /= 1e3;
+      t->rtt_ms_usual /= 1e3;
+    } else {
+      t->pmtu = t->pmtu_usual = t->retrans = t->retrans_usual = (double)NAN;
+      t->rtt_ms = t->rtt_ms_usual = (double)NAN;
+    }
+  }
+out:
+  bw_target_rows_free(rows, n_rows);
+  bw_regressions_free(all, n_all);
+  if (r < 0)
+    bw_report_free(ret);
+  return r;
+}
+
+void bw_report_free(struct bw_nightly *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->n_targets; i++) {
+    free(r->targets[i].test);
+    free(r->targets[i].backend);
+    free(r->targets[i].values);
+    bw_error_counts_free(r->targets[i].errors, r->targets[i].n_errors);
+  }
+  free(r->targets);
+  bw_regressions_free(r->opened, r->n_opened);
+  bw_regressions_free(r->open, r->n_open);
+  bw_regressions_free(r->closed, r->n_closed);
+  free(r->host);
+  memset(r, 0, sizeof(*r));
+}
