@@ -1,6 +1,7 @@
 #include "bw_schedule.h"
 
 #include <stddef.h>
+#include <time.h>
 
 uint64_t bw_schedule_key(const char *test, const char *backend) {
   uint64_t h = 14695981039346656037u;
@@ -35,4 +36,31 @@ int64_t bw_schedule_next(int64_t now_us, int64_t utc_offset_us, int64_t every_us
   int64_t local = now_us + utc_offset_us - phase;
   int64_t k = floor_div(local, every_us) + 1;
   return k * every_us + phase - utc_offset_us;
+}
+
+int64_t bw_schedule_daily(int64_t now_us, int minutes_after_midnight) {
+  time_t now = (time_t)(now_us / 1000000);
+  struct tm day;
+  if (!localtime_r(&now, &day))
+    return now_us + 86400 * INT64_C(1000000);
+  for (int add = 0; add < 3; add++) {
+    struct tm t = day;
+    t.tm_mday += add; /* mktime normalises the month and year */
+    t.tm_hour = minutes_after_midnight / 60;
+    t.tm_min = minutes_after_midnight % 60;
+    t.tm_sec = 0;
+    t.tm_isdst = -1; /* let the zone rules say whether DST applies on that day */
+    time_t at = mktime(&t);
+    if (at != (time_t)-1 && (int64_t)at * 1000000 > now_us)
+      return (int64_t)at * 1000000;
+  }
+  return now_us + 86400 * INT64_C(1000000);
+}
+
+int bw_schedule_local_day(int64_t wall_us) {
+  time_t t = (time_t)(wall_us / 1000000);
+  struct tm tm;
+  if (!localtime_r(&t, &tm))
+    return 0;
+  return (tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) * 100 + tm.tm_mday;
 }

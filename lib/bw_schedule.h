@@ -24,4 +24,15 @@ int64_t bw_schedule_jitter(uint64_t key, int64_t jitter_us);
 int64_t bw_schedule_next(int64_t now_us, int64_t utc_offset_us, int64_t every_us, int64_t offset_us,
                          int64_t jitter_us, uint64_t key);
 
+/*
+ * The first time strictly after now_us when the local wall clock (the TZ in force) shows
+ * minutes_after_midnight, for once-a-day work such as the nightly report. Built from the local
+ * calendar date with mktime(), so a day with a DST change still gets exactly one such time; on the
+ * spring-forward day a time inside the skipped hour comes at the first minute after it.
+ */
+int64_t bw_schedule_daily(int64_t now_us, int minutes_after_midnight);
+
+/* The local calendar day of a time as YYYYMMDD, for "once per calendar day" bookkeeping. */
+int bw_schedule_local_day(int64_t wall_us);
+
 #endif

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -84,6 +86,35 @@ static void short_intervals(void **state) {
   assert_int_equal(bw_schedule_next(-HOUR - 1, 0, HOUR, 0, 0, 1), -HOUR);
 }
 
+/* Daily at 06:30 local time, across both DST changes of a year in Berlin (POSIX TZ rule, so no
+ * time zone database is needed): exactly one time per calendar day, always at 06:30. */
+static void daily_report_time(void **state) {
+  (void)state;
+  (void)setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+  tzset();
+  int64_t t = INT64_C(1767225600) * S; /* 2026-01-01 00:00 UTC */
+  int last_day = 0;
+  for (int i = 0; i < 365; i++) {
+    t = bw_schedule_daily(t, 6 * 60 + 30);
+    time_t tt = (time_t)(t / S);
+    struct tm tm;
+    assert_non_null(localtime_r(&tt, &tm));
+    assert_int_equal(tm.tm_hour, 6);
+    assert_int_equal(tm.tm_min, 30);
+    int day = bw_schedule_local_day(t);
+    assert_true(day > last_day);
+    last_day = day;
+  }
+  assert_int_equal(last_day, 20261231);
+  /* Spring forward (2026-03-29, 02:00 -> 03:00): a 02:30 report comes at 03:30 that day, once. */
+  int64_t before = INT64_C(1774742400) * S; /* 2026-03-29 00:00 UTC = 01:00 CET */
+  int64_t at = bw_schedule_daily(before, 2 * 60 + 30);
+  assert_int_equal(bw_schedule_local_day(at), 20260329);
+  assert_int_equal(bw_schedule_local_day(bw_schedule_daily(at, 2 * 60 + 30)), 20260330);
+  (void)unsetenv("TZ");
+  tzset();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(hourly_at_five),
@@ -91,6 +122,7 @@ int main(void) {
       cmocka_unit_test(no_drift),
       cmocka_unit_test(jitter_spreads_and_is_stable),
       cmocka_unit_test(short_intervals),
+      cmocka_unit_test(daily_report_time),
   };
   return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }
