@@ -26,6 +26,7 @@ enum opt_type {
   T_MAIL_URL, /* smtp:// or smtps:// */
   T_KIND,     /* page | download */
   T_METHOD,   /* GET | HEAD */
+  T_TLS,      /* none | opportunistic | required (mail) */
   T_HTTP,     /* 1.1 | 2 */
   T_DETECT,   /* a mapping of detect_opts: this test's own detection settings */
   T_BOOL,
@@ -134,6 +135,18 @@ static const struct opt report_opts[] = {
      "mail server: smtp://host:port (STARTTLS when offered) or smtps://host:port"},
     {"from", T_STRING, REP(from), 0, 0, "benchwatch@localhost", 0, "sender address"},
     {"to", T_EMAILS, REP(to), 0, 0, NULL, F_REQUIRED, "recipient addresses"},
+    {"tls", T_TLS, REP(tls), 0, 0, "opportunistic", 0,
+     "smtp://: none, opportunistic (STARTTLS when the server offers it) or required (STARTTLS "
+     "or fail); smtps:// is TLS from the start"},
+    {"tls_verify", T_BOOL, REP(tls_verify), 0, 0, "true", 0,
+     "check the mail server's certificate and name"},
+    {"username", T_STRING, REP(username), 0, 0, NULL, 0, "SMTP AUTH user; absent = no AUTH"},
+    {"password_file", T_PATH, REP(password_file), 0, 0, NULL, 0,
+     "file whose first line is the SMTP AUTH password, read at send time (never in this file)"},
+    {"timeout", T_DURATION, REP(timeout_us), 1000000, 3600 * INT64_C(1000000), "60s", 0,
+     "limit for delivering the report, connecting included"},
+    {"send_when_quiet", T_BOOL, REP(send_when_quiet), 0, 0, "true", 0,
+     "send a short \"all normal\" report on a night with nothing to say; false = send nothing"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -574,6 +587,12 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
   case T_METHOD:
     if (strcmp(s, "GET") != 0 && strcmp(s, "HEAD") != 0)
       err_at(c, &n->start_mark, path, "expected GET or HEAD, got %s", q);
+    else
+      r = 0, set_string((char **)(void *)field, s);
+    break;
+  case T_TLS:
+    if (strcmp(s, "none") != 0 && strcmp(s, "opportunistic") != 0 && strcmp(s, "required") != 0)
+      err_at(c, &n->start_mark, path, "expected none, opportunistic or required, got %s", q);
     else
       r = 0, set_string((char **)(void *)field, s);
     break;
@@ -1091,6 +1110,9 @@ void bw_config_free(struct bw_config *cfg) {
   free(cfg->database);
   free(cfg->report.smtp);
   free(cfg->report.from);
+  free(cfg->report.tls);
+  free(cfg->report.username);
+  free(cfg->report.password_file);
   free_list(cfg->report.to, cfg->report.n_to);
   free(cfg->metrics.listen);
   free(cfg);

@@ -64,6 +64,12 @@ struct bw_report {
   char *from;
   char **to;
   size_t n_to;
+  char *tls;           /* smtp://: "none", "opportunistic" (STARTTLS when offered), "required" */
+  bool tls_verify;
+  char *username;      /* NULL: no AUTH */
+  char *password_file; /* the password is its first line, read at send time; NULL: none */
+  int64_t timeout_us;  /* the whole delivery */
+  bool send_when_quiet; /* mail a short "all normal" report on a night with nothing to say */
 };
 
 struct bw_metrics {
