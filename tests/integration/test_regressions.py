@@ -155,6 +155,42 @@ class RegressionTest(unittest.TestCase):
         c = Check()
         c.feed(page)
         self.assertEqual(c.stack, [])
+        self.check_report_mail(text, page)
+
+    def check_report_mail(self, text, page):
+        """report --send: the same report through a real SMTP server, both parts intact."""
+        import email
+        import email.policy
+        from test_mail import Smtpd
+        try:
+            smtpd = Smtpd()
+        except unittest.SkipTest:
+            return
+        try:
+            with open(self.config, "a") as f:
+                f.write("report: {smtp: \"%s\", from: \"bw@monitor.test\", "
+                        "to: [\"ops@example.test\", \"oncall@example.test\"]}\n" % smtpd.url)
+            p = cli("report", "--since", "1h", "--config", self.config, "--send")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("to 2 recipients", p.stdout)
+            (raw, env), = smtpd.messages()
+            self.assertEqual(sorted(env["rcpt_tos"]), ["oncall@example.test", "ops@example.test"])
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            self.assertEqual(msg["Subject"], text.splitlines()[0])
+            self.assertEqual(msg.get_content_type(), "multipart/alternative")
+            plain = msg.get_body(("plain",)).get_content()
+            html = msg.get_body(("html",)).get_content()
+            self.assertIn("OPEN REGRESSIONS", plain)
+            self.assertIn("failed with connect", plain)
+            self.assertIn("<svg", html)
+            self.assertIn("<h2>Recovered or accepted</h2>", html)
+        finally:
+            smtpd.stop()
+        # The server is gone now: one line saying where it failed, exit 1.
+        p = cli("report", "--since", "1h", "--config", self.config, "--send")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn(smtpd.url, p.stderr)
 
     def readme_queries(self):
         """Every query in README's "Querying history with sqlite3", on this real history."""
