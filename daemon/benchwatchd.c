@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef BW_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -18,6 +19,7 @@
 #include "bw_config.h"
 #include "bw_file.h"
 #include "bw_log.h"
+#include "bw_reporter.h"
 #include "bw_runner.h"
 #include "bw_store.h"
 #include "bw_transfer.h"
@@ -35,6 +37,7 @@ struct daemon {
   struct bw_timer *status_timer;
   struct bw_timer *watchdog_timer;
   struct bw_http_server *metrics;
+  struct bw_reporter *reporter;
   int64_t watchdog_us;
   bool stopping;
   int exit_status;
@@ -111,6 +114,8 @@ static void on_hup(void *arg) {
       bw_log(BW_LOG_WARNING, "database changed to %s: that takes a restart; still writing %s",
              cfg->database, d->cfg->database);
     bw_runner_apply(d->runner, cfg);
+    if (d->reporter)
+      bw_reporter_apply(d->reporter, cfg);
     bw_config_free(d->cfg);
     d->cfg = cfg;
   }
@@ -231,8 +236,15 @@ int main(int argc, char **argv) {
     }
     bw_log(BW_LOG_INFO, "serving http://%s/metrics", d.cfg->metrics.listen);
   }
-  if (once)
+  if (once) {
     bw_runner_once(d.runner, on_once_done, &d);
+  } else {
+    char host[256] = "localhost";
+    (void)gethostname(host, sizeof(host) - 1);
+    d.reporter = bw_reporter_new(d.loop, d.store, host);
+    if (d.reporter)
+      bw_reporter_apply(d.reporter, d.cfg);
+  }
 
 #ifdef BW_HAVE_SYSTEMD
   uint64_t wd = 0;
@@ -254,6 +266,7 @@ int main(int argc, char **argv) {
   status = d.exit_status;
 out:
   bw_http_free(d.metrics);
+  bw_reporter_free(d.reporter);
   bw_runner_free(d.runner); /* stops and stores what is still running */
   for (size_t i = 0; i < 3; i++)
     bw_signal_free(sigs[i]);

@@ -1326,3 +1326,75 @@ void bw_error_counts_free(struct bw_error_count *list, size_t n) {
   }
   free(list);
 }
+
+int bw_store_report_add(struct bw_store *store, int day, int64_t now_us, const char *subject,
+                        const char *message, bool *ret_created, struct bw_errs *errs) {
+  int r = run_stmt(store,
+                   "INSERT INTO report (day, created_us, subject, message) VALUES (?, ?, ?, ?)"
+                   " ON CONFLICT (day) DO NOTHING",
+                   "cannot keep the report", errs, "iiss", (int64_t)day, now_us, subject, message);
+  if (r == 0 && ret_created)
+    *ret_created = sqlite3_changes(store->db) > 0;
+  return r;
+}
+
+int bw_store_reports_unsent(struct bw_store *store, struct bw_report_row **ret, size_t *ret_n,
+                            struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_report_row *list = NULL;
+  size_t n = 0, cap = 0;
+  int r = prepare_once(store,
+                       "SELECT day, subject, message, attempts FROM report WHERE sent_us IS NULL"
+                       " ORDER BY day",
+                       &st, "cannot read the unsent reports", errs);
+  if (r < 0)
+    return r;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&list, &cap, n + 1, sizeof(*list));
+    list[n].day = sqlite3_column_int(st, 0);
+    list[n].subject = column_text(st, 1);
+    list[n].message = column_text(st, 2);
+    list[n].attempts = sqlite3_column_int64(st, 3);
+    n++;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the unsent reports");
+    bw_report_rows_free(list, n);
+  } else {
+    *ret = list;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+void bw_report_rows_free(struct bw_report_row *list, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(list[i].subject);
+    free(list[i].message);
+  }
+  free(list);
+}
+
+int bw_store_report_attempt(struct bw_store *store, int day, int64_t now_us, const char *error,
+                            struct bw_errs *errs) {
+  if (!error)
+    return run_stmt(store,
+                    "UPDATE report SET attempts = attempts + 1, sent_us = ?, last_error = NULL"
+                    " WHERE day = ?",
+                    "cannot record the delivery", errs, "ii", now_us, (int64_t)day);
+  return run_stmt(store, "UPDATE report SET attempts = attempts + 1, last_error = ? WHERE day = ?",
+                  "cannot record the delivery", errs, "si", error, (int64_t)day);
+}
+
+bool bw_store_report_exists(struct bw_store *store, int day) {
+  sqlite3_stmt *st = NULL;
+  bool found = false;
+  if (sqlite3_prepare_v2(store->db, "SELECT 1 FROM report WHERE day = ?", -1, &st, NULL) ==
+          SQLITE_OK &&
+      sqlite3_bind_int(st, 1, day) == SQLITE_OK)
+    found = sqlite3_step(st) == SQLITE_ROW;
+  (void)sqlite3_finalize(st);
+  return found;
+}

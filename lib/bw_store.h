@@ -160,4 +160,26 @@ int bw_store_error_counts(struct bw_store *store, int64_t target_id, int64_t sin
                           struct bw_errs *errs);
 void bw_error_counts_free(struct bw_error_count *list, size_t n);
 
+/* A nightly report kept in the database until delivered. */
+struct bw_report_row {
+  int day; /* YYYYMMDD, local */
+  char *subject;
+  char *message;
+  int64_t attempts;
+};
+
+/* Keeps the report of a day (a day already there is left as it is: one report per day).
+ * *ret_created says whether it was new. */
+int bw_store_report_add(struct bw_store *store, int day, int64_t now_us, const char *subject,
+                        const char *message, bool *ret_created, struct bw_errs *errs);
+/* Whether the report of a day was composed (delivered or not). */
+bool bw_store_report_exists(struct bw_store *store, int day);
+/* The reports not yet delivered, oldest day first. */
+int bw_store_reports_unsent(struct bw_store *store, struct bw_report_row **ret, size_t *ret_n,
+                            struct bw_errs *errs);
+void bw_report_rows_free(struct bw_report_row *list, size_t n);
+/* Records a delivery attempt: sent (error NULL) or failed with error. */
+int bw_store_report_attempt(struct bw_store *store, int day, int64_t now_us, const char *error,
+                            struct bw_errs *errs);
+
 #endif

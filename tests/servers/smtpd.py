@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--down", action="store_true")
+    ap.add_argument("--port", type=int, default=0, help="listen here (0: a free port)")
     a = ap.parse_args()
 
     loop = asyncio.new_event_loop()
@@ -72,7 +73,7 @@ def main():
         store = Store(a.dir)
         server = loop.run_until_complete(loop.create_server(
             lambda: SMTP(store, hostname="smtpd.test", ident="bw-test-smtpd", **kwargs),
-            "127.0.0.1", 0))
+            "127.0.0.1", a.port))
         port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
     loop.run_forever()

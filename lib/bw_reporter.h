@@ -1,0 +1,23 @@
+#ifndef BW_REPORTER_H
+#define BW_REPORTER_H
+
+#include "bw_config.h"
+#include "bw_store.h"
+#include "bw_transfer.h"
+
+/*
+ * The nightly report in the daemon: once per local calendar day at report.at (and at start-up
+ * when today's is due and missing), the report of the last 24 hours is composed, kept in the
+ * database, and mailed from the event loop. A failed delivery is retried after 10 s, 30 s, 1 min,
+ * 5 min, 15 min and 1 h; after that the report stays in the database and is sent, oldest first,
+ * with the next one. Nothing is lost to a mail server that is down.
+ */
+struct bw_reporter;
+
+struct bw_reporter *bw_reporter_new(struct bw_loop *loop, struct bw_store *store,
+                                    const char *host);
+/* Takes the report settings of cfg, which must live until the next apply or the free. */
+void bw_reporter_apply(struct bw_reporter *r, const struct bw_config *cfg);
+void bw_reporter_free(struct bw_reporter *r); /* NULL-safe; a delivery in flight is dropped */
+
+#endif
