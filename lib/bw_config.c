@@ -958,8 +958,13 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   if (n) {
     cfg->report.enabled = true;
     apply_builtin(report_opts, &cfg->report, c->errs);
-    if (parse_section(c, n, "report", report_opts, 0, &cfg->report, &set) < 0)
+    if (parse_section(c, n, "report", report_opts, 0, &cfg->report, &set) < 0) {
       r = -EINVAL;
+    } else if (cfg->report.username && !cfg->report.password_file) {
+      err_at(c, &n->start_mark, "report", "username needs a password_file (the password is read "
+                                          "from that file, never written in the config)");
+      r = -EINVAL;
+    }
   }
 
   n = find_key(c, root, "metrics");
