@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +18,15 @@ CLI = os.environ.get("BW_CLI", "")
 FAULTD = os.environ.get("BW_FAULTD", "")
 SOURCE = os.environ.get("BW_SOURCE_DIR", "")
 NGINX_SH = os.path.join(SOURCE, "tests", "servers", "nginx.sh")
+
+
+def free_port():
+    """A loopback port nothing listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Faultd:

@@ -3,7 +3,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -12,16 +11,8 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import Faultd
+from harness import Faultd, free_port
 from test_daemon import Daemon
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def samples(text):

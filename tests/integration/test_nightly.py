@@ -4,23 +4,14 @@ import email.policy
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import tempfile
 import time
 import unittest
 
-from harness import Faultd
+from harness import Faultd, free_port
 from test_daemon import Daemon
 from test_mail import Smtpd
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class NightlyTest(unittest.TestCase):
