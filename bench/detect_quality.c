@@ -39,9 +39,19 @@
 #define MBPS 1e6
 
 enum gen {
-  GEN_PAGE,    /* median of 20 requests around the level, plus spikes */
-  GEN_BIMODAL, /* the same, each run around 98 ms (60%) or 123 ms (40%) */
-  GEN_RATE,    /* a download rate, lognormal around the level */
+  GEN_PAGE,      /* median of 20 requests around the level, plus spikes: a quiet page */
+  GEN_WIDE,      /* lognormal around the level at `sigma`, plus spikes: a busy page */
+  GEN_BIMODAL,   /* a page around 98 ms (60%) or 123 ms (40%) */
+  GEN_RATE,      /* a download rate, lognormal around the level (sigma 0.15) */
+  GEN_RATE_TWO,  /* a rate at the level (60%) or at 0.6 of it (40%): two paths */
+  GEN_RATE_DIPS, /* a rate that dips to 0.5-0.7 of its level for 2-4 runs about once a day */
+  GEN_CYCLE,     /* a page whose level follows the day, +-15% */
+};
+
+enum change_kind {
+  CH_STEP,  /* the level times factor (or `to`) from the change on */
+  CH_DRIFT, /* the level grows linearly to factor times over DRIFT_RUNS runs, then stays */
+  CH_AFTER_OUTAGE, /* x0.1 for OUTAGE_LONG runs (3.75 days), back, then a step x factor */
 };
 
 struct family {
@@ -52,42 +62,60 @@ struct family {
   double to;     /* or, when > 0, the level after the change */
   double gaps;   /* share of runs that fail, scattered */
   int outages;   /* bursts of OUTAGE_RUNS failed runs */
+  double sigma;  /* GEN_WIDE's spread */
+  enum change_kind change;
+  int at;        /* > 0: the change starts at this run (a young window), not in [300, 1000] */
 };
 
 #define OUTAGE_RUNS 5
 #define TEMPORARY_RUNS 50
 #define SPIKE_SHARE 0.02
+#define DRIFT_RUNS 200
+#define OUTAGE_LONG 90
+#define AFTER_OUTAGE 100 /* runs between the recovery and the new step */
+
+#define STEP(name, gen, level, factor) {name, gen, level, factor, 0, 0, 0, 0, CH_STEP, 0}
+#define WIDE(name, sigma, factor) {name, GEN_WIDE, 98 * MS, factor, 0, 0, 0, sigma, CH_STEP, 0}
 
 static const struct family families[] = {
-    {"page 98ms noise", GEN_PAGE, 98 * MS, 1, 0, 0, 0},
-    {"page 98ms x1.3", GEN_PAGE, 98 * MS, 1.3, 0, 0, 0},
-    {"page 98ms x1.5", GEN_PAGE, 98 * MS, 1.5, 0, 0, 0},
-    {"page 98ms x2", GEN_PAGE, 98 * MS, 2, 0, 0, 0},
-    {"page 98ms x5", GEN_PAGE, 98 * MS, 5, 0, 0, 0},
-    {"page 2ms noise", GEN_PAGE, 2 * MS, 1, 0, 0, 0},
-    {"page 2ms x1.3", GEN_PAGE, 2 * MS, 1.3, 0, 0, 0},
-    {"page 2ms x1.5", GEN_PAGE, 2 * MS, 1.5, 0, 0, 0},
-    {"page 2ms x2", GEN_PAGE, 2 * MS, 2, 0, 0, 0},
-    {"page 2ms x5", GEN_PAGE, 2 * MS, 5, 0, 0, 0},
-    {"page 5s noise", GEN_PAGE, 5000 * MS, 1, 0, 0, 0},
-    {"page 5s x1.3", GEN_PAGE, 5000 * MS, 1.3, 0, 0, 0},
-    {"page 5s x1.5", GEN_PAGE, 5000 * MS, 1.5, 0, 0, 0},
-    {"page 5s x2", GEN_PAGE, 5000 * MS, 2, 0, 0, 0},
-    {"page 5s x5", GEN_PAGE, 5000 * MS, 5, 0, 0, 0},
-    {"page 98/123ms bimodal", GEN_BIMODAL, 98 * MS, 1, 0, 0, 0},
-    {"dl 16MB/s noise", GEN_RATE, 16 * MBPS, 1, 0, 0, 0},
-    {"dl 16MB/s x0.8", GEN_RATE, 16 * MBPS, 0.8, 0, 0, 0},
-    {"dl 16MB/s x0.67", GEN_RATE, 16 * MBPS, 0.67, 0, 0, 0},
-    {"dl 16MB/s x0.5", GEN_RATE, 16 * MBPS, 0.5, 0, 0, 0},
-    {"dl 16MB/s to 32KB/s", GEN_RATE, 16 * MBPS, 1, 32 * KBPS, 0, 0},
-    {"dl 200KB/s noise", GEN_RATE, 200 * KBPS, 1, 0, 0, 0},
-    {"dl 200KB/s x0.67", GEN_RATE, 200 * KBPS, 0.67, 0, 0, 0},
-    {"dl 200KB/s x0.5", GEN_RATE, 200 * KBPS, 0.5, 0, 0, 0},
-    {"dl 200KB/s to 32KB/s", GEN_RATE, 200 * KBPS, 1, 32 * KBPS, 0, 0},
-    {"page 98ms gaps 5%", GEN_PAGE, 98 * MS, 1, 0, 0.05, 0},
-    {"page 98ms gaps 5% x2", GEN_PAGE, 98 * MS, 2, 0, 0.05, 0},
-    {"dl 16MB/s gaps 5% x0.5", GEN_RATE, 16 * MBPS, 0.5, 0, 0.05, 0},
-    {"page 98ms outages 5x5", GEN_PAGE, 98 * MS, 1, 0, 0, 5},
+    STEP("page 98ms noise", GEN_PAGE, 98 * MS, 1),
+    STEP("page 98ms x1.3", GEN_PAGE, 98 * MS, 1.3),
+    STEP("page 98ms x1.5", GEN_PAGE, 98 * MS, 1.5),
+    STEP("page 98ms x1.6", GEN_PAGE, 98 * MS, 1.6),
+    STEP("page 98ms x2", GEN_PAGE, 98 * MS, 2),
+    STEP("page 98ms x5", GEN_PAGE, 98 * MS, 5),
+    STEP("page 2ms noise", GEN_PAGE, 2 * MS, 1),
+    STEP("page 2ms x2", GEN_PAGE, 2 * MS, 2),
+    STEP("page 2ms x5", GEN_PAGE, 2 * MS, 5),
+    STEP("page 5s noise", GEN_PAGE, 5000 * MS, 1),
+    STEP("page 5s x1.6", GEN_PAGE, 5000 * MS, 1.6),
+    STEP("page 5s x2", GEN_PAGE, 5000 * MS, 2),
+    WIDE("wide 0.25 noise", 0.25, 1),
+    WIDE("wide 0.25 x1.6", 0.25, 1.6),
+    WIDE("wide 0.25 x2", 0.25, 2),
+    WIDE("wide 0.25 x5", 0.25, 5),
+    WIDE("wide 0.35 noise", 0.35, 1),
+    WIDE("wide 0.35 x1.6", 0.35, 1.6),
+    WIDE("wide 0.35 x2", 0.35, 2),
+    WIDE("wide 0.35 x5", 0.35, 5),
+    STEP("page 98/123ms bimodal", GEN_BIMODAL, 98 * MS, 1),
+    STEP("page daily cycle 15%", GEN_CYCLE, 98 * MS, 1),
+    {"page drift to x1.5", GEN_PAGE, 98 * MS, 1.5, 0, 0, 0, 0, CH_DRIFT, 0},
+    {"page warm-up x2", GEN_PAGE, 98 * MS, 2, 0, 0, 0, 0, CH_STEP, 40},
+    STEP("dl 16MB/s noise", GEN_RATE, 16 * MBPS, 1),
+    STEP("dl 16MB/s x0.67", GEN_RATE, 16 * MBPS, 0.67),
+    STEP("dl 16MB/s x0.6", GEN_RATE, 16 * MBPS, 0.6),
+    STEP("dl 16MB/s x0.5", GEN_RATE, 16 * MBPS, 0.5),
+    {"dl 16MB/s to 32KB/s", GEN_RATE, 16 * MBPS, 1, 32 * KBPS, 0, 0, 0, CH_STEP, 0},
+    STEP("dl 200KB/s noise", GEN_RATE, 200 * KBPS, 1),
+    STEP("dl 200KB/s x0.5", GEN_RATE, 200 * KBPS, 0.5),
+    STEP("dl two paths 60/40", GEN_RATE_TWO, 16 * MBPS, 1),
+    STEP("dl daily dips 30-50%", GEN_RATE_DIPS, 16 * MBPS, 1),
+    {"dl 100MB/s outage x0.5", GEN_RATE, 100 * MBPS, 0.5, 0, 0, 0, 0, CH_AFTER_OUTAGE, 0},
+    {"page 98ms gaps 5%", GEN_PAGE, 98 * MS, 1, 0, 0.05, 0, 0, CH_STEP, 0},
+    {"page 98ms gaps 5% x2", GEN_PAGE, 98 * MS, 2, 0, 0.05, 0, 0, CH_STEP, 0},
+    {"dl 16MB/s gaps 5% x0.5", GEN_RATE, 16 * MBPS, 0.5, 0, 0.05, 0, 0, CH_STEP, 0},
+    {"page 98ms outages 5x5", GEN_PAGE, 98 * MS, 1, 0, 0, 5, 0, CH_STEP, 0},
 };
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
 
@@ -145,39 +173,97 @@ struct series {
   int n;
   double *v;   /* NAN: a failed run */
   bool *spike; /* the run was spiked: tells spike-made false openings apart */
-  struct change perf;
-  bool has_perf;
+  struct change perf[2];
+  int n_perf;
   struct change out[16];
   int n_out;
 };
 
+/* The level of run i of family f, before noise. */
+static double level_at(const struct family *f, const struct series *s, int i) {
+  double level = f->level;
+  if (f->gen == GEN_CYCLE)
+    level *= 1 + 0.15 * sin(2 * M_PI * (double)i / 24);
+  if (s->n_perf == 0 || i < s->perf[0].start)
+    return level;
+  switch (f->change) {
+  case CH_STEP:
+    if (i >= s->perf[0].end)
+      return level;
+    return f->to > 0 ? f->to : level * f->factor;
+  case CH_DRIFT: {
+    double k = fmin(1, (double)(i - s->perf[0].start) / DRIFT_RUNS);
+    return level * (1 + (f->factor - 1) * k);
+  }
+  case CH_AFTER_OUTAGE:
+    if (i < s->perf[0].end)
+      return level * 0.1;
+    if (i < s->perf[1].start)
+      return level;
+    return level * f->factor;
+  }
+  return level;
+}
+
 /*
- * Series i of family f. Steps start at a run in [300, 1000]; even series recover after
- * TEMPORARY_RUNS, odd ones last. Outages are spread one per equal slice of the series after the
- * first window.
+ * Series i of family f. Steps start at a run in [300, 1000] (or at f->at); even series recover
+ * after TEMPORARY_RUNS, odd ones last. Outages are spread one per equal slice of the series after
+ * the first window.
  */
 static void generate(const struct family *f, int idx, uint64_t base_seed, struct series *s) {
   int n = s->n;
   seed(base_seed * 1000003 + (uint64_t)(f - families) * 10007 + (uint64_t)idx);
-  s->has_perf = f->factor != 1 || f->to > 0;
+  bool has_perf = f->factor != 1 || f->to > 0;
+  s->n_perf = 0;
   s->n_out = 0;
-  if (s->has_perf) {
-    s->perf.start = between(300, 1000);
-    s->perf.end = idx % 2 == 0 ? s->perf.start + TEMPORARY_RUNS : n;
-    s->perf.matched = false;
+  if (has_perf) {
+    struct change *c = &s->perf[s->n_perf++];
+    c->start = f->at > 0 ? f->at : between(300, f->change == CH_AFTER_OUTAGE ? 600 : 1000);
+    c->end = idx % 2 == 0 && f->change == CH_STEP ? c->start + TEMPORARY_RUNS : n;
+    c->matched = false;
+    if (f->change == CH_AFTER_OUTAGE) {
+      c->end = c->start + OUTAGE_LONG;
+      struct change *d = &s->perf[s->n_perf++];
+      d->start = c->end + AFTER_OUTAGE;
+      d->end = n;
+      d->matched = false;
+    }
   }
+  int next_dip = between(0, 23);
   for (int i = 0; i < n; i++) {
-    bool changed = s->has_perf && i >= s->perf.start && i < s->perf.end;
-    double level = f->level;
-    if (changed)
-      level = f->to > 0 ? f->to : f->level * f->factor;
+    double level = level_at(f, s, i);
     s->spike[i] = false;
-    if (f->gen == GEN_RATE) {
+    switch (f->gen) {
+    case GEN_RATE:
+    case GEN_RATE_TWO:
+    case GEN_RATE_DIPS:
+      if (f->gen == GEN_RATE_TWO && uniform() < 0.4)
+        level *= 0.6;
+      if (f->gen == GEN_RATE_DIPS && i >= next_dip) {
+        /* a dip of 2 to 4 runs about once a day */
+        int len = between(2, 4);
+        double depth = 0.5 + 0.2 * uniform();
+        for (int k = 0; k < len && i + k < n; k++)
+          s->v[i + k] = level * depth * exp(0.15 * normal());
+        i += len - 1;
+        next_dip = i + between(18, 30);
+        continue;
+      }
       s->v[i] = level * exp(0.15 * normal());
-    } else {
+      break;
+    case GEN_WIDE:
+      s->v[i] = level * exp(f->sigma * normal());
+      break;
+    case GEN_PAGE:
+    case GEN_BIMODAL:
+    case GEN_CYCLE:
       if (f->gen == GEN_BIMODAL)
         level *= uniform() < 0.6 ? 1 : 123.0 / 98.0;
       s->v[i] = run_median(level);
+      break;
+    }
+    if (f->gen == GEN_PAGE || f->gen == GEN_WIDE || f->gen == GEN_BIMODAL ||
+        f->gen == GEN_CYCLE) {
       if (uniform() < SPIKE_SHARE) {
         s->v[i] *= 3 + 7 * uniform();
         s->spike[i] = true;
@@ -202,29 +288,32 @@ static void generate(const struct family *f, int idx, uint64_t base_seed, struct
 /* What the detector said about one series, run by run. */
 struct trace {
   enum bw_event *event;
+  enum bw_event *avail_event;
   bool *open;       /* performance regression open after the run */
   bool *avail_open; /* availability regression open after the run */
   double *ref;      /* the reference the run was judged against */
   bool *bad;
+  struct bw_point *pts;
+  struct bw_replay_verdict *rv;
 };
 
-/* Replays a series exactly as the daemon and tests/unit/test_detect.c do. */
-static void replay(const struct bw_detect *cfg, const struct bw_metric *m, int window_runs,
-                   const struct series *s, double *window, struct trace *t) {
-  struct bw_detect_state st;
-  memset(&st, 0, sizeof(st));
+/* Replays a series with bw_detect_replay(): exactly what history and backtest do. */
+static void replay(const struct bw_detect *cfg, const struct bw_metric *m, const struct series *s,
+                   struct trace *t) {
   for (int i = 0; i < s->n; i++) {
-    size_t k = 0;
-    for (int j = i > window_runs ? i - window_runs : 0; j < i; j++)
-      if (!isnan(s->v[j]))
-        window[k++] = s->v[j];
-    struct bw_verdict vd;
-    bw_detect_step(cfg, m, &st, window, k, isnan(s->v[i]), s->v[i], &vd);
-    t->event[i] = vd.event;
-    t->open[i] = st.open;
-    t->avail_open[i] = st.avail_open;
-    t->ref[i] = vd.reference;
-    t->bad[i] = vd.bad;
+    t->pts[i].run_id = i + 1;
+    t->pts[i].started_us = (int64_t)i * 3600 * INT64_C(1000000);
+    t->pts[i].value = s->v[i];
+  }
+  bw_detect_replay(cfg, m, 3600 * INT64_C(1000000), t->pts, (size_t)s->n, NULL, 0, NULL, 0,
+                   t->rv);
+  for (int i = 0; i < s->n; i++) {
+    t->event[i] = t->rv[i].v.event;
+    t->avail_event[i] = t->rv[i].avail_event;
+    t->open[i] = t->rv[i].open;
+    t->avail_open[i] = t->rv[i].avail_open;
+    t->ref[i] = t->rv[i].v.reference;
+    t->bad[i] = t->rv[i].v.bad;
   }
 }
 
@@ -265,12 +354,13 @@ static bool spike_streak(const struct series *s, int i, int open_after) {
  * open_state: the regression's state after each run.
  */
 static void score_events(const char *fam, int idx, const struct series *s, const struct trace *t,
-                         struct change *ch, int n_ch, enum bw_event opened, enum bw_event closed,
+                         struct change *ch, int n_ch, const enum bw_event *events,
+                         enum bw_event opened, enum bw_event closed,
                          const bool *open_state, bool must_open, int tol,
                          const struct bw_detect *cfg, struct score *sc) {
   int close_after = (int)cfg->close_after;
   for (int i = 0; i < s->n; i++) {
-    if (t->event[i] == opened) {
+    if (events[i] == opened) {
       struct change *c = NULL;
       sc->openings++;
       for (int k = 0; k < n_ch; k++)
@@ -285,14 +375,20 @@ static void score_events(const char *fam, int idx, const struct series *s, const
       } else if (c) {
         sc->repeats++;
       } else {
-        bool spikes = opened == BW_EVENT_OPENED && spike_streak(s, i, (int)cfg->open_after);
+        bool spikes = events == t->event && spike_streak(s, i, (int)cfg->open_after);
         sc->falses++;
         sc->spike_falses += spikes;
-        if (verbose_list)
+        if (verbose_list) {
           (void)printf("  false: %s #%d run %d value %.6g ref %.6g%s\n", fam, idx, i, s->v[i],
                        t->ref[i], spikes ? " (spikes)" : "");
+          for (int j = i >= 8 ? i - 8 : 0; getenv("BW_DQ_TRACE") && j <= i; j++)
+            (void)printf("    run %d x%.3f bad %d cusum %.2f/%.2f need %lld spread %.3f bad %zu pairs %zu\n",
+                         j, t->rv[j].v.ratio, t->rv[j].v.bad, t->rv[j].v.cusum,
+                         t->rv[j].v.threshold, (long long)t->rv[j].v.need_bad,
+                         t->rv[j].v.baseline.spread, t->rv[j].v.baseline.bad, t->rv[j].v.baseline.pairs);
+        }
       }
-    } else if (t->event[i] == closed) {
+    } else if (events[i] == closed) {
       for (int k = 0; k < n_ch; k++)
         if (i > ch[k].start && i < ch[k].end)
           sc->early_closes++;
@@ -315,7 +411,7 @@ static void score_events(const char *fam, int idx, const struct series *s, const
       continue;
     sc->temp_open_at_end++;
     for (int i = c->end; i < s->n && i <= c->end + close_after + tol; i++)
-      if (t->event[i] == closed) {
+      if (events[i] == closed) {
         sc->recovered++;
         break;
       }
@@ -331,7 +427,9 @@ static const char *expectation(const struct family *f, const struct bw_detect *c
   double after = f->to > 0 ? f->to : f->level * f->factor;
   if (f->factor == 1 && f->to <= 0)
     return "none";
-  if (f->gen == GEN_RATE) {
+  if (f->change == CH_DRIFT)
+    return "drift";
+  if (f->gen == GEN_RATE || f->gen == GEN_RATE_TWO || f->gen == GEN_RATE_DIPS) {
     if (after / f->level > cfg->throughput_factor * (1 + 1e-9))
       return "factor";
     if (f->level - after <= (double)cfg->throughput_margin)
@@ -444,7 +542,7 @@ int main(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int n_series = 50, n_runs = 1500, tol = 24;
+  int n_series = 70, n_runs = 1500, tol = 24;
   uint64_t base_seed = 1;
   const char *only = NULL;
   char **kv = bw_xcalloc((size_t)argc, sizeof(*kv));
@@ -517,8 +615,10 @@ int main(int argc, char **argv) {
   t.avail_open = bw_xcalloc((size_t)n_runs, sizeof(*t.avail_open));
   t.ref = bw_xcalloc((size_t)n_runs, sizeof(*t.ref));
   t.bad = bw_xcalloc((size_t)n_runs, sizeof(*t.bad));
+  t.avail_event = bw_xcalloc((size_t)n_runs, sizeof(*t.avail_event));
+  t.pts = bw_xcalloc((size_t)n_runs, sizeof(*t.pts));
+  t.rv = bw_xcalloc((size_t)n_runs, sizeof(*t.rv));
   double *ratios = bw_xcalloc((size_t)n_runs * (size_t)n_series, sizeof(*ratios));
-  double *window = bw_xcalloc((size_t)window_runs + 1, sizeof(*window));
 
   double t0 = now_s();
   print_header();
@@ -526,8 +626,8 @@ int main(int argc, char **argv) {
     const struct family *f = &families[fi];
     if (only && !strstr(f->name, only))
       continue;
-    const struct bw_metric *m =
-        bw_detect_metric(f->gen == GEN_RATE ? BW_KIND_DOWNLOAD : BW_KIND_PAGE);
+    bool rate = f->gen == GEN_RATE || f->gen == GEN_RATE_TWO || f->gen == GEN_RATE_DIPS;
+    const struct bw_metric *m = bw_detect_metric(rate ? BW_KIND_DOWNLOAD : BW_KIND_PAGE);
     struct score perf, avail;
     const char *expect = expectation(f, cfg);
     bool must_open = strcmp(expect, "open") == 0;
@@ -536,17 +636,17 @@ int main(int argc, char **argv) {
     memset(&avail, 0, sizeof(avail));
     for (int idx = 0; idx < n_series; idx++) {
       generate(f, idx, base_seed, &s);
-      replay(cfg, m, window_runs, &s, window, &t);
+      replay(cfg, m, &s, &t);
       perf.runs += n_runs;
       avail.runs += n_runs;
-      for (int i = 0; verbose_list && i < n_runs && (!s.has_perf || i < s.perf.start); i++)
+      for (int i = 0; verbose_list && i < n_runs && (s.n_perf == 0 || i < s.perf[0].start); i++)
         if (!isnan(t.ref[i]) && !t.open[i])
           ratios[n_ratios++] = t.ref[i] / f->level;
-      score_events(f->name, idx, &s, &t, &s.perf, s.has_perf ? 1 : 0, BW_EVENT_OPENED,
+      score_events(f->name, idx, &s, &t, s.perf, s.n_perf, t.event, BW_EVENT_OPENED,
                    BW_EVENT_CLOSED, t.open, must_open, tol, cfg, &perf);
       if (f->gaps > 0 || f->outages > 0)
-        score_events(f->name, idx, &s, &t, s.out, s.n_out, BW_EVENT_AVAIL_OPENED,
-                     BW_EVENT_AVAIL_CLOSED, t.avail_open, true, tol, cfg, &avail);
+        score_events(f->name, idx, &s, &t, s.out, s.n_out, t.avail_event, BW_EVENT_OPENED,
+                     BW_EVENT_CLOSED, t.avail_open, true, tol, cfg, &avail);
     }
     print_row(f->name, "perf", expect, &perf);
     if (verbose_list && n_ratios > 0) {
@@ -572,7 +672,9 @@ int main(int argc, char **argv) {
   free(t.ref);
   free(t.bad);
   free(ratios);
-  free(window);
+  free(t.avail_event);
+  free(t.pts);
+  free(t.rv);
   bw_config_free(config);
   return 0;
 }

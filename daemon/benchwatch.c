@@ -377,17 +377,15 @@ static int cmd_run(int argc, char **argv) {
       status = 1;
     }
     if (store) {
-      int64_t id;
       struct bw_judgement j;
-      if (bw_store_put_run(store, &run, &id, &errs) < 0 ||
-          bw_judge_run(store, &test->detect, &run, id, &j, &errs) < 0) {
-        /* A stored run is judged too, as the daemon would, so backtests replay the same. */
+      /* A stored run is judged too, as the daemon would, so backtests replay the same. */
+      if (bw_judge_record(store, &test->detect, test->every_us, &run, &j, &errs) < 0) {
         print_errs(&errs);
         bw_errs_clear(&errs);
         status = 1;
       } else if (!json) {
         char *verdict = bw_judge_describe(&j);
-        (void)fprintf(stderr, "stored as run %" PRId64 "%s%s\n", id, *verdict ? "; " : "",
+        (void)fprintf(stderr, "stored as run %" PRId64 "%s%s\n", j.run_id, *verdict ? "; " : "",
                       verdict);
         free(verdict);
       }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bw_detect.h"
+#include "bw_judge.h"
 #include "bw_transfer.h"
 #include "bw_units.h"
 #include "cli.h"
@@ -207,10 +208,7 @@ int cmd_baseline(int argc, char **argv) {
                "STATE");
   for (size_t i = 0; i < nb; i++) {
     struct bw_errs errs = {0};
-    int64_t target_id, since;
-    struct bw_detect_state st;
-    struct bw_point *pts = NULL;
-    size_t n = 0;
+    int64_t target_id;
     if (bw_store_find_target(store, name, backends[i], &target_id, &errs) < 0) {
       print_errs(&errs);
       bw_errs_clear(&errs);
@@ -218,44 +216,38 @@ int cmd_baseline(int argc, char **argv) {
       continue;
     }
     const struct bw_metric *m = pick_metric(store, target_id, t, NULL);
-    if (bw_store_detector_load(store, target_id, m->name, &st, &since, &errs) < 0) {
+    struct bw_judge_view jv;
+    /* The window as the judge's next verdict will see it. */
+    if (bw_judge_state(store, &det, target_id, m, now + 1, &jv, &errs) < 0) {
       print_errs(&errs);
       bw_errs_clear(&errs);
       status = 1;
       continue;
     }
-    /* The window as the daemon's next verdict will see it. */
-    int64_t from = now - det.window_us > since ? now - det.window_us : since;
-    if (bw_store_window(store, target_id, m->name, from, now + 1, (size_t)det.window_runs, &pts,
-                        &n, &errs) < 0) {
-      print_errs(&errs);
-      bw_errs_clear(&errs);
-      status = 1;
-      continue;
-    }
-    double *v = bw_xmalloc((n + 1) * sizeof(*v));
-    for (size_t k = 0; k < n; k++)
-      v[k] = pts[k].value;
-    struct bw_baseline b;
-    bw_baseline_compute(v, n, &b);
-    char target[128], metric[32], mode[16] = "-", mad[16] = "-", state[96];
+    size_t n = jv.baseline.n;
+    char target[128], metric[32], mode[16] = "-", spread[16] = "-", state[160], when[32];
     (void)snprintf(target, sizeof(target), "%s%s%s%s", name, backends[i][0] ? " [" : "",
                    backends[i], backends[i][0] ? "]" : "");
     (void)snprintf(metric, sizeof(metric), "%s (%s)", m->label, m->unit);
     if (n) {
-      (void)snprintf(mode, sizeof(mode), "%.2f", b.mode / m->scale);
-      (void)snprintf(mad, sizeof(mad), "%.2f", b.mad / m->scale);
+      (void)snprintf(mode, sizeof(mode), "%.2f", jv.baseline.mode / m->scale);
+      (void)snprintf(spread, sizeof(spread), "%.0f%%", (exp(jv.baseline.spread) - 1) * 100);
     }
-    if (st.open)
-      (void)snprintf(state, sizeof(state), "REGRESSED (frozen baseline %.2f)",
-                     st.open_baseline / m->scale);
-    else if ((int64_t)n < det.min_runs)
+    if (jv.open) {
+      local_time(jv.opened_us, when, sizeof(when));
+      (void)snprintf(state, sizeof(state), "REGRESSED since %s (frozen baseline %.2f)", when,
+                     jv.reference / m->scale);
+    } else if (jv.avail_open) {
+      local_time(jv.avail_opened_us, when, sizeof(when));
+      (void)snprintf(state, sizeof(state), "FAILING since %s (availability)", when);
+    } else if ((int64_t)n < det.min_runs) {
       (void)snprintf(state, sizeof(state), "learning: %zu of %" PRId64 " runs", n, det.min_runs);
-    else
+    } else {
       (void)snprintf(state, sizeof(state), "normal");
-    (void)printf("%-30s  %-12s %10s %10s %6zu  %s\n", target, metric, mode, mad, n, state);
-    free(v);
-    free(pts);
+    }
+    if (jv.open && jv.avail_open)
+      (void)snprintf(state + strlen(state), sizeof(state) - strlen(state), "; FAILING");
+    (void)printf("%-30s  %-12s %10s %10s %6zu  %s\n", target, metric, mode, spread, n, state);
     bw_errs_clear(&errs);
   }
   bw_config_free(cfg);
@@ -291,7 +283,7 @@ static const struct bw_metric *pick_metric(struct bw_store *store, int64_t targe
 struct replayed {
   const struct bw_metric *m;
   struct bw_point *pts;
-  struct bw_verdict *v;
+  struct bw_replay_verdict *v;
   size_t n;
 };
 
@@ -315,8 +307,21 @@ static int replay_target(struct bw_store *store, const struct bw_detect *det, co
     bw_errs_clear(&errs);
     return 1;
   }
+  /* Acks are replayed where people made them, as the daemon took them. */
+  int64_t *acks = NULL, *avail_acks = NULL;
+  size_t n_acks = 0, n_avail_acks = 0;
+  if (bw_store_acks(store, id, ret->m->name, &acks, &n_acks, &errs) < 0 ||
+      bw_store_acks(store, id, BW_METRIC_AVAILABILITY, &avail_acks, &n_avail_acks, &errs) < 0) {
+    print_errs(&errs);
+    bw_errs_clear(&errs);
+    free(acks);
+    return 1;
+  }
   ret->v = bw_xcalloc(ret->n + 1, sizeof(*ret->v));
-  bw_detect_replay(det, ret->m, ret->pts, ret->n, ret->v);
+  bw_detect_replay(det, ret->m, t ? t->every_us : 3600 * INT64_C(1000000), ret->pts, ret->n, acks,
+                   n_acks, avail_acks, n_avail_acks, ret->v);
+  free(acks);
+  free(avail_acks);
   return 0;
 }
 
@@ -332,20 +337,15 @@ static void utc_time(int64_t us, char *buf, size_t size) {
     (void)snprintf(buf, size, "?");
 }
 
-static const char *event_name(enum bw_event e) {
-  switch (e) {
-  case BW_EVENT_OPENED:
-    return "OPENED";
-  case BW_EVENT_CLOSED:
-    return "CLOSED";
-  case BW_EVENT_AVAIL_OPENED:
-    return "OPENED (availability)";
-  case BW_EVENT_AVAIL_CLOSED:
-    return "CLOSED (availability)";
-  case BW_EVENT_NONE:
-    break;
-  }
-  return "";
+/* The events of a replayed run, for people: "", "OPENED", "CLOSED (availability)", ... */
+static const char *event_name(const struct bw_replay_verdict *v) {
+  static const char *const names[3][3] = {
+      {"", "OPENED (availability)", "CLOSED (availability)"},
+      {"OPENED", "OPENED, OPENED (availability)", "OPENED, CLOSED (availability)"},
+      {"CLOSED", "CLOSED, OPENED (availability)", "CLOSED, CLOSED (availability)"},
+  };
+  unsigned p = (unsigned)v->v.event, a = (unsigned)v->avail_event;
+  return p < 3 && a < 3 ? names[p][a] : "";
 }
 
 /* The values as one line of block characters, low to high, at most width columns. */
@@ -465,7 +465,8 @@ int cmd_history(int argc, char **argv) {
                    "RATIO", "VERDICT");
     for (size_t i = first; i < rp.n; i++) {
       const struct bw_point *p = &rp.pts[i];
-      const struct bw_verdict *v = &rp.v[i];
+      const struct bw_verdict *v = &rp.v[i].v;
+      const char *ev = event_name(&rp.v[i]);
       char when[32];
       const char *verdict = isnan(p->value) ? "failed"
                             : !v->judged    ? "learning"
@@ -481,7 +482,7 @@ int cmd_history(int argc, char **argv) {
           (void)printf("%.0f,%.4f", v->reference, v->ratio);
         else
           (void)printf(",");
-        (void)printf(",%s%s%s\n", verdict, v->event ? " " : "", event_name(v->event));
+        (void)printf(",%s%s%s\n", verdict, *ev ? " " : "", ev);
       } else if (json) {
         (void)printf("%s\n{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"value\":", i > first ? "," : "",
                      when, p->run_id);
@@ -490,7 +491,7 @@ int cmd_history(int argc, char **argv) {
           (void)printf(",\"baseline\":%.0f,\"ratio\":%.4f", v->reference, v->ratio);
         else
           (void)printf(",\"baseline\":null,\"ratio\":null");
-        (void)printf(",\"verdict\":\"%s\",\"event\":\"%s\"}", verdict, event_name(v->event));
+        (void)printf(",\"verdict\":\"%s\",\"event\":\"%s\"}", verdict, ev);
       } else {
         char val[24] = "-", base[24] = "-", ratio[16] = "-";
         if (!isnan(p->value))
@@ -500,7 +501,7 @@ int cmd_history(int argc, char **argv) {
           (void)snprintf(ratio, sizeof(ratio), "x%.2f", v->ratio);
         }
         (void)printf("%-20s %7" PRId64 " %12s %12s %7s  %s%s%s\n", when, p->run_id, val, base,
-                     ratio, verdict, v->event ? "  REGRESSION " : "", event_name(v->event));
+                     ratio, verdict, *ev ? "  REGRESSION " : "", ev);
       }
     }
     if (json)
@@ -573,30 +574,31 @@ int cmd_backtest(int argc, char **argv) {
     if (json)
       (void)printf("{\"events\":[");
     for (size_t i = 0; i < rp.n; i++) {
-      const struct bw_verdict *v = &rp.v[i];
+      const struct bw_verdict *v = &rp.v[i].v;
+      enum bw_event av = rp.v[i].avail_event;
       failed += isnan(rp.pts[i].value);
-      if (!v->event)
+      if (!v->event && !av)
         continue;
       char when[32];
       utc_time(rp.pts[i].started_us, when, sizeof(when));
-      bool opens = v->event == BW_EVENT_OPENED || v->event == BW_EVENT_AVAIL_OPENED;
-      opened += opens;
-      closed += !opens;
-      if (v->event == BW_EVENT_OPENED || v->event == BW_EVENT_CLOSED)
-        open = opens;
+      opened += (v->event == BW_EVENT_OPENED) + (av == BW_EVENT_OPENED);
+      closed += (v->event == BW_EVENT_CLOSED) + (av == BW_EVENT_CLOSED);
+      if (v->event)
+        open = v->event == BW_EVENT_OPENED;
       if (json) {
         (void)printf("%s{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"event\":\"%s\"",
-                     opened + closed > 1 ? "," : "", when, rp.pts[i].run_id, event_name(v->event));
-        if (v->judged)
+                     opened + closed > 1 ? "," : "", when, rp.pts[i].run_id,
+                     event_name(&rp.v[i]));
+        if (v->judged && v->event)
           (void)printf(",\"baseline\":%.0f,\"observed\":%.0f,\"ratio\":%.4f", v->reference,
                        rp.pts[i].value, v->ratio);
         (void)printf("}");
-      } else if (v->judged) {
-        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when, event_name(v->event),
-                     m->label, rp.pts[i].value / m->scale, m->unit, v->reference / m->scale,
-                     m->unit, v->ratio);
+      } else if (v->judged && v->event) {
+        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when,
+                     event_name(&rp.v[i]), m->label, rp.pts[i].value / m->scale, m->unit,
+                     v->reference / m->scale, m->unit, v->ratio);
       } else {
-        (void)printf("%s  %s\n", when, event_name(v->event));
+        (void)printf("%s  %s\n", when, event_name(&rp.v[i]));
       }
     }
     if (json)

@@ -1,5 +1,7 @@
 #include "bw_config.h"
 
+#include "bw_detect.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "bw_detect.h"
 #include "bw_units.h"
 
 /*
@@ -39,6 +42,7 @@ enum opt_type {
   T_HEADERS,  /* list of "Name: value" */
   T_HOSTPORTS,
   T_EMAILS,
+  T_FIGURES, /* list of metric names (bw_metrics, "availability") into a bit mask */
 };
 
 enum {
@@ -125,6 +129,12 @@ static const struct opt detect_opts[] = {
      "consecutive bad runs that open a regression"},
     {"close_after", T_INT, DET(close_after), 1, 1000, "3", 0,
      "consecutive good runs that close it"},
+    {"figures", T_FIGURES, DET(figures), 0, 0, NULL, 0,
+     "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps (page), rate_bps ttfb_us "
+     "stall_us (download), availability; [] = the headline figure (p50_us or rate_bps) and "
+     "availability"},
+    {"false_alarm_every", T_DURATION, DET(false_alarm_us), DAY, 100 * 365 * DAY, "3650d", 0,
+     "at most one false opening per target in this much time: the statistical test's budget"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -352,6 +362,18 @@ out:
 }
 
 /* host:port with a numeric port 1..65535; an IPv6 host in brackets. */
+/* The bit of a figure name in bw_detect.figures; 0 for an unknown name. */
+static uint32_t figure_bit(const char *s) {
+  if (strcmp(s, BW_METRIC_AVAILABILITY) == 0)
+    return BW_FIGURE_AVAILABILITY;
+  const struct bw_metric *m = bw_detect_metric_find(s);
+  return m ? UINT32_C(1) << (m - bw_metrics) : 0;
+}
+
+static bool valid_figure(const char *s) {
+  return figure_bit(s) != 0;
+}
+
 static bool valid_hostport(const char *s) {
   const char *colon;
   if (s[0] == '[') {
@@ -536,6 +558,19 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
   case T_HOSTPORTS:
     return parse_list(c, n, path, valid_hostport, "host:port", (char ***)(void *)field,
                       (size_t *)(void *)(field + sizeof(char **)));
+  case T_FIGURES: {
+    char **names = NULL;
+    size_t n_names = 0;
+    uint32_t mask = 0;
+    r = parse_list(c, n, path, valid_figure, "figure names (see detect.figures)", &names,
+                   &n_names);
+    for (size_t i = 0; r == 0 && i < n_names; i++)
+      mask |= figure_bit(names[i]);
+    free_list(names, n_names);
+    if (r == 0)
+      *(uint32_t *)(void *)field = mask;
+    return r;
+  }
   case T_EMAILS:
     r = parse_list(c, n, path, valid_email, "email addresses", (char ***)(void *)field,
                    (size_t *)(void *)(field + sizeof(char **)));
@@ -864,6 +899,12 @@ static int parse_tests(struct ctx *c, const yaml_node_t *seq, const struct bw_te
       r = -EINVAL;
     if (check_unique_name(c, map, path, cfg, i) < 0)
       r = -EINVAL;
+    for (const struct bw_metric *m = bw_metrics; m->name; m++)
+      if ((t->detect.figures & (UINT32_C(1) << (m - bw_metrics))) && !(m->kinds & (1u << t->kind))) {
+        err_at(c, &map->start_mark, path, "detect.figures: %s is not measured by a %s test",
+               m->name, bw_kind_name(t->kind));
+        r = -EINVAL;
+      }
   }
   return r;
 }
@@ -1164,6 +1205,18 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
         bw_buf_printf(b, i ? ", " : "");
         sb_quoted(b, list[i]);
       }
+      bw_buf_printf(b, "]\n");
+      continue;
+    }
+    case T_FIGURES: {
+      uint32_t mask = *(const uint32_t *)(const void *)field;
+      const char *sep = "";
+      bw_buf_printf(b, "%s%s: [", indent, o->key);
+      for (const struct bw_metric *m = bw_metrics; m->name; m++, sep = ", ")
+        if (mask & (UINT32_C(1) << (m - bw_metrics)))
+          bw_buf_printf(b, "%s%s", sep, m->name);
+      if (mask & BW_FIGURE_AVAILABILITY)
+        bw_buf_printf(b, "%s%s", mask & ~BW_FIGURE_AVAILABILITY ? ", " : "", BW_METRIC_AVAILABILITY);
       bw_buf_printf(b, "]\n");
       continue;
     }

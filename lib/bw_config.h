@@ -27,6 +27,8 @@ struct bw_detect {
   int64_t throughput_margin; /* bytes per second */
   int64_t open_after;
   int64_t close_after;
+  uint32_t figures;       /* what is judged (bw_detect_figures); 0: the kind's defaults */
+  int64_t false_alarm_us; /* at most one false opening per this much time, per target */
 };
 
 struct bw_test {

@@ -5,40 +5,116 @@
 #include <string.h>
 
 #include "bw_stats.h"
+#include "bw_util.h"
 
-static const struct bw_metric metrics[] = {
-    {"p50_us", true, "median", 1e3, "ms"},
-    {"rate_bps", false, "MB/s", 1e6, "MB/s"},
-    {"p90_us", true, "p90", 1e3, "ms"},
-    {"p99_us", true, "p99", 1e3, "ms"},
-    {"ttfb_p50_us", true, "median TTFB", 1e3, "ms"},
-    {"ttfb_us", true, "TTFB", 1e3, "ms"},
-    {"stall_us", true, "stall", 1e6, "s"},
-    {NULL, false, NULL, 0, NULL},
+#define PAGE (1u << BW_KIND_PAGE)
+#define DOWNLOAD (1u << BW_KIND_DOWNLOAD)
+
+/* Row order is the bit order of bw_detect.figures: append, never reorder. */
+const struct bw_metric bw_metrics[] = {
+    {"p50_us", PAGE, true, "median", 1e3, "ms", 1},
+    {"rate_bps", DOWNLOAD, false, "MB/s", 1e6, "MB/s", 1},
+    {"p90_us", PAGE, true, "p90", 1e3, "ms", 1},
+    {"p99_us", PAGE, true, "p99", 1e3, "ms", 1},
+    {"ttfb_p50_us", PAGE, true, "median TTFB", 1e3, "ms", 1},
+    {"ttfb_us", DOWNLOAD, true, "TTFB", 1e3, "ms", 1},
+    {"stall_us", DOWNLOAD, true, "stall", 1e6, "s", 1e5},
+    {"rps", PAGE, false, "requests/s", 1, "/s", 1e-3},
+    {NULL, 0, false, NULL, 0, NULL, 0},
 };
 
 const struct bw_metric *bw_detect_metric(enum bw_kind kind) {
-  return kind == BW_KIND_DOWNLOAD ? &metrics[1] : &metrics[0];
+  switch (kind) {
+  case BW_KIND_PAGE:
+    return &bw_metrics[0];
+  case BW_KIND_DOWNLOAD:
+    return &bw_metrics[1];
+  }
+  return &bw_metrics[0];
 }
 
 const struct bw_metric *bw_detect_metric_find(const char *name) {
-  for (const struct bw_metric *m = metrics; m->name; m++)
+  for (const struct bw_metric *m = bw_metrics; m->name; m++)
     if (strcmp(m->name, name) == 0)
       return m;
   return NULL;
 }
 
-void bw_baseline_compute(const double *values, size_t n, struct bw_baseline *ret) {
-  ret->n = n;
-  if (n == 0) {
-    ret->mode = (double)NAN;
-    ret->mad = (double)NAN;
-    return;
+uint32_t bw_detect_figures(const struct bw_detect *cfg, enum bw_kind kind) {
+  if (cfg->figures)
+    return cfg->figures;
+  return (UINT32_C(1) << (bw_detect_metric(kind) - bw_metrics)) | BW_FIGURE_AVAILABILITY;
+}
+
+/* ---- the window ---- */
+
+/* The first index whose value is >= x (lower) or > x (upper). */
+static size_t bound(const double *v, size_t n, double x, bool upper) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (upper ? v[mid] <= x : v[mid] < x)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  double *s = bw_stats_sort_copy(values, n);
-  ret->mode = bw_stats_shorth_median(s, n);
-  ret->mad = bw_stats_mad(s, n);
-  free(s);
+  return lo;
+}
+
+void bw_window_add(struct bw_window *w, double value) {
+  bw_xgrow(&w->v, &w->cap, w->n + 1, sizeof(*w->v));
+  size_t at = bound(w->v, w->n, value, true);
+  memmove(w->v + at + 1, w->v + at, (w->n - at) * sizeof(*w->v));
+  w->v[at] = value;
+  w->n++;
+}
+
+void bw_window_remove(struct bw_window *w, double value) {
+  size_t at = bound(w->v, w->n, value, false);
+  if (at >= w->n || w->v[at] != value)
+    return;
+  memmove(w->v + at, w->v + at + 1, (w->n - at - 1) * sizeof(*w->v));
+  w->n--;
+}
+
+void bw_window_set(struct bw_window *w, const double *values, size_t n) {
+  bw_xgrow(&w->v, &w->cap, n + 1, sizeof(*w->v));
+  if (n)
+    memcpy(w->v, values, n * sizeof(*w->v));
+  w->n = n;
+  bw_stats_sort(w->v, n);
+}
+
+void bw_window_free(struct bw_window *w) {
+  free(w->v);
+  memset(w, 0, sizeof(*w));
+}
+
+/* ---- the baseline ---- */
+
+/* The absolute margin a change must also exceed, in the metric's own unit. */
+static double margin_of(const struct bw_detect *cfg, const struct bw_metric *m) {
+  if (strcmp(m->name, "stall_us") == 0)
+    return 1e6; /* a second of stall */
+  if (strcmp(m->name, "rate_bps") == 0)
+    return (double)cfg->throughput_margin;
+  if (strcmp(m->name, "rps") == 0)
+    return 0;
+  return (double)cfg->latency_margin_us;
+}
+
+/* The value beyond which a run is bad against ref (above it, or below for a throughput). */
+static double bad_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref) {
+  double margin = margin_of(cfg, m);
+  if (m->higher_is_worse)
+    return fmax(ref * cfg->latency_factor, ref + margin);
+  return fmin(ref * cfg->throughput_factor, ref - margin);
+}
+
+static bool is_bad(const struct bw_detect *cfg, const struct bw_metric *m, double ref,
+                   double value) {
+  double t = bad_threshold(cfg, m, ref);
+  return m->higher_is_worse ? value > t : value < t;
 }
 
 /*
@@ -52,97 +128,391 @@ static bool is_recovered(const struct bw_detect *cfg, const struct bw_metric *m,
   return value >= ref * (1 - (1 - cfg->throughput_factor) / 2);
 }
 
-/* Worse than the reference by the factor and by the margin, in the metric's direction. */
-static bool is_bad(const struct bw_detect *cfg, const struct bw_metric *m, double ref,
-                   double value) {
-  if (m->higher_is_worse) {
-    double margin = (double)cfg->latency_margin_us;
-    if (strcmp(m->name, "stall_us") == 0)
-      margin = 1e6; /* a second of stall */
-    return value > ref * cfg->latency_factor && value - ref > margin;
-  }
-  return value < ref * cfg->throughput_factor && ref - value > (double)cfg->throughput_margin;
+/*
+ * bw_stats_shorth_median(), in O(SHORTH_STEPS) for long windows (a minutely test's week is 10,080
+ * runs): the shortest half is sought among every stride-th start, then exactly around the best.
+ */
+#define SHORTH_STEPS 512
+static double shorth_median(const double *v, size_t n) {
+  size_t h = (n + 1) / 2, stride = n / SHORTH_STEPS + 1, best = 0;
+  if (stride == 1)
+    return bw_stats_shorth_median(v, n);
+  double width = INFINITY;
+  for (size_t i = 0; i + h <= n; i += stride)
+    if (v[i + h - 1] - v[i] < width) {
+      width = v[i + h - 1] - v[i];
+      best = i;
+    }
+  size_t lo = best > stride ? best - stride : 0, hi = best + stride;
+  for (size_t i = lo; i <= hi && i + h <= n; i++)
+    if (v[i + h - 1] - v[i] < width) {
+      width = v[i + h - 1] - v[i];
+      best = i;
+    }
+  return bw_stats_median(v + best, h);
 }
 
-void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
-                    struct bw_detect_state *st, const double *window, size_t n_window, bool failed,
-                    double value, struct bw_verdict *ret) {
+/* The normal quantile of 0.9: a spread is how far the 90th percentile lies, over this. */
+#define Z90 1.2815515655446004
+/* A spread below 2% would make every flicker of a very steady target look like evidence. */
+#define MIN_SPREAD 0.02
+
+void bw_baseline_compute(const struct bw_metric *m,
+                         const struct bw_window *w, struct bw_baseline *ret) {
   memset(ret, 0, sizeof(*ret));
-  bw_baseline_compute(window, n_window, &ret->baseline);
+  ret->n = w->n;
+  ret->mode = (double)NAN;
+  ret->spread = (double)NAN;
+  if (w->n == 0)
+    return;
+  ret->mode = shorth_median(w->v, w->n);
+  ret->bad = w->bad;
+  ret->pairs = w->pairs;
+  /*
+   * The spread is measured on the worse side only, from the mode to the 90th percentile of the
+   * worse direction, on a log scale: a page that is sometimes slow, or a node whose rate has two
+   * levels, shows it here, so its own usual slowness is not taken as evidence; a spike (2% of
+   * runs) does not move it.
+   */
+  double q = bw_stats_percentile(w->v, w->n, m->higher_is_worse ? 90 : 10);
+  double lm = log(fmax(ret->mode, m->floor)), lq = log(fmax(q, m->floor));
+  ret->spread = fmax((m->higher_is_worse ? lq - lm : lm - lq) / Z90, MIN_SPREAD);
+}
+
+/* ---- significance ---- */
+
+double bw_detect_budget_runs(const struct bw_detect *cfg, int64_t every_us) {
+  double runs = every_us > 0 ? (double)cfg->false_alarm_us / (double)every_us : 0;
+  return fmax(runs, 100);
+}
+
+/*
+ * Siegmund's approximation of a one-sided CUSUM's average run length under no change, for
+ * standardised steps with reference value k: ARL0(h) = (e^(2k(h+1.166)) - 2k(h+1.166) - 1)/2k^2.
+ * The threshold is the h whose ARL0 is the budget (bisection: ARL0 grows with h).
+ */
+double bw_detect_threshold(double budget_runs) {
+  double k = BW_DETECT_SLACK, lo = 0, hi = 60;
+  for (int i = 0; i < 80; i++) {
+    double h = (lo + hi) / 2, a = 2 * k * (h + 1.166);
+    double arl = (exp(a) - a - 1) / (2 * k * k);
+    if (arl < budget_runs)
+      lo = h;
+    else
+      hi = h;
+  }
+  return (lo + hi) / 2;
+}
+
+/*
+ * Bad runs come alone (noise, spikes) or in spells (a node that dips for a few hours a day). The
+ * window says which: p, the share of its runs that were bad, and q, the share of its bad runs
+ * that came right after a bad run. The larger of the two is taken as the chance that any run of
+ * an episode is bad by chance alone: for lone bad runs that is p, for spells the chance that a
+ * spell goes on. Both carry half a run of prior over at least min_runs runs, so a young or
+ * spotless window is not taken as proof that bad runs never happen, and a window with a few
+ * lone spikes does not prove that spikes never come in twos.
+ */
+double bw_detect_bad_rate(const struct bw_detect *cfg, size_t n, size_t bad, size_t pairs) {
+  double runs = fmax((double)n, (double)cfg->min_runs);
+  double p = ((double)bad + 0.5) / (runs + 1);
+  return fmin(fmax(p, ((double)pairs + p) / ((double)bad + 1)), 1);
+}
+
+/*
+ * The fewest bad runs among `runs` that chance, bad with probability rate each, gives less than
+ * once in ten budgets (the budget is "at most"; the rates are estimates): the binomial tail.
+ * Never below open_after; runs + 1 when no count will do.
+ */
+int64_t bw_detect_need(const struct bw_detect *cfg, int64_t runs, double rate,
+                       double budget_runs) {
+  double alpha = 1 / (10 * budget_runs), tail = 0;
+  if (runs <= 0 || rate >= 1)
+    return runs + 1;
+  if (runs > 2000)
+    runs = 2000; /* an episode this long is judged on its last 2000 runs' worth of chance */
+  /* P(X >= b) for b = runs down to 0, summing terms C(runs, j) rate^j (1-rate)^(runs-j) */
+  double lr = log(rate), lq = log1p(-rate);
+  for (int64_t b = runs; b >= 0; b--) {
+    double term = exp(lgamma((double)runs + 1) - lgamma((double)b + 1) -
+                      lgamma((double)(runs - b) + 1) + (double)b * lr + (double)(runs - b) * lq);
+    if (tail + term > alpha) {
+      int64_t need = b + 1;
+      return need > cfg->open_after ? need : cfg->open_after;
+    }
+    tail += term;
+  }
+  return cfg->open_after;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Whether the median of the newest open_after runs (recent, then value) is bad against ref. */
+static bool recent_bad(const struct bw_detect *cfg, const struct bw_metric *m, double ref,
+                       const double *recent, size_t n_recent, double value) {
+  size_t want = (size_t)cfg->open_after, k = 0;
+  double *v = bw_xmalloc((want + 1) * sizeof(*v));
+  size_t from = n_recent + 1 > want ? n_recent + 1 - want : 0;
+  for (size_t i = from; i < n_recent; i++)
+    v[k++] = recent[i];
+  v[k++] = value;
+  qsort(v, k, sizeof(*v), cmp_double);
+  double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+  free(v);
+  return is_bad(cfg, m, ref, med);
+}
+
+void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, double budget_runs,
+                    struct bw_detect_state *st, const struct bw_baseline *b, const double *recent,
+                    size_t n_recent, double value, int64_t at_us, struct bw_verdict *ret) {
+  memset(ret, 0, sizeof(*ret));
+  ret->exclude_since_us = BW_NONE;
+  ret->baseline = *b;
   ret->ratio = (double)NAN;
   ret->reference = (double)NAN;
-
-  /* Availability first: it is about whether the run worked at all. */
-  if (failed) {
-    st->ok_streak = 0;
-    st->fail_streak++;
-    if (!st->avail_open && st->fail_streak >= cfg->open_after) {
-      st->avail_open = true;
-      ret->event = BW_EVENT_AVAIL_OPENED;
-    }
-    return; /* a failure is never a latency, nor a rate */
-  }
-  st->fail_streak = 0;
-  st->ok_streak++;
-  if (st->avail_open && st->ok_streak >= cfg->close_after) {
-    st->avail_open = false;
-    ret->event = BW_EVENT_AVAIL_CLOSED;
-  }
-
-  if (isnan(value) || (!st->open && (int64_t)n_window < cfg->min_runs))
+  ret->threshold = bw_detect_threshold(budget_runs);
+  ret->cusum = st->cusum;
+  if (isnan(value))
     return;
-  double ref = st->open ? st->open_baseline : ret->baseline.mode;
-  if (!(ref > 0))
+  if (!st->open && ((int64_t)b->n < cfg->min_runs || !(b->mode > 0))) {
+    /* No verdict yet, but a run that looks bad still counts in the windows after it. */
+    ret->bad = b->mode > 0 && is_bad(cfg, m, b->mode, value);
+    st->cusum = 0;
+    st->episode_runs = st->episode_bad = 0;
+    ret->cusum = 0;
     return;
+  }
+  double ref = st->open ? st->open_baseline : b->mode;
   ret->judged = true;
   ret->reference = ref;
   ret->ratio = value / ref;
   ret->bad = is_bad(cfg, m, ref, value);
-  /* While open, only a run back near the old normal counts as good. */
-  bool counts_bad = st->open ? !is_recovered(cfg, m, ref, value) : ret->bad;
-  if (counts_bad) {
-    st->good_streak = 0;
-    st->bad_streak++;
-  } else {
-    st->bad_streak = 0;
-    st->good_streak++;
+
+  if (st->open) {
+    if (is_recovered(cfg, m, ref, value)) {
+      st->good_streak++;
+    } else {
+      st->good_streak = 0;
+      ret->exclude = true;
+    }
+    if (st->good_streak >= cfg->close_after) {
+      memset(st, 0, sizeof(*st));
+      ret->event = BW_EVENT_CLOSED;
+    }
+    ret->cusum = st->cusum;
+    return;
   }
-  if (ret->event != BW_EVENT_NONE)
-    return; /* one event per run; the next run sees the streaks as they stand */
-  if (!st->open && st->bad_streak >= cfg->open_after) {
+
+  double z = (log(fmax(value, m->floor)) - log(fmax(ref, m->floor))) / b->spread;
+  if (!m->higher_is_worse)
+    z = -z;
+  z = fmin(fmax(z, -BW_DETECT_CLIP), BW_DETECT_CLIP);
+  /*
+   * What the episode needs is fixed from the window as it was when the episode began: its own
+   * bad runs enter the window as they come and would otherwise raise the bar they must clear.
+   */
+  if (st->cusum == 0) {
+    st->rate = bw_detect_bad_rate(cfg, b->n, b->bad, b->pairs);
+    st->episode_us = at_us;
+  }
+  st->cusum = fmax(0, st->cusum + z - BW_DETECT_SLACK);
+  if (st->cusum > 0) {
+    st->episode_runs++;
+    st->episode_bad += ret->bad;
+  } else {
+    st->episode_runs = st->episode_bad = 0;
+  }
+  ret->cusum = st->cusum;
+  ret->need_bad = st->episode_runs ? bw_detect_need(cfg, st->episode_runs, st->rate, budget_runs)
+                                    : cfg->open_after;
+  if (ret->bad && st->cusum >= ret->threshold && st->episode_bad >= ret->need_bad &&
+      recent_bad(cfg, m, ref, recent, n_recent, value)) {
     st->open = true;
     st->open_baseline = ref;
     st->good_streak = 0;
+    ret->exclude = true;
+    ret->exclude_since_us = st->episode_us;
     ret->event = BW_EVENT_OPENED;
-  } else if (st->open && st->good_streak >= cfg->close_after) {
-    st->open = false;
-    st->bad_streak = 0;
-    ret->event = BW_EVENT_CLOSED;
   }
 }
 
-void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m,
-                      const struct bw_point *pts, size_t n, struct bw_verdict *ret) {
-  struct bw_detect_state st;
-  double *window = malloc((n + 1) * sizeof(*window));
-  size_t first = 0;
-  memset(&st, 0, sizeof(st));
-  if (!window)
-    abort();
-  for (size_t i = 0; i < n; i++) {
-    while (first < i && pts[first].started_us < pts[i].started_us - cfg->window_us)
-      first++;
-    size_t k = 0;
-    for (size_t j = first; j < i; j++)
-      if (!isnan(pts[j].value))
-        window[k++] = pts[j].value;
-    if (cfg->window_runs > 0 && k > (size_t)cfg->window_runs) {
-      /* the newest window_runs, as the store's window gives the daemon */
-      size_t drop = k - (size_t)cfg->window_runs;
-      memmove(window, window + drop, (size_t)cfg->window_runs * sizeof(*window));
-      k = (size_t)cfg->window_runs;
+enum bw_event bw_avail_step(const struct bw_detect *cfg, double budget_runs,
+                            struct bw_avail_state *st, bool failed, int64_t at_us,
+                            size_t n_window, size_t fails, size_t fail_pairs, bool *ret_exclude) {
+  *ret_exclude = false;
+  if (failed) {
+    st->ok_streak = 0;
+    st->fail_streak++;
+    if (st->open) {
+      *ret_exclude = true;
+      return BW_EVENT_NONE;
     }
-    bw_detect_step(cfg, m, &st, window, k, isnan(pts[i].value), pts[i].value, &ret[i]);
+    if (st->fail_streak == 1) {
+      st->rate = bw_detect_bad_rate(cfg, n_window, fails, fail_pairs);
+      st->streak_us = at_us;
+    }
+    if (st->fail_streak >= bw_detect_need(cfg, st->fail_streak, st->rate, budget_runs)) {
+      st->open = true;
+      *ret_exclude = true;
+      return BW_EVENT_OPENED;
+    }
+    return BW_EVENT_NONE;
   }
-  free(window);
+  st->fail_streak = 0;
+  st->ok_streak++;
+  if (st->open && st->ok_streak >= cfg->close_after) {
+    st->open = false;
+    return BW_EVENT_CLOSED;
+  }
+  return BW_EVENT_NONE;
+}
+
+/* ---- replay ---- */
+
+/*
+ * A window in time order, oldest first: runs only ever leave from the front. flag: bad (figures)
+ * or failed (availability); count and pairs follow it as runs come and go.
+ */
+struct fifo {
+  size_t *idx;
+  bool *flag; /* by run index */
+  size_t head, tail;
+  size_t count, pairs;
+};
+
+static void fifo_push(struct fifo *f, size_t i, bool flag) {
+  f->flag[i] = flag;
+  if (flag && f->tail > f->head && f->flag[f->idx[f->tail - 1]])
+    f->pairs++;
+  f->count += flag;
+  f->idx[f->tail++] = i;
+}
+
+/* Takes the newest runs flagged and started at or after since_us back out (they were excluded
+ * after the fact); the others stay, in order. Calls drop(arg, i) for each run taken out. */
+static void fifo_drop_since(struct fifo *f, const struct bw_point *pts, int64_t since_us,
+                            void (*drop)(void *arg, size_t i), void *arg) {
+  size_t from = f->tail;
+  while (from > f->head && pts[f->idx[from - 1]].started_us >= since_us)
+    from--;
+  size_t keep = from;
+  for (size_t k = from; k < f->tail; k++) {
+    size_t i = f->idx[k];
+    if (f->flag[i]) {
+      drop(arg, i);
+      continue;
+    }
+    f->idx[keep++] = i;
+  }
+  f->tail = keep;
+  /* recount what changed: the dropped runs were the flagged ones of the tail */
+  f->count = f->pairs = 0;
+  for (size_t k = f->head; k < f->tail; k++) {
+    bool b = f->flag[f->idx[k]];
+    f->count += b;
+    f->pairs += b && k > f->head && f->flag[f->idx[k - 1]];
+  }
+}
+
+struct drop_ctx {
+  struct bw_window *win;
+  const struct bw_point *pts;
+};
+
+static void drop_from_window(void *arg, size_t i) {
+  struct drop_ctx *d = arg;
+  if (d->win)
+    bw_window_remove(d->win, d->pts[i].value);
+}
+
+static size_t fifo_pop(struct fifo *f) {
+  size_t i = f->idx[f->head++];
+  if (f->flag[i] && f->head < f->tail && f->flag[f->idx[f->head]])
+    f->pairs--;
+  f->count -= f->flag[i];
+  return i;
+}
+
+void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, int64_t every_us,
+                      const struct bw_point *pts, size_t n, const int64_t *acks, size_t n_acks,
+                      const int64_t *avail_acks, size_t n_avail_acks,
+                      struct bw_replay_verdict *ret) {
+  struct bw_detect_state st;
+  struct bw_avail_state av;
+  struct bw_window win = {0};
+  struct fifo perf = {bw_xcalloc(n + 1, sizeof(size_t)), bw_xcalloc(n + 1, sizeof(bool)), 0, 0,
+                      0, 0};
+  struct fifo runs = {bw_xcalloc(n + 1, sizeof(size_t)), bw_xcalloc(n + 1, sizeof(bool)), 0, 0,
+                      0, 0};
+  size_t ack = 0, avail_ack = 0;
+  size_t want = (size_t)cfg->open_after;
+  double *recent = bw_xmalloc((want + 1) * sizeof(*recent));
+  double budget = bw_detect_budget_runs(cfg, every_us);
+  int64_t since = INT64_MIN;
+
+  memset(&st, 0, sizeof(st));
+  memset(&av, 0, sizeof(av));
+  for (size_t i = 0; i < n; i++) {
+    int64_t t = pts[i].started_us;
+    struct bw_replay_verdict *r = &ret[i];
+    memset(r, 0, sizeof(*r));
+    while (ack < n_acks && acks[ack] <= t) {
+      /* As the store's ack: the new normal starts here, with a fresh detector. */
+      memset(&st, 0, sizeof(st));
+      since = acks[ack++];
+      r->acked = true;
+    }
+    while (avail_ack < n_avail_acks && avail_acks[avail_ack] <= t) {
+      memset(&av, 0, sizeof(av));
+      avail_ack++;
+    }
+    int64_t from = t - cfg->window_us > since ? t - cfg->window_us : since;
+    while (perf.head < perf.tail && pts[perf.idx[perf.head]].started_us < from)
+      bw_window_remove(&win, pts[fifo_pop(&perf)].value);
+    while (runs.head < runs.tail && pts[runs.idx[runs.head]].started_us < t - cfg->window_us)
+      (void)fifo_pop(&runs);
+
+    bool failed = isnan(pts[i].value), avail_exclude;
+    r->avail_event = bw_avail_step(cfg, budget, &av, failed, t, runs.tail - runs.head,
+                                   runs.count, runs.pairs, &avail_exclude);
+    if (r->avail_event == BW_EVENT_OPENED) {
+      struct drop_ctx d = {NULL, pts};
+      fifo_drop_since(&runs, pts, av.streak_us, drop_from_window, &d);
+    }
+    if (!avail_exclude)
+      fifo_push(&runs, i, failed);
+    if (failed) {
+      r->v.ratio = r->v.reference = (double)NAN;
+    } else {
+      struct bw_baseline b;
+      size_t k = 0, have = perf.tail - perf.head;
+      for (size_t j = have > want - 1 ? have - (want - 1) : 0; j < have; j++)
+        recent[k++] = pts[perf.idx[perf.head + j]].value;
+      win.bad = perf.count;
+      win.pairs = perf.pairs;
+      bw_baseline_compute(m, &win, &b);
+      bw_detect_step(cfg, m, budget, &st, &b, recent, k, pts[i].value, t, &r->v);
+      if (r->v.event == BW_EVENT_OPENED) {
+        struct drop_ctx d = {&win, pts};
+        fifo_drop_since(&perf, pts, r->v.exclude_since_us, drop_from_window, &d);
+      }
+      if (!r->v.exclude) {
+        fifo_push(&perf, i, r->v.bad);
+        bw_window_add(&win, pts[i].value);
+        if (cfg->window_runs > 0 && perf.tail - perf.head > (size_t)cfg->window_runs)
+          bw_window_remove(&win, pts[fifo_pop(&perf)].value);
+      }
+    }
+    r->open = st.open;
+    r->avail_open = av.open;
+  }
+  free(recent);
+  free(perf.idx);
+  free(perf.flag);
+  free(runs.idx);
+  free(runs.flag);
+  bw_window_free(&win);
 }

@@ -11,85 +11,200 @@
 /*
  * Regression detection against the rolling mode. Pure: the caller brings the window of history
  * and the newest run; bw_detect_step() gives the verdict and moves the target's state on. The
- * daemon calls it once per stored run and keeps the state in the database; `benchwatch backtest`
- * calls the same function over stored history from a fresh state, so both agree run for run.
+ * judge (bw_judge.h) calls it once per stored run with the window from the database;
+ * bw_detect_replay() calls the same function over a stored series from a fresh state, so both
+ * agree run for run.
  *
  * A run is bad when it is worse than the baseline by the factor AND by the absolute margin (so
- * 2 ms -> 3.5 ms on loopback is no regression). A regression opens after open_after consecutive
- * bad runs and closes after close_after consecutive runs back within half the factor (so a change
- * right at the factor does not flap open and closed); while it is open the baseline is
- * frozen at its value when it opened, so a lasting change does not quietly become the new normal
- * as it fills the window: it stays open until it recovers or a person accepts it (ack). Failed
- * runs do not count for or against performance; open_after consecutive failures open an
- * availability regression of their own, closed by close_after runs that did not fail.
+ * 2 ms -> 3.5 ms on loopback is no regression): that is the practical test. A regression opens
+ * only when the change is also unlikely under the target's own variation, the statistical test:
+ *
+ * - a CUSUM adds up, run after run, how far each run sits on the worse side of the baseline in
+ *   units of the target's own spread (each run counts at most BW_DETECT_CLIP spreads, so a spike
+ *   is one run's worth of evidence, and BW_DETECT_SLACK spreads are taken off every run, so
+ *   ordinary noise drains it); it must reach the threshold that chance alone reaches less than
+ *   once per false-alarm budget;
+ * - the runs since the CUSUM started rising must hold enough bad runs that, at the rate the
+ *   window's own runs are bad, chance would give that many in a row less than once per budget
+ *   (at least open_after);
+ * - the median of the last open_after runs is bad.
+ *
+ * It closes after close_after consecutive runs back within half the factor (so a change right
+ * at the factor does not flap open and closed). While it is open the baseline is frozen at its
+ * value when it opened, and runs that are not back to normal are marked excluded: they never
+ * enter a baseline window, so a long regression does not become the normal after it closes. An
+ * ack (a person accepting the new level) restarts the window instead.
+ *
+ * Availability is judged apart from the figures: enough consecutive failed runs (open_after, more
+ * when the window's own runs often fail) open an availability regression, close_after runs that
+ * did not fail close it.
  */
 
-/* The headline metric of a kind: page, the run's median latency; download, MB/s. */
+/* A figure a test can be judged on. */
 struct bw_metric {
-  const char *name;   /* a figure name (bw_run_figures) */
+  const char *name; /* a figure name (bw_run_figures), as stored in regression.metric */
+  unsigned kinds;   /* 1 << BW_KIND_*: the kinds that measure it */
   bool higher_is_worse;
-  const char *label;  /* for people: "median", "MB/s" */
-  double scale;       /* value / scale is in `unit` */
-  const char *unit;   /* "ms", "MB/s" */
+  const char *label; /* for people: "median", "MB/s" */
+  double scale;      /* value / scale is in `unit` */
+  const char *unit;  /* "ms", "MB/s" */
+  double floor;      /* values below are judged as this: a log needs a positive number */
 };
 
+/* The metric table, terminated by a row whose name is NULL. */
+extern const struct bw_metric bw_metrics[];
+
+/* Availability: not a figure; stored as the metric name "availability". */
+#define BW_METRIC_AVAILABILITY "availability"
+/* The bit for availability in bw_detect.figures; bits 0.. are the rows of bw_metrics. */
+#define BW_FIGURE_AVAILABILITY (UINT32_C(1) << 31)
+
+/* The headline metric of a kind: page, the run's median latency; download, MB/s. */
 const struct bw_metric *bw_detect_metric(enum bw_kind kind);
-/* The metric called name (p50_us, p90_us, p99_us, rate_bps, ttfb_us, ttfb_p50_us, stall_us), or
- * NULL. */
+/* The metric called name, or NULL. */
 const struct bw_metric *bw_detect_metric_find(const char *name);
+/*
+ * The figures a test of kind is judged on: cfg->figures, or when it is 0 the kind's defaults
+ * (the headline metric and availability). A bit mask over bw_metrics and BW_FIGURE_AVAILABILITY.
+ */
+uint32_t bw_detect_figures(const struct bw_detect *cfg, enum bw_kind kind);
+
+/*
+ * A baseline window: the values, sorted, for the order statistics a baseline needs. The judge
+ * builds it from the database; a replay adds and removes values as its window slides. Both give
+ * the same baseline from the same values.
+ */
+struct bw_window {
+  double *v; /* ascending */
+  size_t n, cap;
+  size_t bad;   /* of the runs, those judged bad when they were judged */
+  size_t pairs; /* bad runs whose predecessor in the window was bad too: how bad runs cluster */
+};
+
+void bw_window_add(struct bw_window *w, double value);
+/* Removes one value equal to value; does nothing when there is none. */
+void bw_window_remove(struct bw_window *w, double value);
+void bw_window_set(struct bw_window *w, const double *values, size_t n);
+void bw_window_free(struct bw_window *w);
 
 struct bw_baseline {
-  size_t n;    /* runs behind it */
-  double mode; /* the median of the shortest half (bw_stats_shorth_median): the densest level */
-  double mad;  /* median absolute deviation: the spread */
+  size_t n;         /* runs behind it */
+  double mode;      /* the median of the shortest half (bw_stats_shorth_median): the densest level */
+  double spread;    /* how far the worse side reaches, in natural-log units (see bw_detect.c) */
+  size_t bad;       /* runs in the window judged bad when they ran */
+  size_t pairs;     /* ... right after another bad run */
 };
 
-/* The baseline of a window of values (any order). n == 0 gives mode NAN. */
-void bw_baseline_compute(const double *values, size_t n, struct bw_baseline *ret);
+/* The baseline of a window of metric m's values (with its bad and pairs counts). n == 0 gives
+ * mode NAN. */
+void bw_baseline_compute(const struct bw_metric *m,
+                         const struct bw_window *w, struct bw_baseline *ret);
 
-/* What the detector remembers about one target between runs. Zero-initialised at the start. */
+/* What the detector remembers about one target and metric between runs. Zero at the start. */
 struct bw_detect_state {
-  int64_t bad_streak;
-  int64_t good_streak;
-  int64_t fail_streak;
-  int64_t ok_streak; /* runs in a row that did not fail, for closing availability */
+  double cusum;
+  int64_t episode_runs; /* runs since the CUSUM left zero */
+  int64_t episode_bad;  /* ... of which bad */
+  double rate;          /* the chance of a bad run, from the window as it was when it began */
+  int64_t episode_us;   /* when the episode began (the run's start) */
+  int64_t good_streak;  /* while open: consecutive runs back to normal */
   bool open;
   double open_baseline; /* the frozen baseline while open */
-  bool avail_open;
+};
+
+/* Availability's memory. Zero at the start. */
+struct bw_avail_state {
+  int64_t fail_streak;
+  int64_t ok_streak; /* runs in a row that did not fail, for closing */
+  double rate;       /* the chance of a failure, from the window before the first of them */
+  int64_t streak_us; /* when the first of them started */
+  bool open;
 };
 
 enum bw_event {
   BW_EVENT_NONE = 0,
   BW_EVENT_OPENED,
   BW_EVENT_CLOSED,
-  BW_EVENT_AVAIL_OPENED,
-  BW_EVENT_AVAIL_CLOSED,
 };
 
 struct bw_verdict {
-  bool judged;      /* enough history for a verdict on the value */
+  bool judged; /* enough history for a verdict on the value */
   struct bw_baseline baseline;
   double reference; /* the baseline compared against (frozen while open) */
   double ratio;     /* value / reference */
-  bool bad;
+  bool bad;         /* worse than the reference by the factor and the margin; stored with the
+                       run, it counts in later windows' bad and pairs */
+  double cusum;     /* the evidence after this run, in spreads */
+  double threshold; /* what the evidence must reach */
+  int64_t need_bad; /* bad runs the episode must hold */
+  bool exclude;     /* judged bad while a regression was open: kept out of later windows */
+  int64_t exclude_since_us; /* on opening: the bad runs from this time on are excluded too */
   enum bw_event event;
 };
 
-/*
- * One run. window: the metric's values of the target's good runs before this one (the rolling
- * window, after any ack). failed: the run failed (value ignored). Updates *st, fills *ret.
- */
-void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
-                    struct bw_detect_state *st, const double *window, size_t n_window, bool failed,
-                    double value, struct bw_verdict *ret);
+/* The CUSUM's constants, in spreads: the most one run counts, and what each run gives back. */
+#define BW_DETECT_CLIP 3.0
+#define BW_DETECT_SLACK 1.0
 
 /*
- * Replays the detector over a target's history (oldest first; NAN values are failed runs) from a
- * fresh state, as the daemon steps it run by run: the window of each run is the good values of
- * the runs that started within window_us before it. ret[i] is the verdict on pts[i]. The same
- * steps as the daemon's, so what this opens and closes is what the daemon would have.
+ * The false-alarm budget in runs: how many runs of a test that runs every every_us make
+ * cfg->false_alarm_us. Never below 100.
  */
-void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m,
-                      const struct bw_point *pts, size_t n, struct bw_verdict *ret);
+double bw_detect_budget_runs(const struct bw_detect *cfg, int64_t every_us);
+/* The CUSUM threshold whose false-alarm run length under pure noise is budget_runs. */
+double bw_detect_threshold(double budget_runs);
+
+/*
+ * One run that did not fail. b: the baseline of the run's window (the good runs before it);
+ * recent: the values of the newest runs before it, oldest first (the tail of the window, up to
+ * open_after - 1 of them); budget_runs from bw_detect_budget_runs(). Updates *st, fills *ret.
+ */
+void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, double budget_runs,
+                    struct bw_detect_state *st, const struct bw_baseline *b, const double *recent,
+                    size_t n_recent, double value, int64_t at_us, struct bw_verdict *ret);
+
+/*
+ * One run for availability. The window: n_window runs (failed runs while an availability
+ * regression was open left out), of which fails failed, fail_pairs right after another failure.
+ * On opening, the failed runs since st->streak_us are excluded from later windows, this one
+ * included (*ret_exclude); while open, every failed run is.
+ */
+enum bw_event bw_avail_step(const struct bw_detect *cfg, double budget_runs,
+                            struct bw_avail_state *st, bool failed, int64_t at_us,
+                            size_t n_window, size_t fails, size_t fail_pairs, bool *ret_exclude);
+
+/*
+ * The chance that a run is bad by chance alone, from a window of n runs of which bad were bad,
+ * pairs of them right after another bad run (bw_detect.c says how).
+ */
+double bw_detect_bad_rate(const struct bw_detect *cfg, size_t n, size_t bad, size_t pairs);
+/*
+ * How many of `runs` runs must be bad before chance (rate each) is an unlikely explanation:
+ * less than once in ten false-alarm budgets. At least open_after.
+ */
+int64_t bw_detect_need(const struct bw_detect *cfg, int64_t runs, double rate,
+                       double budget_runs);
+
+/* One run of a replay's result. */
+struct bw_replay_verdict {
+  struct bw_verdict v; /* of the figure; judged false for a failed run */
+  enum bw_event avail_event;
+  bool open;       /* the figure's regression is open after the run */
+  bool avail_open; /* availability's */
+  bool acked;      /* an ack of the figure took effect before this run */
+};
+
+/*
+ * Replays the detector over a target's series (oldest first; NAN values are failed runs) from a
+ * fresh state, as the judge steps it run by run: the window of each run is the values of the
+ * runs that started within window_us before it (and at or after the latest ack), not failed,
+ * not excluded, at most window_runs of the newest. acks and avail_acks: the times (ascending)
+ * at which a person accepted a regression of the figure, or of availability; each takes effect
+ * at the first run that started at or after it. O(n log w) plus the baseline's O(w) scan.
+ */
+void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, int64_t every_us,
+                      const struct bw_point *pts, size_t n, const int64_t *acks, size_t n_acks,
+                      const int64_t *avail_acks, size_t n_avail_acks,
+                      struct bw_replay_verdict *ret);
 
 #endif

@@ -7,23 +7,68 @@
 #include "bw_store.h"
 
 /*
- * Detection for one stored run: reads the target's window and detector state from the store,
- * steps bw_detect, and writes the new state and any regression back (bw_detect.h says how).
+ * The one judge. bw_judge_record() stores a finished run and its verdicts in one transaction:
+ * for every figure the test is judged on (bw_detect_figures) it reads the baseline window by the
+ * one window rule (bw_judge_window: window, window_runs, the last ack, runs excluded), steps
+ * bw_detect, marks the run and writes the detector's memory and any regression. Replays
+ * (history, backtest, import) go through bw_detect_replay(), which applies the same rule to a
+ * series in memory, with the acks from bw_store_acks(); everything else that shows a baseline or
+ * a state asks bw_judge_state().
  */
-struct bw_judgement {
+
+#define BW_JUDGE_MAX_FIGURES 16
+
+struct bw_judge_figure {
   const struct bw_metric *metric;
-  bool stepped;   /* false for an aborted run, which says nothing about the target */
-  double value;   /* the run's figure, NAN for a failed run */
+  double value; /* the run's figure, NAN for a failed run or one not measured */
   struct bw_verdict verdict;
-  int64_t regression_id;
-  bool open;       /* a regression of the metric is open after this run */
-  bool avail_open; /* an availability regression is open after this run */
+  int64_t regression_id; /* of the regression this run opened or closed, else 0 */
+  bool open;             /* a regression of the figure is open after this run */
 };
 
-int bw_judge_run(struct bw_store *store, const struct bw_detect *cfg, const struct bw_run *run,
-                 int64_t run_id, struct bw_judgement *ret, struct bw_errs *errs);
+struct bw_judgement {
+  bool stepped; /* false for an aborted run, which says nothing about the target */
+  int64_t run_id;
+  int64_t target_id;
+  struct bw_judge_figure fig[BW_JUDGE_MAX_FIGURES];
+  size_t n_fig;
+  enum bw_event avail_event;
+  int64_t avail_regression_id;
+  bool avail_open;
+};
 
-/* "median 161.00 ms vs mode 98.00 ms (x1.64)" and the like, for log lines. */
+/*
+ * Stores run and judges it by cfg (the test's detect settings; every_us, the test's interval,
+ * sizes the false-alarm budget) in one transaction: all of it or, on error, nothing (the store's
+ * errno). *ret describes the verdicts.
+ */
+int bw_judge_record(struct bw_store *store, const struct bw_detect *cfg, int64_t every_us,
+                    const struct bw_run *run, struct bw_judgement *ret, struct bw_errs *errs);
+
+/*
+ * Where a baseline window of a run that starts at at_us begins: window_us before it, or the last
+ * ack if later.
+ */
+int64_t bw_judge_window_from(const struct bw_detect *cfg, int64_t since_us, int64_t at_us);
+
+/* What the judge holds about a target's figure now, for reports, /metrics and `baseline`. */
+struct bw_judge_view {
+  const struct bw_metric *metric;
+  struct bw_baseline baseline; /* of the window a run starting at `at_us` would be judged by */
+  bool open;
+  double reference;  /* the frozen baseline while open, else the baseline's mode */
+  int64_t opened_us; /* BW_NONE unless open */
+  bool avail_open;
+  int64_t avail_opened_us;
+};
+
+int bw_judge_state(struct bw_store *store, const struct bw_detect *cfg, int64_t target_id,
+                   const struct bw_metric *m, int64_t at_us, struct bw_judge_view *ret,
+                   struct bw_errs *errs);
+
+/* "median 161.00 ms vs mode 98.00 ms (x1.64)" and the like for the headline figure. */
 char *bw_judge_describe(const struct bw_judgement *j);
+/* The same for one figure's verdict. */
+char *bw_judge_describe_figure(const struct bw_judge_figure *f);
 
 #endif

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "bw_report.h"
+
+#include "bw_judge.h"
 #include "bw_stats.h"
 #include "bw_util.h"
 
@@ -141,16 +143,14 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     ret->failing += t->last_failed;
     free(pts);
     t->median = median_of(t->values, t->n_values);
-    double *w, last;
-    size_t nw;
-    r = figure_values(store, row->id, t->metric->name, from_us - det.window_us, from_us, &w, &nw,
-                      &last, errs);
+    double last;
+    /* The judge's own baseline and state at the end of the period, never one of our own. */
+    struct bw_judge_view jv;
+    r = bw_judge_state(store, &det, row->id, t->metric, until_us, &jv, errs);
     if (r < 0)
       break;
-    struct bw_baseline b;
-    bw_baseline_compute(w, nw, &b);
-    free(w);
-    t->baseline = b.mode;
+    t->open = t->open || jv.open || jv.avail_open;
+    t->baseline = jv.reference;
     t->ratio = t->median / t->baseline;
     r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {

@@ -1,6 +1,7 @@
 #ifndef BW_RESULT_H
 #define BW_RESULT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,6 +117,7 @@ struct bw_point {
   int64_t run_id;
   int64_t started_us;
   double value;
+  bool bad; /* in a baseline window: the run was judged bad when it ran */
 };
 
 /* Sets every figure to BW_NONE and every pointer to NULL. */

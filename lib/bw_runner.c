@@ -168,68 +168,68 @@ static void maybe_once_done(struct bw_runner *r) {
 }
 
 /* One line for each regression that opened or closed, the words a person greps for. */
-static void log_event(const struct bw_run *run, const struct bw_judgement *j, const char *what) {
-  char tb[300];
-  (void)snprintf(tb, sizeof(tb), "%s%s%s%s", run->test, run->backend[0] ? " [" : "", run->backend,
-                 run->backend[0] ? "]" : "");
-  switch (j->verdict.event) {
-  case BW_EVENT_OPENED:
-    bw_log(BW_LOG_WARNING, "REGRESSION OPENED %s: %s (regression %" PRId64 ")", tb, what,
-           j->regression_id);
-    break;
-  case BW_EVENT_CLOSED:
-    bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: recovered, %s", tb, what);
-    break;
-  case BW_EVENT_AVAIL_OPENED:
+static void log_events(const struct bw_run *run, const struct bw_judgement *j) {
+  char *tb = bw_xasprintf("%s%s%s%s", run->test, run->backend[0] ? " [" : "", run->backend,
+                          run->backend[0] ? "]" : "");
+  if (j->avail_event == BW_EVENT_OPENED)
     bw_log(BW_LOG_WARNING,
            "REGRESSION OPENED %s: availability: runs keep failing, the last with %s: %s"
            " (regression %" PRId64 ")",
            tb, run->error_class ? run->error_class : "?",
-           run->error_message ? run->error_message : "", j->regression_id);
-    break;
-  case BW_EVENT_AVAIL_CLOSED:
+           run->error_message ? run->error_message : "", j->avail_regression_id);
+  else if (j->avail_event == BW_EVENT_CLOSED)
     bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: availability: runs succeed again", tb);
-    break;
-  case BW_EVENT_NONE:
-    break;
+  for (size_t i = 0; i < j->n_fig; i++) {
+    const struct bw_judge_figure *f = &j->fig[i];
+    if (f->verdict.event == BW_EVENT_NONE)
+      continue;
+    char *what = bw_judge_describe_figure(f);
+    if (f->verdict.event == BW_EVENT_OPENED)
+      bw_log(BW_LOG_WARNING, "REGRESSION OPENED %s: %s (regression %" PRId64 ")", tb, what,
+             f->regression_id);
+    else
+      bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: recovered, %s", tb, what);
+    free(what);
   }
+  free(tb);
 }
 
 static void on_run_done(void *arg, struct bw_run *run) {
   struct target *t = arg;
   struct bw_runner *r = t->r;
   struct bw_errs errs = {0};
+  struct bw_judgement j;
   int64_t id = 0;
+  int rc = 0;
 
-  int rc = r->store ? bw_store_put_run(r->store, run, &id, &errs) : 0;
+  memset(&j, 0, sizeof(j));
+  if (r->store) {
+    rc = bw_judge_record(r->store, &t->test.detect, t->test.every_us, run, &j, &errs);
+    id = j.run_id;
+  }
   char *line = bw_render_line(run);
   double secs = (double)(run->duration_us != BW_NONE ? run->duration_us : 0) / 1e6;
   if (rc < 0) {
     r->stats.store_errors++;
     bw_log(BW_LOG_ERR, "%s; NOT STORED: %s", line, errs.n ? errs.msg[0] : "unknown error");
   } else {
-    struct bw_judgement j;
-    char *verdict = NULL;
-    if (r->store && bw_judge_run(r->store, &t->test.detect, run, id, &j, &errs) == 0)
-      verdict = bw_judge_describe(&j);
-    else if (r->store)
-      bw_log(BW_LOG_ERR, "%s: regression detection failed: %s", run->test,
-             errs.n ? errs.msg[errs.n - 1] : "?");
+    char *verdict = bw_judge_describe(&j);
     enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
-    bw_log(level, "%s in %.1f s (run %" PRId64 ")%s%s", line, secs, id,
-           verdict && *verdict ? "; " : "", verdict ? verdict : "");
-    if (verdict) {
-      log_event(run, &j, verdict);
-      if (j.stepped) {
-        t->regression_open = j.open;
-        t->availability_open = j.avail_open;
-        if (j.verdict.judged)
-          t->baseline = j.verdict.reference;
-        else if (j.verdict.baseline.n)
-          t->baseline = j.verdict.baseline.mode;
+    bw_log(level, "%s in %.1f s (run %" PRId64 ")%s%s", line, secs, id, *verdict ? "; " : "",
+           verdict);
+    free(verdict);
+    log_events(run, &j);
+    if (j.stepped) {
+      t->availability_open = j.avail_open;
+      if (j.n_fig > 0) {
+        const struct bw_verdict *v = &j.fig[0].verdict;
+        t->regression_open = j.fig[0].open;
+        if (v->judged)
+          t->baseline = v->reference;
+        else if (v->baseline.n)
+          t->baseline = v->baseline.mode;
       }
     }
-    free(verdict);
   }
   r->stats.runs++;
   if (run->outcome == BW_OUTCOME_FAILED)

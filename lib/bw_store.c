@@ -635,8 +635,9 @@ static int put_sample(struct bw_store *s, int64_t run_id, size_t seq,
   return r;
 }
 
-int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *ret_id,
-                     struct bw_errs *errs) {
+/* Writes the run, its target and its samples inside the caller's transaction. */
+static int put_run_locked(struct bw_store *store, const struct bw_run *run, int64_t *ret_target,
+                          int64_t *ret_id, struct bw_errs *errs) {
   const char *outcome = bw_outcome_name(run->outcome);
   sqlite3_stmt *st = NULL;
   int64_t target_id = 0, run_id;
@@ -647,15 +648,12 @@ int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *
             outcome ? "run has no start time" : "run has an unknown outcome");
     return -EINVAL;
   }
-  r = exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
-  if (r < 0)
-    return r;
   r = upsert_target(store, run->test, run->backend, run->kind, run->url, &target_id, errs);
   if (r < 0)
-    goto fail;
+    return r;
   r = prepare(store, ST_PUT_RUN, &st, errs);
   if (r < 0)
-    goto fail;
+    return r;
   rc = sqlite3_bind_int64(st, i++, target_id);
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_int64(st, i++, run->started_us);
@@ -669,26 +667,56 @@ int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *
     rc = sqlite3_step(st);
   if (rc != SQLITE_DONE) {
     r = fail_sql(store, rc, errs, "cannot store a run of %s", run->test);
-    goto fail;
+    release(st);
+    return r;
   }
   run_id = sqlite3_last_insert_rowid(store->db);
   release(st);
-  st = NULL;
   for (size_t n = 0; n < run->n_samples; n++) {
     r = put_sample(store, run_id, n, &run->samples[n], errs);
     if (r < 0)
-      goto fail;
+      return r;
   }
-  r = exec(store, "COMMIT", "cannot commit the run", errs);
-  if (r < 0)
-    goto fail;
+  if (ret_target)
+    *ret_target = target_id;
   if (ret_id)
     *ret_id = run_id;
   return 0;
-fail:
-  release(st);
+}
+
+int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *ret_id,
+                     struct bw_errs *errs) {
+  int64_t id = 0;
+  int r = bw_store_begin(store, errs);
+  if (r < 0)
+    return r;
+  r = put_run_locked(store, run, NULL, &id, errs);
+  if (r == 0)
+    r = bw_store_commit(store, errs);
+  if (r < 0) {
+    bw_store_rollback(store);
+    return r;
+  }
+  if (ret_id)
+    *ret_id = id;
+  return 0;
+}
+
+int bw_store_put_run_in(struct bw_store *store, const struct bw_run *run, int64_t *ret_target,
+                        int64_t *ret_id, struct bw_errs *errs) {
+  return put_run_locked(store, run, ret_target, ret_id, errs);
+}
+
+int bw_store_begin(struct bw_store *store, struct bw_errs *errs) {
+  return exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
+}
+
+int bw_store_commit(struct bw_store *store, struct bw_errs *errs) {
+  return exec(store, "COMMIT", "cannot commit", errs);
+}
+
+void bw_store_rollback(struct bw_store *store) {
   rollback(store);
-  return r;
 }
 
 /* Reads the row of ST_GET_RUN into run; returns 0 or -EIO for a value the schema should forbid. */
@@ -793,11 +821,13 @@ int bw_store_window(struct bw_store *store, int64_t target_id, const char *metri
    * keeps the newest runs and SQLite walks run_target_started backwards without sorting; the
    * points are turned round below.
    */
-  sql = bw_xasprintf("SELECT id, started_us, %s FROM run"
-                     " WHERE target_id = ? AND started_us >= ? AND started_us < ?"
-                     " AND outcome IN ('ok', 'partial') AND %s IS NOT NULL"
-                     " ORDER BY started_us DESC, id DESC LIMIT ?",
-                     f->name, f->name);
+  sql = bw_xasprintf("SELECT r.id, r.started_us, r.%s, k.run_id IS NOT NULL FROM run r"
+                     " LEFT JOIN run_mark k ON k.run_id = r.id AND k.metric = '%s'"
+                     " WHERE r.target_id = ? AND r.started_us >= ? AND r.started_us < ?"
+                     " AND r.outcome IN ('ok', 'partial') AND r.%s IS NOT NULL"
+                     " AND coalesce(k.excluded, 0) = 0"
+                     " ORDER BY r.started_us DESC, r.id DESC LIMIT ?",
+                     f->name, f->name, f->name);
   rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_int64(st, 1, target_id);
@@ -815,6 +845,7 @@ int bw_store_window(struct bw_store *store, int64_t target_id, const char *metri
     points[n].run_id = sqlite3_column_int64(st, 0);
     points[n].started_us = sqlite3_column_int64(st, 1);
     points[n].value = sqlite3_column_double(st, 2);
+    points[n].bad = sqlite3_column_int(st, 3) != 0;
     n++;
     rc = SQLITE_OK;
   }
@@ -873,40 +904,6 @@ int bw_store_find_target(struct bw_store *store, const char *test, const char *b
   return r;
 }
 
-int bw_store_detector_load(struct bw_store *store, int64_t target_id, const char *metric,
-                           struct bw_detect_state *ret, int64_t *ret_since_us,
-                           struct bw_errs *errs) {
-  sqlite3_stmt *st = NULL;
-  memset(ret, 0, sizeof(*ret));
-  *ret_since_us = 0;
-  int r = prepare_once(store,
-                       "SELECT bad_streak, good_streak, fail_streak, ok_streak, open_baseline,"
-                       " avail_open, baseline_since_us FROM detector"
-                       " WHERE target_id = ? AND metric = ?",
-                       &st, "cannot read the detector state", errs);
-  if (r < 0)
-    return r;
-  int rc = sqlite3_bind_int64(st, 1, target_id);
-  if (rc == SQLITE_OK)
-    rc = bind_text(st, 2, metric);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    ret->bad_streak = sqlite3_column_int64(st, 0);
-    ret->good_streak = sqlite3_column_int64(st, 1);
-    ret->fail_streak = sqlite3_column_int64(st, 2);
-    ret->ok_streak = sqlite3_column_int64(st, 3);
-    ret->open = sqlite3_column_type(st, 4) != SQLITE_NULL;
-    ret->open_baseline = ret->open ? sqlite3_column_double(st, 4) : 0;
-    ret->avail_open = sqlite3_column_int64(st, 5) != 0;
-    *ret_since_us = sqlite3_column_int64(st, 6);
-  } else if (rc != SQLITE_DONE) {
-    r = fail_sql(store, rc, errs, "cannot read the detector state");
-  }
-  (void)sqlite3_finalize(st);
-  return r;
-}
-
 /* Runs one prepared-on-the-spot statement with integer/real/text parameters given as a format:
  * 'i' int64, 'd' double (NAN binds NULL), 's' text. */
 static int run_stmt(struct bw_store *s, const char *sql, const char *what, struct bw_errs *errs,
@@ -934,50 +931,6 @@ static int run_stmt(struct bw_store *s, const char *sql, const char *what, struc
   if (rc != SQLITE_DONE && rc != SQLITE_ROW)
     r = fail_sql(s, rc, errs, "%s", what);
   (void)sqlite3_finalize(st);
-  return r;
-}
-
-int bw_store_detector_save(struct bw_store *store, int64_t target_id, const char *metric,
-                           const struct bw_detect_state *st, const struct bw_verdict *v,
-                           int64_t run_id, int64_t run_started_us, double value,
-                           int64_t *ret_regression_id, struct bw_errs *errs) {
-  int r = exec(store, "BEGIN IMMEDIATE", "cannot start a transaction", errs);
-  if (r < 0)
-    return r;
-  if (ret_regression_id)
-    *ret_regression_id = 0;
-  r = run_stmt(store,
-               "INSERT INTO detector (target_id, metric, bad_streak, good_streak, fail_streak,"
-               " ok_streak, open_baseline, avail_open, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-               " ON CONFLICT (target_id, metric) DO UPDATE SET bad_streak = excluded.bad_streak,"
-               " good_streak = excluded.good_streak, fail_streak = excluded.fail_streak,"
-               " ok_streak = excluded.ok_streak, open_baseline = excluded.open_baseline,"
-               " avail_open = excluded.avail_open, last_run_id = excluded.last_run_id",
-               "cannot save the detector state", errs, "isiiiidii", target_id, metric,
-               st->bad_streak, st->good_streak, st->fail_streak, st->ok_streak,
-               st->open ? st->open_baseline : (double)NAN, (int64_t)st->avail_open, run_id);
-  const char *which = v->event == BW_EVENT_AVAIL_OPENED || v->event == BW_EVENT_AVAIL_CLOSED
-                          ? "availability"
-                          : metric;
-  if (r == 0 && (v->event == BW_EVENT_OPENED || v->event == BW_EVENT_AVAIL_OPENED)) {
-    r = run_stmt(store,
-                 "INSERT INTO regression (target_id, metric, opened_us, open_run_id, baseline,"
-                 " observed, ratio) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 "cannot record the regression", errs, "isiiddd", target_id, which,
-                 run_started_us, run_id, v->reference, value, v->ratio);
-    if (r == 0 && ret_regression_id)
-      *ret_regression_id = sqlite3_last_insert_rowid(store->db);
-  } else if (r == 0 && (v->event == BW_EVENT_CLOSED || v->event == BW_EVENT_AVAIL_CLOSED)) {
-    r = run_stmt(store,
-                 "UPDATE regression SET closed_us = ?, close_run_id = ?"
-                 " WHERE target_id = ? AND metric = ? AND closed_us IS NULL",
-                 "cannot close the regression", errs, "iiis", run_started_us, run_id, target_id,
-                 which);
-  }
-  if (r == 0)
-    r = exec(store, "COMMIT", "cannot commit the verdict", errs);
-  if (r < 0)
-    rollback(store);
   return r;
 }
 
@@ -1066,15 +1019,17 @@ int bw_store_ack(struct bw_store *store, int64_t id, int64_t now_us, struct bw_e
     r = run_stmt(store, "UPDATE regression SET closed_us = ?, acked_us = ? WHERE id = ?",
                  "cannot close the regression", errs, "iii", now_us, now_us, id);
   /* The new normal: streaks reset and the baseline starts again from here. */
-  if (r == 0 && strcmp(metric, "availability") == 0)
+  /* As bw_detect_replay() replays an ack: a fresh detector, availability's window kept. */
+  if (r == 0 && strcmp(metric, BW_METRIC_AVAILABILITY) == 0)
     r = run_stmt(store,
-                 "UPDATE detector SET fail_streak = 0, ok_streak = 0, avail_open = 0"
-                 " WHERE target_id = ?",
-                 "cannot reset the detector", errs, "i", target_id);
+                 "UPDATE judge SET fail_streak = 0, ok_streak = 0, avail_open = 0, rate = 0,"
+                 " episode_us = 0 WHERE target_id = ? AND metric = ?",
+                 "cannot reset the detector", errs, "is", target_id, metric);
   else if (r == 0)
     r = run_stmt(store,
-                 "UPDATE detector SET bad_streak = 0, good_streak = 0, open_baseline = NULL,"
-                 " baseline_since_us = ? WHERE target_id = ? AND metric = ?",
+                 "UPDATE judge SET cusum = 0, episode_runs = 0, episode_bad = 0, rate = 0,"
+                 " episode_us = 0, good_streak = 0, open_baseline = NULL, since_us = ?"
+                 " WHERE target_id = ? AND metric = ?",
                  "cannot reset the detector", errs, "iis", now_us, target_id, metric);
   if (r == 0)
     r = exec(store, "COMMIT", "cannot commit the ack", errs);
@@ -1115,6 +1070,7 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
     points[n].run_id = sqlite3_column_int64(st, 0);
     points[n].started_us = sqlite3_column_int64(st, 1);
     points[n].value = sqlite3_column_int(st, 2) ? (double)NAN : sqlite3_column_double(st, 3);
+    points[n].bad = false;
     n++;
     rc = SQLITE_OK;
   }
@@ -1397,4 +1353,225 @@ bool bw_store_report_exists(struct bw_store *store, int day) {
     found = sqlite3_step(st) == SQLITE_ROW;
   (void)sqlite3_finalize(st);
   return found;
+}
+
+/* ---- the judge's memory ---- */
+
+int bw_store_judge_load(struct bw_store *store, int64_t target_id, const char *metric,
+                        struct bw_judge_row *ret, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  memset(ret, 0, sizeof(*ret));
+  int r = prepare_once(store,
+                       "SELECT cusum, episode_runs, episode_bad, rate, episode_us, good_streak,"
+                       " open_baseline, fail_streak, ok_streak, avail_open, since_us FROM judge"
+                       " WHERE target_id = ? AND metric = ?",
+                       &st, "cannot read the detector state", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 2, metric);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    ret->perf.cusum = sqlite3_column_double(st, 0);
+    ret->perf.episode_runs = sqlite3_column_int64(st, 1);
+    ret->perf.episode_bad = sqlite3_column_int64(st, 2);
+    ret->perf.rate = ret->avail.rate = sqlite3_column_double(st, 3);
+    ret->perf.episode_us = ret->avail.streak_us = sqlite3_column_int64(st, 4);
+    ret->perf.good_streak = sqlite3_column_int64(st, 5);
+    ret->perf.open = sqlite3_column_type(st, 6) != SQLITE_NULL;
+    ret->perf.open_baseline = ret->perf.open ? sqlite3_column_double(st, 6) : 0;
+    ret->avail.fail_streak = sqlite3_column_int64(st, 7);
+    ret->avail.ok_streak = sqlite3_column_int64(st, 8);
+    ret->avail.open = sqlite3_column_int64(st, 9) != 0;
+    ret->since_us = sqlite3_column_int64(st, 10);
+  } else if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the detector state");
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+int bw_store_judge_save(struct bw_store *store, int64_t target_id, const char *metric,
+                        const struct bw_judge_row *row, int64_t run_id, struct bw_errs *errs) {
+  bool avail = strcmp(metric, BW_METRIC_AVAILABILITY) == 0;
+  return run_stmt(
+      store,
+      "INSERT INTO judge (target_id, metric, cusum, episode_runs, episode_bad, rate, episode_us,"
+      " good_streak, open_baseline, fail_streak, ok_streak, avail_open, since_us, last_run_id)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+      " ON CONFLICT (target_id, metric) DO UPDATE SET cusum = excluded.cusum,"
+      " episode_runs = excluded.episode_runs, episode_bad = excluded.episode_bad,"
+      " rate = excluded.rate, episode_us = excluded.episode_us,"
+      " good_streak = excluded.good_streak, open_baseline = excluded.open_baseline,"
+      " fail_streak = excluded.fail_streak, ok_streak = excluded.ok_streak,"
+      " avail_open = excluded.avail_open, since_us = excluded.since_us,"
+      " last_run_id = excluded.last_run_id",
+      "cannot save the detector state", errs, "isdiidiidiiiii", target_id, metric,
+      row->perf.cusum, row->perf.episode_runs, row->perf.episode_bad,
+      avail ? row->avail.rate : row->perf.rate, avail ? row->avail.streak_us : row->perf.episode_us,
+      row->perf.good_streak, row->perf.open ? row->perf.open_baseline : (double)NAN,
+      row->avail.fail_streak, row->avail.ok_streak, (int64_t)row->avail.open, row->since_us,
+      run_id);
+}
+
+int bw_store_mark(struct bw_store *store, int64_t run_id, const char *metric, bool excluded,
+                  struct bw_errs *errs) {
+  return run_stmt(store,
+                  "INSERT INTO run_mark (run_id, metric, excluded) VALUES (?, ?, ?)"
+                  " ON CONFLICT (run_id, metric) DO UPDATE SET excluded = excluded.excluded",
+                  "cannot mark the run", errs, "isi", run_id, metric, (int64_t)excluded);
+}
+
+int bw_store_exclude_since(struct bw_store *store, int64_t target_id, const char *metric,
+                           int64_t since_us, struct bw_errs *errs) {
+  if (strcmp(metric, BW_METRIC_AVAILABILITY) == 0)
+    return run_stmt(store,
+                    "INSERT INTO run_mark (run_id, metric, excluded) SELECT id, ?, 1 FROM run"
+                    " WHERE target_id = ? AND started_us >= ? AND outcome = 'failed'"
+                    " ON CONFLICT (run_id, metric) DO UPDATE SET excluded = 1",
+                    "cannot exclude runs", errs, "sii", metric, target_id, since_us);
+  return run_stmt(store,
+                  "UPDATE run_mark SET excluded = 1 WHERE metric = ? AND run_id IN"
+                  " (SELECT id FROM run WHERE target_id = ? AND started_us >= ?)",
+                  "cannot exclude runs", errs, "sii", metric, target_id, since_us);
+}
+
+int bw_store_avail_window(struct bw_store *store, int64_t target_id, int64_t since_us,
+                          int64_t until_us, size_t *ret_n, size_t *ret_fails, size_t *ret_pairs,
+                          struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  size_t n = 0, fails = 0, pairs = 0;
+  bool prev = false;
+  int r = prepare_once(store,
+                       "SELECT r.outcome = 'failed' FROM run r LEFT JOIN run_mark k"
+                       " ON k.run_id = r.id AND k.metric = 'availability'"
+                       " WHERE r.target_id = ? AND r.started_us >= ? AND r.started_us < ?"
+                       " AND r.outcome <> 'aborted' AND coalesce(k.excluded, 0) = 0"
+                       " ORDER BY r.started_us, r.id",
+                       &st, "cannot read the history", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, since_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, until_us);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bool failed = sqlite3_column_int(st, 0) != 0;
+    n++;
+    fails += failed;
+    pairs += failed && prev;
+    prev = failed;
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the history of availability");
+  } else {
+    *ret_n = n;
+    *ret_fails = fails;
+    *ret_pairs = pairs;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+int bw_store_regression_open(struct bw_store *store, int64_t target_id, const char *metric,
+                             int64_t run_id, int64_t started_us, double baseline, double observed,
+                             double ratio, int64_t *ret_id, struct bw_errs *errs) {
+  int r = run_stmt(store,
+                   "INSERT INTO regression (target_id, metric, opened_us, open_run_id, baseline,"
+                   " observed, ratio) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   "cannot record the regression", errs, "isiiddd", target_id, metric,
+                   started_us, run_id, baseline, observed, ratio);
+  if (r == 0 && ret_id)
+    *ret_id = sqlite3_last_insert_rowid(store->db);
+  return r;
+}
+
+int bw_store_regression_close(struct bw_store *store, int64_t target_id, const char *metric,
+                              int64_t run_id, int64_t started_us, int64_t *ret_id,
+                              struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store,
+                       "UPDATE regression SET closed_us = ?, close_run_id = ?"
+                       " WHERE target_id = ? AND metric = ? AND closed_us IS NULL RETURNING id",
+                       &st, "cannot close the regression", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, started_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, run_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, target_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 4, metric);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    if (ret_id)
+      *ret_id = sqlite3_column_int64(st, 0);
+    rc = sqlite3_step(st);
+  }
+  if (rc != SQLITE_DONE)
+    r = fail_sql(store, rc, errs, "cannot close the regression");
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+int bw_store_acks(struct bw_store *store, int64_t target_id, const char *metric, int64_t **ret,
+                  size_t *ret_n, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int64_t *list = NULL;
+  size_t n = 0, cap = 0;
+  int r = prepare_once(store,
+                       "SELECT acked_us FROM regression WHERE target_id = ? AND metric = ?"
+                       " AND acked_us IS NOT NULL ORDER BY acked_us",
+                       &st, "cannot read the acks", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 2, metric);
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&list, &cap, n + 1, sizeof(*list));
+    list[n++] = sqlite3_column_int64(st, 0);
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the acks");
+    free(list);
+  } else {
+    *ret = list;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+int bw_store_judge_state(struct bw_store *store, int64_t target_id, const char *metric,
+                         struct bw_judge_row *ret, int64_t *ret_opened_us, struct bw_errs *errs) {
+  int r = bw_store_judge_load(store, target_id, metric, ret, errs);
+  if (r < 0)
+    return r;
+  *ret_opened_us = BW_NONE;
+  sqlite3_stmt *st = NULL;
+  r = prepare_once(store,
+                   "SELECT opened_us FROM regression WHERE target_id = ? AND metric = ?"
+                   " AND closed_us IS NULL",
+                   &st, "cannot read the regressions", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, 2, metric);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *ret_opened_us = sqlite3_column_int64(st, 0);
+  else if (rc != SQLITE_DONE)
+    r = fail_sql(store, rc, errs, "cannot read the regressions");
+  (void)sqlite3_finalize(st);
+  return r;
 }

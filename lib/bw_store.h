@@ -56,7 +56,8 @@ int bw_store_get_run(struct bw_store *store, int64_t id, struct bw_run *ret, str
 /*
  * The window a baseline is computed from: the values of figure `metric` (a name from
  * bw_run_figures) of target_id's `ok` and `partial` runs (a capped download's rate stands) that
- * started at or after since_us and before until_us,
+ * started at or after since_us and before until_us, not excluded for the metric (bad flags from
+ * the marks),
  * oldest first, at most max_runs of the newest (0: no limit). Runs where the figure is NULL are
  * left out. *ret is allocated (free() it), *ret_n its length.
  */
@@ -77,23 +78,53 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
 int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,
                          int64_t *ret_id, struct bw_errs *errs);
 
-/*
- * The detector's memory for (target, metric), zero when it has none; *ret_since_us is where the
- * baseline window may start (0, or the time of the last ack).
- */
-int bw_store_detector_load(struct bw_store *store, int64_t target_id, const char *metric,
-                           struct bw_detect_state *ret, int64_t *ret_since_us,
-                           struct bw_errs *errs);
+/* Transactions for a caller that writes several things at once (the judge): BEGIN IMMEDIATE. */
+int bw_store_begin(struct bw_store *store, struct bw_errs *errs);
+int bw_store_commit(struct bw_store *store, struct bw_errs *errs);
+void bw_store_rollback(struct bw_store *store);
 
-/*
- * Records one verdict in one transaction: the detector's new state and, when the verdict opened
- * or closed a regression, the regression row (metric "availability" for availability events).
- * *ret_regression_id (may be NULL) gets the regression's id when one opened or closed, else 0.
- */
-int bw_store_detector_save(struct bw_store *store, int64_t target_id, const char *metric,
-                           const struct bw_detect_state *st, const struct bw_verdict *v,
-                           int64_t run_id, int64_t run_started_us, double value,
-                           int64_t *ret_regression_id, struct bw_errs *errs);
+/* bw_store_put_run() inside the caller's transaction; *ret_target gets the target's id. */
+int bw_store_put_run_in(struct bw_store *store, const struct bw_run *run, int64_t *ret_target,
+                        int64_t *ret_id, struct bw_errs *errs);
+
+/* The judge's memory for (target, metric): the figure's detector, or availability's. */
+struct bw_judge_row {
+  struct bw_detect_state perf;
+  struct bw_avail_state avail;
+  int64_t since_us; /* where the baseline window may start: 0, or the last ack */
+};
+
+/* Zero when there is none. */
+int bw_store_judge_load(struct bw_store *store, int64_t target_id, const char *metric,
+                        struct bw_judge_row *ret, struct bw_errs *errs);
+int bw_store_judge_save(struct bw_store *store, int64_t target_id, const char *metric,
+                        const struct bw_judge_row *row, int64_t run_id, struct bw_errs *errs);
+/* bw_store_judge_load() and the open regression's opening time (BW_NONE when none is open). */
+int bw_store_judge_state(struct bw_store *store, int64_t target_id, const char *metric,
+                         struct bw_judge_row *ret, int64_t *ret_opened_us, struct bw_errs *errs);
+
+/* Marks a run as judged bad for metric (it counts in later windows' bad runs), or excluded. */
+int bw_store_mark(struct bw_store *store, int64_t run_id, const char *metric, bool excluded,
+                  struct bw_errs *errs);
+/* Excludes the target's runs marked bad for metric that started at or after since_us (for
+ * availability: its failed runs). */
+int bw_store_exclude_since(struct bw_store *store, int64_t target_id, const char *metric,
+                           int64_t since_us, struct bw_errs *errs);
+/* Availability's window: the target's runs in [since_us, until_us) that were not aborted nor
+ * excluded: how many, how many failed, how many of those right after another failure. */
+int bw_store_avail_window(struct bw_store *store, int64_t target_id, int64_t since_us,
+                          int64_t until_us, size_t *ret_n, size_t *ret_fails, size_t *ret_pairs,
+                          struct bw_errs *errs);
+/* Opens or closes the target's regression of metric; *ret_id (may be NULL) gets its id. */
+int bw_store_regression_open(struct bw_store *store, int64_t target_id, const char *metric,
+                             int64_t run_id, int64_t started_us, double baseline, double observed,
+                             double ratio, int64_t *ret_id, struct bw_errs *errs);
+int bw_store_regression_close(struct bw_store *store, int64_t target_id, const char *metric,
+                              int64_t run_id, int64_t started_us, int64_t *ret_id,
+                              struct bw_errs *errs);
+/* When people acked the target's regressions of metric, ascending (allocated). */
+int bw_store_acks(struct bw_store *store, int64_t target_id, const char *metric, int64_t **ret,
+                  size_t *ret_n, struct bw_errs *errs);
 
 struct bw_regression {
   int64_t id;
