@@ -133,7 +133,8 @@ static const struct opt detect_opts[] = {
      "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps (page), rate_bps ttfb_us "
      "stall_us (download), availability; [] = the headline figure (p50_us or rate_bps) and "
      "availability"},
-    {"false_alarm_every", T_DURATION, DET(false_alarm_us), DAY, 100 * 365 * DAY, "3650d", 0,
+    {"false_alarm_every", T_DURATION, DET(false_alarm_us), 3600 * INT64_C(1000000), 100 * 365 * DAY,
+     "3650d", 0,
      "at most one false opening per target in this much time: the statistical test's budget"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };

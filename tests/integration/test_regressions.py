@@ -31,7 +31,7 @@ class RegressionTest(unittest.TestCase):
     def write(self, path):
         with open(self.config, "w") as f:
             f.write("database: bw.db\n"
-                    "detect: {min_runs: 3, open_after: 2, close_after: 2}\n"
+                    "detect: {min_runs: 3, open_after: 2, close_after: 2, false_alarm_every: 1h}\n"
                     "tests:\n"
                     "  - {name: home, kind: page, requests: 3, every: 1s, jitter: 0,\n"
                     "     url: \"%s%s\"}\n" % (self.faultd.base, path))
@@ -40,12 +40,13 @@ class RegressionTest(unittest.TestCase):
         self.write("/delay?ms=20")
         d = Daemon(self.config)
         try:
-            d.wait_log("(run 4)", timeout=10)
-            self.assertIn("vs mode 20.", d.log())  # the per-run line shows the baseline
-            # The server slows down five times: two slow runs open the regression.
+            d.wait_log("(run 12)", timeout=60)
+            self.assertRegex(d.log(), r"vs mode 2\d\.\d\d ms")  # the per-run line shows the baseline
+            # The server slows down five times: a few slow runs open the regression (with a
+            # window this young, more than open_after: chance is not yet ruled out).
             self.write("/delay?ms=100")
             d.proc.send_signal(signal.SIGHUP)
-            d.wait_log("REGRESSION OPENED home: median 10", timeout=10)
+            d.wait_log("REGRESSION OPENED home: median 10", timeout=60)
             self.assertRegex(d.log(), r"REGRESSION OPENED home: median 10\d\.\d\d ms vs mode "
                                       r"2\d\.\d\d ms \(x[45]\.\d\d\), worse \(regression 1\)")
             # A slow run later is still judged against the old, frozen baseline.
@@ -54,18 +55,18 @@ class RegressionTest(unittest.TestCase):
             self.assertIn("open for", out)
             self.assertIn("median (ms)", out)
             out = cli("baseline", "home", "--config", self.config).stdout
-            self.assertIn("REGRESSED (frozen baseline 2", out)
+            self.assertRegex(out, r"REGRESSED since .* \(frozen baseline 2\d\.")
             # Back to normal: two good runs close it.
             self.write("/delay?ms=20")
             d.proc.send_signal(signal.SIGHUP)
-            d.wait_log("REGRESSION CLOSED home: recovered", timeout=10)
+            d.wait_log("REGRESSION CLOSED home: recovered", timeout=60)
             # The server breaks: failed runs open an availability regression.
             with open(self.config) as f:
                 text = f.read()
             with open(self.config, "w") as f:
                 f.write(text.replace(self.faultd.base, "http://127.0.0.1:1"))
             d.proc.send_signal(signal.SIGHUP)
-            d.wait_log("REGRESSION OPENED home: availability", timeout=10)
+            d.wait_log("REGRESSION OPENED home: availability", timeout=60)
             self.assertEqual(d.stop(), 0)
         finally:
             if d.proc.poll() is None:
@@ -126,7 +127,7 @@ class RegressionTest(unittest.TestCase):
         self.assertIn("OPEN REGRESSIONS\n  home: runs failing, since", text)
         self.assertRegex(text, r"RECOVERED OR ACCEPTED\n  home: median 2\d\.\d\d ms -> "
                                r"10\d\.\d\d ms \(x[45]\.\d\d\) since .*; recovered")
-        self.assertRegex(text, r"  home +\d+ runs, [23] failed; median")
+        self.assertRegex(text, r"  home +\d+ runs, [2-6] failed; median")
         self.assertIn("failed with connect: Couldn't connect to server", text)
         p = cli("report", "--since", "1h", "--config", self.config, "--format", "html")
         self.assertEqual(p.returncode, 0, p.stderr)

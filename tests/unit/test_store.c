@@ -978,7 +978,7 @@ static int trace_window(unsigned type, void *ctx, void *p, void *x) {
   (void)type;
   (void)ctx;
   (void)x;
-  if (sql && strstr(sql, "ORDER BY started_us DESC") && !traced_sql)
+  if (sql && strstr(sql, "ORDER BY r.started_us DESC") && !traced_sql)
     traced_sql = bw_xstrdup(sql);
   return 0;
 }
