@@ -136,8 +136,8 @@ static const struct opt report_opts[] = {
     {"from", T_STRING, REP(from), 0, 0, "benchwatch@localhost", 0, "sender address"},
     {"to", T_EMAILS, REP(to), 0, 0, NULL, F_REQUIRED, "recipient addresses"},
     {"tls", T_TLS, REP(tls), 0, 0, "opportunistic", 0,
-     "smtp://: none, opportunistic (STARTTLS when the server offers it) or required (STARTTLS "
-     "or fail); smtps:// is TLS from the start"},
+     "smtp://: none, opportunistic (STARTTLS when the server offers it; with a username, "
+     "required) or required (STARTTLS or fail); smtps:// is TLS from the start"},
     {"tls_verify", T_BOOL, REP(tls_verify), 0, 0, "true", 0,
      "check the mail server's certificate and name"},
     {"username", T_STRING, REP(username), 0, 0, NULL, 0, "SMTP AUTH user; absent = no AUTH"},

@@ -816,6 +816,7 @@ struct smtp_job {
   size_t len;
   size_t off;
   struct curl_slist *rcpt;
+  bool auth_needs_tls; /* opportunistic TLS made required because a password would go out */
   bw_smtp_done_fn done;
   void *arg;
 };
@@ -839,13 +840,32 @@ static size_t smtp_read_cb(char *buf, size_t size, size_t nitems, void *userp) {
   return n;
 }
 
+/*
+ * The words for a refused STARTTLS. curl says "STARTTLS not supported." when the server's EHLO
+ * does not offer it, and "STARTTLS denied" when the server refuses the command; neither says why
+ * benchwatch insisted, which is what the reader needs to decide what to change.
+ */
+static char *smtp_tls_error(const struct smtp_job *j, const char *curl_words) {
+  char *what = strstr(curl_words, "not supported")
+                   ? bw_xstrdup("the server offers no STARTTLS")
+                   : bw_xasprintf("STARTTLS failed (%s)", curl_words);
+  char *msg = j->auth_needs_tls ? bw_xasprintf("%s; the password is not sent in clear (set "
+                                               "report.tls: none to allow it)",
+                                               what)
+                                : bw_xasprintf("%s, and tls: required", what);
+  free(what);
+  return msg;
+}
+
 /* Called last in finish(): nothing touches the slot after it, so it may be freed here. */
 static void smtp_finished(void *arg, const struct bw_response *res) {
   struct smtp_job *j = arg;
   bw_smtp_done_fn done = j->done;
   void *done_arg = j->arg;
+  char *error = res->code == CURLE_USE_SSL_FAILED ? smtp_tls_error(j, res->error) : NULL;
   smtp_job_free(j);
-  done(done_arg, res->code, res->error);
+  done(done_arg, res->code, error ? error : res->error);
+  free(error);
 }
 
 static int smtp_tls_level(const char *tls, long *ret) {
@@ -914,7 +934,16 @@ int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn 
     bw_errs_add(errs, "%s: a sender, a recipient and a message are needed", s->url);
     return -EINVAL;
   }
+  /*
+   * Opportunistic TLS falls back to clear text when the server offers no STARTTLS, and anyone on
+   * the path can then read AUTH PLAIN/LOGIN. With a password to send, TLS is required; only an
+   * explicit tls: none allows AUTH in clear.
+   */
+  bool auth_needs_tls = s->username && tls == (long)CURLUSESSL_TRY;
+  if (auth_needs_tls)
+    tls = (long)CURLUSESSL_ALL;
   j = bw_xcalloc(1, sizeof(*j));
+  j->auth_needs_tls = auth_needs_tls;
   j->done = done;
   j->arg = arg;
   j->x = bw_xfer_new(loop);
@@ -957,14 +986,14 @@ struct smtp_wait {
   struct bw_loop *loop;
   bool done;
   int code;
-  char error[320];
+  char *error;
 };
 
 static void smtp_wait_done(void *arg, int code, const char *error) {
   struct smtp_wait *w = arg;
   w->done = true;
   w->code = code;
-  (void)snprintf(w->error, sizeof(w->error), "%s", error);
+  w->error = bw_xstrdup(error);
   bw_loop_break(w->loop);
 }
 
@@ -985,6 +1014,7 @@ int bw_smtp_send_blocking(const struct bw_smtp *s, struct bw_errs *errs) {
     bw_errs_add(errs, "%s: %s", s->url, w.error);
     r = -EIO;
   }
+  free(w.error);
   bw_loop_free(w.loop);
   return r;
 }

@@ -162,7 +162,9 @@ void bw_xfer_free(struct bw_xfer *x);
 struct bw_smtp {
   const char *url;           /* smtp://host:port, or smtps://host:port (TLS from the start) */
   const char *tls;           /* smtp://: "none", "opportunistic" (STARTTLS when offered; the
-                                default when NULL) or "required" (fail without STARTTLS) */
+                                default when NULL) or "required" (fail without STARTTLS). With
+                                a username, opportunistic means required: AUTH goes in clear
+                                only with an explicit "none". */
   bool tls_verify;           /* check the server's certificate and name */
   const char *username;      /* NULL: no AUTH */
   const char *password;      /* NULL with a username: an empty password. Never in any message. */
@@ -179,8 +181,10 @@ typedef void (*bw_smtp_done_fn)(void *arg, int code, const char *error);
 
 /*
  * Starts delivering s on the loop, alongside every other transfer. done is called exactly once,
- * from inside bw_loop_run(), with the outcome in curl's words. Returns 0, or -errno with nothing
- * started and a message in errs (a bad tls value, no recipient, curl refusing an option).
+ * from inside bw_loop_run(), with the outcome in curl's words (a missing STARTTLS is explained:
+ * "the server offers no STARTTLS; the password is not sent in clear ..."). Returns 0, or -errno
+ * with nothing started and a message in errs (a bad tls value, no recipient, curl refusing an
+ * option).
  */
 int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn done, void *arg,
                  struct bw_errs *errs);
