@@ -142,7 +142,9 @@ static const struct opt report_opts[] = {
      "check the mail server's certificate and name"},
     {"username", T_STRING, REP(username), 0, 0, NULL, 0, "SMTP AUTH user; absent = no AUTH"},
     {"password_file", T_PATH, REP(password_file), 0, 0, NULL, 0,
-     "file whose first line is the SMTP AUTH password, read at send time (never in this file)"},
+     "file whose first line is the SMTP AUTH password, read at send time (never in this file); "
+     "readable by its owner only; a bare name is read from $CREDENTIALS_DIRECTORY when set "
+     "(systemd LoadCredential=)"},
     {"timeout", T_DURATION, REP(timeout_us), 1000000, 3600 * INT64_C(1000000), "60s", 0,
      "limit for delivering the report, connecting included"},
     {"send_when_quiet", T_BOOL, REP(send_when_quiet), 0, 0, "true", 0,

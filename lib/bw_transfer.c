@@ -1019,12 +1019,13 @@ int bw_smtp_send_blocking(const struct bw_smtp *s, struct bw_errs *errs) {
   return r;
 }
 
-int bw_smtp_read_password(const char *path, char **ret, struct bw_errs *errs) {
+int bw_smtp_read_password(const char *name, char **ret, struct bw_errs *errs) {
   char *buf = NULL;
   size_t len = 0;
-  int r = bw_file_read(path, 64 * 1024, &buf, &len, errs);
+  char *path = bw_file_secret_path(name);
+  int r = bw_file_read_private(path, 64 * 1024, &buf, &len, errs);
   if (r < 0)
-    return r;
+    goto out;
   size_t n = strcspn(buf, "\r\n");
   if (n == 0) {
     bw_errs_add(errs, "%s: the first line (the password) is empty", path);
@@ -1034,5 +1035,7 @@ int bw_smtp_read_password(const char *path, char **ret, struct bw_errs *errs) {
   }
   explicit_bzero(buf, len);
   free(buf);
+out:
+  free(path);
   return r;
 }

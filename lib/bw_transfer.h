@@ -196,9 +196,11 @@ int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn 
 int bw_smtp_send_blocking(const struct bw_smtp *s, struct bw_errs *errs);
 
 /*
- * Reads a password: the first line of the file at path, without its line ending. Returns 0 with
- * *ret (the caller frees it), or -errno with a message naming the path, never the contents.
+ * Reads a password: the first line of the file name, without its line ending. A bare name is a
+ * systemd credential when $CREDENTIALS_DIRECTORY is set (bw_file_secret_path()). A file its group
+ * or everyone may read is refused (bw_file_read_private()). Returns 0 with *ret (the caller frees
+ * it), or -errno with a message naming the file, never the contents.
  */
-int bw_smtp_read_password(const char *path, char **ret, struct bw_errs *errs);
+int bw_smtp_read_password(const char *name, char **ret, struct bw_errs *errs);
 
 #endif
