@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "bw_units.h"
+#include "bw_url.h"
 
 /*
  * Every key of every section is one row of a table below: the parser, the built-in defaults (as
@@ -323,7 +324,9 @@ static int check_url(struct ctx *c, const yaml_node_t *n, const char *path, cons
     err_at(c, &n->start_mark, path, "out of memory checking the URL");
     return -ENOMEM;
   }
-  char *q = quote(s);
+  char *safe = bw_url_redact(s); /* messages never quote a password */
+  char *q = quote(safe);
+  free(safe);
   if (has_ctl(s) || strchr(s, ' ')) {
     err_at(c, &n->start_mark, path, "invalid URL %s: contains spaces or control characters", q);
     goto out;
@@ -1199,6 +1202,19 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     case T_TIME: {
       int m = *(const int *)(const void *)field;
       bw_buf_printf(b, "%s%s: \"%02d:%02d\"\n", indent, o->key, m / 60, m % 60);
+      continue;
+    }
+    case T_URL:
+    case T_MAIL_URL: {
+      /* Shown, so without a password: the dump still parses, with "***" in its place. */
+      const char *s = *(char *const *)(const void *)field;
+      if (!s)
+        continue;
+      char *safe = bw_url_redact(s);
+      bw_buf_printf(b, "%s%s: ", indent, o->key);
+      sb_quoted(b, safe);
+      bw_buf_printf(b, "\n");
+      free(safe);
       continue;
     }
     default: {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bw_file.h"
+#include "bw_url.h"
 
 /*
  * The wiring follows curl's docs/examples/multi-event.c: one struct event per socket, kept with
@@ -923,23 +924,26 @@ static int smtp_apply(struct smtp_job *j, const struct bw_smtp *s, long tls, str
 int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn done, void *arg,
                  struct bw_errs *errs) {
   struct smtp_job *j = NULL;
+  char *shown = bw_url_redact(s->url); /* a password in the URL stays out of the messages */
   long tls;
   int r;
   if (smtp_tls_level(s->tls, &tls) < 0) {
-    bw_errs_add(errs, "%s: tls: expected none, opportunistic or required, got \"%s\"", s->url,
+    bw_errs_add(errs, "%s: tls: expected none, opportunistic or required, got \"%s\"", shown,
                 s->tls);
-    return -EINVAL;
+    r = -EINVAL;
+    goto fail;
   }
   if (!s->from || s->n_rcpt == 0 || !s->message) {
-    bw_errs_add(errs, "%s: a sender, a recipient and a message are needed", s->url);
-    return -EINVAL;
+    bw_errs_add(errs, "%s: a sender, a recipient and a message are needed", shown);
+    r = -EINVAL;
+    goto fail;
   }
   /*
    * Opportunistic TLS falls back to clear text when the server offers no STARTTLS, and anyone on
-   * the path can then read AUTH PLAIN/LOGIN. With a password to send, TLS is required; only an
-   * explicit tls: none allows AUTH in clear.
+   * the path can then read AUTH PLAIN/LOGIN. With a password to send (a username, or a password
+   * in the URL), TLS is required; only an explicit tls: none allows AUTH in clear.
    */
-  bool auth_needs_tls = s->username && tls == (long)CURLUSESSL_TRY;
+  bool auth_needs_tls = (s->username || strcmp(shown, s->url) != 0) && tls == (long)CURLUSESSL_TRY;
   if (auth_needs_tls)
     tls = (long)CURLUSESSL_ALL;
   j = bw_xcalloc(1, sizeof(*j));
@@ -948,7 +952,7 @@ int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn 
   j->arg = arg;
   j->x = bw_xfer_new(loop);
   if (!j->x) {
-    bw_errs_add(errs, "%s: cannot create a curl handle", s->url);
+    bw_errs_add(errs, "%s: cannot create a curl handle", shown);
     r = -ENOMEM;
     goto fail;
   }
@@ -964,21 +968,29 @@ int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn 
     struct curl_slist *l = curl_slist_append(j->rcpt, addr);
     free(addr);
     if (!l) {
-      bw_errs_add(errs, "%s: out of memory", s->url);
+      bw_errs_add(errs, "%s: out of memory", shown);
       r = -ENOMEM;
       goto fail;
     }
     j->rcpt = l;
   }
-  r = smtp_apply(j, s, tls, errs);
+  struct bw_errs mine = {0};
+  r = smtp_apply(j, s, tls, &mine);
+  if (r == 0)
+    r = launch(j->x, &mine);
+  for (size_t i = 0; i < mine.n; i++) {
+    char *safe = bw_url_redact_in(mine.msg[i], s->url);
+    bw_errs_add(errs, "%s", safe);
+    free(safe);
+  }
+  bw_errs_clear(&mine);
   if (r < 0)
     goto fail;
-  r = launch(j->x, errs);
-  if (r < 0)
-    goto fail;
+  free(shown);
   return 0;
 fail:
   smtp_job_free(j);
+  free(shown);
   return r;
 }
 
@@ -1007,13 +1019,15 @@ int bw_smtp_send_blocking(const struct bw_smtp *s, struct bw_errs *errs) {
   r = bw_smtp_send(w.loop, s, smtp_wait_done, &w, errs);
   if (r == 0)
     r = bw_loop_run(w.loop);
+  char *shown = bw_url_redact(s->url);
   if (r == 0 && !w.done) {
-    bw_errs_add(errs, "%s: the event loop stopped before the delivery ended", s->url);
+    bw_errs_add(errs, "%s: the event loop stopped before the delivery ended", shown);
     r = -EIO;
   } else if (r == 0 && w.code != 0) {
-    bw_errs_add(errs, "%s: %s", s->url, w.error);
+    bw_errs_add(errs, "%s: %s", shown, w.error);
     r = -EIO;
   }
+  free(shown);
   free(w.error);
   bw_loop_free(w.loop);
   return r;

@@ -30,6 +30,9 @@ for f in "$src"/tests/conf/bad/*.yaml; do
   fi
 done
 
+run "$bw" check-config "$src/tests/conf/bad/url-password.yaml"
+case "$err" in *hunter2*) not_ok "a URL's password is quoted back: $err" ;; *) ok ;; esac
+
 run "$bw" check-config "$scratch/missing.yaml"
 check_status 78 "missing file"
 check_contains "$err" "$scratch/missing.yaml: no such file" "missing file"
