@@ -1023,6 +1023,47 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
   return len;
 }
 
+/*
+ * Lists and mappings within each other: a benchwatch config needs 4 levels (the file, tests, a
+ * test, its detect or headers). libyaml's scanner slows down with every open level (10^5 "["
+ * take minutes) and its loader would build them all; this limit keeps check-config and a reload
+ * instant on any file.
+ */
+#define MAX_DEPTH 64
+
+/*
+ * A first pass over buf's events that stops at the first node nested deeper than MAX_DEPTH and
+ * reports it as FILE:LINE:COL. Returns false then; true otherwise, a YAML error included (the
+ * loader reports that in its own words).
+ */
+static bool depth_ok(const char *name, const char *buf, size_t len, struct bw_errs *errs) {
+  yaml_parser_t parser;
+  yaml_event_t ev;
+  int depth = 0;
+  bool ok = true, end = false;
+  if (!yaml_parser_initialize(&parser))
+    return true;
+  yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+  yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+  while (ok && !end && yaml_parser_parse(&parser, &ev)) {
+    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > MAX_DEPTH) {
+        bw_errs_add(errs,
+                    "%s:%zu:%zu: nested more than %d levels deep (lists and mappings "
+                    "within each other); a benchwatch config needs 4",
+                    name, ev.start_mark.line + 1, ev.start_mark.column + 1, MAX_DEPTH);
+        ok = false;
+      }
+    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    }
+    end = ev.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return ok;
+}
+
 static bool only_blank(const char *buf, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (!isspace((unsigned char)buf[i]))
@@ -1038,6 +1079,12 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
   bool have_doc = false;
   size_t before = errs->n;
 
+  /* A UTF-8 byte-order mark (Windows editors write one) is not content: without it, columns on
+   * the first line count from the first character people see, and blank means blank. */
+  if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+    buf += 3;
+    len -= 3;
+  }
   size_t bad = utf8_invalid_at((const unsigned char *)buf, len);
   if (bad < len) {
     size_t line = 1, col = 1;
@@ -1060,6 +1107,8 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
     return NULL;
   }
 
+  if (!depth_ok(name, buf, len, errs))
+    return NULL;
   if (!yaml_parser_initialize(&parser)) {
     bw_errs_add(errs, "%s: out of memory starting the YAML parser", name);
     return NULL;

@@ -33,6 +33,25 @@ done
 run "$bw" check-config "$src/tests/conf/bad/url-password.yaml"
 case "$err" in *hunter2*) not_ok "a URL's password is quoted back: $err" ;; *) ok ;; esac
 
+# A byte-order mark is accepted.
+printf '\357\273\277tests: [{name: a, kind: page, url: "http://127.0.0.1/"}]\n' >"$scratch/bom.yaml"
+run "$bw" check-config "$scratch/bom.yaml"
+check_status 0 "byte-order mark"
+check_contains "$out" "bom.yaml: OK: 1 tests" "byte-order mark"
+
+# 100000 nested lists, and 100000 nested mappings: one message each, no hang, no crash.
+head -c 100000 /dev/zero | tr '\0' '[' >"$scratch/deep-lists.yaml"
+run "$bw" check-config "$scratch/deep-lists.yaml"
+check_status 78 "100000 nested lists"
+check_contains "$err" "$scratch/deep-lists.yaml:1:65: nested more than 64 levels deep" "nested lists"
+{
+  printf 'tests: '
+  head -c 100000 /dev/zero | sed 's/\x0/{a: /g'
+} >"$scratch/deep-maps.yaml"
+run "$bw" check-config "$scratch/deep-maps.yaml"
+check_status 78 "100000 nested mappings"
+check_contains "$err" "$scratch/deep-maps.yaml:1:260: nested more than 64 levels deep" "nested mappings"
+
 run "$bw" check-config "$scratch/missing.yaml"
 check_status 78 "missing file"
 check_contains "$err" "$scratch/missing.yaml: no such file" "missing file"

@@ -379,6 +379,58 @@ static void secret_files(void **state) {
   free(pw);
 }
 
+/* A byte-order mark is accepted and invisible; a blank file with one is still empty. */
+static void byte_order_mark(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg =
+      parse_str("\xef\xbb\xbftests: [{name: a, kind: page, url: 'http://h/'}]\n", &errs);
+  assert_non_null(cfg);
+  assert_int_equal(errs.n, 0);
+  assert_string_equal(cfg->tests[0].name, "a");
+  bw_config_free(cfg);
+  assert_null(parse_str("\xef\xbb\xbf \n", &errs));
+  assert_string_equal(errs.msg[0],
+                      "t.yaml: the file is empty; expected a mapping with a \"tests\" list");
+  bw_errs_clear(&errs);
+  assert_null(parse_str("\xef\xbb\xbf\xff", &errs));
+  assert_string_equal(errs.msg[0],
+                      "t.yaml:1:1: not valid UTF-8 (byte 0xff); save the file as UTF-8");
+  bw_errs_clear(&errs);
+}
+
+/* Any depth of nesting is answered at once, at the first level too deep. */
+static void deep_nesting(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  size_t depth = 100000;
+  struct bw_buf b = {0};
+  bw_buf_printf(&b, "tests:\n  - ");
+  for (size_t i = 0; i < depth; i++)
+    bw_buf_add(&b, "{a: ", 4);
+  bw_buf_add(&b, "1", 1);
+  for (size_t i = 0; i < depth; i++)
+    bw_buf_add(&b, "}", 1);
+  assert_null(bw_config_parse("deep.yaml", b.s, b.len, &errs));
+  assert_int_equal(errs.n, 1);
+  /* Levels 1 and 2 are the file and tests; level 65 is the 63rd "{", at column 5 + 62 * 4. */
+  assert_string_equal(errs.msg[0], "deep.yaml:2:253: nested more than 64 levels deep (lists and "
+                                   "mappings within each other); a benchwatch config needs 4");
+  bw_errs_clear(&errs);
+  free(b.s);
+  /* 64 levels are allowed as far as nesting goes: the message is about the content. */
+  b = (struct bw_buf){0};
+  bw_buf_printf(&b, "tests: ");
+  for (size_t i = 0; i < 63; i++)
+    bw_buf_add(&b, "[", 1);
+  for (size_t i = 0; i < 63; i++)
+    bw_buf_add(&b, "]", 1);
+  assert_null(bw_config_parse("deep.yaml", b.s, b.len, &errs));
+  assert_null(strstr(errs.msg[0], "nested"));
+  bw_errs_clear(&errs);
+  free(b.s);
+}
+
 /* The parser reads only len bytes: no NUL terminator needed, nothing past the end read. */
 static void buffer_bounds(void **state) {
   struct bw_errs errs = {0};
@@ -504,6 +556,8 @@ int main(void) {
       cmocka_unit_test(damaged_input),
       cmocka_unit_test(anchors_and_odd_shapes),
       cmocka_unit_test(secret_files),
+      cmocka_unit_test(byte_order_mark),
+      cmocka_unit_test(deep_nesting),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
