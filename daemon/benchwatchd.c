@@ -204,6 +204,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (bw_store_open(d.cfg->database, &d.store, &errs) < 0) {
+    (void)bw_file_explain_db_error(d.cfg->database, &errs);
     for (size_t i = 0; i < errs.n; i++)
       bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
     goto out;

@@ -121,6 +121,54 @@ char *bw_file_secret_path(const char *name) {
   return bw_xstrdup(name);
 }
 
+/* What stops a file being opened read-write or created: its own mode, or its directory's. */
+static int writable(const char *path, char **ret_obstacle) {
+  if (!*path || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+    return 0;
+  if (access(path, F_OK) == 0) {
+    if (access(path, R_OK | W_OK) < 0) {
+      *ret_obstacle = bw_xstrdup(path);
+      return -errno;
+    }
+  } else if (errno != ENOENT) {
+    *ret_obstacle = bw_xstrdup(path);
+    return -errno;
+  }
+  /* The directory too: SQLite creates the database there, and its -wal and -shm files. */
+  const char *slash = strrchr(path, '/');
+  char *dir;
+  if (!slash)
+    dir = bw_xstrdup(".");
+  else if (slash == path)
+    dir = bw_xstrdup("/");
+  else
+    dir = bw_xstrndup(path, (size_t)(slash - path));
+  if (access(dir, W_OK | X_OK) < 0) {
+    int r = -errno;
+    *ret_obstacle = dir;
+    return r;
+  }
+  free(dir);
+  return 0;
+}
+
+int bw_file_explain_db_error(const char *path, struct bw_errs *errs) {
+  char *obstacle = NULL;
+  int r = writable(path, &obstacle);
+  if (r == 0 || r == -ENOENT) {
+    /* Nothing found, or a missing directory: what the database said is the truth. */
+    free(obstacle);
+    return 0;
+  }
+  bw_errs_clear(errs);
+  if (strcmp(obstacle, path) == 0)
+    bw_errs_add(errs, "%s: cannot open the database: %s", path, strerror(-r));
+  else
+    bw_errs_add(errs, "%s: cannot open the database: %s: %s", path, obstacle, strerror(-r));
+  free(obstacle);
+  return r;
+}
+
 /* The password file must be private before the config counts as valid (see bw_config_load). */
 static int check_secrets(const struct bw_config *cfg, struct bw_errs *errs) {
   if (!cfg->report.enabled || !cfg->report.password_file)

@@ -37,6 +37,16 @@ int bw_file_check_private(const char *path, struct bw_errs *errs);
  */
 char *bw_file_secret_path(const char *name);
 
+/*
+ * After opening the database at path failed, with errs holding only that failure's messages:
+ * when access(2) finds why the file cannot be opened read-write or created (its mode, its
+ * directory's, a read-only file system), replaces them with one line, "PATH: cannot open the
+ * database: [DIR: ]REASON", and returns that -errno. Returns 0 and leaves errs alone when it finds
+ * nothing, or only a missing directory. Why: SQLite retries a refused read-write open read-only
+ * and reports the retry's errno, "No such file or directory" for a file it could not create.
+ */
+int bw_file_explain_db_error(const char *path, struct bw_errs *errs);
+
 /* The largest config file read: far beyond any real one, small enough to refuse a wrong file. */
 #define BW_CONFIG_MAX_BYTES (4u << 20)
 
