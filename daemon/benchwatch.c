@@ -339,6 +339,7 @@ static int cmd_run(int argc, char **argv) {
   }
 
   if (store_it && bw_store_open(db ? db : cfg->database, &store, &errs) < 0) {
+    (void)bw_file_explain_db_error(db ? db : cfg->database, &errs);
     print_errs(&errs);
     status = 1;
     goto out;

@@ -87,12 +87,16 @@ static void on_watchdog(void *arg) {
   bw_timer_arm(d->watchdog_timer, d->watchdog_us / 2);
 }
 
-/* Reads and validates a config file; every problem is logged. NULL when unusable. */
+/*
+ * Reads and validates a config file; every problem is logged, on every reload: the operator who
+ * sends a second SIGHUP with the file still broken must see why again, not a silence that looks
+ * like success (bw_log() would hold back the same lines within a minute).
+ */
 static struct bw_config *load(const char *path) {
   struct bw_errs errs = {0};
   struct bw_config *cfg = bw_config_load(path, &errs);
   for (size_t i = 0; i < errs.n; i++)
-    bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
+    bw_log_each(BW_LOG_ERR, "%s", errs.msg[i]);
   bw_errs_clear(&errs);
   return cfg;
 }
@@ -102,10 +106,10 @@ static void on_hup(void *arg) {
   if (d->stopping)
     return;
   notify("RELOADING=1");
-  bw_log(BW_LOG_INFO, "reloading %s", d->config_path);
+  bw_log_each(BW_LOG_INFO, "reloading %s", d->config_path);
   struct bw_config *cfg = load(d->config_path);
   if (!cfg) {
-    bw_log(BW_LOG_ERR, "%s is not valid: keeping the running configuration", d->config_path);
+    bw_log_each(BW_LOG_ERR, "%s is not valid: keeping the running configuration", d->config_path);
   } else {
     if ((cfg->metrics.listen == NULL) != (d->cfg->metrics.listen == NULL) ||
         (cfg->metrics.listen && strcmp(cfg->metrics.listen, d->cfg->metrics.listen) != 0))
@@ -200,6 +204,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (bw_store_open(d.cfg->database, &d.store, &errs) < 0) {
+    (void)bw_file_explain_db_error(d.cfg->database, &errs);
     for (size_t i = 0; i < errs.n; i++)
       bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
     goto out;

@@ -39,6 +39,7 @@ int open_history(const char *db, const char *config_path, struct bw_store **ret,
     return 1;
   }
   if (bw_store_open(path, ret, &errs) < 0) {
+    (void)bw_file_explain_db_error(path, &errs);
     print_errs(&errs);
     bw_errs_clear(&errs);
     bw_config_free(cfg);

@@ -8,6 +8,7 @@
 #include "bw_report.h"
 #include "bw_report_mail.h"
 #include "bw_transfer.h"
+#include "bw_url.h"
 #include "cli.h"
 
 /* Mails the report now and says so; 0, or 1 with the one-line reason. */
@@ -20,8 +21,10 @@ static int deliver(const struct bw_report *settings, const struct bw_nightly *re
   if (message && bw_report_smtp(settings, message, &smtp, &password, &errs) == 0 &&
       bw_smtp_send_blocking(&smtp, &errs) == 0) {
     char *subject = bw_report_subject(rep);
+    char *server = bw_url_redact(settings->smtp);
     (void)printf("sent \"%s\" to %zu recipient%s through %s\n", subject, settings->n_to,
-                 settings->n_to == 1 ? "" : "s", settings->smtp);
+                 settings->n_to == 1 ? "" : "s", server);
+    free(server);
     free(subject);
     r = 0;
   }

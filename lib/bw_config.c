@@ -15,6 +15,7 @@
 
 #include "bw_detect.h"
 #include "bw_units.h"
+#include "bw_url.h"
 
 /*
  * Every key of every section is one row of a table below: the parser, the built-in defaults (as
@@ -147,13 +148,15 @@ static const struct opt report_opts[] = {
     {"from", T_STRING, REP(from), 0, 0, "benchwatch@localhost", 0, "sender address"},
     {"to", T_EMAILS, REP(to), 0, 0, NULL, F_REQUIRED, "recipient addresses"},
     {"tls", T_TLS, REP(tls), 0, 0, "opportunistic", 0,
-     "smtp://: none, opportunistic (STARTTLS when the server offers it) or required (STARTTLS "
-     "or fail); smtps:// is TLS from the start"},
+     "smtp://: none, opportunistic (STARTTLS when the server offers it; with a username, "
+     "required) or required (STARTTLS or fail); smtps:// is TLS from the start"},
     {"tls_verify", T_BOOL, REP(tls_verify), 0, 0, "true", 0,
      "check the mail server's certificate and name"},
     {"username", T_STRING, REP(username), 0, 0, NULL, 0, "SMTP AUTH user; absent = no AUTH"},
     {"password_file", T_PATH, REP(password_file), 0, 0, NULL, 0,
-     "file whose first line is the SMTP AUTH password, read at send time (never in this file)"},
+     "file whose first line is the SMTP AUTH password, read at send time (never in this file); "
+     "readable by its owner only; a bare name is read from $CREDENTIALS_DIRECTORY when set "
+     "(systemd LoadCredential=)"},
     {"timeout", T_DURATION, REP(timeout_us), 1000000, 3600 * INT64_C(1000000), "60s", 0,
      "limit for delivering the report, connecting included"},
     {"send_when_quiet", T_BOOL, REP(send_when_quiet), 0, 0, "true", 0,
@@ -332,7 +335,9 @@ static int check_url(struct ctx *c, const yaml_node_t *n, const char *path, cons
     err_at(c, &n->start_mark, path, "out of memory checking the URL");
     return -ENOMEM;
   }
-  char *q = quote(s);
+  char *safe = bw_url_redact(s); /* messages never quote a password */
+  char *q = quote(safe);
+  free(safe);
   if (has_ctl(s) || strchr(s, ' ')) {
     err_at(c, &n->start_mark, path, "invalid URL %s: contains spaces or control characters", q);
     goto out;
@@ -1060,6 +1065,47 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
   return len;
 }
 
+/*
+ * Lists and mappings within each other: a benchwatch config needs 4 levels (the file, tests, a
+ * test, its detect or headers). libyaml's scanner slows down with every open level (10^5 "["
+ * take minutes) and its loader would build them all; this limit keeps check-config and a reload
+ * instant on any file.
+ */
+#define MAX_DEPTH 64
+
+/*
+ * A first pass over buf's events that stops at the first node nested deeper than MAX_DEPTH and
+ * reports it as FILE:LINE:COL. Returns false then; true otherwise, a YAML error included (the
+ * loader reports that in its own words).
+ */
+static bool depth_ok(const char *name, const char *buf, size_t len, struct bw_errs *errs) {
+  yaml_parser_t parser;
+  yaml_event_t ev;
+  int depth = 0;
+  bool ok = true, end = false;
+  if (!yaml_parser_initialize(&parser))
+    return true;
+  yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+  yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+  while (ok && !end && yaml_parser_parse(&parser, &ev)) {
+    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > MAX_DEPTH) {
+        bw_errs_add(errs,
+                    "%s:%zu:%zu: nested more than %d levels deep (lists and mappings "
+                    "within each other); a benchwatch config needs 4",
+                    name, ev.start_mark.line + 1, ev.start_mark.column + 1, MAX_DEPTH);
+        ok = false;
+      }
+    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    }
+    end = ev.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return ok;
+}
+
 static bool only_blank(const char *buf, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (!isspace((unsigned char)buf[i]))
@@ -1075,6 +1121,12 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
   bool have_doc = false;
   size_t before = errs->n;
 
+  /* A UTF-8 byte-order mark (Windows editors write one) is not content: without it, columns on
+   * the first line count from the first character people see, and blank means blank. */
+  if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+    buf += 3;
+    len -= 3;
+  }
   size_t bad = utf8_invalid_at((const unsigned char *)buf, len);
   if (bad < len) {
     size_t line = 1, col = 1;
@@ -1097,6 +1149,8 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
     return NULL;
   }
 
+  if (!depth_ok(name, buf, len, errs))
+    return NULL;
   if (!yaml_parser_initialize(&parser)) {
     bw_errs_add(errs, "%s: out of memory starting the YAML parser", name);
     return NULL;
@@ -1251,6 +1305,19 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     case T_TIME: {
       int m = *(const int *)(const void *)field;
       bw_buf_printf(b, "%s%s: \"%02d:%02d\"\n", indent, o->key, m / 60, m % 60);
+      continue;
+    }
+    case T_URL:
+    case T_MAIL_URL: {
+      /* Shown, so without a password: the dump still parses, with "***" in its place. */
+      const char *s = *(char *const *)(const void *)field;
+      if (!s)
+        continue;
+      char *safe = bw_url_redact(s);
+      bw_buf_printf(b, "%s%s: ", indent, o->key);
+      sb_quoted(b, safe);
+      bw_buf_printf(b, "\n");
+      free(safe);
       continue;
     }
     default: {

@@ -95,7 +95,9 @@ struct bw_config {
 /*
  * Parses a whole configuration from buf (len bytes, need not be NUL-terminated); name is used in
  * messages and to resolve a relative database path. Returns the config, or NULL after adding
- * every problem found to errs, each as "NAME:LINE:COLUMN: key.path: message" (1-based).
+ * every problem found to errs, each as "NAME:LINE:COLUMN: key.path: message" (1-based). A leading
+ * UTF-8 byte-order mark is skipped; lists and mappings nested more than 64 deep are refused at
+ * the first such level, before the document is built.
  */
 struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
                                   struct bw_errs *errs);

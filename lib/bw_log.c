@@ -1,6 +1,7 @@
 #include "bw_log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +22,14 @@ struct recent {
 static struct recent recent[SLOTS];
 static size_t next_slot;
 
-void bw_log(enum bw_log_level level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+static void vlog(enum bw_log_level level, bool each, const char *fmt, va_list ap) {
   char *text = bw_xvasprintf(fmt, ap);
-  va_end(ap);
   int64_t now = bw_now_us();
   struct recent *r = NULL;
   for (size_t i = 0; i < SLOTS; i++)
     if (recent[i].text && strcmp(recent[i].text, text) == 0)
       r = &recent[i];
-  if (r && now - r->printed_us < WINDOW_US) {
+  if (r && !each && now - r->printed_us < WINDOW_US) {
     r->held++;
     free(text);
     return;
@@ -52,6 +50,20 @@ void bw_log(enum bw_log_level level, const char *fmt, ...) {
   }
   r->printed_us = now;
   r->held = 0;
+}
+
+void bw_log(enum bw_log_level level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(level, false, fmt, ap);
+  va_end(ap);
+}
+
+void bw_log_each(enum bw_log_level level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vlog(level, true, fmt, ap);
+  va_end(ap);
 }
 
 void bw_log_finish(void) {

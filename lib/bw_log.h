@@ -18,6 +18,13 @@ enum bw_log_level {
 };
 
 void bw_log(enum bw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * bw_log() without holding back repeats: for the answer to something an operator just did (a
+ * reload), which must appear every time even when it says what it said a minute ago. A repeat
+ * held back earlier is still counted in the line.
+ */
+void bw_log_each(enum bw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Frees the repeat-suppression memory (at exit). */
 void bw_log_finish(void);
 

@@ -1,6 +1,9 @@
 #include "bw_probe.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "bw_url.h"
 
 struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test,
                                 const char *backend, bw_probe_done_fn done, void *arg,
@@ -27,7 +30,8 @@ void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *b
   p->run.test = bw_xstrdup(test->name);
   p->run.backend = bw_xstrdup(backend ? backend : "");
   p->run.kind = test->kind;
-  p->run.url = bw_xstrdup(test->url);
+  /* The run is shown, logged and stored: only the request (bw_probe_request) has the password. */
+  p->run.url = bw_url_redact(test->url);
   p->run.started_us = bw_wall_us();
   p->done = done;
   p->arg = arg;
@@ -37,6 +41,19 @@ void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *b
 void bw_probe_release(struct bw_probe *p) {
   bw_test_clear(&p->test);
   bw_run_reset(&p->run);
+}
+
+int bw_probe_xfer_start(const struct bw_probe *p, struct bw_xfer *x, const struct bw_request *req,
+                        struct bw_errs *errs) {
+  struct bw_errs mine = {0};
+  int r = bw_xfer_start(x, req, &mine);
+  for (size_t i = 0; i < mine.n; i++) {
+    char *safe = bw_url_redact_in(mine.msg[i], p->test.url);
+    bw_errs_add(errs, "%s", safe);
+    free(safe);
+  }
+  bw_errs_clear(&mine);
+  return r;
 }
 
 void bw_probe_request(const struct bw_probe *p, struct bw_request *req) {

@@ -58,5 +58,11 @@ void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *b
 void bw_probe_release(struct bw_probe *p);
 /* The request fields a test decides, the same for both kinds. */
 void bw_probe_request(const struct bw_probe *p, struct bw_request *req);
+/*
+ * bw_xfer_start() for p's test: the same return, and its messages in errs with the test's URL
+ * redacted (bw_url_redact_in()), since they are shown and logged.
+ */
+int bw_probe_xfer_start(const struct bw_probe *p, struct bw_xfer *x, const struct bw_request *req,
+                        struct bw_errs *errs);
 
 #endif

@@ -125,7 +125,7 @@ struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_t
   bw_timeline_init(&d->tl, test->interval_us);
   d->x = bw_xfer_new(loop);
   if (!d->x) {
-    bw_errs_add(errs, "%s: cannot create a transfer", test->url);
+    bw_errs_add(errs, "%s: cannot create a transfer", d->base.run.url);
     goto fail;
   }
   bw_probe_request(&d->base, &req);
@@ -140,7 +140,7 @@ struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_t
   req.on_data = on_data;
   req.on_done = on_done;
   req.arg = d;
-  if (bw_xfer_start(d->x, &req, errs) < 0)
+  if (bw_probe_xfer_start(&d->base, d->x, &req, errs) < 0)
     goto fail;
   d->running = true;
   return &d->base;

@@ -14,6 +14,7 @@
 
 #include "bw_probe.h"
 #include "bw_stats.h"
+#include "bw_url.h"
 
 struct page;
 
@@ -67,7 +68,7 @@ static void note_error(struct page *pg, const char *cls, const char *msg) {
   if (pg->first_error)
     return;
   pg->first_class = cls;
-  pg->first_error = bw_xstrdup(msg);
+  pg->first_error = bw_url_redact_in(msg, pg->base.test.url);
 }
 
 /* Median of one phase over the good requests, or BW_NONE. */
@@ -294,7 +295,7 @@ struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test 
     pg->slots[i].page = pg;
     pg->slots[i].x = bw_xfer_new(loop);
     if (!pg->slots[i].x) {
-      bw_errs_add(errs, "%s: cannot create a transfer", test->url);
+      bw_errs_add(errs, "%s: cannot create a transfer", pg->base.run.url);
       page_destroy(&pg->base);
       return NULL;
     }

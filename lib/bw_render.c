@@ -37,33 +37,44 @@ static void conn_row(struct bw_buf *b, const char *name, const double *v, size_t
   free(s);
 }
 
-static void url_parts(const char *url, char *host, size_t hsize, char *path, size_t psize,
-                      int *port) {
+/*
+ * ab's "Server Hostname", "Server Port" and "Document Path" of url: *ret_host and *ret_path are
+ * allocated (the caller frees them). The userinfo is never part of the host.
+ */
+static void url_parts(const char *url, char **ret_host, char **ret_path, int *ret_port) {
   const char *p = strstr(url, "://");
   bool tls = strncmp(url, "https", 5) == 0;
   p = p ? p + 3 : url;
-  const char *slash = strchr(p, '/');
-  size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-  (void)snprintf(host, hsize, "%.*s", (int)hl, p);
-  (void)snprintf(path, psize, "%s", slash ? slash : "/");
-  *port = tls ? 443 : 80;
+  size_t authority = strcspn(p, "/?#");
+  for (size_t i = authority; i > 0; i--) {
+    if (p[i - 1] == '@') {
+      p += i;
+      authority -= i;
+      break;
+    }
+  }
+  char *host = bw_xstrndup(p, authority);
+  const char *rest = p + authority;
+  *ret_path = rest[0] == '/' ? bw_xstrdup(rest) : bw_xasprintf("/%s", rest);
+  *ret_port = tls ? 443 : 80;
   char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
   if (colon) {
     if (host[0] == '[')
       colon++;
-    *port = atoi(colon + 1);
+    *ret_port = atoi(colon + 1);
     *colon = '\0';
   }
+  *ret_host = host;
 }
 
 char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive) {
   struct bw_buf b = {0};
-  char host[256], path[1024];
+  char *host, *path;
   int port;
   size_t n = 0;
   double secs = (double)nz(run->duration_us) / 1e6;
 
-  url_parts(run->url, host, sizeof(host), path, sizeof(path), &port);
+  url_parts(run->url, &host, &path, &port);
   bw_buf_printf(&b, "Server Hostname:        %s\n", host);
   bw_buf_printf(&b, "Server Port:            %d\n", port);
   if (run->backend && run->backend[0])
@@ -145,6 +156,8 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
   free(proc);
   free(wait);
   free(tot);
+  free(host);
+  free(path);
   return bw_buf_take(&b);
 }
 

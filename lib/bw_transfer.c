@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bw_file.h"
+#include "bw_url.h"
 
 /*
  * The wiring follows curl's docs/examples/multi-event.c: one struct event per socket, kept with
@@ -816,6 +817,7 @@ struct smtp_job {
   size_t len;
   size_t off;
   struct curl_slist *rcpt;
+  bool auth_needs_tls; /* opportunistic TLS made required because a password would go out */
   bw_smtp_done_fn done;
   void *arg;
 };
@@ -839,13 +841,32 @@ static size_t smtp_read_cb(char *buf, size_t size, size_t nitems, void *userp) {
   return n;
 }
 
+/*
+ * The words for a refused STARTTLS. curl says "STARTTLS not supported." when the server's EHLO
+ * does not offer it, and "STARTTLS denied" when the server refuses the command; neither says why
+ * benchwatch insisted, which is what the reader needs to decide what to change.
+ */
+static char *smtp_tls_error(const struct smtp_job *j, const char *curl_words) {
+  char *what = strstr(curl_words, "not supported")
+                   ? bw_xstrdup("the server offers no STARTTLS")
+                   : bw_xasprintf("STARTTLS failed (%s)", curl_words);
+  char *msg = j->auth_needs_tls ? bw_xasprintf("%s; the password is not sent in clear (set "
+                                               "report.tls: none to allow it)",
+                                               what)
+                                : bw_xasprintf("%s, and tls: required", what);
+  free(what);
+  return msg;
+}
+
 /* Called last in finish(): nothing touches the slot after it, so it may be freed here. */
 static void smtp_finished(void *arg, const struct bw_response *res) {
   struct smtp_job *j = arg;
   bw_smtp_done_fn done = j->done;
   void *done_arg = j->arg;
+  char *error = res->code == CURLE_USE_SSL_FAILED ? smtp_tls_error(j, res->error) : NULL;
   smtp_job_free(j);
-  done(done_arg, res->code, res->error);
+  done(done_arg, res->code, error ? error : res->error);
+  free(error);
 }
 
 static int smtp_tls_level(const char *tls, long *ret) {
@@ -903,23 +924,35 @@ static int smtp_apply(struct smtp_job *j, const struct bw_smtp *s, long tls, str
 int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn done, void *arg,
                  struct bw_errs *errs) {
   struct smtp_job *j = NULL;
+  char *shown = bw_url_redact(s->url); /* a password in the URL stays out of the messages */
   long tls;
   int r;
   if (smtp_tls_level(s->tls, &tls) < 0) {
-    bw_errs_add(errs, "%s: tls: expected none, opportunistic or required, got \"%s\"", s->url,
+    bw_errs_add(errs, "%s: tls: expected none, opportunistic or required, got \"%s\"", shown,
                 s->tls);
-    return -EINVAL;
+    r = -EINVAL;
+    goto fail;
   }
   if (!s->from || s->n_rcpt == 0 || !s->message) {
-    bw_errs_add(errs, "%s: a sender, a recipient and a message are needed", s->url);
-    return -EINVAL;
+    bw_errs_add(errs, "%s: a sender, a recipient and a message are needed", shown);
+    r = -EINVAL;
+    goto fail;
   }
+  /*
+   * Opportunistic TLS falls back to clear text when the server offers no STARTTLS, and anyone on
+   * the path can then read AUTH PLAIN/LOGIN. With a password to send (a username, or a password
+   * in the URL), TLS is required; only an explicit tls: none allows AUTH in clear.
+   */
+  bool auth_needs_tls = (s->username || strcmp(shown, s->url) != 0) && tls == (long)CURLUSESSL_TRY;
+  if (auth_needs_tls)
+    tls = (long)CURLUSESSL_ALL;
   j = bw_xcalloc(1, sizeof(*j));
+  j->auth_needs_tls = auth_needs_tls;
   j->done = done;
   j->arg = arg;
   j->x = bw_xfer_new(loop);
   if (!j->x) {
-    bw_errs_add(errs, "%s: cannot create a curl handle", s->url);
+    bw_errs_add(errs, "%s: cannot create a curl handle", shown);
     r = -ENOMEM;
     goto fail;
   }
@@ -935,21 +968,29 @@ int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn 
     struct curl_slist *l = curl_slist_append(j->rcpt, addr);
     free(addr);
     if (!l) {
-      bw_errs_add(errs, "%s: out of memory", s->url);
+      bw_errs_add(errs, "%s: out of memory", shown);
       r = -ENOMEM;
       goto fail;
     }
     j->rcpt = l;
   }
-  r = smtp_apply(j, s, tls, errs);
+  struct bw_errs mine = {0};
+  r = smtp_apply(j, s, tls, &mine);
+  if (r == 0)
+    r = launch(j->x, &mine);
+  for (size_t i = 0; i < mine.n; i++) {
+    char *safe = bw_url_redact_in(mine.msg[i], s->url);
+    bw_errs_add(errs, "%s", safe);
+    free(safe);
+  }
+  bw_errs_clear(&mine);
   if (r < 0)
     goto fail;
-  r = launch(j->x, errs);
-  if (r < 0)
-    goto fail;
+  free(shown);
   return 0;
 fail:
   smtp_job_free(j);
+  free(shown);
   return r;
 }
 
@@ -957,14 +998,14 @@ struct smtp_wait {
   struct bw_loop *loop;
   bool done;
   int code;
-  char error[320];
+  char *error;
 };
 
 static void smtp_wait_done(void *arg, int code, const char *error) {
   struct smtp_wait *w = arg;
   w->done = true;
   w->code = code;
-  (void)snprintf(w->error, sizeof(w->error), "%s", error);
+  w->error = bw_xstrdup(error);
   bw_loop_break(w->loop);
 }
 
@@ -978,23 +1019,27 @@ int bw_smtp_send_blocking(const struct bw_smtp *s, struct bw_errs *errs) {
   r = bw_smtp_send(w.loop, s, smtp_wait_done, &w, errs);
   if (r == 0)
     r = bw_loop_run(w.loop);
+  char *shown = bw_url_redact(s->url);
   if (r == 0 && !w.done) {
-    bw_errs_add(errs, "%s: the event loop stopped before the delivery ended", s->url);
+    bw_errs_add(errs, "%s: the event loop stopped before the delivery ended", shown);
     r = -EIO;
   } else if (r == 0 && w.code != 0) {
-    bw_errs_add(errs, "%s: %s", s->url, w.error);
+    bw_errs_add(errs, "%s: %s", shown, w.error);
     r = -EIO;
   }
+  free(shown);
+  free(w.error);
   bw_loop_free(w.loop);
   return r;
 }
 
-int bw_smtp_read_password(const char *path, char **ret, struct bw_errs *errs) {
+int bw_smtp_read_password(const char *name, char **ret, struct bw_errs *errs) {
   char *buf = NULL;
   size_t len = 0;
-  int r = bw_file_read(path, 64 * 1024, &buf, &len, errs);
+  char *path = bw_file_secret_path(name);
+  int r = bw_file_read_private(path, 64 * 1024, &buf, &len, errs);
   if (r < 0)
-    return r;
+    goto out;
   size_t n = strcspn(buf, "\r\n");
   if (n == 0) {
     bw_errs_add(errs, "%s: the first line (the password) is empty", path);
@@ -1004,5 +1049,7 @@ int bw_smtp_read_password(const char *path, char **ret, struct bw_errs *errs) {
   }
   explicit_bzero(buf, len);
   free(buf);
+out:
+  free(path);
   return r;
 }

@@ -162,7 +162,9 @@ void bw_xfer_free(struct bw_xfer *x);
 struct bw_smtp {
   const char *url;           /* smtp://host:port, or smtps://host:port (TLS from the start) */
   const char *tls;           /* smtp://: "none", "opportunistic" (STARTTLS when offered; the
-                                default when NULL) or "required" (fail without STARTTLS) */
+                                default when NULL) or "required" (fail without STARTTLS). With
+                                a username, opportunistic means required: AUTH goes in clear
+                                only with an explicit "none". */
   bool tls_verify;           /* check the server's certificate and name */
   const char *username;      /* NULL: no AUTH */
   const char *password;      /* NULL with a username: an empty password. Never in any message. */
@@ -179,8 +181,10 @@ typedef void (*bw_smtp_done_fn)(void *arg, int code, const char *error);
 
 /*
  * Starts delivering s on the loop, alongside every other transfer. done is called exactly once,
- * from inside bw_loop_run(), with the outcome in curl's words. Returns 0, or -errno with nothing
- * started and a message in errs (a bad tls value, no recipient, curl refusing an option).
+ * from inside bw_loop_run(), with the outcome in curl's words (a missing STARTTLS is explained:
+ * "the server offers no STARTTLS; the password is not sent in clear ..."). Returns 0, or -errno
+ * with nothing started and a message in errs (a bad tls value, no recipient, curl refusing an
+ * option).
  */
 int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn done, void *arg,
                  struct bw_errs *errs);
@@ -192,9 +196,11 @@ int bw_smtp_send(struct bw_loop *loop, const struct bw_smtp *s, bw_smtp_done_fn 
 int bw_smtp_send_blocking(const struct bw_smtp *s, struct bw_errs *errs);
 
 /*
- * Reads a password: the first line of the file at path, without its line ending. Returns 0 with
- * *ret (the caller frees it), or -errno with a message naming the path, never the contents.
+ * Reads a password: the first line of the file name, without its line ending. A bare name is a
+ * systemd credential when $CREDENTIALS_DIRECTORY is set (bw_file_secret_path()). A file its group
+ * or everyone may read is refused (bw_file_read_private()). Returns 0 with *ret (the caller frees
+ * it), or -errno with a message naming the file, never the contents.
  */
-int bw_smtp_read_password(const char *path, char **ret, struct bw_errs *errs);
+int bw_smtp_read_password(const char *name, char **ret, struct bw_errs *errs);
 
 #endif

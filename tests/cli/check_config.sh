@@ -30,6 +30,28 @@ for f in "$src"/tests/conf/bad/*.yaml; do
   fi
 done
 
+run "$bw" check-config "$src/tests/conf/bad/url-password.yaml"
+case "$err" in *hunter2*) not_ok "a URL's password is quoted back: $err" ;; *) ok ;; esac
+
+# A byte-order mark is accepted.
+printf '\357\273\277tests: [{name: a, kind: page, url: "http://127.0.0.1/"}]\n' >"$scratch/bom.yaml"
+run "$bw" check-config "$scratch/bom.yaml"
+check_status 0 "byte-order mark"
+check_contains "$out" "bom.yaml: OK: 1 tests" "byte-order mark"
+
+# 100000 nested lists, and 100000 nested mappings: one message each, no hang, no crash.
+head -c 100000 /dev/zero | tr '\0' '[' >"$scratch/deep-lists.yaml"
+run "$bw" check-config "$scratch/deep-lists.yaml"
+check_status 78 "100000 nested lists"
+check_contains "$err" "$scratch/deep-lists.yaml:1:65: nested more than 64 levels deep" "nested lists"
+{
+  printf 'tests: '
+  head -c 100000 /dev/zero | sed 's/\x0/{a: /g'
+} >"$scratch/deep-maps.yaml"
+run "$bw" check-config "$scratch/deep-maps.yaml"
+check_status 78 "100000 nested mappings"
+check_contains "$err" "$scratch/deep-maps.yaml:1:260: nested more than 64 levels deep" "nested mappings"
+
 run "$bw" check-config "$scratch/missing.yaml"
 check_status 78 "missing file"
 check_contains "$err" "$scratch/missing.yaml: no such file" "missing file"
@@ -50,6 +72,32 @@ if [ "$(id -u)" -ne 0 ]; then
   check_status 78 "unreadable file"
   check_contains "$err" "cannot open: Permission denied" "unreadable file"
 fi
+
+# report.password_file must be private to its owner; a bare name is a systemd credential.
+printf 'hunter2\n' >"$scratch/smtp-password"
+chmod 644 "$scratch/smtp-password"
+printf '%s\n' 'tests: [{name: a, kind: page, url: "http://127.0.0.1/"}]' \
+  "report: {to: [ops@example.test], username: bw, password_file: $scratch/smtp-password}" \
+  >"$scratch/mail.yaml"
+run "$bw" check-config "$scratch/mail.yaml"
+check_status 78 "password file readable by others"
+check_contains "$err" "$scratch/mail.yaml: report.password_file: $scratch/smtp-password: mode 0644 lets its group and everyone read it; a file holding a secret must be readable by its owner only: chmod 600 $scratch/smtp-password" "password file mode"
+chmod 600 "$scratch/smtp-password"
+run "$bw" check-config "$scratch/mail.yaml"
+check_status 0 "private password file"
+mkdir "$scratch/credentials"
+cp "$scratch/smtp-password" "$scratch/credentials/smtp-password"
+chmod 640 "$scratch/credentials/smtp-password"
+sed -i "s|password_file: .*}|password_file: smtp-password}|" "$scratch/mail.yaml"
+run env CREDENTIALS_DIRECTORY="$scratch/credentials" "$bw" check-config "$scratch/mail.yaml"
+check_status 78 "credential readable by its group"
+check_contains "$err" "report.password_file: $scratch/credentials/smtp-password: mode 0640 lets its group read it" "credential mode"
+chmod 400 "$scratch/credentials/smtp-password"
+run env CREDENTIALS_DIRECTORY="$scratch/credentials" "$bw" check-config "$scratch/mail.yaml"
+check_status 0 "private credential"
+rm "$scratch/credentials/smtp-password"
+run env CREDENTIALS_DIRECTORY="$scratch/credentials" "$bw" check-config "$scratch/mail.yaml"
+check_status 0 "a password file that does not exist yet is reported at send time"
 
 run "$bw" check-config
 check_status 64 "no file"

@@ -52,4 +52,29 @@ run "$bwd" --config "$scratch/nodir.yaml" --check
 [ "$status" -ne 0 ] && [ "$status" -ne 78 ] && ok || not_ok "missing database directory: exit $status"
 check_contains "$err" "/nonexistent/dir/x.db" "missing database directory message"
 
+# A directory the daemon may not write, and a read-only file system: the true reason, not the
+# "No such file or directory" of SQLite's read-only retry.
+mkdir "$scratch/locked"
+chmod 755 "$scratch"
+chmod 555 "$scratch/locked"
+printf 'database: locked/x.db\ntests: [{name: a, kind: page, url: "http://h/"}]\n' >"$scratch/locked.yaml"
+as_user=()
+if [ "$(id -u)" -eq 0 ]; then
+  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+fi
+run "${as_user[@]}" "$bwd" --config "$scratch/locked.yaml" --check
+check_status 1 "database directory not writable"
+check_contains "$err" "<3>$scratch/locked/x.db: cannot open the database: $scratch/locked: Permission denied" "not writable"
+case "$err" in *"No such file"*) not_ok "not writable blamed on a missing file: $err" ;; *) ok ;; esac
+chmod 755 "$scratch/locked"
+if unshare -rm true 2>/dev/null; then
+  run unshare -rm sh -c 'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" --config "$3" --check' \
+    sh "$scratch/locked" "$bwd" "$scratch/locked.yaml"
+  check_status 1 "database on a read-only file system"
+  check_contains "$err" "<3>$scratch/locked/x.db: cannot open the database: $scratch/locked: Read-only file system" "read-only file system"
+  case "$err" in *"No such file"*) not_ok "read-only blamed on a missing file: $err" ;; *) ok ;; esac
+else
+  echo "skipped: the read-only file system check needs user namespaces (unshare -rm)"
+fi
+
 finish

@@ -82,6 +82,36 @@ class DaemonTest(unittest.TestCase):
     def page(self, name, path="/index.html"):
         return '{name: %s, kind: page, url: "%s%s", requests: 5}' % (name, self.nginx.base, path)
 
+    def test_repeated_broken_reload_logged_each_time(self):
+        # The same broken file, reloaded three times in a row: each reload says why, in full,
+        # however soon after the last (the log otherwise holds back a repeat within a minute).
+        self.write(['{name: home, kind: page, url: "%s/index.html", every: 1h}'
+                    % self.nginx.base])
+        d = Daemon(self.config)
+        try:
+            d.wait_log("1 targets scheduled")
+            self.write(['{name: home, kind: pgae, url: "%s/index.html", every: 1h}'
+                        % self.nginx.base])
+            error = ('<3>%s:4:24: tests[0].kind: expected page or download, got "pgae"\n'
+                     % self.config)
+            verdict = ("<3>%s is not valid: keeping the running configuration\n"
+                       % self.config)
+            for n in (1, 2, 3):
+                d.proc.send_signal(signal.SIGHUP)
+                deadline = time.monotonic() + 30
+                while d.log().count(verdict) < n and time.monotonic() < deadline:
+                    self.assertIsNone(d.proc.poll(), d.log())
+                    time.sleep(0.05)
+                log = d.log()
+                self.assertEqual(log.count(verdict), n, log)
+                self.assertEqual(log.count(error), n, log)
+                self.assertEqual(log.count("<6>reloading %s\n" % self.config), n, log)
+            self.assertNotIn("more like it", d.log())
+            self.assertEqual(d.stop(), 0)
+        finally:
+            if d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+
     def test_runs_at_aligned_times_and_reload(self):
         self.write([self.page("home"), self.page("small", "/small.txt")])
         d = Daemon(self.config)

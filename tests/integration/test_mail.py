@@ -1,6 +1,7 @@
 """Mail delivery: bw_mail_compose + bw_smtp_send_blocking (through tests/servers/bw_sendmail)
 against a real SMTP server (tests/servers/smtpd.py, aiosmtpd) on loopback; each received message
 parsed back with Python's email package."""
+import base64
 import datetime
 import email
 import email.policy
@@ -56,7 +57,8 @@ class Smtpd:
 
     def messages(self):
         out = []
-        for name in sorted(os.listdir(self.dir), key=lambda n: int(n.split(".")[0])):
+        names = [n for n in os.listdir(self.dir) if n.endswith(".eml")]
+        for name in sorted(names, key=lambda n: int(n.split(".")[0])):
             if name.endswith(".eml"):
                 base = os.path.join(self.dir, name[:-4])
                 with open(base + ".eml", "rb") as f:
@@ -65,6 +67,14 @@ class Smtpd:
                     env = json.load(f)
                 out.append((raw, env))
         return out
+
+    def transcript(self):
+        """Every byte clients sent to this server so far."""
+        try:
+            with open(os.path.join(self.dir, "transcript"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return b""
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -99,13 +109,14 @@ class MailTest(unittest.TestCase):
         self.servers.append(s)
         return s
 
-    def send(self, url, *extra, to=("ops@example.org", "dev@example.org"), timeout=30):
+    def send(self, url, *extra, to=("ops@example.org", "dev@example.org"), timeout=30, env=None,
+             cwd=None):
         args = [SENDMAIL, "--url", url, "--from", "benchwatch@monitor.example.org",
                 "--subject", SUBJECT, "--text-file", self.text, "--html-file", self.html]
         for t in to:
             args += ["--to", t]
         return subprocess.run(args + list(extra), capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env=env, cwd=cwd)
 
     def test_multipart_message_to_two_recipients(self):
         s = self.server()
@@ -155,7 +166,8 @@ class MailTest(unittest.TestCase):
 
     def test_auth_with_password_from_file(self):
         s = self.server("--user", "reporter", "--password", PASSWORD)
-        r = self.send(s.url, "--username", "reporter", "--password-file", self.pwfile)
+        r = self.send(s.url, "--username", "reporter", "--password-file", self.pwfile,
+                      "--tls", "none")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn(PASSWORD, r.stdout + r.stderr)
         [(raw, env)] = s.messages()
@@ -164,7 +176,8 @@ class MailTest(unittest.TestCase):
         wrong = os.path.join(self.tmp, "wrong")
         with open(wrong, "w") as f:
             f.write("not-the-password-xyz\n")
-        r = self.send(s.url, "--username", "reporter", "--password-file", wrong)
+        os.chmod(wrong, 0o600)
+        r = self.send(s.url, "--username", "reporter", "--password-file", wrong, "--tls", "none")
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
         self.assertIn(s.url, r.stderr)
@@ -173,6 +186,90 @@ class MailTest(unittest.TestCase):
         r = self.send(s.url)
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(len(s.messages()), 1)
+
+    def secret_forms(self, user, password):
+        """The password as it would cross the wire: as is, in AUTH LOGIN, in AUTH PLAIN."""
+        pw = password.encode()
+        return [pw, base64.b64encode(pw), base64.b64encode(b"\0" + user.encode() + b"\0" + pw)]
+
+    def test_auth_without_starttls_is_refused(self):
+        # The default tls (opportunistic) with a username: a server without STARTTLS gets no AUTH
+        # and no password, and the sender says why in one line.
+        s = self.server("--user", "reporter", "--password", PASSWORD)
+        r = self.send(s.url, "--username", "reporter", "--password-file", self.pwfile)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr.splitlines(), [
+            "bw_sendmail: %s: the server offers no STARTTLS; the password is not sent in clear "
+            "(set report.tls: none to allow it)" % s.url])
+        wire = s.transcript()
+        self.assertIn(b"EHLO", wire)  # the conversation did take place
+        self.assertNotIn(b"AUTH", wire.upper())
+        for form in self.secret_forms("reporter", PASSWORD):
+            self.assertNotIn(form, wire)
+        self.assertEqual(s.messages(), [])
+
+    def test_auth_in_clear_only_with_tls_none(self):
+        s = self.server("--user", "reporter", "--password", PASSWORD)
+        r = self.send(s.url, "--username", "reporter", "--password-file", self.pwfile,
+                      "--tls", "none")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wire = s.transcript()
+        self.assertIn(b"AUTH ", wire)
+        self.assertTrue(any(form in wire for form in self.secret_forms("reporter", PASSWORD)))
+        [(_, env)] = s.messages()
+        self.assertEqual(env["login"], "reporter")
+
+    def test_password_file_others_can_read_is_refused(self):
+        s = self.server("--user", "reporter", "--password", PASSWORD)
+        for mode, who in ((0o640, "its group"), (0o604, "everyone"),
+                          (0o644, "its group and everyone")):
+            os.chmod(self.pwfile, mode)
+            r = self.send(s.url, "--username", "reporter", "--password-file", self.pwfile,
+                          "--tls", "none")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr.splitlines(), [
+                "bw_sendmail: %s: mode %04o lets %s read it; a file holding a secret must be "
+                "readable by its owner only: chmod 600 %s" % (self.pwfile, mode, who,
+                                                              self.pwfile)])
+            self.assertNotIn(PASSWORD, r.stdout + r.stderr)
+        self.assertEqual(s.transcript(), b"")  # refused before connecting
+        os.chmod(self.pwfile, 0o400)
+        r = self.send(s.url, "--username", "reporter", "--password-file", self.pwfile,
+                      "--tls", "none")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(s.messages()), 1)
+
+    def test_password_from_credentials_directory(self):
+        # systemd's LoadCredential=smtp-password:... puts the file in $CREDENTIALS_DIRECTORY; the
+        # config names it bare. A file of the same name in the working directory is not read.
+        s = self.server("--user", "reporter", "--password", PASSWORD)
+        creds = os.path.join(self.tmp, "credentials")
+        os.mkdir(creds)
+        shutil.copy(self.pwfile, os.path.join(creds, "smtp-password"))
+        os.chmod(os.path.join(creds, "smtp-password"), 0o400)
+        decoy = os.path.join(self.tmp, "smtp-password")
+        with open(decoy, "w") as f:
+            f.write("the-wrong-password\n")
+        os.chmod(decoy, 0o600)
+        env = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
+        r = self.send(s.url, "--username", "reporter", "--password-file", "smtp-password",
+                      "--tls", "none", env=env, cwd=self.tmp)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        [(_, env_seen)] = s.messages()
+        self.assertEqual(env_seen["login"], "reporter")
+        # Without the variable the bare name is a path again: the decoy, refused by the server.
+        env.pop("CREDENTIALS_DIRECTORY")
+        r = self.send(s.url, "--username", "reporter", "--password-file", "smtp-password",
+                      "--tls", "none", env=env, cwd=self.tmp)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(len(s.messages()), 1)
+        # A missing credential is named by its full path.
+        env["CREDENTIALS_DIRECTORY"] = creds
+        r = self.send(s.url, "--username", "reporter", "--password-file", "other-password",
+                      "--tls", "none", env=env, cwd=self.tmp)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(os.path.join(creds, "other-password") + ": no such file", r.stderr)
 
     def test_missing_password_file(self):
         s = self.server("--user", "reporter", "--password", PASSWORD)
@@ -185,7 +282,8 @@ class MailTest(unittest.TestCase):
         s = self.server()
         r = self.send(s.url, "--tls", "required")
         self.assertNotEqual(r.returncode, 0)
-        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertEqual(r.stderr.splitlines(), [
+            "bw_sendmail: %s: the server offers no STARTTLS, and tls: required" % s.url])
         self.assertEqual(s.messages(), [])
 
     def test_server_down(self):

@@ -5,9 +5,11 @@
 
 Prints the port on the first line of stdout, then serves until SIGTERM. Each message received is
 stored as DIR/N.eml (the bytes as sent after DATA) with DIR/N.json beside it (envelope sender,
-recipients, the AUTH login if any). --user/--password require AUTH PLAIN or LOGIN with those
-credentials and allow them without TLS, as a test on loopback needs. --down prints a port where
-nothing listens (connections are refused) and waits.
+recipients, the AUTH login if any). Every byte a client sends is appended to DIR/transcript, so a
+test can tell what went over the wire (an AUTH command, a password). --user/--password require
+AUTH PLAIN or LOGIN with those credentials and allow them without TLS, as a test on loopback
+needs. The server never offers STARTTLS. --down prints a port where nothing listens (connections
+are refused) and waits.
 """
 import argparse
 import asyncio
@@ -36,6 +38,19 @@ class Store:
                        "login": login}, f)
         os.rename(base + ".eml.part", base + ".eml")
         return "250 Message accepted for delivery"
+
+
+class RecordingSMTP(SMTP):
+    """aiosmtpd's server, keeping a transcript of what clients send (before any parsing)."""
+
+    def __init__(self, transcript, *args, **kwargs):
+        self.transcript = transcript
+        super().__init__(*args, **kwargs)
+
+    def data_received(self, data):
+        with open(self.transcript, "ab") as f:
+            f.write(data)
+        super().data_received(data)
 
 
 def authenticator(user, password):
@@ -72,7 +87,8 @@ def main():
                           authenticator=authenticator(a.user, a.password or ""))
         store = Store(a.dir)
         server = loop.run_until_complete(loop.create_server(
-            lambda: SMTP(store, hostname="smtpd.test", ident="bw-test-smtpd", **kwargs),
+            lambda: RecordingSMTP(os.path.join(a.dir, "transcript"), store,
+                                  hostname="smtpd.test", ident="bw-test-smtpd", **kwargs),
             "127.0.0.1", a.port))
         port = server.sockets[0].getsockname()[1]
     print(port, flush=True)

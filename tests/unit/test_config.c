@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -272,6 +274,163 @@ static void file_errors(void **state) {
   bw_errs_clear(&errs);
 }
 
+static void write_file(const char *path, const char *text, mode_t mode) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(fputs(text, f) >= 0, 1);
+  assert_int_equal(fclose(f), 0);
+  assert_int_equal(chmod(path, mode), 0);
+}
+
+/* A secret file others may read is refused by name, mode and fix; a bare name is a credential. */
+static void secret_files(void **state) {
+  struct bw_errs errs = {0};
+  char dir[] = "/tmp/bw-test-secret-XXXXXX";
+  char *buf = NULL;
+  size_t len;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  char *pw = bw_xasprintf("%s/pw", dir);
+  write_file(pw, "hunter2\n", 0644);
+  assert_int_equal(bw_file_read_private(pw, 100, &buf, &len, &errs), -EPERM);
+  assert_null(buf);
+  char *want = bw_xasprintf("%s: mode 0644 lets its group and everyone read it; a file holding a "
+                            "secret must be readable by its owner only: chmod 600 %s",
+                            pw, pw);
+  assert_int_equal(errs.n, 1);
+  assert_string_equal(errs.msg[0], want);
+  assert_int_equal(bw_file_check_private(pw, &errs), -EPERM);
+  assert_string_equal(errs.msg[1], want);
+  free(want);
+  bw_errs_clear(&errs);
+  assert_int_equal(chmod(pw, 0640), 0);
+  assert_int_equal(bw_file_check_private(pw, &errs), -EPERM);
+  assert_non_null(strstr(errs.msg[0], ": mode 0640 lets its group read it;"));
+  bw_errs_clear(&errs);
+  assert_int_equal(chmod(pw, 0604), 0);
+  assert_int_equal(bw_file_check_private(pw, &errs), -EPERM);
+  assert_non_null(strstr(errs.msg[0], ": mode 0604 lets everyone read it;"));
+  bw_errs_clear(&errs);
+  /* Private (write bits for others do not leak it), or absent: fine. */
+  assert_int_equal(chmod(pw, 0620), 0);
+  assert_int_equal(bw_file_read_private(pw, 100, &buf, &len, &errs), 0);
+  assert_string_equal(buf, "hunter2\n");
+  free(buf);
+  char *missing = bw_xasprintf("%s/missing", dir);
+  assert_int_equal(bw_file_check_private(missing, &errs), 0);
+  assert_int_equal(errs.n, 0);
+
+  /* The config names the file: load refuses it while others can read it. */
+  char *cfg_path = bw_xasprintf("%s/c.yaml", dir);
+  char *text = bw_xasprintf("tests: [{name: a, kind: page, url: \"http://h/\"}]\n"
+                            "report: {to: [a@b.c], username: u, password_file: %s}\n",
+                            pw);
+  write_file(cfg_path, text, 0644);
+  assert_int_equal(chmod(pw, 0644), 0);
+  struct bw_config *cfg = bw_config_load(cfg_path, &errs);
+  assert_null(cfg);
+  assert_int_equal(errs.n, 1);
+  char *prefix = bw_xasprintf("%s: report.password_file: %s: mode 0644", cfg_path, pw);
+  assert_memory_equal(errs.msg[0], prefix, strlen(prefix));
+  free(prefix);
+  bw_errs_clear(&errs);
+  assert_int_equal(chmod(pw, 0600), 0);
+  cfg = bw_config_load(cfg_path, &errs);
+  assert_non_null(cfg);
+  bw_config_free(cfg);
+
+  /* Credentials: a bare name under $CREDENTIALS_DIRECTORY, a path as it is. */
+  assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+  char *p = bw_file_secret_path("smtp-password");
+  assert_string_equal(p, "smtp-password");
+  free(p);
+  assert_int_equal(setenv("CREDENTIALS_DIRECTORY", dir, 1), 0);
+  p = bw_file_secret_path("smtp-password");
+  char *cred = bw_xasprintf("%s/smtp-password", dir);
+  assert_string_equal(p, cred);
+  free(p);
+  p = bw_file_secret_path("/etc/benchwatch/smtp-password");
+  assert_string_equal(p, "/etc/benchwatch/smtp-password");
+  free(p);
+  p = bw_file_secret_path("./smtp-password");
+  assert_string_equal(p, "./smtp-password");
+  free(p);
+  /* ... and load checks the credential, not a file of that name elsewhere. */
+  free(text);
+  text = bw_xasprintf("tests: [{name: a, kind: page, url: \"http://h/\"}]\n"
+                      "report: {to: [a@b.c], username: u, password_file: smtp-password}\n");
+  write_file(cfg_path, text, 0644);
+  write_file(cred, "hunter2\n", 0640);
+  cfg = bw_config_load(cfg_path, &errs);
+  assert_null(cfg);
+  assert_int_equal(errs.n, 1);
+  assert_non_null(strstr(errs.msg[0], cred));
+  bw_errs_clear(&errs);
+  assert_int_equal(unsetenv("CREDENTIALS_DIRECTORY"), 0);
+
+  (void)unlink(cred);
+  (void)unlink(cfg_path);
+  (void)unlink(pw);
+  (void)rmdir(dir);
+  free(cred);
+  free(text);
+  free(cfg_path);
+  free(missing);
+  free(pw);
+}
+
+/* A byte-order mark is accepted and invisible; a blank file with one is still empty. */
+static void byte_order_mark(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg =
+      parse_str("\xef\xbb\xbftests: [{name: a, kind: page, url: 'http://h/'}]\n", &errs);
+  assert_non_null(cfg);
+  assert_int_equal(errs.n, 0);
+  assert_string_equal(cfg->tests[0].name, "a");
+  bw_config_free(cfg);
+  assert_null(parse_str("\xef\xbb\xbf \n", &errs));
+  assert_string_equal(errs.msg[0],
+                      "t.yaml: the file is empty; expected a mapping with a \"tests\" list");
+  bw_errs_clear(&errs);
+  assert_null(parse_str("\xef\xbb\xbf\xff", &errs));
+  assert_string_equal(errs.msg[0],
+                      "t.yaml:1:1: not valid UTF-8 (byte 0xff); save the file as UTF-8");
+  bw_errs_clear(&errs);
+}
+
+/* Any depth of nesting is answered at once, at the first level too deep. */
+static void deep_nesting(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  size_t depth = 100000;
+  struct bw_buf b = {0};
+  bw_buf_printf(&b, "tests:\n  - ");
+  for (size_t i = 0; i < depth; i++)
+    bw_buf_add(&b, "{a: ", 4);
+  bw_buf_add(&b, "1", 1);
+  for (size_t i = 0; i < depth; i++)
+    bw_buf_add(&b, "}", 1);
+  assert_null(bw_config_parse("deep.yaml", b.s, b.len, &errs));
+  assert_int_equal(errs.n, 1);
+  /* Levels 1 and 2 are the file and tests; level 65 is the 63rd "{", at column 5 + 62 * 4. */
+  assert_string_equal(errs.msg[0], "deep.yaml:2:253: nested more than 64 levels deep (lists and "
+                                   "mappings within each other); a benchwatch config needs 4");
+  bw_errs_clear(&errs);
+  free(b.s);
+  /* 64 levels are allowed as far as nesting goes: the message is about the content. */
+  b = (struct bw_buf){0};
+  bw_buf_printf(&b, "tests: ");
+  for (size_t i = 0; i < 63; i++)
+    bw_buf_add(&b, "[", 1);
+  for (size_t i = 0; i < 63; i++)
+    bw_buf_add(&b, "]", 1);
+  assert_null(bw_config_parse("deep.yaml", b.s, b.len, &errs));
+  assert_null(strstr(errs.msg[0], "nested"));
+  bw_errs_clear(&errs);
+  free(b.s);
+}
+
 /* The parser reads only len bytes: no NUL terminator needed, nothing past the end read. */
 static void buffer_bounds(void **state) {
   struct bw_errs errs = {0};
@@ -387,11 +546,18 @@ static void anchors_and_odd_shapes(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(example_config),  cmocka_unit_test(builtin_defaults),
-      cmocka_unit_test(defaults_merge),  cmocka_unit_test(bad_configs),
-      cmocka_unit_test(file_errors),     cmocka_unit_test(buffer_bounds),
-      cmocka_unit_test(dump_round_trip), cmocka_unit_test(damaged_input),
+      cmocka_unit_test(example_config),
+      cmocka_unit_test(builtin_defaults),
+      cmocka_unit_test(defaults_merge),
+      cmocka_unit_test(bad_configs),
+      cmocka_unit_test(file_errors),
+      cmocka_unit_test(buffer_bounds),
+      cmocka_unit_test(dump_round_trip),
+      cmocka_unit_test(damaged_input),
       cmocka_unit_test(anchors_and_odd_shapes),
+      cmocka_unit_test(secret_files),
+      cmocka_unit_test(byte_order_mark),
+      cmocka_unit_test(deep_nesting),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

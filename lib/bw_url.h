@@ -1,0 +1,24 @@
+#ifndef BW_URL_H
+#define BW_URL_H
+
+/*
+ * URLs as they may be shown or stored. A URL can carry a password ("http://user:pass@host/");
+ * only libcurl gets it. Everything that leaves the program (output, logs, the database, the
+ * report, metrics) gets the redacted form.
+ */
+
+/*
+ * Returns url with the password of its userinfo replaced by "***" ("http://user:***@host/path"),
+ * parsed by libcurl's URL API as the transfers parse it. A URL without a password comes back
+ * unchanged, byte for byte; one libcurl cannot parse has everything after the first ':' of its
+ * userinfo replaced. A user name alone is kept. Pure: no I/O. The caller frees the result.
+ */
+char *bw_url_redact(const char *url);
+
+/*
+ * Returns text with every occurrence of url replaced by bw_url_redact(url): for messages (curl's,
+ * or this program's) that quote the real URL. The caller frees the result.
+ */
+char *bw_url_redact_in(const char *text, const char *url);
+
+#endif
