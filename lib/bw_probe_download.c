@@ -95,7 +95,8 @@ static void on_done(void *arg, const struct bw_response *res) {
   d->running = false;
   run->duration_us = res->end_us - res->start_us;
   run->bytes = res->body_bytes;
-  run->status = res->status;
+  if (res->status > 0)
+    run->status = res->status; /* else no response: unmeasured, not 0 */
   if (res->remote_ip[0]) {
     run->remote_ip = bw_xstrdup(res->remote_ip);
     run->remote_port = res->remote_port;
