@@ -58,7 +58,7 @@ static bool set_failure(struct bw_run *run, const struct bw_response *res) {
   if (res->body_bytes == 0 && status_ok(res->status)) {
     cls = "nobody";
     if (res->code != 0)
-      msg = bw_xstrdup(res->error); /* the silence timer's words say so; curl's, how it ended */
+      msg = bw_xstrdup(res->error); /* the silence timer's words, or curl's: how it ended */
     else if (res->capped)
       msg = bw_xasprintf("HTTP %ld, then no body byte before max_time (%.1f s)", res->status,
                          (double)(res->end_us - res->start_us) / 1e6);

@@ -593,7 +593,7 @@ static int apply(struct bw_xfer *x, struct bw_errs *errs) {
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)((r->connect_timeout_us + 999) / 1000));
   if (r->idle_timeout_us > 0) {
     /* Our own timer (idle_cb), not CURLOPT_LOW_SPEED_*: curl judges an average over whole
-     * seconds, which let a 4 s silence pass a 1 s limit and cut a 12 s one only at 8 s. */
+     * seconds, which let a 4 s silence pass a 1 s limit and cut a 12 s one only after 7 s. */
     SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(CURLOPT_HEADERDATA, x);
   }
