@@ -31,6 +31,62 @@ static char *tcp_options(const struct bw_tcp_facts *t) {
   return bw_xasprintf("%s,%s,%s", t->timestamps ? "ts" : "nots", t->sack ? "sack" : "nosack", ws);
 }
 
+static bool status_ok(long status) {
+  return status >= 200 && status < 300;
+}
+
+/*
+ * Decides whether the transfer failed, and if so sets the run's outcome, class and message. One
+ * fact, one outcome, whichever timer or event ended it:
+ *  - a 2xx response without one body byte is "nobody", be it cut by the silence timer, by
+ *    max_time, by the server closing or resetting, or complete but empty: there is no rate;
+ *  - otherwise curl's error, when there is one (a silence after some body is "timeout");
+ *  - max_time before any response is a "timeout" too: a cap is only partial with a body;
+ *  - a status other than 2xx is "http";
+ *  - a body shorter than its Content-Length, not stopped by a cap, is "length".
+ * Returns false, touching nothing, when the run stands (ok, or partial at a cap).
+ */
+static bool set_failure(struct bw_run *run, const struct bw_response *res) {
+  const char *cls;
+  char *msg;
+  if (res->error_class && strcmp(res->error_class, "aborted") == 0) {
+    run->outcome = BW_OUTCOME_ABORTED;
+    run->error_class = bw_xstrdup(res->error_class);
+    run->error_message = bw_xstrdup(res->error);
+    return true;
+  }
+  if (res->body_bytes == 0 && status_ok(res->status)) {
+    cls = "nobody";
+    if (res->code != 0)
+      msg = bw_xstrdup(res->error); /* the silence timer's words, or curl's: how it ended */
+    else if (res->capped)
+      msg = bw_xasprintf("HTTP %ld, then no body byte before max_time (%.1f s)", res->status,
+                         (double)(res->end_us - res->start_us) / 1e6);
+    else
+      msg = bw_xasprintf("HTTP %ld with an empty body", res->status);
+  } else if (res->code != 0) {
+    cls = res->error_class;
+    msg = bw_xstrdup(res->error);
+  } else if (res->status == 0) {
+    cls = "timeout";
+    msg = bw_xasprintf("no response before max_time (%.1f s)",
+                       (double)(res->end_us - res->start_us) / 1e6);
+  } else if (!status_ok(res->status)) {
+    cls = "http";
+    msg = bw_xasprintf("HTTP %ld", res->status);
+  } else if (!res->capped && res->content_length > res->body_bytes) {
+    cls = "length";
+    msg = bw_xasprintf("%" PRId64 " of the %" PRId64 " bytes announced", res->body_bytes,
+                       res->content_length);
+  } else {
+    return false;
+  }
+  run->outcome = BW_OUTCOME_FAILED;
+  run->error_class = bw_xstrdup(cls);
+  run->error_message = msg;
+  return true;
+}
+
 static void on_done(void *arg, const struct bw_response *res) {
   struct download *d = arg;
   struct bw_run *run = &d->base.run;
@@ -39,7 +95,8 @@ static void on_done(void *arg, const struct bw_response *res) {
   d->running = false;
   run->duration_us = res->end_us - res->start_us;
   run->bytes = res->body_bytes;
-  run->status = res->status;
+  if (res->status > 0)
+    run->status = res->status; /* else no response: unmeasured, not 0 */
   if (res->remote_ip[0]) {
     run->remote_ip = bw_xstrdup(res->remote_ip);
     run->remote_port = res->remote_port;
@@ -63,7 +120,6 @@ static void on_done(void *arg, const struct bw_response *res) {
     run->min_rate_bps = sum.min_rate_bps;
     run->max_rate_bps = sum.max_rate_bps;
   }
-  int64_t body_us = res->first_byte_us ? res->end_us - res->first_byte_us : 0;
   if (res->tcp.valid) {
     run->tcp_rtt_us = res->tcp.rtt_us;
     run->tcp_rttvar_us = res->tcp.rttvar_us;
@@ -75,27 +131,15 @@ static void on_done(void *arg, const struct bw_response *res) {
     run->tcp_options = tcp_options(&res->tcp);
   }
 
-  if (res->code != 0) {
-    /* Failed: the bytes and the timeline show how far it got; no rate, since there is none. */
-    run->outcome = res->error_class && strcmp(res->error_class, "aborted") == 0
-                       ? BW_OUTCOME_ABORTED
-                       : BW_OUTCOME_FAILED;
-    run->error_class = bw_xstrdup(res->error_class);
-    run->error_message = bw_xstrdup(res->error);
-  } else if (res->status < 200 || res->status >= 300) {
-    run->outcome = BW_OUTCOME_FAILED;
-    run->error_class = bw_xstrdup("http");
-    run->error_message = bw_xasprintf("HTTP %ld", res->status);
-  } else {
+  if (!set_failure(run, res)) {
     run->outcome = res->capped ? BW_OUTCOME_PARTIAL : BW_OUTCOME_OK;
     if (res->capped)
-      run->error_message = bw_xasprintf(
-          "stopped at the cap after %" PRId64 " bytes and %.1f s", res->body_bytes,
-          (double)run->duration_us / 1e6);
-    if (body_us > 0)
-      run->rate_bps = (int64_t)((double)res->body_bytes * 1e6 / (double)body_us);
-    else if (res->body_bytes == 0)
-      run->rate_bps = 0;
+      run->error_message = bw_xasprintf("stopped at the cap after %" PRId64 " bytes and %.1f s",
+                                        res->body_bytes, (double)run->duration_us / 1e6);
+    /* At least one body byte arrived, so the first byte is known; a body that came in one
+     * piece at the very end still took a microsecond. */
+    int64_t body_us = res->end_us - res->first_byte_us;
+    run->rate_bps = (int64_t)((double)res->body_bytes * 1e6 / (double)(body_us > 0 ? body_us : 1));
   }
   d->base.done(d->base.arg, run); /* may free d: nothing after this */
 }

@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,23 +46,30 @@ static bool status_ok(long status) {
   return status >= 200 && status < 400;
 }
 
-static const char *ab_failure_kind(const char *cls) {
-  if (strcmp(cls, "dns") == 0 || strcmp(cls, "connect") == 0 || strcmp(cls, "tls") == 0)
-    return "connect";
-  if (strcmp(cls, "reset") == 0 || strcmp(cls, "timeout") == 0 || strcmp(cls, "length") == 0 ||
-      strcmp(cls, "empty") == 0)
-    return "receive";
-  return "exception";
-}
+/*
+ * ab's four kinds of failed request, by error class. A body shorter than its Content-Length is a
+ * "Length" failure, as a response of another length than the first is in ab: either way the bytes
+ * that came are not the page. Classes not listed (protocol, redirect, other) are exceptions.
+ */
+static const struct {
+  const char *cls;
+  size_t counter; /* of an int64_t in struct bw_run */
+} ab_failures[] = {
+    {.cls = "dns", .counter = offsetof(struct bw_run, failed_connect)},
+    {.cls = "connect", .counter = offsetof(struct bw_run, failed_connect)},
+    {.cls = "tls", .counter = offsetof(struct bw_run, failed_connect)},
+    {.cls = "reset", .counter = offsetof(struct bw_run, failed_receive)},
+    {.cls = "timeout", .counter = offsetof(struct bw_run, failed_receive)},
+    {.cls = "empty", .counter = offsetof(struct bw_run, failed_receive)},
+    {.cls = "length", .counter = offsetof(struct bw_run, failed_length)},
+};
 
 static void count_failure(struct bw_run *run, const char *cls) {
-  const char *kind = ab_failure_kind(cls);
-  if (strcmp(kind, "connect") == 0)
-    run->failed_connect++;
-  else if (strcmp(kind, "receive") == 0)
-    run->failed_receive++;
-  else
-    run->failed_exception++;
+  size_t counter = offsetof(struct bw_run, failed_exception);
+  for (size_t i = 0; i < sizeof(ab_failures) / sizeof(ab_failures[0]); i++)
+    if (strcmp(ab_failures[i].cls, cls) == 0)
+      counter = ab_failures[i].counter;
+  (*(int64_t *)(void *)((char *)run + counter))++;
 }
 
 static void note_error(struct page *pg, const char *cls, const char *msg) {

@@ -227,10 +227,14 @@ char *bw_render_download(const struct bw_run *run) {
     bw_buf_printf(&b, "Backend %s (Host and TLS name from the URL)\n", run->backend);
   if (run->remote_ip)
     bw_buf_printf(&b, "Connected to %s port %" PRId64 ".\n", run->remote_ip, run->remote_port);
-  if (run->status != BW_NONE && run->status > 0)
-    bw_buf_printf(&b, "HTTP/%s request sent, awaiting response... %" PRId64 " (first byte after %.1f ms)\n",
-                  run->http_version ? run->http_version : "?", run->status,
-                  run->ttfb_us != BW_NONE ? ms(run->ttfb_us) : 0.0);
+  if (run->status != BW_NONE && run->status > 0) {
+    /* No body byte, no time to it: "0.0 ms" would claim a first byte that never came. */
+    char ttfb[64] = "no body byte";
+    if (run->ttfb_us != BW_NONE)
+      (void)snprintf(ttfb, sizeof(ttfb), "first byte after %.1f ms", ms(run->ttfb_us));
+    bw_buf_printf(&b, "HTTP/%s request sent, awaiting response... %" PRId64 " (%s)\n",
+                  run->http_version ? run->http_version : "?", run->status, ttfb);
+  }
   human_size(nz(run->bytes), size, sizeof(size));
   if (run->outcome == BW_OUTCOME_OK || run->outcome == BW_OUTCOME_PARTIAL) {
     bw_buf_printf(&b, "%s (%.2f MB/s) - %" PRId64 " bytes (%s) in %.2f s%s\n", when,

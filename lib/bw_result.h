@@ -61,7 +61,7 @@ struct bw_run {
   int64_t started_us; /* wall clock, µs since the Unix epoch */
   int64_t duration_us;
   enum bw_outcome outcome;
-  char *error_class;   /* dns, connect, tls, timeout, http, reset, length, ...; NULL when ok */
+  char *error_class;   /* dns, connect, tls, timeout, http, reset, length, nobody, ...; NULL: ok */
   char *error_message; /* curl's words, kept as they were */
   char *remote_ip;
   int64_t remote_port;

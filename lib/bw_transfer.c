@@ -7,6 +7,7 @@
 #include <event2/event_struct.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <inttypes.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -54,10 +55,13 @@ struct bw_xfer {
   struct curl_slist *connect_to;
   char errbuf[CURL_ERROR_SIZE];
   struct event cap_timer;
+  struct event idle_timer; /* armed while req.idle_timeout_us is set: see idle_cb() */
   bool capped;
   int64_t body_bytes;
   int64_t first_byte_us;
   int64_t start_us;
+  int64_t last_data_us; /* monotonic time of the latest response byte (header or body) */
+  long status;          /* of the latest response header seen, 0 before any */
   /* Sockets this transfer opened (Happy Eyeballs may open several) and the best TCP_INFO seen. */
   curl_socket_t fds[MAX_FDS];
   size_t n_fds;
@@ -214,13 +218,15 @@ static void activate(struct bw_xfer *x) {
   x->active = true;
 }
 
-/* Takes x out of the multi handle and the active list, and stops its cap timer. */
+/* Takes x out of the multi handle and the active list, and stops its timers. */
 static void deactivate(struct bw_xfer *x) {
   if (!x->active)
     return;
   (void)curl_multi_remove_handle(x->loop->multi, x->easy);
   if (event_initialized(&x->cap_timer))
     (void)event_del(&x->cap_timer);
+  if (event_initialized(&x->idle_timer))
+    (void)event_del(&x->idle_timer);
   if (x->prev)
     x->prev->next = x->next;
   else
@@ -440,10 +446,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp) {
   struct bw_xfer *x = userp;
   size_t n = size * nmemb;
   /* The clock only when someone needs it: at ab's request rates it is a visible cost. */
-  int64_t now = x->req.on_data || x->first_byte_us == 0 ? bw_now_us() : 0;
+  int64_t now =
+      x->req.on_data || x->req.idle_timeout_us > 0 || x->first_byte_us == 0 ? bw_now_us() : 0;
   (void)data;
   if (x->first_byte_us == 0 && n > 0)
     x->first_byte_us = now;
+  if (n > 0)
+    x->last_data_us = now; /* the silence timer reads it: see idle_cb() */
   if (x->req.max_bytes > 0 && x->body_bytes + (int64_t)n >= x->req.max_bytes) {
     n = (size_t)(x->req.max_bytes - x->body_bytes);
     x->body_bytes += (int64_t)n;
@@ -464,6 +473,56 @@ static void cap_cb(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   x->capped = true;
   finish(x, CURLE_OK);
+}
+
+/* Header lines count as data for the silence timer: a slow response is not a silent one. */
+static size_t header_cb(char *data, size_t size, size_t nitems, void *userp) {
+  struct bw_xfer *x = userp;
+  size_t n = size * nitems;
+  /* "HTTP/1.1 200 OK": the status of the response under way, for the timer's message. */
+  if (n > 5 && memcmp(data, "HTTP/", 5) == 0) {
+    const char *sp = memchr(data, ' ', n);
+    long code = 0;
+    for (size_t i = sp ? (size_t)(sp - data) + 1 : n;
+         i < n && data[i] >= '0' && data[i] <= '9' && code < 1000; i++)
+      code = code * 10 + (data[i] - '0');
+    x->status = code;
+  }
+  x->last_data_us = bw_now_us();
+  return n;
+}
+
+static void idle_arm(struct bw_xfer *x, int64_t delay_us) {
+  struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
+  (void)evtimer_add(&x->idle_timer, &tv);
+}
+
+/*
+ * The silence timer: the transfer fails once no byte has arrived for idle_timeout_us, measured
+ * from the latest byte (or from the start), whatever the average rate. The write callback only
+ * notes the time of each arrival; the timer, armed for the whole timeout, re-arms itself for what
+ * is left of it when data came meanwhile. So it fires exactly one timeout after the last byte,
+ * while a fast download costs one timer operation per timeout, not one per write.
+ */
+static void idle_cb(evutil_socket_t fd, short what, void *arg) {
+  struct bw_xfer *x = arg;
+  int64_t timeout = x->req.idle_timeout_us;
+  int64_t silent = bw_now_us() - x->last_data_us;
+  (void)fd;
+  (void)what;
+  if (silent < timeout) {
+    idle_arm(x, timeout - silent);
+    return;
+  }
+  if (x->status == 0)
+    (void)snprintf(x->errbuf, sizeof(x->errbuf), "no response within %.1f s", (double)silent / 1e6);
+  else if (x->body_bytes == 0)
+    (void)snprintf(x->errbuf, sizeof(x->errbuf), "HTTP %ld, then no body byte for %.1f s",
+                   x->status, (double)silent / 1e6);
+  else
+    (void)snprintf(x->errbuf, sizeof(x->errbuf), "no byte for %.1f s after %" PRId64 " body bytes",
+                   (double)silent / 1e6, x->body_bytes);
+  finish(x, CURLE_OPERATION_TIMEDOUT);
 }
 
 struct bw_xfer *bw_xfer_new(struct bw_loop *loop) {
@@ -534,9 +593,10 @@ static int apply(struct bw_xfer *x, struct bw_errs *errs) {
   if (r->connect_timeout_us > 0)
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)((r->connect_timeout_us + 999) / 1000));
   if (r->idle_timeout_us > 0) {
-    long s = (long)((r->idle_timeout_us + 999999) / 1000000);
-    SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
-    SETOPT(CURLOPT_LOW_SPEED_TIME, s);
+    /* Our own timer (idle_cb), not CURLOPT_LOW_SPEED_*: curl judges an average over whole
+     * seconds, which let a 4 s silence pass a 1 s limit and cut a 12 s one only after 7 s. */
+    SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
+    SETOPT(CURLOPT_HEADERDATA, x);
   }
   if (r->on_data) {
     /* A large transfer: curl's largest receive buffer means fewer, larger writes (as the curl
@@ -603,9 +663,11 @@ static int launch(struct bw_xfer *x, struct bw_errs *errs) {
   x->capped = false;
   x->body_bytes = 0;
   x->first_byte_us = 0;
+  x->status = 0;
   x->n_fds = 0;
   memset(&x->tcp, 0, sizeof(x->tcp));
   x->start_us = bw_now_us();
+  x->last_data_us = x->start_us;
   if (req->max_time_us > 0) {
     struct timeval tv = {req->max_time_us / 1000000, req->max_time_us % 1000000};
     if (evtimer_assign(&x->cap_timer, x->loop->base, cap_cb, x) < 0 ||
@@ -614,10 +676,22 @@ static int launch(struct bw_xfer *x, struct bw_errs *errs) {
       return -EIO;
     }
   }
+  if (req->idle_timeout_us > 0) {
+    /* Connecting and waiting for the response are silences too: the clock starts now. */
+    if (evtimer_assign(&x->idle_timer, x->loop->base, idle_cb, x) < 0) {
+      if (event_initialized(&x->cap_timer))
+        (void)event_del(&x->cap_timer);
+      bw_errs_add(errs, "%s: cannot arm the silence timer", x->url);
+      return -EIO;
+    }
+    idle_arm(x, req->idle_timeout_us);
+  }
   CURLMcode mc = curl_multi_add_handle(x->loop->multi, x->easy);
   if (mc != CURLM_OK) {
     if (event_initialized(&x->cap_timer))
       (void)event_del(&x->cap_timer);
+    if (event_initialized(&x->idle_timer))
+      (void)event_del(&x->idle_timer);
     bw_errs_add(errs, "%s: cannot start: %s", x->url, curl_multi_strerror(mc));
     return -EIO;
   }

@@ -56,7 +56,8 @@ struct bw_request {
   int http_version;          /* 1: HTTP/1.1; 2: HTTP/2 where TLS ALPN agrees, else 1.1 */
   int64_t timeout_us;        /* whole request; 0: none */
   int64_t connect_timeout_us;/* 0: curl's default */
-  int64_t idle_timeout_us;   /* fail when no byte arrives for this long; 0: never (1 s steps) */
+  int64_t idle_timeout_us;   /* fail (timeout) once no byte, header or body, has arrived for
+                                this long, counted from the start and from each arrival; 0: never */
   int64_t max_time_us;       /* stop cleanly after this long: a capped, not a failed, transfer */
   int64_t max_bytes;         /* stop cleanly after this many body bytes */
   bool tcp_info;             /* take TCP_INFO when the connection ends (implies !reuse) */

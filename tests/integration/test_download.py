@@ -1,8 +1,13 @@
 """Download tests: rate, timeline, stalls, caps, failures and TCP facts, against real servers."""
 import os
+import shutil
+import sqlite3
+import tempfile
 import unittest
+import urllib.request
 
-from harness import Faultd, Nginx, run_one, stalled_steps
+from harness import Faultd, Nginx, free_port, run_one, stalled_steps
+from test_daemon import Daemon
 
 MB = 1000000
 
@@ -101,6 +106,131 @@ class DownloadTest(unittest.TestCase):
                            check=False)
         self.assertEqual((rc, r["outcome"], r["error_class"]), (1, "failed", "timeout"))
         self.assertLess(r["duration_us"], 3000000)
+        self.assertIsNone(r["status"])  # no response at all: not "nobody"
+
+    def test_headers_then_nothing_is_nobody_whichever_timer_fires(self):
+        """Headers, then not one body byte: failed/nobody with no rate, TTFB or stall, stored as
+        NULL, and exit status 1, whether the silence timeout or max_time comes first."""
+        tmp = tempfile.mkdtemp(prefix="bw-download-")
+        db = os.path.join(tmp, "bw.db")
+        try:
+            orders = [
+                ("silence-first", ["--timeout", "1s", "--max-time", "4s"], "no body byte for"),
+                ("max-time-first", ["--timeout", "4s", "--max-time", "1s"], "max_time"),
+            ]
+            for name, args, words in orders:
+                rc, r, err = run_one("--download", *args, "--store", "--db", db, "--name", name,
+                                     self.faultd.base + "/headers?size=1000000", check=False)
+                self.assertEqual((rc, r["outcome"], r["error_class"]), (1, "failed", "nobody"),
+                                 name)
+                self.assertIn(words, r["error_message"], name)
+                self.assertIn("nobody", err, name)
+                self.assertEqual((r["status"], r["bytes"], r["samples"]), (200, 0, []), name)
+                for figure in ("rate_bps", "ttfb_us", "stall_us", "min_rate_bps"):
+                    self.assertIsNone(r[figure], (name, figure))
+                # Ended by the shorter timer (1 s), not by the longer one (4 s).
+                self.assertGreaterEqual(r["duration_us"], 1000000, name)
+                self.assertLess(r["duration_us"], 3500000, name)
+            con = sqlite3.connect(db)
+            rows = con.execute(
+                "SELECT t.name, r.outcome, r.error_class, r.status, r.bytes, r.rate_bps IS NULL,"
+                " r.ttfb_us IS NULL, r.stall_us IS NULL, r.min_rate_bps IS NULL "
+                "FROM run r JOIN target t ON t.id = r.target_id ORDER BY r.id").fetchall()
+            readable = con.execute("SELECT mb_per_s IS NULL FROM runs_readable").fetchall()
+            con.close()
+            self.assertEqual(rows, [(name, "failed", "nobody", 200, 0, 1, 1, 1, 1)
+                                    for name, _, _ in orders])
+            self.assertEqual(readable, [(1,), (1,)])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_empty_body_is_nobody_and_short_body_is_length(self):
+        rc, r, _ = run_one("--download", self.faultd.base + "/bytes?size=0", check=False)
+        self.assertEqual((rc, r["outcome"], r["error_class"], r["status"]),
+                         (1, "failed", "nobody", 200))
+        self.assertIsNone(r["rate_bps"])
+        self.assertIsNone(r["ttfb_us"])
+        rc, r, err = run_one("--download", self.faultd.base + "/lie?claim=3000000&send=1000000",
+                             check=False)
+        self.assertEqual((rc, r["outcome"], r["error_class"], r["bytes"]),
+                         (1, "failed", "length", 1000000))
+        self.assertIsNone(r["rate_bps"])
+        self.assertIsNotNone(r["ttfb_us"])  # the body did start: its first byte is a fact
+        self.assertIn("length", err)
+
+    def test_silence_in_the_body_is_cut_at_the_timeout(self):
+        """A 1 s timeout and a 3 s silence after the first MB: failed/timeout once 1 s of it has
+        passed, so the second MB never comes (curl's low-speed average let a 4 s silence pass a
+        1 s limit). The silence up to the cut is the stall."""
+        rc, r, err = run_one("--download", "--timeout", "1s", "--interval", "250ms",
+                             self.faultd.base + "/stall?after=1000000&seconds=3&size=2000000",
+                             check=False)
+        self.assertEqual((rc, r["outcome"], r["error_class"]), (1, "failed", "timeout"))
+        self.assertIn("timeout", err)
+        self.assertEqual(r["bytes"], 1000000)  # cut before the silence ended
+        self.assertIsNone(r["rate_bps"])
+        self.assertIsNotNone(r["ttfb_us"])
+        # At least the timeout, and well before the 3 s silence was over.
+        self.assertGreaterEqual(r["duration_us"], 1000000)
+        self.assertLess(r["duration_us"], 2900000)
+        # The stall is the silence as measured, from the last byte to the cut: 1 s and a little.
+        self.assertGreaterEqual(r["stall_us"], 1000000)
+        self.assertLessEqual(r["stall_us"], r["duration_us"])
+        self.assertEqual(sum(s["bytes"] for s in r["samples"]), 1000000)
+
+    def test_pauses_shorter_than_the_timeout_pass(self):
+        """Four 1 s pauses under a 3 s timeout: ok, every byte, the pauses counted as stall. The
+        silence timer restarts with each arrival: a timer for the whole run would fire at 3 s."""
+        rc, r, _ = run_one("--download", "--timeout", "3s", "--interval", "250ms",
+                           self.faultd.base
+                           + "/stall?after=200000&seconds=1&every=200000&size=1000000")
+        self.assertEqual((rc, r["outcome"], r["error_class"]), (0, "ok", None))
+        self.assertEqual(r["bytes"], 1000000)
+        self.assertGreaterEqual(r["duration_us"], 4000000)  # four pauses of the server's 1 s
+        self.assertIsNotNone(r["rate_bps"])
+        # Each pause covers at least three whole 250 ms steps without a byte.
+        self.assertGreaterEqual(r["stall_us"], 3000000)
+        self.assertLessEqual(r["stall_us"], r["duration_us"])
+
+    def test_daemon_counts_no_body_as_a_failure(self):
+        """The daemon stores the same outcome, and /metrics says the last run did not succeed
+        and shows no rate for it."""
+        tmp = tempfile.mkdtemp(prefix="bw-download-")
+        port = free_port()
+        config = os.path.join(tmp, "bw.yaml")
+        with open(config, "w") as f:
+            f.write("database: bw.db\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
+                    "defaults: {every: 1s, jitter: 0}\n"
+                    "tests:\n"
+                    "  - {name: silent, kind: download, timeout: 500ms, max_time: 5s,"
+                    " url: \"%s/headers?size=1000000\"}\n" % (port, self.faultd.base))
+        d = Daemon(config)
+        try:
+            d.wait_log("silent: failed")
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as resp:
+                text = resp.read().decode()
+        finally:
+            self.assertEqual(d.stop(), 0)
+            log = d.log()
+        try:
+            metrics = dict(line.rsplit(" ", 1) for line in text.splitlines()
+                           if line and not line.startswith("#"))
+            label = '{test="silent",backend=""}'
+            self.assertEqual(float(metrics["benchwatch_last_run_success" + label]), 0)
+            self.assertGreaterEqual(float(metrics['benchwatch_runs_total{test="silent",backend="",'
+                                                  'outcome="failed"}']), 1)
+            self.assertEqual(float(metrics['benchwatch_runs_total{test="silent",backend="",'
+                                           'outcome="partial"}']), 0)
+            self.assertNotIn("benchwatch_download_bytes_per_second" + label, metrics)
+            self.assertNotIn("benchwatch_download_ttfb_seconds" + label, metrics)
+            self.assertIn("nobody", log)
+            con = sqlite3.connect(os.path.join(tmp, "bw.db"))
+            rows = con.execute("SELECT DISTINCT outcome, error_class, rate_bps, ttfb_us FROM run"
+                               ).fetchall()
+            con.close()
+            self.assertEqual(rows, [("failed", "nobody", None, None)])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ class PageTest(unittest.TestCase):
         cases = [
             ("/hang", ["-s", "500ms"], "timeout", "failed_receive"),
             ("/reset?after=10&size=1000", [], "reset", "failed_receive"),
-            ("/lie?claim=1000&send=10", [], "length", "failed_receive"),
+            ("/lie?claim=1000&send=10", [], "length", "failed_length"),
         ]
         for path, extra, cls, column in cases:
             rc, r, err = run_one("-n", "3", *extra, self.faultd.base + path, check=False)
@@ -86,6 +86,20 @@ class PageTest(unittest.TestCase):
         rc, r, err = run_one("-n", "2", "http://127.0.0.1:1/", check=False)
         self.assertEqual((rc, r["error_class"], r["failed_connect"]), (1, "connect", 2))
         self.assertIn("Couldn't connect", err)
+
+    def test_short_body_is_a_length_failure(self):
+        """Fewer body bytes than Content-Length: a failed request of ab's "Length" kind, never a
+        complete one or a latency, on new connections and on kept-alive ones alike."""
+        for extra in ([], ["-k"]):
+            rc, r, err = run_one("-n", "4", "-c", "2", *extra,
+                                 self.faultd.base + "/lie?claim=5000&send=1000", check=False)
+            self.assertEqual((rc, r["outcome"], r["error_class"]), (1, "failed", "length"), extra)
+            self.assertEqual((r["complete"], r["failed"], r["failed_length"], r["failed_receive"]),
+                             (0, 4, 4, 0), extra)
+            self.assertIsNone(r["p50_us"], extra)
+            self.assertEqual([s["error_class"] for s in r["samples"]], ["length"] * 4, extra)
+            self.assertEqual([s["bytes"] for s in r["samples"]], [1000] * 4, extra)
+            self.assertIn("length", err)
 
     def test_backend_fan_out_names_the_slow_node(self):
         fast1, slow, fast2 = Faultd(), Faultd("--slow", "150"), Faultd()

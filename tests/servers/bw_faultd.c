@@ -1,8 +1,9 @@
 /*
  * bw_faultd: a fault-injecting HTTP/1.1 server for benchwatch's integration tests. It answers
- * GET and HEAD with deterministic filler bodies that arrive fast, late, slowly, with a pause, cut
- * short by a reset or by a Content-Length that lies, or never, so that every error class and
- * timing the client records can be produced on demand. One thread, one libevent base.
+ * GET and HEAD with deterministic filler bodies that arrive fast, late, slowly, with pauses, cut
+ * short by a reset or by a Content-Length that lies, never after the headers, or never at all, so
+ * that every error class and timing the client records can be produced on demand. One thread, one
+ * libevent base.
  *
  * Why bufferevents and not evhttp: half of the faults are things evhttp exists to prevent. Ending
  * a response early makes evhttp_connection_free() call shutdown(SHUT_WR) before close(), so a
@@ -87,7 +88,8 @@ enum body_end {
 
 /*
  * A response, decided when the request is complete. The body is `fast` bytes at full speed, then
- * the optional pause, then the rest up to `send` at `rate` (0: full speed), then `end`.
+ * the optional pause (again after every `pause_every` bytes, when set), then the rest up to `send`
+ * at `rate` (0: full speed), then `end`. A `mute` response stops after its headers.
  */
 struct plan {
   int status;
@@ -96,9 +98,11 @@ struct plan {
   uint64_t fast;    /* leading body bytes sent at full speed */
   uint64_t rate;    /* bytes/s after the fast part; 0 = full speed */
   int64_t pause_us; /* silence after the fast part */
+  uint64_t pause_every; /* 0, or pause again after each this many more bytes */
   int64_t delay_us; /* before the status line */
   enum body_end end;
   bool hang;
+  bool mute; /* the status line and headers, then silence until the peer leaves */
   const char *location;
   char msg[256]; /* a text body (error responses) in place of filler; empty when unused */
 };
@@ -257,7 +261,19 @@ static void plan_body(struct plan *p, uint64_t n) {
 
 /* ---- query parameters and endpoints ---- */
 
-enum param { P_SIZE, P_MS, P_RATE, P_AFTER, P_SECONDS, P_FAST, P_CLAIM, P_SEND, P_CODE, P_COUNT };
+enum param {
+  P_SIZE,
+  P_MS,
+  P_RATE,
+  P_AFTER,
+  P_SECONDS,
+  P_EVERY,
+  P_FAST,
+  P_CLAIM,
+  P_SEND,
+  P_CODE,
+  P_COUNT
+};
 
 enum param_kind {
   K_INT,     /* a whole number, stored as is */
@@ -275,6 +291,7 @@ static const struct param_def {
     [P_RATE] = {"rate", K_INT, 1, MAX_BODY},
     [P_AFTER] = {"after", K_INT, 0, MAX_BODY},
     [P_SECONDS] = {"seconds", K_SECONDS, 0, MAX_WAIT_US / 1000000},
+    [P_EVERY] = {"every", K_INT, 1, MAX_BODY},
     [P_FAST] = {"fast", K_INT, 0, MAX_BODY},
     [P_CLAIM] = {"claim", K_INT, 0, MAX_BODY},
     [P_SEND] = {"send", K_INT, 0, MAX_BODY},
@@ -402,6 +419,7 @@ static int build_stall(const struct args *a, struct plan *p) {
   plan_body(p, a->v[P_SIZE]);
   p->fast = a->v[P_AFTER];
   p->pause_us = (int64_t)a->v[P_SECONDS];
+  p->pause_every = a->v[P_EVERY];
   return 0;
 }
 
@@ -470,6 +488,12 @@ static int build_hang(const struct args *a, struct plan *p) {
   return 0;
 }
 
+static int build_headers(const struct args *a, struct plan *p) {
+  plan_body(p, a->v[P_SIZE]);
+  p->mute = true;
+  return 0;
+}
+
 static const struct endpoint {
   const char *path;
   unsigned takes; /* parameters the query may carry */
@@ -479,8 +503,8 @@ static const struct endpoint {
     {"/bytes", BIT(P_SIZE), 0, build_bytes},
     {"/delay", BIT(P_MS) | BIT(P_SIZE), BIT(P_MS), build_delay},
     {"/trickle", BIT(P_RATE) | BIT(P_SIZE), BIT(P_RATE), build_trickle},
-    {"/stall", BIT(P_AFTER) | BIT(P_SECONDS) | BIT(P_SIZE), BIT(P_AFTER) | BIT(P_SECONDS),
-     build_stall},
+    {"/stall", BIT(P_AFTER) | BIT(P_SECONDS) | BIT(P_EVERY) | BIT(P_SIZE),
+     BIT(P_AFTER) | BIT(P_SECONDS), build_stall},
     {"/collapse", BIT(P_FAST) | BIT(P_RATE) | BIT(P_SIZE), BIT(P_FAST) | BIT(P_RATE),
      build_collapse},
     {"/reset", BIT(P_AFTER) | BIT(P_SIZE), BIT(P_AFTER), build_reset},
@@ -488,6 +512,7 @@ static const struct endpoint {
     {"/status", BIT(P_CODE) | BIT(P_SIZE), BIT(P_CODE), build_status},
     {"/redirect-loop", 0, 0, build_redirect_loop},
     {"/hang", 0, 0, build_hang},
+    {"/headers", BIT(P_SIZE), 0, build_headers},
 };
 
 /* Checks the query against the endpoint's parameters and builds the plan (a 400 on any error). */
@@ -727,6 +752,10 @@ static void begin_body(struct conn *c) {
     p->rate = 0;
     p->pause_us = 0;
     p->end = END_DONE;
+  } else if (p->mute) {
+    /* The headers go out; then nothing, as in ST_HANG, until the peer leaves. */
+    c->state = ST_HANG;
+    return;
   } else if (p->msg[0]) {
     (void)evbuffer_add(out, p->msg, strlen(p->msg));
     c->queued = p->send;
@@ -1031,6 +1060,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     break;
   case ST_PAUSE:
     c->paused = true;
+    if (c->plan.pause_every > 0 && c->plan.send - c->plan.fast > c->plan.pause_every) {
+      /* The next stretch at full speed, then the next pause; none right before the end. */
+      c->plan.fast += c->plan.pause_every;
+      c->paused = false;
+    }
     pump(c);
     break;
   case ST_PACE:
@@ -1185,19 +1219,20 @@ static int server_listen(struct server *srv, const char *addr, const char *port)
 }
 
 static void usage(FILE *f) {
-  (void)fprintf(f,
-                "usage: bw_faultd [--listen ADDR] [--port N] [--port-file FILE] [--slow MS] [--verbose]\n"
-                "  -s, --slow MS         wait MS more before every response (a slow node)\n"
-                "  -l, --listen ADDR     numeric address to bind (default 127.0.0.1)\n"
-                "  -p, --port N          port (default 0: one the kernel picks)\n"
-                "  -f, --port-file FILE  write the bound port and a newline to FILE\n"
-                "  -v, --verbose         one line per request on stderr\n"
-                "Endpoints: /bytes?size /delay?ms&size /trickle?rate&size "
-                "/stall?after&seconds&size\n"
-                "  /collapse?fast&rate&size /reset?after&size /lie?claim&send "
-                "/status?code&size\n"
-                "  /redirect-loop /hang (size defaults to %d bytes)\n",
-                DEFAULT_SIZE);
+  (void)fprintf(
+      f,
+      "usage: bw_faultd [--listen ADDR] [--port N] [--port-file FILE] [--slow MS] [--verbose]\n"
+      "  -s, --slow MS         wait MS more before every response (a slow node)\n"
+      "  -l, --listen ADDR     numeric address to bind (default 127.0.0.1)\n"
+      "  -p, --port N          port (default 0: one the kernel picks)\n"
+      "  -f, --port-file FILE  write the bound port and a newline to FILE\n"
+      "  -v, --verbose         one line per request on stderr\n"
+      "Endpoints: /bytes?size /delay?ms&size /trickle?rate&size "
+      "/stall?after&seconds[&every]&size\n"
+      "  /collapse?fast&rate&size /reset?after&size /lie?claim&send "
+      "/status?code&size\n"
+      "  /redirect-loop /hang /headers?size (size defaults to %d bytes)\n",
+      DEFAULT_SIZE);
 }
 
 int main(int argc, char **argv) {

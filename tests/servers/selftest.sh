@@ -103,6 +103,10 @@ fetch "$u/stall?after=100000&seconds=1.5&size=200000"
 check "/stall?after=100000&seconds=1.5&size=200000: ${secs}s (want 1.5-1.8), $size bytes" \
   test "$rc/$size" = 0/200000 -a "$(between "$secs" 1.5 1.8 && echo y)" = y
 
+fetch "$u/stall?after=100000&seconds=0.5&every=100000&size=300000"
+check "/stall?after=100000&seconds=0.5&every=100000&size=300000: ${secs}s (want 1.0-1.3), $size bytes" \
+  test "$rc/$size" = 0/300000 -a "$(between "$secs" 1.0 1.3 && echo y)" = y
+
 fetch "$u/collapse?fast=100000&rate=100000&size=300000"
 check "/collapse?fast=100000&rate=100000&size=300000: ${secs}s (want 1.9-2.3), $size bytes" \
   test "$rc/$size" = 0/300000 -a "$(between "$secs" 1.9 2.3 && echo y)" = y
@@ -125,6 +129,10 @@ check "/redirect-loop with -L --max-redirs 5: curl exit $rc (want 47)" test "$rc
 
 fetch --max-time 1 "$u/hang"
 check "/hang: no answer, curl exit $rc (want 28, timeout) after ${secs}s" test "$rc/$code" = 28/000
+
+fetch --max-time 1 "$u/headers?size=1000"
+check "/headers?size=1000: status $code, then nothing: curl exit $rc (want 28) after $size bytes" \
+  test "$rc/$code/$size" = 28/200/0
 
 conns=$(curl -s --max-time 10 -o /dev/null -o /dev/null -w '%{num_connects}\n' \
   "$u/bytes?size=100000" "$u/delay?ms=10" | tr '\n' ' ')
