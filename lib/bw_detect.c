@@ -214,8 +214,11 @@ double bw_detect_threshold(double budget_runs) {
  * lone spikes does not prove that spikes never come in twos.
  */
 double bw_detect_bad_rate(const struct bw_detect *cfg, size_t n, size_t bad, size_t pairs) {
-  double runs = fmax((double)n, (double)cfg->min_runs);
-  double p = ((double)bad + 0.5) / (runs + 1);
+  double runs = fmax((double)n, (double)cfg->min_runs), z = 1.6448536269514722, z2 = z * z;
+  double ph = (double)bad / runs;
+  /* Wilson's upper 95% bound: what the window cannot rule out, not what it happened to show */
+  double p = (ph + z2 / (2 * runs) + z * sqrt(ph * (1 - ph) / runs + z2 / (4 * runs * runs))) /
+             (1 + z2 / runs);
   return fmin(fmax(p, ((double)pairs + p) / ((double)bad + 1)), 1);
 }
 
@@ -226,7 +229,7 @@ double bw_detect_bad_rate(const struct bw_detect *cfg, size_t n, size_t bad, siz
  */
 int64_t bw_detect_need(const struct bw_detect *cfg, int64_t runs, double rate,
                        double budget_runs) {
-  double alpha = 1 / (10 * budget_runs), tail = 0;
+  double alpha = 1 / budget_runs, tail = 0;
   if (runs <= 0 || rate >= 1)
     return runs + 1;
   if (runs > 2000)
@@ -265,6 +268,20 @@ static bool recent_bad(const struct bw_detect *cfg, const struct bw_metric *m, d
   return is_bad(cfg, m, ref, med);
 }
 
+/*
+ * The good runs in a row that close a regression: close_after, or more when the regression's own
+ * runs often look back to normal by chance (a wide target just past the factor), so that such a
+ * streak would come by chance less than once in CLOSE_ALPHA. The rate is counted over the runs
+ * before the current streak, with half a run of prior.
+ */
+#define CLOSE_ALPHA 0.001
+static int64_t close_need(const struct bw_detect *cfg, const struct bw_detect_state *st) {
+  double runs = (double)(st->episode_runs - st->good_streak);
+  double r = ((double)(st->episode_bad - st->good_streak) + 0.5) / (runs + 1);
+  double k = ceil(log(CLOSE_ALPHA) / log(r) - 1e-9);
+  return k > (double)cfg->close_after ? (k > 1000 ? 1000 : (int64_t)k) : cfg->close_after;
+}
+
 void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, double budget_runs,
                     struct bw_detect_state *st, const struct bw_baseline *b, const double *recent,
                     size_t n_recent, double value, int64_t at_us, struct bw_verdict *ret) {
@@ -292,13 +309,21 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
   ret->bad = is_bad(cfg, m, ref, value);
 
   if (st->open) {
+    /* While open, the episode counts the runs since it opened and those back to normal. */
+    st->episode_runs++;
+    /*
+     * Every run of an open regression stays out of later windows, the ones that look recovered
+     * too: keeping only those would leave a window of the low side of the noise, narrower than
+     * the target really is, and false openings after the close.
+     */
+    ret->exclude = true;
     if (is_recovered(cfg, m, ref, value)) {
       st->good_streak++;
+      st->episode_bad++;
     } else {
       st->good_streak = 0;
-      ret->exclude = true;
     }
-    if (st->good_streak >= cfg->close_after) {
+    if (st->good_streak >= close_need(cfg, st)) {
       memset(st, 0, sizeof(*st));
       ret->event = BW_EVENT_CLOSED;
     }
@@ -314,15 +339,16 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
    * What the episode needs is fixed from the window as it was when the episode began: its own
    * bad runs enter the window as they come and would otherwise raise the bar they must clear.
    */
-  if (st->cusum == 0) {
+  if (st->cusum == 0)
     st->rate = bw_detect_bad_rate(cfg, b->n, b->bad, b->pairs);
-    st->episode_us = at_us;
-  }
   st->cusum = fmax(0, st->cusum + z - BW_DETECT_SLACK);
-  if (st->cusum > 0) {
+  if (st->cusum > 0 && (st->episode_bad > 0 || ret->bad)) {
+    /* the spell is counted from its first bad run */
+    if (st->episode_bad == 0)
+      st->episode_us = at_us;
     st->episode_runs++;
     st->episode_bad += ret->bad;
-  } else {
+  } else if (st->cusum == 0) {
     st->episode_runs = st->episode_bad = 0;
   }
   ret->cusum = st->cusum;
@@ -333,6 +359,7 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
     st->open = true;
     st->open_baseline = ref;
     st->good_streak = 0;
+    st->episode_runs = st->episode_bad = 0;
     ret->exclude = true;
     ret->exclude_since_us = st->episode_us;
     ret->event = BW_EVENT_OPENED;
