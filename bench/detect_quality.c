@@ -306,7 +306,7 @@ static void replay(const struct bw_detect *cfg, const struct bw_metric *m, const
     t->pts[i].value = s->v[i];
   }
   bw_detect_replay(cfg, m, 3600 * INT64_C(1000000), t->pts, (size_t)s->n, NULL, 0, NULL, 0,
-                   t->rv);
+                   t->rv, NULL);
   for (int i = 0; i < s->n; i++) {
     t->event[i] = t->rv[i].v.event;
     t->avail_event[i] = t->rv[i].avail_event;

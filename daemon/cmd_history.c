@@ -319,7 +319,7 @@ static int replay_target(struct bw_store *store, const struct bw_detect *det, co
   }
   ret->v = bw_xcalloc(ret->n + 1, sizeof(*ret->v));
   bw_detect_replay(det, ret->m, t ? t->every_us : 3600 * INT64_C(1000000), ret->pts, ret->n, acks,
-                   n_acks, avail_acks, n_avail_acks, ret->v);
+                   n_acks, avail_acks, n_avail_acks, ret->v, NULL);
   free(acks);
   free(avail_acks);
   return 0;

@@ -17,7 +17,9 @@
 #include "bw_detect.h"
 #include "bw_file.h"
 #include "bw_import.h"
+#include "bw_judge.h"
 #include "bw_transfer.h"
+#include "bw_url.h"
 #include "cli.h"
 
 /* The largest file imported: ab -g for a million requests is about 50 MB. */
@@ -127,7 +129,7 @@ static void point_run(const struct bw_test *t, const char *backend, const char *
   run->test = bw_xstrdup(t->name);
   run->backend = bw_xstrdup(backend ? backend : "");
   run->kind = t->kind;
-  run->url = bw_xstrdup(t->url);
+  run->url = bw_url_redact(t->url); /* the database never holds a password */
   run->started_us = p->started_us;
   run->outcome = BW_OUTCOME_OK;
   run->error_message = bw_xasprintf("imported from %s:%" PRId64, path, p->line);
@@ -350,6 +352,7 @@ int cmd_import(int argc, char **argv) {
     status = 1;
     goto out;
   }
+  size_t added = 0;
   for (size_t i = 0; i < n_in; i++) {
     size_t fresh = 0;
     int r = dry_run ? count_new(store, t, backend, &in[i], &fresh, &errs)
@@ -363,6 +366,23 @@ int cmd_import(int argc, char **argv) {
     }
     (void)printf("%s: %zu run%s %s, %zu already there\n", in[i].path, fresh, fresh == 1 ? "" : "s",
                  dry_run ? "would be imported" : "imported", in[i].n - fresh);
+    added += fresh;
+  }
+  if (!dry_run && added > 0) {
+    /* The judge never saw these runs: it judges the whole history again, as the daemon would
+     * have judged it run by run, so that detector, regressions and history agree. */
+    int64_t target_id;
+    size_t opened = 0;
+    if (bw_store_find_target(store, t->name, backend, &target_id, &errs) < 0 ||
+        bw_judge_rebuild(store, &t->detect, t->every_us, target_id, t->kind, &opened, &errs) < 0) {
+      print_errs(&errs);
+      (void)fprintf(stderr, "benchwatch import: the runs are stored, but judging them failed; "
+                            "importing again judges them again\n");
+      status = 1;
+      goto out;
+    }
+    (void)printf("judged the history again: %zu regression%s in it\n", opened,
+                 opened == 1 ? "" : "s");
   }
   (void)fflush(stdout);
 

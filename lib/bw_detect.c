@@ -466,7 +466,7 @@ static size_t fifo_pop(struct fifo *f) {
 void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, int64_t every_us,
                       const struct bw_point *pts, size_t n, const int64_t *acks, size_t n_acks,
                       const int64_t *avail_acks, size_t n_avail_acks,
-                      struct bw_replay_verdict *ret) {
+                      struct bw_replay_verdict *ret, struct bw_replay_end *ret_end) {
   struct bw_detect_state st;
   struct bw_avail_state av;
   struct bw_window win = {0};
@@ -505,7 +505,9 @@ void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, in
     bool failed = isnan(pts[i].value), avail_exclude;
     r->avail_event = bw_avail_step(cfg, budget, &av, failed, t, runs.tail - runs.head,
                                    runs.count, runs.pairs, &avail_exclude);
+    r->avail_exclude = avail_exclude;
     if (r->avail_event == BW_EVENT_OPENED) {
+      r->avail_since_us = av.streak_us;
       struct drop_ctx d = {NULL, pts};
       fifo_drop_since(&runs, pts, av.streak_us, drop_from_window, &d);
     }
@@ -535,6 +537,18 @@ void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, in
     }
     r->open = st.open;
     r->avail_open = av.open;
+  }
+  /* Acks after the last run still took effect: the detector the judge holds now is fresh. */
+  for (; ack < n_acks; ack++) {
+    memset(&st, 0, sizeof(st));
+    since = acks[ack];
+  }
+  if (avail_ack < n_avail_acks)
+    memset(&av, 0, sizeof(av));
+  if (ret_end) {
+    ret_end->st = st;
+    ret_end->av = av;
+    ret_end->since_us = since == INT64_MIN ? 0 : since;
   }
   free(recent);
   free(perf.idx);

@@ -192,6 +192,15 @@ struct bw_replay_verdict {
   bool open;       /* the figure's regression is open after the run */
   bool avail_open; /* availability's */
   bool acked;      /* an ack of the figure took effect before this run */
+  bool avail_exclude;       /* the run is kept out of availability's later windows */
+  int64_t avail_since_us;   /* on an availability opening: failed runs from here on are too */
+};
+
+/* Where a replay ended: the detector's memory after the last run, as the judge keeps it. */
+struct bw_replay_end {
+  struct bw_detect_state st;
+  struct bw_avail_state av;
+  int64_t since_us; /* the window's start after the last ack (0: none) */
 };
 
 /*
@@ -200,11 +209,12 @@ struct bw_replay_verdict {
  * runs that started within window_us before it (and at or after the latest ack), not failed,
  * not excluded, at most window_runs of the newest. acks and avail_acks: the times (ascending)
  * at which a person accepted a regression of the figure, or of availability; each takes effect
- * at the first run that started at or after it. O(n log w) plus the baseline's O(w) scan.
+ * at the first run that started at or after it. *ret_end (may be NULL) gets the state after the
+ * last run. O(n log w) plus the window's sorted insertions (memmove) and a bounded shorth scan.
  */
 void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, int64_t every_us,
                       const struct bw_point *pts, size_t n, const int64_t *acks, size_t n_acks,
                       const int64_t *avail_acks, size_t n_avail_acks,
-                      struct bw_replay_verdict *ret);
+                      struct bw_replay_verdict *ret, struct bw_replay_end *ret_end);
 
 #endif

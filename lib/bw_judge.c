@@ -158,6 +158,116 @@ int bw_judge_record(struct bw_store *store, const struct bw_detect *cfg, int64_t
   return 0;
 }
 
+/*
+ * Writes what a replay of one metric found: marks (retroactive exclusions applied as the judge
+ * applies them), regressions (skipping those an ack closed: the acked rows stand), and the
+ * detector's memory at the end.
+ */
+static int write_replay(struct bw_store *store, int64_t target_id, const char *metric, bool avail,
+                        const struct bw_point *pts, const struct bw_replay_verdict *rv, size_t n,
+                        const int64_t *acks, size_t n_acks, const struct bw_replay_end *end,
+                        size_t *opened, struct bw_errs *errs) {
+  bool *excluded = bw_xcalloc(n + 1, sizeof(*excluded));
+  int r = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool opens = avail ? rv[i].avail_event == BW_EVENT_OPENED : rv[i].v.event == BW_EVENT_OPENED;
+    int64_t since = avail ? rv[i].avail_since_us : rv[i].v.exclude_since_us;
+    excluded[i] = avail ? rv[i].avail_exclude : rv[i].v.exclude;
+    for (size_t j = i; opens && j-- > 0 && pts[j].started_us >= since;)
+      if (avail ? isnan(pts[j].value) : rv[j].v.bad)
+        excluded[j] = true;
+  }
+  for (size_t i = 0; i < n && r == 0; i++) {
+    if (excluded[i] || (!avail && rv[i].v.bad))
+      r = bw_store_mark(store, pts[i].run_id, metric, excluded[i], errs);
+    enum bw_event e = avail ? rv[i].avail_event : rv[i].v.event;
+    if (r < 0 || e != BW_EVENT_OPENED)
+      continue;
+    size_t j = i + 1;
+    while (j < n && (avail ? rv[j].avail_event : rv[j].v.event) != BW_EVENT_CLOSED)
+      j++;
+    /* An ack between the opening and the close (or after it, when still open) closed it: the
+     * acked row stands for it. An ack takes effect at the first run at or after it. */
+    bool acked = false;
+    for (size_t k = 0; k < n_acks && !acked; k++)
+      acked = acks[k] > pts[i].started_us && (j == n || acks[k] <= pts[j].started_us);
+    if (acked)
+      continue;
+    const struct bw_verdict *v = &rv[i].v;
+    r = bw_store_regression_open(store, target_id, metric, pts[i].run_id, pts[i].started_us,
+                                 avail ? (double)NAN : v->reference,
+                                 avail ? (double)NAN : pts[i].value,
+                                 avail ? (double)NAN : v->ratio, NULL, errs);
+    (*opened)++;
+    if (r == 0 && j < n)
+      r = bw_store_regression_close(store, target_id, metric, pts[j].run_id, pts[j].started_us,
+                                    NULL, errs);
+  }
+  free(excluded);
+  if (r == 0) {
+    struct bw_judge_row row;
+    memset(&row, 0, sizeof(row));
+    row.perf = end->st;
+    row.avail = end->av;
+    row.since_us = avail ? 0 : end->since_us;
+    r = bw_store_judge_save(store, target_id, metric, &row, n ? pts[n - 1].run_id : 0, errs);
+  }
+  return r;
+}
+
+int bw_judge_rebuild(struct bw_store *store, const struct bw_detect *cfg, int64_t every_us,
+                     int64_t target_id, enum bw_kind kind, size_t *ret_opened,
+                     struct bw_errs *errs) {
+  uint32_t figures = bw_detect_figures(cfg, kind);
+  size_t opened = 0;
+  int r = bw_store_begin(store, errs);
+  if (r < 0)
+    return r;
+  r = bw_store_judge_clear(store, target_id, errs);
+  for (const struct bw_metric *m = bw_metrics; r == 0 && m->name; m++) {
+    bool headline = m == bw_detect_metric(kind);
+    bool judged = (figures & (UINT32_C(1) << (m - bw_metrics))) && (m->kinds & (1u << kind));
+    bool avail = headline && (figures & BW_FIGURE_AVAILABILITY);
+    if (!judged && !avail)
+      continue;
+    struct bw_point *pts = NULL;
+    int64_t *acks = NULL, *avail_acks = NULL;
+    size_t n = 0, n_acks = 0, n_avail_acks = 0;
+    r = bw_store_series(store, target_id, m->name, INT64_MIN, INT64_MAX, &pts, &n, errs);
+    if (r == 0)
+      r = bw_store_acks(store, target_id, m->name, &acks, &n_acks, errs);
+    if (r == 0)
+      r = bw_store_acks(store, target_id, BW_METRIC_AVAILABILITY, &avail_acks, &n_avail_acks,
+                        errs);
+    if (r == 0) {
+      struct bw_replay_verdict *rv = bw_xcalloc(n + 1, sizeof(*rv));
+      struct bw_replay_end end;
+      bw_detect_replay(cfg, m, every_us, pts, n, acks, n_acks, avail_acks, n_avail_acks, rv,
+                       &end);
+      if (judged)
+        r = write_replay(store, target_id, m->name, false, pts, rv, n, acks, n_acks, &end,
+                         &opened, errs);
+      /* availability rides on the headline figure's series, which holds every failed run */
+      if (r == 0 && avail)
+        r = write_replay(store, target_id, BW_METRIC_AVAILABILITY, true, pts, rv, n, avail_acks,
+                         n_avail_acks, &end, &opened, errs);
+      free(rv);
+    }
+    free(pts);
+    free(acks);
+    free(avail_acks);
+  }
+  if (r == 0)
+    r = bw_store_commit(store, errs);
+  if (r < 0) {
+    bw_store_rollback(store);
+    return r;
+  }
+  if (ret_opened)
+    *ret_opened = opened;
+  return 0;
+}
+
 int bw_judge_state(struct bw_store *store, const struct bw_detect *cfg, int64_t target_id,
                    const struct bw_metric *m, int64_t at_us, struct bw_judge_view *ret,
                    struct bw_errs *errs) {

@@ -66,6 +66,17 @@ int bw_judge_state(struct bw_store *store, const struct bw_detect *cfg, int64_t 
                    const struct bw_metric *m, int64_t at_us, struct bw_judge_view *ret,
                    struct bw_errs *errs);
 
+/*
+ * Judges a target's whole stored history again, as if every run had been judged as it came, in
+ * one transaction: the marks, the regressions (those people acked stay as they are; the others
+ * are found again, with new ids) and the detector's memory are replaced by a replay under cfg
+ * (bw_detect_replay, with the stored acks). For an import, which adds runs the judge never saw.
+ * *ret_opened (may be NULL) gets how many regressions the history holds now.
+ */
+int bw_judge_rebuild(struct bw_store *store, const struct bw_detect *cfg, int64_t every_us,
+                     int64_t target_id, enum bw_kind kind, size_t *ret_opened,
+                     struct bw_errs *errs);
+
 /* "median 161.00 ms vs mode 98.00 ms (x1.64)" and the like for the headline figure. */
 char *bw_judge_describe(const struct bw_judgement *j);
 /* The same for one figure's verdict. */

@@ -8,6 +8,7 @@
 #include "bw_report.h"
 #include "bw_report_mail.h"
 #include "bw_schedule.h"
+#include "bw_url.h"
 #include "bw_util.h"
 
 #define S INT64_C(1000000)
@@ -59,8 +60,10 @@ static void on_sent(void *arg, int code, const char *error) {
     bw_log(BW_LOG_ERR, "report %d: %s", r->sending_day, errs.msg[0]);
   bw_errs_clear(&errs);
   if (code == 0) {
+    char *server = bw_url_redact(r->cfg->report.smtp);
     bw_log(BW_LOG_INFO, "report %d mailed to %zu recipients through %s", r->sending_day,
-           r->cfg->report.n_to, r->cfg->report.smtp);
+           r->cfg->report.n_to, server);
+    free(server);
     r->failures = 0;
     deliver_next(r); /* an older one kept from a bad night, if any */
     return;

@@ -1575,3 +1575,16 @@ int bw_store_judge_state(struct bw_store *store, int64_t target_id, const char *
   (void)sqlite3_finalize(st);
   return r;
 }
+
+int bw_store_judge_clear(struct bw_store *store, int64_t target_id, struct bw_errs *errs) {
+  int r = run_stmt(store,
+                   "DELETE FROM run_mark WHERE run_id IN (SELECT id FROM run WHERE target_id = ?)",
+                   "cannot clear the run marks", errs, "i", target_id);
+  if (r == 0)
+    r = run_stmt(store, "DELETE FROM regression WHERE target_id = ? AND acked_us IS NULL",
+                 "cannot clear the regressions", errs, "i", target_id);
+  if (r == 0)
+    r = run_stmt(store, "DELETE FROM judge WHERE target_id = ?", "cannot clear the detector",
+                 errs, "i", target_id);
+  return r;
+}

@@ -122,6 +122,9 @@ int bw_store_regression_open(struct bw_store *store, int64_t target_id, const ch
 int bw_store_regression_close(struct bw_store *store, int64_t target_id, const char *metric,
                               int64_t run_id, int64_t started_us, int64_t *ret_id,
                               struct bw_errs *errs);
+/* Forgets what the judge said about a target: its marks, its regressions that no person acked,
+ * its detector's memory (for bw_judge_rebuild(), inside its transaction). */
+int bw_store_judge_clear(struct bw_store *store, int64_t target_id, struct bw_errs *errs);
 /* When people acked the target's regressions of metric, ascending (allocated). */
 int bw_store_acks(struct bw_store *store, int64_t target_id, const char *metric, int64_t **ret,
                   size_t *ret_n, struct bw_errs *errs);

@@ -72,7 +72,8 @@ class ImportTest(unittest.TestCase):
             "%d %.3f\n" % (t, v) for t, v in self.points))
         p = self.imp("--test", "home", path)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout, "%s: 200 runs imported, 0 already there\n" % path)
+        self.assertEqual(p.stdout, "%s: 200 runs imported, 0 already there\n"
+                                   "judged the history again: 0 regressions in it\n" % path)
 
         rows = self.sql("SELECT r.started_us, r.outcome, r.p50_us, r.rate_bps, r.requests,"
                         " r.complete, r.error_message, t.kind, t.url, t.backend"
@@ -141,7 +142,8 @@ class ImportTest(unittest.TestCase):
 
         p = self.imp("--test", "tarball", "--backend", "node-2:8088", path)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout, "%s: 24 runs imported, 0 already there\n" % path)
+        self.assertEqual(p.stdout, "%s: 24 runs imported, 0 already there\n"
+                                   "judged the history again: 0 regressions in it\n" % path)
         rows = self.sql("SELECT r.started_us, r.rate_bps, r.p50_us FROM run r"
                         " JOIN target t ON t.id = r.target_id"
                         " WHERE t.name = 'tarball' AND t.backend = 'node-2:8088'"
@@ -189,7 +191,8 @@ class ImportTest(unittest.TestCase):
         two = os.path.join(DATA, "ab-g-two-runs.tsv")
         p = self.imp("--test", "home", two)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout, "%s: 2 runs imported, 0 already there\n" % two)
+        self.assertEqual(p.stdout, "%s: 2 runs imported, 0 already there\n"
+                                   "judged the history again: 0 regressions in it\n" % two)
         # ab -e holds no time: --at gives it.
         ab_e = os.path.join(DATA, "ab-e.csv")
         p = self.imp("--test", "home", ab_e)
@@ -210,6 +213,46 @@ class ImportTest(unittest.TestCase):
             "%s: 0 runs would be imported, 1 already there" % os.path.join(DATA, "ab-g.tsv"),
             "%s: 1 run would be imported, 0 already there" % one])
         self.assertEqual(self.sql("SELECT count(*) FROM run"), [(3,)])
+
+    def test_import_is_judged(self):
+        """Imported history is judged as the daemon would have judged it run by run: the
+        regression in it is open, in the same run as backtest finds, and an ack stands."""
+        slow = self.t0 + 188 * HOUR  # the last 12 of the 200 hours are three times slower
+        pts = self.points[:188] + [(slow + i * HOUR, 300.0 + i % 3) for i in range(12)]
+        path = self.write("home.txt", "".join("%d %.3f\n" % tv for tv in pts))
+        p = self.imp("--test", "home", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("judged the history again: 1 regression in it", p.stdout)
+        rows = self.sql("SELECT id, metric, open_run_id, closed_us IS NULL, round(baseline / 1000),"
+                        " round(observed / 1000) FROM regression")
+        self.assertEqual(len(rows), 1, rows)
+        reg_id, metric, open_run, still_open, base, observed = rows[0]
+        self.assertEqual((metric, still_open), ("p50_us", 1))
+        self.assertTrue(88 <= base <= 102, rows)
+        self.assertTrue(299 <= observed <= 302, rows)
+        # The run that opened it is one of the slow ones, as backtest replays it.
+        opened_at = self.sql("SELECT started_us / 1000000 FROM run WHERE id = ?", open_run)[0][0]
+        self.assertTrue(slow <= opened_at < slow + 12 * HOUR)
+        bt = json.loads(cli("backtest", "--config", self.config, "home", "--json").stdout)
+        self.assertEqual([(e["event"], e["run_id"]) for e in bt["events"]], [("OPENED", open_run)])
+        # The slow runs are kept out of later baseline windows; the detector knows it is open.
+        self.assertGreaterEqual(self.sql("SELECT count(*) FROM run_mark k JOIN run r"
+                                         " ON r.id = k.run_id WHERE k.excluded AND"
+                                         " r.started_us >= ?", slow * 1000000)[0][0], 3)
+        self.assertEqual(self.sql("SELECT open_baseline IS NOT NULL FROM judge j JOIN target t"
+                                  " ON t.id = j.target_id WHERE t.name = 'home'"
+                                  " AND j.metric = 'p50_us'"), [(1,)])
+        out = cli("baseline", "home", "--config", self.config).stdout
+        self.assertRegex(out, r"REGRESSED since .* \(frozen baseline (8|9|10)\d\.")
+        # A person accepts it; importing more history judges again and keeps the ack.
+        p = cli("regressions", "ack", str(reg_id), "--config", self.config)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        more = self.write("more.txt", "%d 301.0\n" % (slow + 12 * HOUR))
+        p = self.imp("--test", "home", more)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.sql("SELECT id, acked_us IS NOT NULL FROM regression"),
+                         [(reg_id, 1)])
+        self.assertNotIn("REGRESSED", cli("baseline", "home", "--config", self.config).stdout)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ static void replay_acked(const struct bw_detect *cfg, const struct bw_metric *m,
   }
   for (size_t k = 0; k < n_acks && k < 8; k++)
     acks[k] = pts[ack_runs[k]].started_us - 1;
-  bw_detect_replay(cfg, m, 3600 * INT64_C(1000000), pts, n, acks, n_acks, NULL, 0, rv);
+  bw_detect_replay(cfg, m, 3600 * INT64_C(1000000), pts, n, acks, n_acks, NULL, 0, rv, NULL);
   memset(ev, 0, sizeof(*ev));
   for (size_t i = 0; i < n; i++) {
     if (rv[i].v.event == BW_EVENT_OPENED && ev->n_opened < 16)
