@@ -285,6 +285,7 @@ struct replayed {
   struct bw_point *pts;
   struct bw_replay_verdict *v;
   size_t n;
+  struct bw_replay_end end; /* the detector after the last run and any later ack */
 };
 
 static int replay_target(struct bw_store *store, const struct bw_detect *det, const char *test,
@@ -319,7 +320,7 @@ static int replay_target(struct bw_store *store, const struct bw_detect *det, co
   }
   ret->v = bw_xcalloc(ret->n + 1, sizeof(*ret->v));
   bw_detect_replay(det, ret->m, t ? t->every_us : 3600 * INT64_C(1000000), ret->pts, ret->n, acks,
-                   n_acks, avail_acks, n_avail_acks, ret->v, NULL);
+                   n_acks, avail_acks, n_avail_acks, ret->v, &ret->end);
   free(acks);
   free(avail_acks);
   return 0;
@@ -569,7 +570,7 @@ int cmd_backtest(int argc, char **argv) {
   r = replay_target(store, t ? &t->detect : &cfg->detect, argv[optind], backend, t, NULL, &rp);
   if (r == 0) {
     size_t opened = 0, closed = 0, failed = 0;
-    bool open = false;
+    bool open = rp.end.st.open;
     const struct bw_metric *m = rp.m;
     if (json)
       (void)printf("{\"events\":[");
@@ -583,8 +584,6 @@ int cmd_backtest(int argc, char **argv) {
       utc_time(rp.pts[i].started_us, when, sizeof(when));
       opened += (v->event == BW_EVENT_OPENED) + (av == BW_EVENT_OPENED);
       closed += (v->event == BW_EVENT_CLOSED) + (av == BW_EVENT_CLOSED);
-      if (v->event)
-        open = v->event == BW_EVENT_OPENED;
       if (json) {
         (void)printf("%s{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"event\":\"%s\"",
                      opened + closed > 1 ? "," : "", when, rp.pts[i].run_id,

@@ -115,6 +115,45 @@ class RegressionTest(unittest.TestCase):
         self.assertIn("no open regression %d" % rows[1][0], p.stderr)
 
 
+    def test_ack_is_replayed(self):
+        """A person accepts a slower level while its regression is open: the daemon takes it as
+        the new normal and opens nothing more, and backtest, replaying the ack where it was
+        made, finds exactly the daemon's regression and no other."""
+        self.write("/delay?ms=20")
+        d = Daemon(self.config)
+        try:
+            d.wait_log("(run 12)", timeout=60)
+            self.write("/delay?ms=100")
+            d.proc.send_signal(signal.SIGHUP)
+            d.wait_log("REGRESSION OPENED home: median 10", timeout=60)
+            reg = sqlite3.connect(self.db).execute("SELECT id FROM regression").fetchone()[0]
+            p = cli("regressions", "ack", str(reg), "--db", self.db)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # min_runs of the new level later it is judged against itself: "x1.0", not "worse"
+            acked_at = len(d.log().splitlines())
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                after = d.log().splitlines()[acked_at:]
+                if sum("(run " in l for l in after) >= 8:
+                    break
+                time.sleep(0.2)
+            after = [l for l in d.log().splitlines()[acked_at:] if "(run " in l]
+            self.assertGreaterEqual(len(after), 8)
+            self.assertRegex(after[-1], r"median 10\d\.\d\d ms vs mode 10\d\.\d\d ms \(x[01]\.")
+            self.assertEqual(d.stop(), 0)
+        finally:
+            if d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+        con = sqlite3.connect(self.db)
+        rows = con.execute("SELECT open_run_id, acked_us IS NOT NULL FROM regression").fetchall()
+        con.close()
+        self.assertEqual(rows, [(rows[0][0], 1)])
+        bt = json.loads(cli("backtest", "--config", self.config, "home", "--json").stdout)
+        self.assertEqual([(e["event"], e["run_id"]) for e in bt["events"]],
+                         [("OPENED", rows[0][0])])
+        self.assertFalse(bt["open_at_end"])  # without the ack the replay would still be open
+        self.assertIn("normal", cli("baseline", "home", "--config", self.config).stdout)
+
     def check_report(self):
         """The report of the last hour: the counts in the subject, the same content in HTML."""
         import html.parser
