@@ -62,6 +62,19 @@ static void send_status(struct daemon *d) {
   notify(buf);
 }
 
+/* The regressions open in the database, so that /metrics never reads "normal" for them. */
+static void seed_open(struct daemon *d) {
+  struct bw_regression *open = NULL;
+  struct bw_errs errs = {0};
+  size_t n = 0;
+  if (d->store && bw_store_regressions(d->store, 0, true, &open, &n, &errs) == 0)
+    bw_runner_seed(d->runner, open, n);
+  else if (errs.n)
+    bw_log(BW_LOG_WARNING, "cannot read the open regressions: %s", errs.msg[0]);
+  bw_regressions_free(open, n);
+  bw_errs_clear(&errs);
+}
+
 static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
   struct daemon *d = arg;
   if (strcmp(path, "/metrics") != 0) {
@@ -118,6 +131,7 @@ static void on_hup(void *arg) {
       bw_log(BW_LOG_WARNING, "database changed to %s: that takes a restart; still writing %s",
              cfg->database, d->cfg->database);
     bw_runner_apply(d->runner, cfg);
+    seed_open(d);
     if (d->reporter)
       bw_reporter_apply(d->reporter, cfg);
     bw_config_free(d->cfg);
@@ -232,6 +246,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   bw_runner_apply(d.runner, d.cfg);
+  seed_open(&d);
   if (d.cfg->metrics.listen && !once) {
     d.metrics = bw_http_listen(d.loop, d.cfg->metrics.listen, serve_metrics, &d, &errs);
     if (!d.metrics) {

@@ -143,6 +143,25 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
     bw_buf_printf(&b, " %d\n", ts[i].availability_open);
   }
 
+  header(&b, "benchwatch_figure_regression_open", "gauge",
+         "1 while a regression of this judged figure of the target is open.");
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < ts[i].n_figures; f++) {
+      bw_buf_printf(&b, "benchwatch_figure_regression_open");
+      labels(&b, &ts[i], "figure", ts[i].figures[f].name);
+      bw_buf_printf(&b, " %d\n", ts[i].figures[f].open);
+    }
+  header(&b, "benchwatch_figure_ratio", "gauge",
+         "The latest run's figure over the judge's reference (frozen while a regression is open).");
+  for (size_t i = 0; i < n; i++)
+    for (size_t f = 0; f < ts[i].n_figures; f++) {
+      if (isnan(ts[i].figures[f].ratio))
+        continue;
+      bw_buf_printf(&b, "benchwatch_figure_ratio");
+      labels(&b, &ts[i], "figure", ts[i].figures[f].name);
+      bw_buf_printf(&b, " %.6g\n", ts[i].figures[f].ratio);
+    }
+
   header(&b, "benchwatch_targets", "gauge", "Targets scheduled.");
   bw_buf_printf(&b, "benchwatch_targets %zu\n", n);
   header(&b, "benchwatch_runs_queued", "gauge", "Runs waiting for a slot.");

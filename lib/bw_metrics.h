@@ -11,6 +11,13 @@
  * The Prometheus text exposition (format 0.0.4) of what the daemon knows. Pure: a snapshot in, a
  * malloc'ed page out. Units follow Prometheus conventions: seconds, bytes, _total counters.
  */
+/* What the judge said last about one judged figure of a target. */
+struct bw_metrics_figure {
+  const char *name;   /* the figure (p50_us, rate_bps, ...) */
+  bool open;          /* a regression of it is open */
+  double ratio;       /* the latest run against the reference; NAN when not judged */
+};
+
 struct bw_metrics_target {
   const char *test;
   const char *backend; /* "" for none */
@@ -18,8 +25,10 @@ struct bw_metrics_target {
   uint64_t runs[4];    /* finished runs by outcome (ok, failed, partial, aborted) */
   const struct bw_run *last; /* the latest finished run, or NULL */
   double baseline;     /* in the metric's own unit (µs or bytes/s); NAN before one exists */
-  bool regression_open;
+  bool regression_open; /* of any judged figure */
   bool availability_open;
+  const struct bw_metrics_figure *figures; /* the judged figures, n_figures of them */
+  size_t n_figures;
 };
 
 struct bw_metrics_daemon {

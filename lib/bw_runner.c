@@ -42,6 +42,8 @@ struct target {
   double baseline;
   bool regression_open;
   bool availability_open;
+  struct bw_metrics_figure figures[BW_JUDGE_MAX_FIGURES]; /* names point into bw_metrics */
+  size_t n_figures;
 };
 
 struct bw_runner {
@@ -124,6 +126,13 @@ static struct target *target_new(struct bw_runner *r, const struct bw_test *test
   t->key = bw_schedule_key(test->name, t->backend);
   bw_run_init(&t->last);
   t->baseline = (double)NAN;
+  uint32_t figures = bw_detect_figures(&test->detect, test->kind);
+  for (const struct bw_metric *m = bw_metrics; m->name; m++)
+    if ((figures & (UINT32_C(1) << (m - bw_metrics))) && (m->kinds & (1u << test->kind)) &&
+        t->n_figures < BW_JUDGE_MAX_FIGURES) {
+      t->figures[t->n_figures].name = m->name;
+      t->figures[t->n_figures++].ratio = (double)NAN;
+    }
   t->timer = bw_timer_new(r->loop, on_timer, t);
   if (!t->timer) {
     bw_log(BW_LOG_ERR, "out of timers");
@@ -194,6 +203,27 @@ static void log_events(const struct bw_run *run, const struct bw_judgement *j) {
   free(tb);
 }
 
+/* What /metrics shows of the judge's words: every judged figure's state, the headline's baseline. */
+static void remember(struct target *t, const struct bw_judgement *j) {
+  t->availability_open = j->avail_open;
+  t->n_figures = j->n_fig;
+  t->regression_open = false;
+  for (size_t i = 0; i < j->n_fig; i++) {
+    const struct bw_judge_figure *f = &j->fig[i];
+    t->figures[i].name = f->metric->name;
+    t->figures[i].open = f->open;
+    t->figures[i].ratio = f->verdict.judged ? f->verdict.ratio : (double)NAN;
+    t->regression_open = t->regression_open || f->open;
+  }
+  if (j->n_fig > 0) {
+    const struct bw_verdict *v = &j->fig[0].verdict;
+    if (v->judged)
+      t->baseline = v->reference;
+    else if (v->baseline.n)
+      t->baseline = v->baseline.mode;
+  }
+}
+
 static void on_run_done(void *arg, struct bw_run *run) {
   struct target *t = arg;
   struct bw_runner *r = t->r;
@@ -219,17 +249,8 @@ static void on_run_done(void *arg, struct bw_run *run) {
            verdict);
     free(verdict);
     log_events(run, &j);
-    if (j.stepped) {
-      t->availability_open = j.avail_open;
-      if (j.n_fig > 0) {
-        const struct bw_verdict *v = &j.fig[0].verdict;
-        t->regression_open = j.fig[0].open;
-        if (v->judged)
-          t->baseline = v->reference;
-        else if (v->baseline.n)
-          t->baseline = v->baseline.mode;
-      }
-    }
+    if (j.stepped)
+      remember(t, &j);
   }
   r->stats.runs++;
   if (run->outcome == BW_OUTCOME_FAILED)
@@ -392,6 +413,19 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
            r->stats.targets, added, changed, removed, r->max_parallel);
 }
 
+void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    struct target *t = find(r, open[i].test, open[i].backend);
+    if (!t)
+      continue;
+    if (strcmp(open[i].metric, BW_METRIC_AVAILABILITY) == 0)
+      t->availability_open = true;
+    for (size_t f = 0; f < t->n_figures; f++)
+      if (strcmp(t->figures[f].name, open[i].metric) == 0)
+        t->figures[f].open = t->regression_open = true;
+  }
+}
+
 void bw_runner_once(struct bw_runner *r, void (*done)(void *arg), void *arg) {
   r->once = true;
   r->once_done = done;
@@ -457,6 +491,8 @@ char *bw_runner_metrics(const struct bw_runner *r) {
     mt[n].baseline = t->baseline;
     mt[n].regression_open = t->regression_open;
     mt[n].availability_open = t->availability_open;
+    mt[n].figures = t->figures;
+    mt[n].n_figures = t->n_figures;
     n++;
   }
   bw_runner_stats(r, &st);

@@ -37,6 +37,11 @@ struct bw_runner *bw_runner_new(struct bw_loop *loop, struct bw_store *store);
  * their times. Used at start and on every reload.
  */
 void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg);
+/*
+ * Tells the targets which regressions are open (from bw_store_regressions(open_only)), so that
+ * /metrics shows them from the start, before their next run is judged.
+ */
+void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n);
 /* Queues every target once, now, instead of at its times; done(arg) when all are stored. */
 void bw_runner_once(struct bw_runner *r, void (*done)(void *arg), void *arg);
 /* Stops scheduling and aborts the runs in flight, which are stored as aborted before it returns. */

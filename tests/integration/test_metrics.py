@@ -93,6 +93,30 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(m["benchwatch_targets"], 3)
         self.assertLess(m["benchwatch_scheduler_lag_seconds"], 1)
         self.assertGreater(m["benchwatch_daemon_last_run_timestamp_seconds"], time.time() - 10)
+        # Every judged figure speaks for itself: the home page is normal, near x1.
+        self.assertEqual(m['benchwatch_figure_regression_open{test="home",backend="",'
+                           'figure="p50_us"}'], 0)
+        self.assertTrue(0.5 < m['benchwatch_figure_ratio{test="home",backend="",'
+                                'figure="p50_us"}'] < 2)
+        self.assertEqual(m['benchwatch_figure_regression_open{test="big",backend="",'
+                           'figure="rate_bps"}'], 0)
+
+        # After a restart, an open regression shows at once, before any run is judged again.
+        with open(self.config) as f:
+            text = f.read()
+        with open(self.config, "w") as f:
+            f.write(text.replace("every: 1s", "every: 1h"))
+        d = Daemon(self.config)
+        try:
+            d.wait_log("serving http://127.0.0.1:%d/metrics" % self.port)
+            m = samples(self.scrape()[2])
+            self.assertNotIn("(run ", d.log())
+            self.assertEqual(m['benchwatch_regression_open{test="down",backend="",'
+                               'kind="availability"}'], 1)
+            self.assertEqual(m['benchwatch_regression_open{test="home",backend="",'
+                               'kind="performance"}'], 0)
+        finally:
+            self.assertEqual(d.stop(), 0)
 
 
 if __name__ == "__main__":
