@@ -185,7 +185,17 @@ char *bw_report_text(const struct bw_nightly *r) {
                   t->metric->label, med, base);
     if (!isnan(t->ratio))
       bw_buf_printf(&b, " (x%.2f)", t->ratio);
-    bw_buf_printf(&b, "%s\n", t->open ? "  REGRESSED" : "");
+    if (!isnan(t->latest_ratio)) {
+      fmt_value(t->metric, t->latest, med, sizeof(med));
+      bw_buf_printf(&b, "; latest %s (x%.2f)", med, t->latest_ratio);
+    }
+    if (t->open_what) {
+      char since[64];
+      when(t->open_since_us, since, sizeof(since));
+      bw_buf_printf(&b, "  REGRESSED since %s (%s)\n", since, t->open_what);
+    } else {
+      bw_buf_printf(&b, "%s\n", t->open ? "  REGRESSED" : "");
+    }
     if (t->n_values > 1) {
       bw_buf_printf(&b, "      ");
       spark_text(&b, t->values, t->n_values);
@@ -264,6 +274,10 @@ char *bw_report_html(const struct bw_nightly *r) {
                   t->open ? " class=\"bad\"" : "", t->metric->label, med, base);
     if (!isnan(t->ratio))
       bw_buf_printf(&b, "x%.2f", t->ratio);
+    if (!isnan(t->latest_ratio))
+      bw_buf_printf(&b, "<br>latest x%.2f", t->latest_ratio);
+    if (t->open_what)
+      bw_buf_printf(&b, "<br><b>regressed</b> (%s)", t->open_what);
     bw_buf_printf(&b, "</td><td>");
     if (t->n_values > 1)
       spark_svg(&b, t->values, t->n_values, t->baseline);

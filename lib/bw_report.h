@@ -26,6 +26,10 @@ struct bw_nightly_target {
   double baseline; /* the mode of the window ending with the period, NAN without history */
   double ratio;
   bool open;       /* a regression of this target is open now */
+  double latest;   /* the latest good run's figure in the period, NAN without one */
+  double latest_ratio; /* ... over the judge's reference */
+  int64_t open_since_us; /* when the open regression (figure first, else availability) opened */
+  const char *open_what; /* its figure's label, or "availability"; NULL when none is open */
   bool last_failed;
   double *values;  /* the period's good values, oldest first, for the chart */
   size_t n_values;

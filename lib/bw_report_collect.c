@@ -152,6 +152,16 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     t->open = t->open || jv.open || jv.avail_open;
     t->baseline = jv.reference;
     t->ratio = t->median / t->baseline;
+    t->latest = t->n_values ? t->values[t->n_values - 1] : (double)NAN;
+    t->latest_ratio = t->latest / t->baseline;
+    t->open_since_us = BW_NONE;
+    if (jv.open) {
+      t->open_what = t->metric->label;
+      t->open_since_us = jv.opened_us;
+    } else if (jv.avail_open) {
+      t->open_what = "availability";
+      t->open_since_us = jv.avail_opened_us;
+    }
     r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
       double *st;

@@ -254,6 +254,23 @@ class ImportTest(unittest.TestCase):
                          [(reg_id, 1)])
         self.assertNotIn("REGRESSED", cli("baseline", "home", "--config", self.config).stdout)
 
+    def test_report_speaks_the_judges_words(self):
+        """The last 10 of 24 hours at 2.6 times the normal: the day's median still looks
+        normal, but the report says the regression is open, since when, and the latest ratio."""
+        slow = self.t0 + 190 * HOUR
+        pts = self.points[:190] + [(slow + i * HOUR, 250.0 + i % 2) for i in range(10)]
+        path = self.write("home.txt", "".join("%d %.3f\n" % tv for tv in pts))
+        p = self.imp("--test", "home", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = cli("report", "--since", "24h", "--config", self.config)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        line = [l for l in p.stdout.splitlines() if l.startswith("  home ")][0]
+        self.assertRegex(line, r"median \d+\.\d+ ms vs mode (8|9|10)\d\.\d+ ms \(x(0\.9|1\.)")
+        self.assertRegex(line, r"latest 25\d\.\d+ ms \(x2\.[4-9]\d\)")
+        self.assertRegex(line, r"REGRESSED since .* \(median\)$")
+        p = cli("report", "--since", "24h", "--config", self.config, "--format", "html")
+        self.assertIn("<b>regressed</b> (median)", p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
