@@ -131,8 +131,8 @@ static const struct opt detect_opts[] = {
     {"close_after", T_INT, DET(close_after), 1, 1000, "3", 0,
      "consecutive good runs that close it"},
     {"figures", T_FIGURES, DET(figures), 0, 0, NULL, 0,
-     "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps (page), rate_bps ttfb_us "
-     "stall_us (download), availability; [] = the headline figure (p50_us or rate_bps) and "
+     "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps failed (page), rate_bps "
+     "ttfb_us stall_us (download), availability; [] = the headline figure (p50_us or rate_bps) and "
      "availability"},
     {"false_alarm_every", T_DURATION, DET(false_alarm_us), 3600 * INT64_C(1000000), 100 * 365 * DAY,
      "3650d", 0,

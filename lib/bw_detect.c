@@ -20,6 +20,8 @@ const struct bw_metric bw_metrics[] = {
     {"ttfb_us", DOWNLOAD, true, "TTFB", 1e3, "ms", 1},
     {"stall_us", DOWNLOAD, true, "stall", 1e6, "s", 1e5},
     {"rps", PAGE, false, "requests/s", 1, "/s", 1e-3},
+    /* failed requests of a run: a test's request count is fixed, so this is its failure rate */
+    {"failed", PAGE, true, "failed requests", 1, "", 1},
     {NULL, 0, false, NULL, 0, NULL, 0},
 };
 
@@ -100,6 +102,8 @@ static double margin_of(const struct bw_detect *cfg, const struct bw_metric *m) 
     return (double)cfg->throughput_margin;
   if (strcmp(m->name, "rps") == 0)
     return 0;
+  if (strcmp(m->name, "failed") == 0)
+    return 1; /* one failed request more than usual is not yet a change */
   return (double)cfg->latency_margin_us;
 }
 
@@ -294,15 +298,17 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
   ret->cusum = st->cusum;
   if (isnan(value))
     return;
-  if (!st->open && ((int64_t)b->n < cfg->min_runs || !(b->mode > 0))) {
+  /* A figure that is usually 0 (stall, failed requests) is judged against its floor. */
+  double mode = isnan(b->mode) ? b->mode : fmax(b->mode, m->floor);
+  if (!st->open && ((int64_t)b->n < cfg->min_runs || !(mode > 0))) {
     /* No verdict yet, but a run that looks bad still counts in the windows after it. */
-    ret->bad = b->mode > 0 && is_bad(cfg, m, b->mode, value);
+    ret->bad = mode > 0 && is_bad(cfg, m, mode, value);
     st->cusum = 0;
     st->episode_runs = st->episode_bad = 0;
     ret->cusum = 0;
     return;
   }
-  double ref = st->open ? st->open_baseline : b->mode;
+  double ref = st->open ? st->open_baseline : mode;
   ret->judged = true;
   ret->reference = ref;
   ret->ratio = value / ref;
