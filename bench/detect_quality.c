@@ -3,10 +3,11 @@
  * often it cries wolf when nothing changed.
  *
  * Every family is many seeded series (so every run of the program prints the same table) of
- * hourly runs, replayed as the daemon replays them: each run is judged against the good runs of
- * the preceding window (7 days = 168 runs), a NAN is a failed run. Page latencies are made the
- * way the page test makes them (the median of 20 lognormal requests, sigma 0.3, and 2% of runs
- * spiked x3 to x10); download rates are lognormal (sigma 0.15).
+ * hourly runs, replayed by bw_detect_replay(), exactly as history, backtest and import replay
+ * them; a NAN is a failed run. Quiet page latencies are made the way the page test makes them
+ * (the median of 20 lognormal requests, sigma 0.3); busy ones are lognormal at sigma 0.25 or
+ * 0.35; 2% of page runs are spiked x3 to x10. Download rates are lognormal (sigma 0.15), or two
+ * paths (60% at the level, 40% at 0.6 of it), or dip to 0.5-0.7 for 2-4 runs about once a day.
  *
  * An opening matches a change when it comes within the tolerance (24 runs) after the change
  * starts; the first such opening is a hit, later openings while the change lasts are repeats
