@@ -972,7 +972,7 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   }
   if (!cfg->database)
     cfg->database = bw_xstrdup(default_database);
-  cfg->max_parallel = 1;
+  cfg->max_parallel = 4;
   n = find_key(c, root, "max_parallel");
   if (n) {
     struct opt o = {"max_parallel", T_INT, 0, 1, 64, NULL, 0, NULL};

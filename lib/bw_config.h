@@ -81,7 +81,7 @@ struct bw_metrics {
 struct bw_config {
   char *path;     /* as given to bw_config_parse() */
   char *database; /* a relative path is resolved against the config file's directory */
-  int64_t max_parallel; /* runs at once; 1 (the default) serialises them */
+  int64_t max_parallel; /* runs at once (4 by default), never two against one server */
   struct bw_test *tests;
   size_t n_tests;
   struct bw_detect detect;

@@ -13,6 +13,7 @@
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_schedule.h"
+#include "bw_url.h"
 #include "bw_util.h"
 
 /*
@@ -28,6 +29,7 @@ struct target {
   struct bw_runner *r;
   struct bw_test test; /* this target's own copy: a reload cannot pull it away mid-run */
   char *backend;       /* "" for none */
+  char *server;        /* host:port it loads: the backend, or the URL's server */
   uint64_t key;
   int64_t due_us;
   struct bw_timer *timer;
@@ -123,6 +125,7 @@ static struct target *target_new(struct bw_runner *r, const struct bw_test *test
   t->r = r;
   bw_test_copy(&t->test, test);
   t->backend = bw_xstrdup(backend ? backend : "");
+  t->server = t->backend[0] ? bw_xstrdup(t->backend) : bw_url_server(test->url);
   t->key = bw_schedule_key(test->name, t->backend);
   bw_run_init(&t->last);
   t->baseline = (double)NAN;
@@ -147,6 +150,7 @@ static void target_free(struct target *t) {
   bw_probe_free(t->probe);
   bw_test_clear(&t->test);
   free(t->backend);
+  free(t->server);
   free(t);
 }
 
@@ -276,6 +280,14 @@ static void on_run_done(void *arg, struct bw_run *run) {
   bw_timer_arm(r->kick, 0);
 }
 
+/* Whether a run against server is in flight. */
+static bool server_busy(const struct bw_runner *r, const char *server) {
+  for (size_t i = 0; i < r->n_targets; i++)
+    if (r->targets[i]->state == RUNNING && strcmp(r->targets[i]->server, server) == 0)
+      return true;
+  return false;
+}
+
 /* Frees finished probes and removed targets, then starts queued runs up to max_parallel. */
 static void start_queued(void *arg) {
   struct bw_runner *r = arg;
@@ -292,12 +304,19 @@ static void start_queued(void *arg) {
       r->targets[kept++] = t;
   }
   r->n_targets = kept;
-  while (!r->stopping && r->queue_head && (int64_t)r->running < r->max_parallel) {
-    struct target *t = r->queue_head;
+  /*
+   * Oldest first, up to max_parallel at once, and never two runs against the same server: one
+   * would measure the other. A target whose server is busy keeps its place in the queue.
+   */
+  struct target *t = r->queue_head;
+  while (!r->stopping && t && (int64_t)r->running < r->max_parallel) {
+    struct target *next = t->next_queued;
+    if (server_busy(r, t->server)) {
+      t = next;
+      continue;
+    }
     struct bw_errs errs = {0};
-    r->queue_head = t->next_queued;
-    if (!r->queue_head)
-      r->queue_tail = NULL;
+    dequeue(t);
     t->state = RUNNING;
     r->running++;
     if (t->fired_due_us)
@@ -310,6 +329,7 @@ static void start_queued(void *arg) {
       bw_log(BW_LOG_ERR, "%s: cannot start: %s", t->test.name, errs.n ? errs.msg[0] : "?");
     }
     bw_errs_clear(&errs);
+    t = next;
   }
   maybe_once_done(r);
 }
@@ -379,6 +399,10 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
         /* A running run keeps its own copy (in the probe); the next ones use the new test. */
         bw_test_clear(&t->test);
         bw_test_copy(&t->test, test);
+        if (!t->backend[0]) {
+          free(t->server);
+          t->server = bw_url_server(test->url);
+        }
         plan(t);
         arm(t);
         changed++;

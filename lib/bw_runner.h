@@ -12,7 +12,8 @@
 /*
  * The scheduler and run queue on the transfer loop. One target per test, or per test and backend;
  * each waits for its next fire time (bw_schedule), then joins a FIFO queue from which at most
- * max_parallel runs go at once, because tests disturb each other's figures. A target whose last
+ * max_parallel runs go at once, never two against the same server (one would measure the other);
+ * a target whose server is busy keeps its place. A target whose last
  * run is still queued or running skips its turn, logged and counted. Every run, failed, capped or
  * aborted alike, is stored in one transaction and logged in one line.
  */

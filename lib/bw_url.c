@@ -76,3 +76,20 @@ char *bw_url_redact_in(const char *text, const char *url) {
   free(safe);
   return bw_buf_take(&b);
 }
+
+char *bw_url_server(const char *url) {
+  CURLU *u = curl_url();
+  char *host = NULL, *port = NULL, *ret;
+  if (!u)
+    abort();
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+    ret = bw_xstrdup(url);
+  else
+    ret = bw_xasprintf("%s:%s", host, port);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return ret;
+}

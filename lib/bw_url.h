@@ -21,4 +21,11 @@ char *bw_url_redact(const char *url);
  */
 char *bw_url_redact_in(const char *text, const char *url);
 
+/*
+ * The server a URL names, as "host:port" with the scheme's default port filled in
+ * ("https://a.example/x" -> "a.example:443"); the URL itself when libcurl cannot parse it. For
+ * telling whether two tests hit the same server. The caller frees the result.
+ */
+char *bw_url_server(const char *url);
+
 #endif

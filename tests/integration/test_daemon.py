@@ -243,6 +243,49 @@ class DaemonTest(unittest.TestCase):
             if d.proc.poll() is None:
                 d.stop(signal.SIGKILL)
 
+    def test_a_dead_node_delays_no_other_target(self):
+        # A node that answers nothing takes its whole 5 s timeout every turn; a page on another
+        # server, every second, keeps its schedule beside it. With one run at a time it would
+        # wait behind the dead node and skip most of its turns.
+        self.write(['{name: hole, kind: page, url: "%s/delay?ms=30000", requests: 1,'
+                    ' timeout: 5s, every: 1s}' % self.faultd.base,
+                    '{name: fast, kind: page, url: "%s/index.html", requests: 3, every: 1s}'
+                    % self.nginx.base])
+        d = Daemon(self.config)
+        try:
+            d.wait_log("fast: ok", timeout=30)
+            deadline = time.monotonic() + 60
+            while d.log().count("fast: ok") < 10 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertGreaterEqual(d.log().count("hole: failed"), 1)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        log = d.log()
+        fast = log.count("fast: ok")
+        hole = log.count("hole: failed")
+        self.assertGreaterEqual(fast, 10)
+        # fast ran about once a second while hole took 5 s a run: several fast runs per hole run
+        self.assertGreaterEqual(fast, 2 * hole)
+        self.assertLessEqual(log.count("fast: skipped this turn"), 2)
+
+    def test_same_server_never_twice_at_once(self):
+        # Two tests on one server, max_parallel 4: their runs never overlap (the database's
+        # start and duration say so), so neither measures the other.
+        self.write([self.page("one", "/index.html"), self.page("two", "/index.html")],
+                   extra="max_parallel: 4\n")
+        d = Daemon(self.config)
+        try:
+            deadline = time.monotonic() + 60
+            while d.log().count(" (run ") < 8 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        rows = sql(self.db, "SELECT started_us, started_us + duration_us FROM run"
+                            " WHERE outcome = 'ok' ORDER BY started_us")
+        self.assertGreaterEqual(len(rows), 8)
+        for (a_start, a_end), (b_start, _) in zip(rows, rows[1:]):
+            self.assertLessEqual(a_end, b_start)
+
     def test_readers_do_not_block_the_writer(self):
         self.write([self.page("r%d" % i) for i in range(4)],
                    extra="max_parallel: 4\n")

@@ -52,7 +52,7 @@ static void example_config(void **state) {
   assert_int_equal(errs.n, 0);
   assert_string_equal(cfg->database, "/var/lib/benchwatch/benchwatch.db");
   assert_int_equal(cfg->n_tests, 3);
-  assert_int_equal(cfg->max_parallel, 1);
+  assert_int_equal(cfg->max_parallel, 4);
 
   const struct bw_test *home = bw_config_find_test(cfg, "portal-home");
   assert_non_null(home);
