@@ -469,10 +469,12 @@ int cmd_history(int argc, char **argv) {
       const struct bw_verdict *v = &rp.v[i].v;
       const char *ev = event_name(&rp.v[i]);
       char when[32];
-      const char *verdict = isnan(p->value) ? "failed"
-                            : !v->judged    ? "learning"
-                            : v->bad        ? "worse"
-                                            : "ok";
+      /* a run of an open regression never reads "ok", even one that looks normal by itself */
+      const char *verdict = isnan(p->value)  ? "failed"
+                            : !v->judged     ? "learning"
+                            : rp.v[i].open   ? "regressed"
+                            : v->bad         ? "worse"
+                                             : "ok";
       utc_time(p->started_us, when, sizeof(when));
       if (csv) {
         (void)printf("%s,%" PRId64 ",", when, p->run_id);

@@ -99,6 +99,11 @@ class RegressionTest(unittest.TestCase):
         csv_lines = cli("history", "home", "--config", self.config, "--csv").stdout.splitlines()
         self.assertEqual(csv_lines[0], "time,run_id,p50_us,baseline,ratio,verdict")
         self.assertEqual(len(csv_lines) - 1, bt["runs"])
+        # Between its opening and its close every run reads "regressed", never "ok".
+        verdicts = [l.split(",")[5] for l in csv_lines[1:]]
+        first = next(i for i, v in enumerate(verdicts) if "OPENED" in v)
+        last = next(i for i, v in enumerate(verdicts) if v.endswith("CLOSED"))
+        self.assertTrue(all(v.startswith("regressed") for v in verdicts[first:last]), verdicts)
         self.readme_queries()
         out = cli("regressions", "--db", self.db).stdout
         self.assertIn("recovered after", out)
