@@ -874,6 +874,26 @@ static int check_unique_name(struct ctx *c, const yaml_node_t *map, const char *
   return 0;
 }
 
+static const yaml_node_t *find_key(struct ctx *c, const yaml_node_t *map, const char *key);
+
+/*
+ * A figure a test's own detect.figures names must be one its kind measures. The global list may
+ * name figures of both kinds: each test is judged on those its kind has.
+ */
+static int check_figures(struct ctx *c, const yaml_node_t *map, const char *path,
+                         const struct bw_test *t) {
+  const yaml_node_t *det = map->type == YAML_MAPPING_NODE ? find_key(c, map, "detect") : NULL;
+  const yaml_node_t *fig = det && det->type == YAML_MAPPING_NODE ? find_key(c, det, "figures") : NULL;
+  int r = 0;
+  for (const struct bw_metric *m = bw_metrics; fig && m->name; m++)
+    if ((t->detect.figures & (UINT32_C(1) << (m - bw_metrics))) && !(m->kinds & (1u << t->kind))) {
+      err_at(c, &fig->start_mark, path, "detect.figures: %s is not measured by a %s test",
+             m->name, bw_kind_name(t->kind));
+      r = -EINVAL;
+    }
+  return r;
+}
+
 static int parse_tests(struct ctx *c, const yaml_node_t *seq, const struct bw_test *defaults,
                        struct bw_config *cfg) {
   int r = 0;
@@ -905,12 +925,8 @@ static int parse_tests(struct ctx *c, const yaml_node_t *seq, const struct bw_te
       r = -EINVAL;
     if (check_unique_name(c, map, path, cfg, i) < 0)
       r = -EINVAL;
-    for (const struct bw_metric *m = bw_metrics; m->name; m++)
-      if ((t->detect.figures & (UINT32_C(1) << (m - bw_metrics))) && !(m->kinds & (1u << t->kind))) {
-        err_at(c, &map->start_mark, path, "detect.figures: %s is not measured by a %s test",
-               m->name, bw_kind_name(t->kind));
-        r = -EINVAL;
-      }
+    if (check_figures(c, map, path, t) < 0)
+      r = -EINVAL;
   }
   return r;
 }
