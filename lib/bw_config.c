@@ -885,6 +885,15 @@ static int check_figures(struct ctx *c, const yaml_node_t *map, const char *path
   const yaml_node_t *det = map->type == YAML_MAPPING_NODE ? find_key(c, map, "detect") : NULL;
   const yaml_node_t *fig = det && det->type == YAML_MAPPING_NODE ? find_key(c, det, "figures") : NULL;
   int r = 0;
+  uint32_t keep = BW_FIGURE_AVAILABILITY;
+  for (const struct bw_metric *m = bw_metrics; m->name; m++)
+    if (m->kinds & (1u << t->kind))
+      keep |= UINT32_C(1) << (m - bw_metrics);
+  if (!fig && t->detect.figures && !(t->detect.figures & keep)) {
+    err_at(c, &map->start_mark, path, "detect.figures names nothing a %s test measures",
+           bw_kind_name(t->kind));
+    r = -EINVAL;
+  }
   for (const struct bw_metric *m = bw_metrics; fig && m->name; m++)
     if ((t->detect.figures & (UINT32_C(1) << (m - bw_metrics))) && !(m->kinds & (1u << t->kind))) {
       err_at(c, &fig->start_mark, path, "detect.figures: %s is not measured by a %s test",
@@ -1283,9 +1292,11 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
       uint32_t mask = *(const uint32_t *)(const void *)field;
       const char *sep = "";
       bw_buf_printf(b, "%s%s: [", indent, o->key);
-      for (const struct bw_metric *m = bw_metrics; m->name; m++, sep = ", ")
-        if (mask & (UINT32_C(1) << (m - bw_metrics)))
+      for (const struct bw_metric *m = bw_metrics; m->name; m++)
+        if (mask & (UINT32_C(1) << (m - bw_metrics))) {
           bw_buf_printf(b, "%s%s", sep, m->name);
+          sep = ", ";
+        }
       if (mask & BW_FIGURE_AVAILABILITY)
         bw_buf_printf(b, "%s%s", mask & ~BW_FIGURE_AVAILABILITY ? ", " : "", BW_METRIC_AVAILABILITY);
       bw_buf_printf(b, "]\n");
@@ -1298,10 +1309,20 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
       bw_buf_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
       continue;
     case T_DETECT: {
+      /* a test's detect is only ever dumped from its test: its figures are the ones its kind
+       * measures, so that the dump reads back (a test's own list may not name others) */
+      const struct bw_test *t = base;
+      struct bw_detect d = *(const struct bw_detect *)(const void *)field;
+      uint32_t keep = BW_FIGURE_AVAILABILITY;
+      for (const struct bw_metric *m = bw_metrics; m->name; m++)
+        if (m->kinds & (1u << t->kind))
+          keep |= UINT32_C(1) << (m - bw_metrics);
+      if (d.figures)
+        d.figures &= keep; /* never empty: check_figures() refused a list with nothing here */
       char deeper[32];
       (void)snprintf(deeper, sizeof(deeper), "%s  ", indent);
       bw_buf_printf(b, "%s%s:\n", indent, o->key);
-      dump_opts(b, detect_opts, field, deeper, 0);
+      dump_opts(b, detect_opts, &d, deeper, 0);
       continue;
     }
     case T_BOOL:

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "bw_config.h"
+#include "bw_detect.h"
 #include "bw_file.h"
 
 #define S INT64_C(1000000)
@@ -506,6 +507,44 @@ static void damaged_input(void **state) {
   free(path);
 }
 
+/* detect.figures: names to bits; the global list may mix kinds; a dump reads back the same. */
+static void detect_figures(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg =
+      parse_str("detect: {figures: [p99_us, rate_bps, availability], false_alarm_every: 30d}\n"
+                "tests:\n"
+                "  - {name: a, kind: page, url: \"http://h/\"}\n"
+                "  - {name: b, kind: page, url: \"http://h/\", detect: {figures: [failed]}}\n"
+                "  - {name: c, kind: download, url: \"http://h/c\"}\n",
+                &errs);
+  assert_non_null(cfg);
+  uint32_t p99 = UINT32_C(1) << (bw_detect_metric_find("p99_us") - bw_metrics);
+  uint32_t rate = UINT32_C(1) << (bw_detect_metric_find("rate_bps") - bw_metrics);
+  uint32_t failed = UINT32_C(1) << (bw_detect_metric_find("failed") - bw_metrics);
+  assert_int_equal(cfg->tests[0].detect.figures, p99 | rate | BW_FIGURE_AVAILABILITY);
+  assert_int_equal(cfg->tests[1].detect.figures, failed);
+  assert_int_equal(bw_detect_figures(&cfg->tests[2].detect, BW_KIND_DOWNLOAD),
+                   p99 | rate | BW_FIGURE_AVAILABILITY);
+  assert_int_equal(cfg->tests[0].detect.false_alarm_us, 30 * 86400 * INT64_C(1000000));
+  /* no list: the kind's headline and availability */
+  struct bw_detect d;
+  bw_config_default_detect(&d);
+  assert_int_equal(bw_detect_figures(&d, BW_KIND_PAGE),
+                   (UINT32_C(1) << (bw_detect_metric(BW_KIND_PAGE) - bw_metrics)) |
+                       BW_FIGURE_AVAILABILITY);
+  char *dump = bw_config_dump(cfg);
+  assert_non_null(strstr(dump, "figures: [rate_bps, p99_us, availability]"));
+  assert_non_null(strstr(dump, "figures: [failed]"));
+  struct bw_config *again = parse_str(dump, &errs);
+  assert_non_null(again);
+  assert_int_equal(again->tests[1].detect.figures, failed);
+  bw_config_free(again);
+  free(dump);
+  bw_config_free(cfg);
+  bw_errs_clear(&errs);
+}
+
 static void anchors_and_odd_shapes(void **state) {
   struct bw_errs errs = {0};
   (void)state;
@@ -558,6 +597,7 @@ int main(void) {
       cmocka_unit_test(secret_files),
       cmocka_unit_test(byte_order_mark),
       cmocka_unit_test(deep_nesting),
+      cmocka_unit_test(detect_figures),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
