@@ -185,9 +185,12 @@ void bw_baseline_compute(const struct bw_metric *m,
 
 /* ---- significance ---- */
 
-double bw_detect_budget_runs(const struct bw_detect *cfg, int64_t every_us) {
+static double threshold(double budget_runs);
+
+void bw_detect_budget(const struct bw_detect *cfg, int64_t every_us, struct bw_budget *ret) {
   double runs = every_us > 0 ? (double)cfg->false_alarm_us / (double)every_us : 0;
-  return fmax(runs, 100);
+  ret->runs = fmax(runs, 100);
+  ret->threshold = threshold(ret->runs);
 }
 
 /*
@@ -195,7 +198,7 @@ double bw_detect_budget_runs(const struct bw_detect *cfg, int64_t every_us) {
  * standardised steps with reference value k: ARL0(h) = (e^(2k(h+1.166)) - 2k(h+1.166) - 1)/2k^2.
  * The threshold is the h whose ARL0 is the budget (bisection: ARL0 grows with h).
  */
-double bw_detect_threshold(double budget_runs) {
+static double threshold(double budget_runs) {
   double k = BW_DETECT_SLACK, lo = 0, hi = 60;
   for (int i = 0; i < 80; i++) {
     double h = (lo + hi) / 2, a = 2 * k * (h + 1.166);
@@ -286,7 +289,8 @@ static int64_t close_need(const struct bw_detect *cfg, const struct bw_detect_st
   return k > (double)cfg->close_after ? (k > 1000 ? 1000 : (int64_t)k) : cfg->close_after;
 }
 
-void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, double budget_runs,
+void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
+                    const struct bw_budget *budget,
                     struct bw_detect_state *st, const struct bw_baseline *b, const double *recent,
                     size_t n_recent, double value, int64_t at_us, struct bw_verdict *ret) {
   memset(ret, 0, sizeof(*ret));
@@ -294,7 +298,7 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
   ret->baseline = *b;
   ret->ratio = (double)NAN;
   ret->reference = (double)NAN;
-  ret->threshold = bw_detect_threshold(budget_runs);
+  ret->threshold = budget->threshold;
   ret->cusum = st->cusum;
   if (isnan(value))
     return;
@@ -358,9 +362,10 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
     st->episode_runs = st->episode_bad = 0;
   }
   ret->cusum = st->cusum;
-  ret->need_bad = st->episode_runs ? bw_detect_need(cfg, st->episode_runs, st->rate, budget_runs)
-                                    : cfg->open_after;
-  if (ret->bad && st->cusum >= ret->threshold && st->episode_bad >= ret->need_bad &&
+  /* the binomial tail is the costly part: worked out only when the rest says open */
+  if (ret->bad && st->cusum >= ret->threshold && st->episode_bad >= cfg->open_after)
+    ret->need_bad = bw_detect_need(cfg, st->episode_runs, st->rate, budget->runs);
+  if (ret->need_bad && st->episode_bad >= ret->need_bad &&
       recent_bad(cfg, m, ref, recent, n_recent, value)) {
     st->open = true;
     st->open_baseline = ref;
@@ -372,7 +377,7 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
   }
 }
 
-enum bw_event bw_avail_step(const struct bw_detect *cfg, double budget_runs,
+enum bw_event bw_avail_step(const struct bw_detect *cfg, const struct bw_budget *budget,
                             struct bw_avail_state *st, bool failed, int64_t at_us,
                             size_t n_window, size_t fails, size_t fail_pairs, bool *ret_exclude) {
   *ret_exclude = false;
@@ -387,7 +392,8 @@ enum bw_event bw_avail_step(const struct bw_detect *cfg, double budget_runs,
       st->rate = bw_detect_bad_rate(cfg, n_window, fails, fail_pairs);
       st->streak_us = at_us;
     }
-    if (st->fail_streak >= bw_detect_need(cfg, st->fail_streak, st->rate, budget_runs)) {
+    if (st->fail_streak >= cfg->open_after &&
+        st->fail_streak >= bw_detect_need(cfg, st->fail_streak, st->rate, budget->runs)) {
       st->open = true;
       *ret_exclude = true;
       return BW_EVENT_OPENED;
@@ -483,9 +489,10 @@ void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, in
   size_t ack = 0, avail_ack = 0;
   size_t want = (size_t)cfg->open_after;
   double *recent = bw_xmalloc((want + 1) * sizeof(*recent));
-  double budget = bw_detect_budget_runs(cfg, every_us);
+  struct bw_budget budget;
   int64_t since = INT64_MIN;
 
+  bw_detect_budget(cfg, every_us, &budget);
   memset(&st, 0, sizeof(st));
   memset(&av, 0, sizeof(av));
   for (size_t i = 0; i < n; i++) {
@@ -509,7 +516,7 @@ void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, in
       (void)fifo_pop(&runs);
 
     bool failed = isnan(pts[i].value), avail_exclude;
-    r->avail_event = bw_avail_step(cfg, budget, &av, failed, t, runs.tail - runs.head,
+    r->avail_event = bw_avail_step(cfg, &budget, &av, failed, t, runs.tail - runs.head,
                                    runs.count, runs.pairs, &avail_exclude);
     r->avail_exclude = avail_exclude;
     if (r->avail_event == BW_EVENT_OPENED) {
@@ -529,7 +536,7 @@ void bw_detect_replay(const struct bw_detect *cfg, const struct bw_metric *m, in
       win.bad = perf.count;
       win.pairs = perf.pairs;
       bw_baseline_compute(m, &win, &b);
-      bw_detect_step(cfg, m, budget, &st, &b, recent, k, pts[i].value, t, &r->v);
+      bw_detect_step(cfg, m, &budget, &st, &b, recent, k, pts[i].value, t, &r->v);
       if (r->v.event == BW_EVENT_OPENED) {
         struct drop_ctx d = {&win, pts};
         fifo_drop_since(&perf, pts, r->v.exclude_since_us, drop_from_window, &d);

@@ -146,20 +146,22 @@ struct bw_verdict {
 #define BW_DETECT_CLIP 3.0
 #define BW_DETECT_SLACK 1.0
 
-/*
- * The false-alarm budget in runs: how many runs of a test that runs every every_us make
- * cfg->false_alarm_us. Never below 100.
- */
-double bw_detect_budget_runs(const struct bw_detect *cfg, int64_t every_us);
-/* The CUSUM threshold whose false-alarm run length under pure noise is budget_runs. */
-double bw_detect_threshold(double budget_runs);
+/* The false-alarm budget of a test, and the CUSUM threshold it gives. */
+struct bw_budget {
+  double runs;      /* runs of the test in cfg->false_alarm_us; never below 100 */
+  double threshold; /* the CUSUM level pure noise reaches once in that many runs */
+};
+
+/* The budget of a test that runs every every_us: computed once, used for every step. */
+void bw_detect_budget(const struct bw_detect *cfg, int64_t every_us, struct bw_budget *ret);
 
 /*
  * One run that did not fail. b: the baseline of the run's window (the good runs before it);
  * recent: the values of the newest runs before it, oldest first (the tail of the window, up to
- * open_after - 1 of them); budget_runs from bw_detect_budget_runs(). Updates *st, fills *ret.
+ * open_after - 1 of them); budget from bw_detect_budget(). Updates *st, fills *ret.
  */
-void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, double budget_runs,
+void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m,
+                    const struct bw_budget *budget,
                     struct bw_detect_state *st, const struct bw_baseline *b, const double *recent,
                     size_t n_recent, double value, int64_t at_us, struct bw_verdict *ret);
 
@@ -169,7 +171,7 @@ void bw_detect_step(const struct bw_detect *cfg, const struct bw_metric *m, doub
  * On opening, the failed runs since st->streak_us are excluded from later windows, this one
  * included (*ret_exclude); while open, every failed run is.
  */
-enum bw_event bw_avail_step(const struct bw_detect *cfg, double budget_runs,
+enum bw_event bw_avail_step(const struct bw_detect *cfg, const struct bw_budget *budget,
                             struct bw_avail_state *st, bool failed, int64_t at_us,
                             size_t n_window, size_t fails, size_t fail_pairs, bool *ret_exclude);
 

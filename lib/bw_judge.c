@@ -45,7 +45,8 @@ static int read_window(struct bw_store *store, const struct bw_detect *cfg,
   return 0;
 }
 
-static int judge_availability(struct bw_store *store, const struct bw_detect *cfg, double budget,
+static int judge_availability(struct bw_store *store, const struct bw_detect *cfg,
+                              const struct bw_budget *budget,
                               const struct bw_run *run, struct bw_judgement *ret,
                               struct bw_errs *errs) {
   struct bw_judge_row row;
@@ -76,7 +77,8 @@ static int judge_availability(struct bw_store *store, const struct bw_detect *cf
   return r;
 }
 
-static int judge_figure(struct bw_store *store, const struct bw_detect *cfg, double budget,
+static int judge_figure(struct bw_store *store, const struct bw_detect *cfg,
+                        const struct bw_budget *budget,
                         const struct bw_run *run, struct bw_judge_figure *f, int64_t target_id,
                         int64_t run_id, struct bw_errs *errs) {
   struct bw_judge_row row;
@@ -114,9 +116,10 @@ static int judge_figure(struct bw_store *store, const struct bw_detect *cfg, dou
 int bw_judge_record(struct bw_store *store, const struct bw_detect *cfg, int64_t every_us,
                     const struct bw_run *run, struct bw_judgement *ret, struct bw_errs *errs) {
   struct bw_judgement j;
-  double budget = bw_detect_budget_runs(cfg, every_us);
+  struct bw_budget budget;
   uint32_t figures = bw_detect_figures(cfg, run->kind);
 
+  bw_detect_budget(cfg, every_us, &budget);
   memset(&j, 0, sizeof(j));
   int r = bw_store_begin(store, errs);
   if (r < 0)
@@ -125,7 +128,7 @@ int bw_judge_record(struct bw_store *store, const struct bw_detect *cfg, int64_t
   if (r == 0 && run->outcome != BW_OUTCOME_ABORTED) {
     j.stepped = true;
     if (figures & BW_FIGURE_AVAILABILITY)
-      r = judge_availability(store, cfg, budget, run, &j, errs);
+      r = judge_availability(store, cfg, &budget, run, &j, errs);
     for (const struct bw_metric *m = bw_metrics; r == 0 && m->name; m++) {
       if (!(figures & (UINT32_C(1) << (m - bw_metrics))) || !(m->kinds & (1u << run->kind)) ||
           j.n_fig == BW_JUDGE_MAX_FIGURES)
@@ -145,7 +148,7 @@ int bw_judge_record(struct bw_store *store, const struct bw_detect *cfg, int64_t
         f->verdict.ratio = f->verdict.reference = (double)NAN;
         continue;
       }
-      r = judge_figure(store, cfg, budget, run, f, j.target_id, j.run_id, errs);
+      r = judge_figure(store, cfg, &budget, run, f, j.target_id, j.run_id, errs);
     }
   }
   if (r == 0)

@@ -360,7 +360,9 @@ static void window_ops(void **state) {
 /* The need for bad runs grows with how often, and how clustered, bad runs are in the window. */
 static void need_grows_with_noise(void **state) {
   struct bw_detect cfg = defaults();
-  double budget = bw_detect_budget_runs(&cfg, 3600 * INT64_C(1000000));
+  struct bw_budget b;
+  bw_detect_budget(&cfg, 3600 * INT64_C(1000000), &b);
+  double budget = b.runs;
   (void)state;
   assert_true(budget > 87000 && budget < 88000);
   double quiet = bw_detect_bad_rate(&cfg, 168, 0, 0);
