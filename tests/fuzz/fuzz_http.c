@@ -146,11 +146,36 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
+/*
+ * A new connection to the server. Loopback: the handshake completes in the kernel's backlog,
+ * before the loop accepts. libFuzzer's timer signal can interrupt the call (EINTR), and at
+ * thousands of connections a second the local ports can run out for a moment (EADDRNOTAVAIL):
+ * neither is a finding, so try again on a new socket.
+ */
+static int connect_server(void) {
+  for (int tries = 0; tries < 200; tries++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    FUZZ_CHECK(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+      return fd;
+    int e = errno;
+    close(fd);
+    if (e != EINTR && e != EADDRNOTAVAIL && e != EAGAIN) {
+      fprintf(stderr, "fuzz_http: connect: %s\n", strerror(e));
+      break;
+    }
+    if (e != EINTR)
+      (void)usleep(10000);
+  }
+  return -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  /* Closed with a reset, so that neither end keeps the port pair in TIME_WAIT. */
+  static const struct linger reset = {.l_onoff = 1, .l_linger = 0};
+  int fd = connect_server();
   FUZZ_CHECK(fd >= 0);
-  /* Loopback: the handshake completes in the kernel's backlog, before the loop accepts. */
-  FUZZ_CHECK(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+  FUZZ_CHECK(setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)) == 0);
   FUZZ_CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
   conn.fd = fd;
   conn.data = data;
