@@ -757,6 +757,20 @@ void bw_test_clear(struct bw_test *t) {
 
 /* ---- sections ---- */
 
+/* Reports each required key of opts (not in `forbidden`) missing from *set; -EINVAL if any. */
+static int check_required(struct ctx *c, const yaml_node_t *map, const char *path,
+                          const struct opt *opts, unsigned forbidden, uint64_t set) {
+  int r = 0;
+  for (size_t i = 0; opts[i].key; i++) {
+    if ((opts[i].flags & F_REQUIRED) && !(opts[i].flags & forbidden) &&
+        !(set & (UINT64_C(1) << i))) {
+      err_at(c, &map->start_mark, path, "missing required key \"%s\"", opts[i].key);
+      r = -EINVAL;
+    }
+  }
+  return r;
+}
+
 /*
  * Parses a mapping against a table. Sets bit i of *set for each opts[i] present. Keys with a flag
  * in `forbidden` are reported as not allowed here. Reports every problem; returns -EINVAL if any.
@@ -767,8 +781,10 @@ static int parse_section(struct ctx *c, const yaml_node_t *map, const char *path
   size_t n_known;
   int r = 0;
   *set = 0;
+  /* "detect:" with nothing under it is an empty mapping, whose required keys are still missing
+   * (a "-" alone in tests:, "report:" alone). */
   if (map->type == YAML_SCALAR_NODE && scalar(map)[0] == '\0')
-    return 0; /* "detect:" with nothing under it */
+    return check_required(c, map, path, opts, forbidden, *set);
   if (map->type != YAML_MAPPING_NODE) {
     err_at(c, &map->start_mark, path, "expected a mapping of keys, got %s", node_kind(map));
     return -EINVAL;
@@ -802,13 +818,8 @@ static int parse_section(struct ctx *c, const yaml_node_t *map, const char *path
     }
     free(kpath);
   }
-  for (size_t i = 0; opts[i].key; i++) {
-    if ((opts[i].flags & F_REQUIRED) && !(opts[i].flags & forbidden) &&
-        !(*set & (UINT64_C(1) << i))) {
-      err_at(c, &map->start_mark, path, "missing required key \"%s\"", opts[i].key);
-      r = -EINVAL;
-    }
-  }
+  if (check_required(c, map, path, opts, forbidden, *set) < 0)
+    r = -EINVAL;
   return r;
 }
 

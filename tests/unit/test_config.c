@@ -583,6 +583,35 @@ static void anchors_and_odd_shapes(void **state) {
   bw_errs_clear(&errs);
 }
 
+/*
+ * A section with nothing under it is an empty mapping: its required keys are still missing. A "-"
+ * alone in tests: was once a test with no name, kind or URL (found by tests/fuzz/fuzz_config).
+ */
+static void empty_sections(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg = parse_str("tests:\n  -\n", &errs);
+  assert_null(cfg);
+  assert_int_equal(errs.n, 3);
+  assert_string_equal(errs.msg[0], "t.yaml:2:4: tests[0]: missing required key \"name\"");
+  assert_string_equal(errs.msg[1], "t.yaml:2:4: tests[0]: missing required key \"kind\"");
+  assert_string_equal(errs.msg[2], "t.yaml:2:4: tests[0]: missing required key \"url\"");
+  bw_errs_clear(&errs);
+  cfg = parse_str("report:\ntests: [{name: a, kind: page, url: 'http://h/'}]\n", &errs);
+  assert_null(cfg);
+  assert_int_equal(errs.n, 1);
+  assert_string_equal(errs.msg[0], "t.yaml:1:8: report: missing required key \"to\"");
+  bw_errs_clear(&errs);
+  /* Sections without required keys stay optional when empty. */
+  cfg = parse_str(
+      "detect:\ndefaults:\nmetrics:\ntests: [{name: a, kind: page, url: 'http://h/'}]\n", &errs);
+  assert_non_null(cfg);
+  assert_int_equal(errs.n, 0);
+  assert_int_equal(cfg->n_tests, 1);
+  assert_null(cfg->metrics.listen);
+  bw_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(example_config),
@@ -598,6 +627,7 @@ int main(void) {
       cmocka_unit_test(byte_order_mark),
       cmocka_unit_test(deep_nesting),
       cmocka_unit_test(detect_figures),
+      cmocka_unit_test(empty_sections),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
