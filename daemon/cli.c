@@ -38,6 +38,13 @@ int open_history(const char *db, const char *config_path, struct bw_store **ret,
     (void)fprintf(stderr, "benchwatch: no database: give --db FILE or --config FILE\n");
     return 1;
   }
+  /* Reading history never creates a database: a mistyped name is an error, not "no runs". */
+  if (access(path, F_OK) != 0) {
+    (void)fprintf(stderr, "benchwatch: %s: no such database%s\n", path,
+                  db ? "" : " (benchwatchd creates it when it first stores a run)");
+    bw_config_free(cfg);
+    return 1;
+  }
   if (bw_store_open(path, ret, &errs) < 0) {
     (void)bw_file_explain_db_error(path, &errs);
     print_errs(&errs);

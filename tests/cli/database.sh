@@ -3,6 +3,7 @@
 # with the tables, views and schema version; a newer database is refused and left untouched.
 bwd=$1
 src=$2
+bw=$3
 . "$src/tests/cli/lib.sh"
 
 cat >"$scratch/bw.yaml" <<YAML
@@ -76,5 +77,14 @@ if unshare -rm true 2>/dev/null; then
 else
   echo "skipped: the read-only file system check needs user namespaces (unshare -rm)"
 fi
+
+# Reading history never creates a database: a mistyped --db is an error, and no file appears.
+for cmd in "regressions" "regressions --open" "history home" "baseline home" "backtest home"; do
+  # shellcheck disable=SC2086
+  run "$bw" $cmd --db "$scratch/typo.db"
+  check_status 1 "$cmd on a missing database"
+  check_contains "$err" "$scratch/typo.db: no such database" "$cmd: missing database named"
+  [ ! -e "$scratch/typo.db" ] && ok || not_ok "$cmd created $scratch/typo.db"
+done
 
 finish
