@@ -43,7 +43,7 @@ int open_history(const char *db, const char *config_path, struct bw_store **ret,
     (void)fprintf(stderr, "benchwatch: %s: no such database%s\n", path,
                   db ? "" : " (benchwatchd creates it when it first stores a run)");
     bw_config_free(cfg);
-    return 1;
+    return 66; /* EX_NOINPUT */
   }
   if (bw_store_open(path, ret, &errs) < 0) {
     (void)bw_file_explain_db_error(path, &errs);

@@ -82,7 +82,7 @@ fi
 for cmd in "regressions" "regressions --open" "history home" "baseline home" "backtest home"; do
   # shellcheck disable=SC2086
   run "$bw" $cmd --db "$scratch/typo.db"
-  check_status 1 "$cmd on a missing database"
+  check_status 66 "$cmd on a missing database"
   check_contains "$err" "$scratch/typo.db: no such database" "$cmd: missing database named"
   [ ! -e "$scratch/typo.db" ] && ok || not_ok "$cmd created $scratch/typo.db"
 done
