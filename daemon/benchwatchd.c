@@ -87,6 +87,36 @@ static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
   return 200;
 }
 
+static void on_metrics_accept(void *arg, int err) {
+  (void)arg;
+  if (err < 0)
+    bw_log(BW_LOG_WARNING, "metrics: cannot accept connections: %s; pausing", strerror(-err));
+  else
+    bw_log(BW_LOG_INFO, "metrics: accepting again");
+}
+
+static int start_metrics(struct daemon *d, struct bw_errs *errs) {
+  const struct bw_metrics *m = &d->cfg->metrics;
+  struct bw_http_opts o = {
+      .listen = m->listen,
+      .fn = serve_metrics,
+      .on_accept = on_metrics_accept,
+      .arg = d,
+      .max_connections = (size_t)m->max_connections,
+      .timeout_us = m->timeout_us,
+  };
+  d->metrics = bw_http_listen(d->loop, &o, errs);
+  if (!d->metrics)
+    return -1;
+  bw_log(BW_LOG_INFO, "serving http://%s/metrics", m->listen);
+  if (!bw_http_loopback(d->metrics))
+    bw_log(BW_LOG_WARNING,
+           "metrics: %s is not a loopback address: anyone who can reach it reads the metrics "
+           "(no authentication)",
+           m->listen);
+  return 0;
+}
+
 static void on_status_timer(void *arg) {
   struct daemon *d = arg;
   send_status(d);
@@ -127,6 +157,10 @@ static void on_hup(void *arg) {
     if ((cfg->metrics.listen == NULL) != (d->cfg->metrics.listen == NULL) ||
         (cfg->metrics.listen && strcmp(cfg->metrics.listen, d->cfg->metrics.listen) != 0))
       bw_log(BW_LOG_WARNING, "metrics.listen changed: that takes a restart");
+    else if (cfg->metrics.listen &&
+             (cfg->metrics.max_connections != d->cfg->metrics.max_connections ||
+              cfg->metrics.timeout_us != d->cfg->metrics.timeout_us))
+      bw_log(BW_LOG_WARNING, "metrics settings changed: that takes a restart");
     if (strcmp(cfg->database, d->cfg->database) != 0)
       bw_log(BW_LOG_WARNING, "database changed to %s: that takes a restart; still writing %s",
              cfg->database, d->cfg->database);
@@ -247,14 +281,10 @@ int main(int argc, char **argv) {
   }
   bw_runner_apply(d.runner, d.cfg);
   seed_open(&d);
-  if (d.cfg->metrics.listen && !once) {
-    d.metrics = bw_http_listen(d.loop, d.cfg->metrics.listen, serve_metrics, &d, &errs);
-    if (!d.metrics) {
-      for (size_t i = 0; i < errs.n; i++)
-        bw_log(BW_LOG_ERR, "metrics: %s", errs.msg[i]);
-      goto out;
-    }
-    bw_log(BW_LOG_INFO, "serving http://%s/metrics", d.cfg->metrics.listen);
+  if (d.cfg->metrics.listen && !once && start_metrics(&d, &errs) < 0) {
+    for (size_t i = 0; i < errs.n; i++)
+      bw_log(BW_LOG_ERR, "metrics: %s", errs.msg[i]);
+    goto out;
   }
   if (once) {
     bw_runner_once(d.runner, on_once_done, &d);
