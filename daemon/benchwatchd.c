@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef BW_HAVE_SYSTEMD
@@ -95,7 +96,25 @@ static void on_metrics_accept(void *arg, int err) {
     bw_log(BW_LOG_INFO, "metrics: accepting again");
 }
 
-static int start_metrics(struct daemon *d, struct bw_errs *errs) {
+/*
+ * Probes, the database and scrapers share one descriptor table. The soft limit's usual 1024
+ * exists for select(), which nothing here uses (libevent uses epoll, libcurl is driven by it): take
+ * what the hard limit allows (systemd's default is 524288), as systemd advises such programs to.
+ * Returns the soft limit in force.
+ */
+static rlim_t raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+      rl = want;
+  }
+  return rl.rlim_cur;
+}
+
+static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs) {
   const struct bw_metrics *m = &d->cfg->metrics;
   struct bw_http_opts o = {
       .listen = m->listen,
@@ -114,6 +133,11 @@ static int start_metrics(struct daemon *d, struct bw_errs *errs) {
            "metrics: %s is not a loopback address: anyone who can reach it reads the metrics "
            "(no authentication)",
            m->listen);
+  if (fd_limit != RLIM_INFINITY && (rlim_t)m->max_connections > fd_limit / 4)
+    bw_log(BW_LOG_WARNING,
+           "metrics: max_connections %" PRId64 " is more than a quarter of the descriptor limit "
+           "(%llu): scrapers can leave the tests without sockets",
+           m->max_connections, (unsigned long long)fd_limit);
   return 0;
 }
 
@@ -244,6 +268,7 @@ int main(int argc, char **argv) {
     return 64;
   }
   (void)signal(SIGPIPE, SIG_IGN);
+  rlim_t fd_limit = raise_fd_limit();
 
   d.cfg = load(d.config_path);
   if (!d.cfg) {
@@ -281,7 +306,7 @@ int main(int argc, char **argv) {
   }
   bw_runner_apply(d.runner, d.cfg);
   seed_open(&d);
-  if (d.cfg->metrics.listen && !once && start_metrics(&d, &errs) < 0) {
+  if (d.cfg->metrics.listen && !once && start_metrics(&d, fd_limit, &errs) < 0) {
     for (size_t i = 0; i < errs.n; i++)
       bw_log(BW_LOG_ERR, "metrics: %s", errs.msg[i]);
     goto out;
