@@ -809,7 +809,7 @@ void bw_signal_free(struct bw_signal *s) {
  */
 
 #define HTTP_REST_MIN_US INT64_C(1000000)
-#define HTTP_REST_MAX_US (64 * INT64_C(1000000))
+#define HTTP_REST_MAX_US (16 * INT64_C(1000000))
 #define HTTP_LINGER_MAX (8 * BW_HTTP_MAX_HEAD) /* input discarded after an early answer */
 
 enum http_conn_state {

@@ -139,7 +139,7 @@ void bw_signal_free(struct bw_signal *s); /* NULL-safe */
  * - at most max_connections are open: a new one closes the oldest that has not sent a complete
  *   request yet, or is itself closed when every open one is being answered;
  * - when accept() fails (EMFILE, ENFILE, ENOBUFS, ...) the listener rests for 1 s, doubling up to
- *   64 s while it keeps failing, instead of retrying at once in a loop.
+ *   16 s while it keeps failing, instead of retrying at once in a loop.
  * Each connection carries one request (the answer says Connection: close).
  */
 #define BW_HTTP_MAX_HEAD 8192
