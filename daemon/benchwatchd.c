@@ -114,6 +114,10 @@ static rlim_t raise_fd_limit(void) {
   return rl.rlim_cur;
 }
 
+/*
+ * Scrapers get at most a quarter of the descriptors: the rest stays for the tests' sockets and
+ * the database, however many connections a client opens.
+ */
 static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs) {
   const struct bw_metrics *m = &d->cfg->metrics;
   struct bw_http_opts o = {
@@ -124,6 +128,13 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
       .max_connections = (size_t)m->max_connections,
       .timeout_us = m->timeout_us,
   };
+  if (fd_limit > 0 && fd_limit != RLIM_INFINITY && (rlim_t)o.max_connections > fd_limit / 4) {
+    o.max_connections = fd_limit / 4 > 0 ? (size_t)(fd_limit / 4) : 1;
+    bw_log(BW_LOG_WARNING,
+           "metrics: max_connections %" PRId64 " lowered to %zu, a quarter of the open-files "
+           "limit (%llu), to leave the rest to the tests",
+           m->max_connections, o.max_connections, (unsigned long long)fd_limit);
+  }
   d->metrics = bw_http_listen(d->loop, &o, errs);
   if (!d->metrics)
     return -1;
@@ -133,11 +144,6 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
            "metrics: %s is not a loopback address: anyone who can reach it reads the metrics "
            "(no authentication)",
            m->listen);
-  if (fd_limit != RLIM_INFINITY && (rlim_t)m->max_connections > fd_limit / 4)
-    bw_log(BW_LOG_WARNING,
-           "metrics: max_connections %" PRId64 " is more than a quarter of the descriptor limit "
-           "(%llu): scrapers can leave the tests without sockets",
-           m->max_connections, (unsigned long long)fd_limit);
   return 0;
 }
 
