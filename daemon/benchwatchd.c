@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef BW_HAVE_SYSTEMD
@@ -87,6 +88,65 @@ static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
   return 200;
 }
 
+static void on_metrics_accept(void *arg, int err) {
+  (void)arg;
+  if (err < 0)
+    bw_log(BW_LOG_WARNING, "metrics: cannot accept connections: %s; pausing", strerror(-err));
+  else
+    bw_log(BW_LOG_INFO, "metrics: accepting again");
+}
+
+/*
+ * Probes, the database and scrapers share one descriptor table. The soft limit's usual 1024
+ * exists for select(), which nothing here uses (libevent uses epoll, libcurl is driven by it): take
+ * what the hard limit allows (systemd's default is 524288), as systemd advises such programs to.
+ * Returns the soft limit in force.
+ */
+static rlim_t raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+      rl = want;
+  }
+  return rl.rlim_cur;
+}
+
+/*
+ * Scrapers get at most a quarter of the descriptors: the rest stays for the tests' sockets and
+ * the database, however many connections a client opens.
+ */
+static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs) {
+  const struct bw_metrics *m = &d->cfg->metrics;
+  struct bw_http_opts o = {
+      .listen = m->listen,
+      .fn = serve_metrics,
+      .on_accept = on_metrics_accept,
+      .arg = d,
+      .max_connections = (size_t)m->max_connections,
+      .timeout_us = m->timeout_us,
+  };
+  if (fd_limit > 0 && fd_limit != RLIM_INFINITY && (rlim_t)o.max_connections > fd_limit / 4) {
+    o.max_connections = fd_limit / 4 > 0 ? (size_t)(fd_limit / 4) : 1;
+    bw_log(BW_LOG_WARNING,
+           "metrics: max_connections %" PRId64 " lowered to %zu, a quarter of the open-files "
+           "limit (%llu), to leave the rest to the tests",
+           m->max_connections, o.max_connections, (unsigned long long)fd_limit);
+  }
+  d->metrics = bw_http_listen(d->loop, &o, errs);
+  if (!d->metrics)
+    return -1;
+  bw_log(BW_LOG_INFO, "serving http://%s/metrics", m->listen);
+  if (!bw_http_loopback(d->metrics))
+    bw_log(BW_LOG_WARNING,
+           "metrics: %s is not a loopback address: anyone who can reach it reads the metrics "
+           "(no authentication)",
+           m->listen);
+  return 0;
+}
+
 static void on_status_timer(void *arg) {
   struct daemon *d = arg;
   send_status(d);
@@ -127,6 +187,10 @@ static void on_hup(void *arg) {
     if ((cfg->metrics.listen == NULL) != (d->cfg->metrics.listen == NULL) ||
         (cfg->metrics.listen && strcmp(cfg->metrics.listen, d->cfg->metrics.listen) != 0))
       bw_log(BW_LOG_WARNING, "metrics.listen changed: that takes a restart");
+    else if (cfg->metrics.listen &&
+             (cfg->metrics.max_connections != d->cfg->metrics.max_connections ||
+              cfg->metrics.timeout_us != d->cfg->metrics.timeout_us))
+      bw_log(BW_LOG_WARNING, "metrics settings changed: that takes a restart");
     if (strcmp(cfg->database, d->cfg->database) != 0)
       bw_log(BW_LOG_WARNING, "database changed to %s: that takes a restart; still writing %s",
              cfg->database, d->cfg->database);
@@ -210,6 +274,7 @@ int main(int argc, char **argv) {
     return 64;
   }
   (void)signal(SIGPIPE, SIG_IGN);
+  rlim_t fd_limit = raise_fd_limit();
 
   d.cfg = load(d.config_path);
   if (!d.cfg) {
@@ -247,14 +312,10 @@ int main(int argc, char **argv) {
   }
   bw_runner_apply(d.runner, d.cfg);
   seed_open(&d);
-  if (d.cfg->metrics.listen && !once) {
-    d.metrics = bw_http_listen(d.loop, d.cfg->metrics.listen, serve_metrics, &d, &errs);
-    if (!d.metrics) {
-      for (size_t i = 0; i < errs.n; i++)
-        bw_log(BW_LOG_ERR, "metrics: %s", errs.msg[i]);
-      goto out;
-    }
-    bw_log(BW_LOG_INFO, "serving http://%s/metrics", d.cfg->metrics.listen);
+  if (d.cfg->metrics.listen && !once && start_metrics(&d, fd_limit, &errs) < 0) {
+    for (size_t i = 0; i < errs.n; i++)
+      bw_log(BW_LOG_ERR, "metrics: %s", errs.msg[i]);
+    goto out;
   }
   if (once) {
     bw_runner_once(d.runner, on_once_done, &d);

@@ -168,6 +168,10 @@ static const struct opt report_opts[] = {
 static const struct opt metrics_opts[] = {
     {"listen", T_HOSTPORT, MET(listen), 0, 0, NULL, 0,
      "address of the Prometheus /metrics listener, e.g. 127.0.0.1:9469; absent = off"},
+    {"max_connections", T_INT, MET(max_connections), 1, 10000, "64", 0,
+     "connections open at once; a new one closes the oldest still waiting for its request"},
+    {"timeout", T_DURATION, MET(timeout_us), 1000000, 3600 * INT64_C(1000000), "10s", 0,
+     "a scraper must send its request and read the answer within this, or is disconnected"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -1051,6 +1055,7 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   }
 
   n = find_key(c, root, "metrics");
+  apply_builtin(metrics_opts, &cfg->metrics, c->errs);
   if (n && parse_section(c, n, "metrics", metrics_opts, 0, &cfg->metrics, &set) < 0)
     r = -EINVAL;
 

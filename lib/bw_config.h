@@ -75,7 +75,9 @@ struct bw_report {
 };
 
 struct bw_metrics {
-  char *listen; /* "host:port"; NULL when off */
+  char *listen;            /* "host:port"; NULL when off */
+  int64_t max_connections; /* open at once; more close the oldest waiting one */
+  int64_t timeout_us;      /* a connection's whole request and answer */
 };
 
 struct bw_config {

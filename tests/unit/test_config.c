@@ -149,6 +149,8 @@ static void builtin_defaults(void **state) {
   assert_int_equal(cfg->detect.close_after, 3);
   assert_false(cfg->report.enabled);
   assert_null(cfg->metrics.listen);
+  assert_int_equal(cfg->metrics.max_connections, 64);
+  assert_int_equal(cfg->metrics.timeout_us, 10 * S);
   assert_string_equal(cfg->database, "/var/lib/benchwatch/benchwatch.db");
   bw_config_free(cfg);
 }
