@@ -263,9 +263,12 @@ static const struct bw_metric *pick_metric(struct bw_store *store, int64_t targe
                                            const struct bw_test *t, const char *asked) {
   if (asked) {
     const struct bw_metric *m = bw_detect_metric_find(asked);
-    if (!m)
-      (void)fprintf(stderr, "benchwatch: unknown metric \"%s\" (p50_us, p90_us, p99_us, "
-                            "rate_bps, ttfb_us, ttfb_p50_us, stall_us)\n", asked);
+    if (!m) {
+      (void)fprintf(stderr, "benchwatch: unknown metric \"%s\" (one of", asked);
+      for (const struct bw_metric *k = bw_metrics; k->name; k++)
+        (void)fprintf(stderr, " %s", k->name);
+      (void)fprintf(stderr, ")\n");
+    }
     return m;
   }
   if (t)
