@@ -63,14 +63,14 @@ if [ "$(id -u)" -eq 0 ]; then
   as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
 run "${as_user[@]}" "$bwd" --config "$scratch/locked.yaml" --check
-check_status 1 "database directory not writable"
+check_status 73 "database directory not writable"
 check_contains "$err" "<3>$scratch/locked/x.db: cannot open the database: $scratch/locked: Permission denied" "not writable"
 case "$err" in *"No such file"*) not_ok "not writable blamed on a missing file: $err" ;; *) ok ;; esac
 chmod 755 "$scratch/locked"
 if unshare -rm true 2>/dev/null; then
   run unshare -rm sh -c 'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" --config "$3" --check' \
     sh "$scratch/locked" "$bwd" "$scratch/locked.yaml"
-  check_status 1 "database on a read-only file system"
+  check_status 73 "database on a read-only file system"
   check_contains "$err" "<3>$scratch/locked/x.db: cannot open the database: $scratch/locked: Read-only file system" "read-only file system"
   case "$err" in *"No such file"*) not_ok "read-only blamed on a missing file: $err" ;; *) ok ;; esac
 else
