@@ -336,8 +336,17 @@ static int open_storage(struct daemon *d, bool check, int64_t spool_size,
   }
   r = bw_store_prove(d->store, &errs);
   if (r < 0) {
-    if (r == -EROFS)
-      (void)bw_file_explain_db_error(d->cfg->database, &errs);
+    if (r == -EROFS) {
+      /* SQLite opened it read-only without a word: say why it may not be written. */
+      struct bw_errs why = {0};
+      bw_errs_add(&why, "read-only");
+      int e = bw_file_explain_db_error(d->cfg->database, &why);
+      if (e < 0) {
+        bw_errs_clear(&errs);
+        bw_errs_add(&errs, "%s: the database is read-only (%s)", d->cfg->database, strerror(-e));
+      }
+      bw_errs_clear(&why);
+    }
     if (check || (r != -EBUSY && r != -ENOSPC)) {
       log_errs(BW_LOG_ERR, &errs);
       bw_log(BW_LOG_ERR, "%s: runs cannot be stored in this database", d->cfg->database);

@@ -743,8 +743,13 @@ int bw_store_prove(struct bw_store *store, struct bw_errs *errs) {
   }
   const char *verdict = (const char *)sqlite3_column_text(st, 0);
   if (!verdict || strcmp(verdict, "ok") != 0) {
-    add_err(errs, "%s: the database is damaged: PRAGMA quick_check: %s", store->path,
-            verdict ? verdict : "no answer");
+    /* Its findings come in lines: one line of log is one message. */
+    char *one = bw_xstrdup(verdict ? verdict : "no answer");
+    for (char *p = one; *p; p++)
+      if (*p == '\n')
+        *p = ' ';
+    add_err(errs, "%s: the database is damaged: PRAGMA quick_check: %s", store->path, one);
+    free(one);
     (void)sqlite3_finalize(st);
     return -EIO;
   }
