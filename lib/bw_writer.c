@@ -62,6 +62,7 @@ struct bw_writer {
   atomic_bool stop_now;
   _Atomic int64_t stop_deadline_us;
   int64_t attempt_deadline_us;
+  bool attempt_retry; /* the attempt is one more try of the spool, which a stop cuts short */
 };
 
 static void judge_cfgs_free(struct judge_cfg *c, size_t n) {
@@ -164,7 +165,7 @@ static void deliver(void *arg) {
 static bool keep_waiting(void *arg) {
   struct bw_writer *w = arg;
   int64_t now = bw_now_us();
-  if (atomic_load(&w->stop_now) && now >= atomic_load(&w->stop_deadline_us))
+  if (atomic_load(&w->stop_now) && (w->attempt_retry || now >= atomic_load(&w->stop_deadline_us)))
     return false;
   return now < w->attempt_deadline_us;
 }
@@ -345,7 +346,9 @@ static void *writer_main(void *arg) {
       break;
     if (waiting && bw_now_us() >= w->retry_at_us) {
       (void)pthread_mutex_unlock(&w->mu);
+      w->attempt_retry = true;
       retry(w);
+      w->attempt_retry = false;
       (void)pthread_mutex_lock(&w->mu);
       continue;
     }
