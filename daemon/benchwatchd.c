@@ -1,8 +1,10 @@
 /*
  * benchwatchd: the daemon's process concerns, and nothing else: arguments, the config file,
- * signals (SIGHUP reload, SIGTERM/SIGINT stop), systemd notification and watchdog. The work is in
- * lib/: bw_runner schedules and stores runs on the transfer loop.
+ * signals (SIGHUP reload, SIGTERM/SIGINT stop), systemd notification and watchdog, and the log.
+ * The work is in lib/: bw_runner schedules runs on the transfer loop and hands each finished one
+ * here; bw_writer stores and judges it on its own thread (or spools it) and reports back here.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef BW_HAVE_SYSTEMD
@@ -21,19 +24,34 @@
 #include "bw_file.h"
 #include "bw_log.h"
 #include "bw_reporter.h"
+#include "bw_render.h"
 #include "bw_runner.h"
+#include "bw_spool.h"
 #include "bw_store.h"
 #include "bw_transfer.h"
+#include "bw_units.h"
 #include "bw_util.h"
+#include "bw_writer.h"
 
 #define DEFAULT_CONFIG "/etc/benchwatch/benchwatch.yaml"
 #define STATUS_EVERY_US (10 * INT64_C(1000000))
+/* How long the writer may still store runs at shutdown before it spools the rest. */
+#define STOP_GRACE_US (2 * INT64_C(1000000))
+/* With --once the runs are the point: the writer waits out a lock as long as usual. */
+#define ONCE_GRACE_US (6 * INT64_C(1000000))
+
+/* Exit statuses beyond 0, 1 and the config's (sysexits.h). */
+#define EXIT_USAGE 64
+#define EXIT_CANTCREAT 73 /* the database or its spool cannot be written */
+#define EXIT_IOERR 74     /* the database is damaged, or not a database */
+#define EXIT_TEMPFAIL 75  /* --check: another process held the database's lock past the wait */
 
 struct daemon {
   const char *config_path;
   struct bw_config *cfg;
   struct bw_loop *loop;
-  struct bw_store *store;
+  struct bw_store *store; /* the loop's connection, for the nightly report */
+  struct bw_writer *writer;
   struct bw_runner *runner;
   struct bw_timer *status_timer;
   struct bw_timer *watchdog_timer;
@@ -41,6 +59,8 @@ struct daemon {
   struct bw_reporter *reporter;
   int64_t watchdog_us;
   bool stopping;
+  bool blocked;        /* the database does not take writes: runs go to the spool */
+  uint64_t not_stored; /* runs of this process that were spooled or lost */
   int exit_status;
 };
 
@@ -52,15 +72,34 @@ static void notify(const char *state) {
 #endif
 }
 
+/* Storage's figures for /metrics and the status line, from the writer. */
+static void refresh_storage(struct daemon *d, struct bw_writer_stats *ret) {
+  struct bw_writer_stats ws = {0};
+  if (d->writer)
+    bw_writer_stats(d->writer, &ws);
+  if (d->runner)
+    bw_runner_set_storage(d->runner, ws.failures, ws.spooled, ws.lost);
+  if (ret)
+    *ret = ws;
+}
+
 static void send_status(struct daemon *d) {
   struct bw_runner_stats st;
-  char buf[320];
+  struct bw_writer_stats ws;
+  refresh_storage(d, &ws);
   bw_runner_stats(d->runner, &st);
-  (void)snprintf(buf, sizeof(buf),
-                 "STATUS=%zu targets, %" PRIu64 " runs (%" PRIu64 " failed, %" PRIu64
-                 " skipped)%s%s",
-                 st.targets, st.runs, st.failures, st.skips, st.runs ? "; last: " : "", st.last);
-  notify(buf);
+  char *spool = ws.spooled || d->blocked ? bw_xasprintf("; %s: %zu runs spooled%s",
+                                                        d->blocked ? "DATABASE NOT TAKING WRITES"
+                                                                   : "writing the spool out",
+                                                        ws.spooled, ws.lost ? ", some lost" : "")
+                                         : bw_xstrdup("");
+  char *msg = bw_xasprintf("STATUS=%zu targets, %" PRIu64 " runs (%" PRIu64 " failed, %" PRIu64
+                           " skipped)%s%s%s",
+                           st.targets, st.runs, st.failures, st.skips, spool,
+                           st.runs ? "; last: " : "", st.runs ? st.last : "");
+  notify(msg);
+  free(msg);
+  free(spool);
 }
 
 /* The regressions open in the database, so that /metrics never reads "normal" for them. */
@@ -82,6 +121,7 @@ static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
     bw_buf_printf(body, "benchwatch serves /metrics\n");
     return 404;
   }
+  refresh_storage(d, NULL);
   char *text = bw_runner_metrics(d->runner);
   bw_buf_add(body, text, strlen(text));
   free(text);
@@ -147,6 +187,111 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
   return 0;
 }
 
+/* A finished run, from the runner: to the writer, which never keeps the loop waiting. */
+static void on_run(void *arg, struct bw_run *run) {
+  struct daemon *d = arg;
+  bw_writer_submit(d->writer, run);
+}
+
+static char *target_name(const struct bw_run *run) {
+  const char *b = run->backend ? run->backend : "";
+  return bw_xasprintf("%s%s%s%s", run->test ? run->test : "?", b[0] ? " [" : "", b,
+                      b[0] ? "]" : "");
+}
+
+/* One line for each regression that opened or closed, the words a person greps for. */
+static void log_events(const struct bw_run *run, const struct bw_judgement *j) {
+  char *tb = target_name(run);
+  if (j->avail_event == BW_EVENT_OPENED)
+    bw_log(BW_LOG_WARNING,
+           "REGRESSION OPENED %s: availability: runs keep failing, the last with %s: %s"
+           " (regression %" PRId64 ")",
+           tb, run->error_class ? run->error_class : "?",
+           run->error_message ? run->error_message : "", j->avail_regression_id);
+  else if (j->avail_event == BW_EVENT_CLOSED)
+    bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: availability: runs succeed again", tb);
+  for (size_t i = 0; i < j->n_fig; i++) {
+    const struct bw_judge_figure *f = &j->fig[i];
+    if (f->verdict.event == BW_EVENT_NONE)
+      continue;
+    char *what = bw_judge_describe_figure(f);
+    if (f->verdict.event == BW_EVENT_OPENED)
+      bw_log(BW_LOG_WARNING, "REGRESSION OPENED %s: %s (regression %" PRId64 ")", tb, what,
+             f->regression_id);
+    else
+      bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: recovered, %s", tb, what);
+    free(what);
+  }
+  free(tb);
+}
+
+/* When a run started, UTC, for the lines about runs that are not logged as they finish. */
+static char *started_text(const struct bw_run *run) {
+  time_t t = (time_t)(run->started_us / 1000000);
+  struct tm tm;
+  char buf[32];
+  if (run->started_us == BW_NONE || !gmtime_r(&t, &tm) ||
+      strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return bw_xstrdup("?");
+  return bw_xstrdup(buf);
+}
+
+/* What the writer made of a run, or of the database: the log, the status line, /metrics. */
+static void on_writer_event(void *arg, struct bw_writer_event *ev) {
+  struct daemon *d = arg;
+  struct bw_run *run = &ev->run;
+  const char *db = d->cfg->database;
+  double secs = (double)(run->duration_us != BW_NONE ? run->duration_us : 0) / 1e6;
+  enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
+  char *line = run->test ? bw_render_line(run) : NULL;
+  char *started = started_text(run);
+
+  switch (ev->what) {
+  case BW_WRITER_STORED: {
+    char *verdict = bw_judge_describe(&ev->judgement);
+    if (ev->from_spool)
+      bw_log(BW_LOG_INFO, "from the spool: %s, started %s: stored as run %" PRId64 "%s%s", line,
+             started, ev->judgement.run_id, *verdict ? "; " : "", verdict);
+    else
+      bw_log(level, "%s in %.1f s (run %" PRId64 ")%s%s", line, secs, ev->judgement.run_id,
+             *verdict ? "; " : "", verdict);
+    free(verdict);
+    log_events(run, &ev->judgement);
+    bw_runner_keep(d->runner, run, &ev->judgement);
+    break;
+  }
+  case BW_WRITER_SPOOLED:
+    d->not_stored++;
+    bw_log(level, "%s in %.1f s; spooled, not stored yet (%zu runs in the spool)", line, secs,
+           ev->spooled);
+    bw_runner_keep(d->runner, run, NULL);
+    break;
+  case BW_WRITER_LOST:
+    d->not_stored++;
+    if (line)
+      bw_log(BW_LOG_ERR, "LOST %s, started %s: NOT STORED: %s", line, started,
+             ev->message ? ev->message : "?");
+    else
+      bw_log(BW_LOG_ERR, "LOST a run from the spool: %s", ev->message ? ev->message : "?");
+    break;
+  case BW_WRITER_BLOCKED:
+    d->blocked = true;
+    bw_log(BW_LOG_WARNING,
+           "database %s does not take writes: %s; runs go to the spool %s.spool until it does", db,
+           ev->message ? ev->message : "?", db);
+    send_status(d);
+    break;
+  case BW_WRITER_RESUMED:
+    d->blocked = false;
+    bw_log(BW_LOG_WARNING, "database %s takes writes again; the spool is written out", db);
+    send_status(d);
+    break;
+  }
+  free(line);
+  free(started);
+  refresh_storage(d, NULL);
+}
+
 static void on_status_timer(void *arg) {
   struct daemon *d = arg;
   send_status(d);
@@ -196,6 +341,7 @@ static void on_hup(void *arg) {
              cfg->database, d->cfg->database);
     bw_runner_apply(d->runner, cfg);
     seed_open(d);
+    bw_writer_apply(d->writer, cfg);
     if (d->reporter)
       bw_reporter_apply(d->reporter, cfg);
     bw_config_free(d->cfg);
@@ -212,40 +358,136 @@ static void on_stop(void *arg) {
   d->stopping = true;
   notify("STOPPING=1");
   bw_log(BW_LOG_INFO, "stopping");
-  bw_runner_stop(d->runner); /* runs in flight are stored as aborted here */
+  bw_runner_stop(d->runner); /* runs in flight go to the writer as aborted here */
+  bw_loop_break(d->loop);    /* main() gives the writer a short grace, then it spools the rest */
+}
+
+/* Every run of --once has finished; main() waits for the writer to store them. */
+static void on_once_done(void *arg) {
+  struct daemon *d = arg;
   bw_loop_break(d->loop);
 }
 
-static void on_once_done(void *arg) {
-  struct daemon *d = arg;
-  struct bw_runner_stats st;
-  bw_runner_stats(d->runner, &st);
-  if (st.store_errors)
-    d->exit_status = 1;
-  bw_loop_break(d->loop);
+/* The exit status for a database or spool that cannot be used, by the store's errno. */
+static int storage_exit_status(int r) {
+  switch (r) {
+  case -EROFS:
+  case -EACCES:
+  case -EPERM:
+  case -ENOSPC:
+  case -EFBIG:
+    return EXIT_CANTCREAT;
+  case -EIO:
+  case -EINVAL:
+  case -EBADMSG:
+    return EXIT_IOERR;
+  case -EBUSY:
+    return EXIT_TEMPFAIL;
+  default:
+    return 1;
+  }
+}
+
+static void log_errs(enum bw_log_level level, const struct bw_errs *errs) {
+  for (size_t i = 0; i < errs->n; i++)
+    bw_log_each(level, "%s", errs->msg[i]);
+}
+
+/*
+ * Opens the database for the loop (migrating it) and proves that runs can be stored in it, then
+ * opens the spool beside it. Returns 0, or the exit status after logging why. A database that is
+ * only locked or full is started with (its runs are spooled until it takes writes), except for
+ * --check, which must say whether everything works now.
+ */
+static int open_storage(struct daemon *d, bool check, int64_t spool_size,
+                        struct bw_spool **ret_spool) {
+  struct bw_errs errs = {0}, warns = {0};
+  char *spool_path = bw_xasprintf("%s.spool", d->cfg->database);
+  int r, status = 0;
+
+  r = bw_store_open(d->cfg->database, &d->store, &errs);
+  if (r < 0) {
+    int why = bw_file_explain_db_error(d->cfg->database, &errs);
+    log_errs(BW_LOG_ERR, &errs);
+    status = storage_exit_status(why < 0 ? why : r);
+    goto out;
+  }
+  r = bw_store_prove(d->store, &errs);
+  if (r < 0) {
+    if (r == -EROFS) {
+      /* SQLite opened it read-only without a word: say why it may not be written. */
+      struct bw_errs why = {0};
+      bw_errs_add(&why, "read-only");
+      int e = bw_file_explain_db_error(d->cfg->database, &why);
+      if (e < 0) {
+        bw_errs_clear(&errs);
+        bw_errs_add(&errs, "%s: the database is read-only (%s)", d->cfg->database, strerror(-e));
+      }
+      bw_errs_clear(&why);
+    }
+    if (check || (r != -EBUSY && r != -ENOSPC)) {
+      log_errs(BW_LOG_ERR, &errs);
+      bw_log(BW_LOG_ERR, "%s: runs cannot be stored in this database", d->cfg->database);
+      status = storage_exit_status(r);
+      goto out;
+    }
+    log_errs(BW_LOG_WARNING, &errs);
+    bw_log(BW_LOG_WARNING, "%s: starting anyway: runs wait in the spool until it takes writes",
+           d->cfg->database);
+    bw_errs_clear(&errs);
+  }
+  r = bw_spool_open(spool_path, spool_size, ret_spool, &warns, &errs);
+  log_errs(BW_LOG_WARNING, &warns);
+  if (r < 0) {
+    log_errs(BW_LOG_ERR, &errs);
+    status = storage_exit_status(r) == 1 ? 1 : EXIT_CANTCREAT;
+    goto out;
+  }
+  if (bw_spool_count(*ret_spool))
+    bw_log(BW_LOG_NOTICE, "%s: %zu runs from before wait in the spool%s", spool_path,
+           bw_spool_count(*ret_spool), check ? "; they are stored at the next start" : "");
+out:
+  bw_errs_clear(&errs);
+  bw_errs_clear(&warns);
+  free(spool_path);
+  return status;
 }
 
 static void usage(FILE *f) {
-  (void)fprintf(f, "usage: benchwatchd [-c FILE] [--once | --check]\n"
-                   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-                   "      --once         run every target once now, store the runs, exit\n"
-                   "      --check        load the config, open or migrate the database, exit\n"
-                   "      --version      print the version\n"
-                   "Signals: HUP reloads the config, TERM and INT stop (runs in flight are stored\n"
-                   "as aborted). Exit status: 0, 1 start-up failure, 64 usage, 78 config error.\n");
+  (void)fprintf(f,
+                "usage: benchwatchd [-c FILE] [--spool-size SIZE] [--once | --check]\n"
+                "  -c, --config FILE     configuration (default " DEFAULT_CONFIG ")\n"
+                "      --once            run every target once now, store the runs, exit\n"
+                "      --check           load the config, open or migrate the database, prove\n"
+                "                        that it is sound and takes writes, open the spool, exit\n"
+                "      --spool-size SIZE the spool beside the database (DATABASE.spool), for\n"
+                "                        runs the database cannot take yet (default 16MiB)\n"
+                "      --version         print the version\n"
+                "Signals: HUP reloads the config, TERM and INT stop (runs in flight are stored\n"
+                "as aborted, or spooled). Exit status: 0; 1 start-up failure; 64 usage; 73 the\n"
+                "database or its spool cannot be written (read-only, permissions; with --check\n"
+                "also a full disk); 74 the database is damaged or not a database; 75 (--check)\n"
+                "another process held its lock too long; 78 config error.\n");
 }
 
 int main(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
-      {"once", no_argument, NULL, 'o'},         {"version", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+      {"config", required_argument, NULL, 'c'},
+      {"check", no_argument, NULL, 'C'},
+      {"once", no_argument, NULL, 'o'},
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {"spool-size", required_argument, NULL, 'S'},
+      {NULL, 0, NULL, 0},
   };
   struct daemon d = {.config_path = DEFAULT_CONFIG, .exit_status = 0};
   struct bw_signal *sigs[3] = {NULL, NULL, NULL};
   struct bw_errs errs = {0};
+  struct bw_spool *spool = NULL;
+  struct bw_store *writer_store = NULL;
+  int64_t spool_size = BW_SPOOL_DEFAULT_SIZE;
   bool check = false, once = false;
-  int ch, status = 1;
+  int ch, r, status = 1;
 
   while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
     switch (ch) {
@@ -258,6 +500,13 @@ int main(int argc, char **argv) {
     case 'o':
       once = true;
       break;
+    case 'S':
+      if (bw_parse_size(optarg, &spool_size) < 0 || spool_size < BW_SPOOL_MIN_SIZE) {
+        (void)fprintf(stderr, "benchwatchd: --spool-size %s: expected a size of at least 64KiB\n",
+                      optarg);
+        return EXIT_USAGE;
+      }
+      break;
     case 'V':
       (void)printf("benchwatchd %s\n", BW_VERSION);
       return 0;
@@ -266,12 +515,12 @@ int main(int argc, char **argv) {
       return 0;
     default:
       usage(stderr);
-      return 64;
+      return EXIT_USAGE;
     }
   }
   if (optind != argc || (check && once)) {
     usage(stderr);
-    return 64;
+    return EXIT_USAGE;
   }
   (void)signal(SIGPIPE, SIG_IGN);
   rlim_t fd_limit = raise_fd_limit();
@@ -282,16 +531,22 @@ int main(int argc, char **argv) {
     status = BW_EXIT_CONFIG;
     goto out;
   }
-  if (bw_store_open(d.cfg->database, &d.store, &errs) < 0) {
-    (void)bw_file_explain_db_error(d.cfg->database, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-      bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
+  r = open_storage(&d, check, spool_size, &spool);
+  if (r != 0) {
+    status = r;
     goto out;
   }
   bw_log(BW_LOG_INFO, "benchwatchd %s: %s: %zu tests; database %s (schema version %d)",
          BW_VERSION, d.config_path, d.cfg->n_tests, d.cfg->database, bw_store_version(d.store));
   if (check) {
     status = 0;
+    goto out;
+  }
+  /* The writer's own connection: the loop's stays for the nightly report. */
+  r = bw_store_open(d.cfg->database, &writer_store, &errs);
+  if (r < 0) {
+    log_errs(BW_LOG_ERR, &errs);
+    status = storage_exit_status(r);
     goto out;
   }
 
@@ -301,7 +556,14 @@ int main(int argc, char **argv) {
       bw_log(BW_LOG_ERR, "%s", errs.msg[i]);
     goto out;
   }
-  d.runner = bw_runner_new(d.loop, d.store);
+  d.writer = bw_writer_new(d.loop, writer_store, spool, d.cfg, on_writer_event, &d, &errs);
+  writer_store = NULL; /* the writer's now, or closed */
+  spool = NULL;
+  if (!d.writer) {
+    log_errs(BW_LOG_ERR, &errs);
+    goto out;
+  }
+  d.runner = bw_runner_new(d.loop, on_run, &d);
   d.status_timer = bw_timer_new(d.loop, on_status_timer, &d);
   sigs[0] = bw_signal_new(d.loop, SIGHUP, on_hup, &d);
   sigs[1] = bw_signal_new(d.loop, SIGTERM, on_stop, &d);
@@ -348,13 +610,23 @@ int main(int argc, char **argv) {
 out:
   bw_http_free(d.metrics);
   bw_reporter_free(d.reporter);
-  bw_runner_free(d.runner); /* stops and stores what is still running */
+  if (d.runner)
+    bw_runner_stop(d.runner); /* what still runs goes to the writer, aborted */
+  /* The writer stores what it was given while the grace lasts and spools the rest; its last
+   * events are logged from here. */
+  bw_writer_stop(d.writer, once ? ONCE_GRACE_US : STOP_GRACE_US);
+  if (once && d.not_stored && status == 0)
+    status = 1;
+  bw_writer_free(d.writer);
+  bw_runner_free(d.runner);
   for (size_t i = 0; i < 3; i++)
     bw_signal_free(sigs[i]);
   bw_timer_free(d.status_timer);
   bw_timer_free(d.watchdog_timer);
   bw_loop_free(d.loop);
   bw_store_close(d.store);
+  bw_store_close(writer_store);
+  bw_spool_close(spool);
   bw_config_free(d.cfg);
   bw_errs_clear(&errs);
   if (status == 0 && !check)

@@ -184,5 +184,11 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
          "When the daemon started, Unix time.");
   bw_buf_printf(&b, "benchwatch_daemon_start_timestamp_seconds %.3f\n",
                 (double)d->started_us / 1e6);
+  header(&b, "benchwatch_spool_runs", "gauge",
+         "Runs waiting in the spool because the database did not take them.");
+  bw_buf_printf(&b, "benchwatch_spool_runs %zu\n", d->spool_runs);
+  header(&b, "benchwatch_spool_lost_runs_total", "counter",
+         "Runs lost: dropped from a full spool, or neither stored nor spooled.");
+  bw_buf_printf(&b, "benchwatch_spool_lost_runs_total %" PRIu64 "\n", d->spool_lost);
   return bw_buf_take(&b);
 }

@@ -39,6 +39,8 @@ struct bw_metrics_daemon {
   uint64_t store_errors;
   size_t queued;
   size_t running;
+  size_t spool_runs;   /* runs waiting in the spool for the database */
+  uint64_t spool_lost; /* runs dropped from a full spool (or never spooled) since the start */
 };
 
 char *bw_metrics_render(const struct bw_metrics_target *targets, size_t n,

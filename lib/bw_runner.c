@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "bw_judge.h"
 #include "bw_log.h"
 #include "bw_metrics.h"
 #include "bw_probe.h"
@@ -50,7 +49,8 @@ struct target {
 
 struct bw_runner {
   struct bw_loop *loop;
-  struct bw_store *store;
+  bw_runner_run_fn done;
+  void *done_arg;
   struct target **targets;
   size_t n_targets, cap_targets;
   struct target *queue_head, *queue_tail;
@@ -180,31 +180,13 @@ static void maybe_once_done(struct bw_runner *r) {
   }
 }
 
-/* One line for each regression that opened or closed, the words a person greps for. */
-static void log_events(const struct bw_run *run, const struct bw_judgement *j) {
-  char *tb = bw_xasprintf("%s%s%s%s", run->test, run->backend[0] ? " [" : "", run->backend,
-                          run->backend[0] ? "]" : "");
-  if (j->avail_event == BW_EVENT_OPENED)
-    bw_log(BW_LOG_WARNING,
-           "REGRESSION OPENED %s: availability: runs keep failing, the last with %s: %s"
-           " (regression %" PRId64 ")",
-           tb, run->error_class ? run->error_class : "?",
-           run->error_message ? run->error_message : "", j->avail_regression_id);
-  else if (j->avail_event == BW_EVENT_CLOSED)
-    bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: availability: runs succeed again", tb);
-  for (size_t i = 0; i < j->n_fig; i++) {
-    const struct bw_judge_figure *f = &j->fig[i];
-    if (f->verdict.event == BW_EVENT_NONE)
-      continue;
-    char *what = bw_judge_describe_figure(f);
-    if (f->verdict.event == BW_EVENT_OPENED)
-      bw_log(BW_LOG_WARNING, "REGRESSION OPENED %s: %s (regression %" PRId64 ")", tb, what,
-             f->regression_id);
-    else
-      bw_log(BW_LOG_NOTICE, "REGRESSION CLOSED %s: recovered, %s", tb, what);
-    free(what);
+static struct target *find(struct bw_runner *r, const char *name, const char *backend) {
+  for (size_t i = 0; i < r->n_targets; i++) {
+    struct target *t = r->targets[i];
+    if (!t->removed && strcmp(t->test.name, name) == 0 && strcmp(t->backend, backend) == 0)
+      return t;
   }
-  free(tb);
+  return NULL;
 }
 
 /* What /metrics shows of the judge's words: every judged figure's state, the headline's baseline. */
@@ -231,42 +213,33 @@ static void remember(struct target *t, const struct bw_judgement *j) {
 static void on_run_done(void *arg, struct bw_run *run) {
   struct target *t = arg;
   struct bw_runner *r = t->r;
-  struct bw_errs errs = {0};
-  struct bw_judgement j;
-  int64_t id = 0;
-  int rc = 0;
 
-  memset(&j, 0, sizeof(j));
-  if (r->store) {
-    rc = bw_judge_record(r->store, &t->test.detect, t->test.every_us, run, &j, &errs);
-    id = j.run_id;
-  }
   char *line = bw_render_line(run);
-  double secs = (double)(run->duration_us != BW_NONE ? run->duration_us : 0) / 1e6;
-  if (rc < 0) {
-    r->stats.store_errors++;
-    bw_log(BW_LOG_ERR, "%s; NOT STORED: %s", line, errs.n ? errs.msg[0] : "unknown error");
-  } else {
-    char *verdict = bw_judge_describe(&j);
-    enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
-    bw_log(level, "%s in %.1f s (run %" PRId64 ")%s%s", line, secs, id, *verdict ? "; " : "",
-           verdict);
-    free(verdict);
-    log_events(run, &j);
-    if (j.stepped)
-      remember(t, &j);
-  }
   r->stats.runs++;
   if (run->outcome == BW_OUTCOME_FAILED)
     r->stats.failures++;
   r->stats.last_run_us = bw_wall_us();
   (void)snprintf(r->stats.last, sizeof(r->stats.last), "%s", line);
   free(line);
-  bw_errs_clear(&errs);
-
   if ((unsigned)run->outcome < 4)
     t->runs[run->outcome]++;
-  /* Keep the run's figures for /metrics; its samples are the database's business. */
+  /* The run goes to storage; the probe is freed by start_queued(), from the loop: we are inside
+   * its callback here. */
+  t->state = IDLE;
+  r->running--;
+  bw_timer_arm(r->kick, 0);
+  r->done(r->done_arg, run);
+}
+
+void bw_runner_keep(struct bw_runner *r, struct bw_run *run, const struct bw_judgement *j) {
+  struct target *t = find(r, run->test ? run->test : "", run->backend ? run->backend : "");
+  if (!t)
+    return;
+  if (j && j->stepped)
+    remember(t, j);
+  /* A run written out of the spool later is older than the one shown now: keep the newest. */
+  if (t->last.started_us != BW_NONE && run->started_us < t->last.started_us)
+    return;
   bw_run_reset(&t->last);
   bw_run_move(&t->last, run);
   for (size_t i = 0; i < t->last.n_samples; i++)
@@ -274,10 +247,13 @@ static void on_run_done(void *arg, struct bw_run *run) {
   free(t->last.samples);
   t->last.samples = NULL;
   t->last.n_samples = t->last.cap_samples = 0;
-  /* The probe is freed by start_queued(), from the loop: we are inside its callback here. */
-  t->state = IDLE;
-  r->running--;
-  bw_timer_arm(r->kick, 0);
+}
+
+void bw_runner_set_storage(struct bw_runner *r, uint64_t store_errors, size_t spooled,
+                           uint64_t lost) {
+  r->stats.store_errors = store_errors;
+  r->stats.spooled = spooled;
+  r->stats.lost = lost;
 }
 
 /* Whether a run against server is in flight. */
@@ -334,10 +310,11 @@ static void start_queued(void *arg) {
   maybe_once_done(r);
 }
 
-struct bw_runner *bw_runner_new(struct bw_loop *loop, struct bw_store *store) {
+struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done, void *arg) {
   struct bw_runner *r = bw_xcalloc(1, sizeof(*r));
   r->loop = loop;
-  r->store = store;
+  r->done = done;
+  r->done_arg = arg;
   r->max_parallel = 1;
   r->started_us = bw_wall_us();
   r->kick = bw_timer_new(loop, start_queued, r);
@@ -369,15 +346,6 @@ static bool same_test(const struct bw_test *a, const struct bw_test *b) {
          a->max_bytes == b->max_bytes && a->interval_us == b->interval_us &&
          a->stall_rate == b->stall_rate && a->http_version == b->http_version &&
          memcmp(&a->detect, &b->detect, sizeof(a->detect)) == 0;
-}
-
-static struct target *find(struct bw_runner *r, const char *name, const char *backend) {
-  for (size_t i = 0; i < r->n_targets; i++) {
-    struct target *t = r->targets[i];
-    if (!t->removed && strcmp(t->test.name, name) == 0 && strcmp(t->backend, backend) == 0)
-      return t;
-  }
-  return NULL;
 }
 
 void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
@@ -472,7 +440,7 @@ void bw_runner_stop(struct bw_runner *r) {
       dequeue(t);
   }
   r->queue_head = r->queue_tail = NULL;
-  /* Each abort calls on_run_done at once, which stores the run as aborted. */
+  /* Each abort calls on_run_done at once, which hands the run, aborted, to storage. */
   for (size_t i = 0; i < r->n_targets; i++)
     if (r->targets[i]->state == RUNNING)
       bw_probe_abort(r->targets[i]->probe);
@@ -526,6 +494,8 @@ char *bw_runner_metrics(const struct bw_runner *r) {
   d.scheduler_lag_s = r->lag_s;
   d.skips = st.skips;
   d.store_errors = st.store_errors;
+  d.spool_runs = st.spooled;
+  d.spool_lost = st.lost;
   d.queued = st.queued;
   d.running = st.running;
   char *text = bw_metrics_render(mt, n, &d);

@@ -12,6 +12,8 @@
 
 /* How long a writer waits for another connection's lock before giving up with -EBUSY. */
 #define BUSY_TIMEOUT_MS 5000
+/* How long a caller-controlled wait (bw_store_set_busy) sleeps between two looks at the lock. */
+#define BUSY_SLEEP_MS 10
 
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -35,6 +37,8 @@ struct bw_store {
   int version;
   char *sql[ST_COUNT];
   sqlite3_stmt *stmt[ST_COUNT];
+  bool (*busy_wait)(void *arg); /* bw_store_set_busy() */
+  void *busy_arg;
 };
 
 /* A column holding a field of a struct, found by offset (like bw_run_figures). */
@@ -717,6 +721,70 @@ int bw_store_commit(struct bw_store *store, struct bw_errs *errs) {
 
 void bw_store_rollback(struct bw_store *store) {
   rollback(store);
+}
+
+int bw_store_prove(struct bw_store *store, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  char sql[64];
+  int rc, r;
+
+  /* SQLite opens a file it may not write read-only without a word; every write fails later. */
+  if (sqlite3_db_readonly(store->db, "main") == 1) {
+    add_err(errs, "%s: the database is read-only: runs cannot be stored", store->path);
+    return -EROFS;
+  }
+  rc = sqlite3_prepare_v2(store->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    r = fail_sql(store, rc, errs, "cannot check the database");
+    (void)sqlite3_finalize(st);
+    return r;
+  }
+  const char *verdict = (const char *)sqlite3_column_text(st, 0);
+  if (!verdict || strcmp(verdict, "ok") != 0) {
+    /* Its findings come in lines: one line of log is one message. */
+    char *one = bw_xstrdup(verdict ? verdict : "no answer");
+    for (char *p = one; *p; p++)
+      if (*p == '\n')
+        *p = ' ';
+    add_err(errs, "%s: the database is damaged: PRAGMA quick_check: %s", store->path, one);
+    free(one);
+    (void)sqlite3_finalize(st);
+    return -EIO;
+  }
+  (void)sqlite3_finalize(st);
+  /* A real write: the schema version set to itself in a transaction of its own. */
+  r = exec(store, "BEGIN IMMEDIATE", "cannot start a write", errs);
+  if (r < 0)
+    return r;
+  (void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", store->version);
+  r = exec(store, sql, "cannot write", errs);
+  if (r == 0)
+    r = exec(store, "COMMIT", "cannot commit a write", errs);
+  if (r < 0)
+    rollback(store);
+  return r;
+}
+
+/* SQLite's busy handler: asks the owner's wait function, then sleeps a little and tries again. */
+static int busy_handler(void *arg, int attempt) {
+  struct bw_store *s = arg;
+
+  (void)attempt;
+  if (!s->busy_wait(s->busy_arg))
+    return 0;
+  (void)sqlite3_sleep(BUSY_SLEEP_MS);
+  return 1;
+}
+
+void bw_store_set_busy(struct bw_store *store, bool (*wait)(void *arg), void *arg) {
+  store->busy_wait = wait;
+  store->busy_arg = arg;
+  if (wait)
+    (void)sqlite3_busy_handler(store->db, busy_handler, store);
+  else
+    (void)sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
 }
 
 /* Reads the row of ST_GET_RUN into run; returns 0 or -EIO for a value the schema should forbid. */

@@ -1,6 +1,7 @@
 #ifndef BW_STORE_H
 #define BW_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,22 @@ int bw_store_find_target(struct bw_store *store, const char *test, const char *b
 int bw_store_begin(struct bw_store *store, struct bw_errs *errs);
 int bw_store_commit(struct bw_store *store, struct bw_errs *errs);
 void bw_store_rollback(struct bw_store *store);
+
+/*
+ * Proves that runs can be stored: the file is not open read-only, PRAGMA quick_check finds it
+ * sound, and a real write transaction (BEGIN IMMEDIATE, the schema version set to itself, COMMIT)
+ * succeeds. Returns 0, or -EROFS (read-only), -EIO (damaged, with quick_check's first finding),
+ * -EBUSY (another connection held the lock past the wait), -ENOSPC (a full disk) or another
+ * errno from the store's list, with one sentence naming the file in errs.
+ */
+int bw_store_prove(struct bw_store *store, struct bw_errs *errs);
+
+/*
+ * Replaces the busy timeout: while another connection holds the lock, wait(arg) is asked every
+ * few milliseconds whether to keep waiting; when it returns false the statement fails with
+ * -EBUSY. It is called on the thread that uses the store. NULL restores the default timeout.
+ */
+void bw_store_set_busy(struct bw_store *store, bool (*wait)(void *arg), void *arg);
 
 /* bw_store_put_run() inside the caller's transaction; *ret_target gets the target's id. */
 int bw_store_put_run_in(struct bw_store *store, const struct bw_run *run, int64_t *ret_target,

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -794,6 +795,62 @@ void bw_signal_free(struct bw_signal *s) {
     return;
   (void)evsignal_del(&s->ev);
   free(s);
+}
+
+/* ---- wake-ups from other threads ---- */
+
+/*
+ * An eventfd the loop watches: other threads only write to it, so libevent itself is touched by
+ * the loop's thread alone and needs no locking of its own.
+ */
+struct bw_wake {
+  struct event ev;
+  int fd;
+  bw_loop_fn fn;
+  void *arg;
+};
+
+static void wake_fire(evutil_socket_t fd, short what, void *arg) {
+  struct bw_wake *w = arg;
+  uint64_t n;
+  (void)what;
+  /* Reading resets the counter: wake-ups fired before this read are all answered by this call. */
+  while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
+    ;
+  w->fn(w->arg);
+}
+
+struct bw_wake *bw_wake_new(struct bw_loop *loop, bw_loop_fn fn, void *arg) {
+  struct bw_wake *w = bw_xcalloc(1, sizeof(*w));
+  w->fn = fn;
+  w->arg = arg;
+  w->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w->fd < 0) {
+    free(w);
+    return NULL;
+  }
+  if (event_assign(&w->ev, loop->base, w->fd, EV_READ | EV_PERSIST, wake_fire, w) < 0 ||
+      event_add(&w->ev, NULL) < 0) {
+    (void)close(w->fd);
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+void bw_wake_fire(struct bw_wake *w) {
+  uint64_t one = 1;
+  /* EAGAIN means the counter is full: the loop has a wake-up pending anyway. */
+  while (write(w->fd, &one, sizeof(one)) < 0 && errno == EINTR)
+    ;
+}
+
+void bw_wake_free(struct bw_wake *w) {
+  if (!w)
+    return;
+  (void)event_del(&w->ev);
+  (void)close(w->fd);
+  free(w);
 }
 
 /* ---- HTTP server ---- */

@@ -129,6 +129,16 @@ struct bw_signal *bw_signal_new(struct bw_loop *loop, int signo, bw_loop_fn fn, 
 void bw_signal_free(struct bw_signal *s); /* NULL-safe */
 
 /*
+ * A wake-up another thread can send: after bw_wake_fire(), fn runs once from the loop (several
+ * fires before it runs give one call, so fn must take everything that is waiting). bw_wake_fire()
+ * is safe from any thread and from a signal handler; new and free belong to the loop's thread.
+ */
+struct bw_wake;
+struct bw_wake *bw_wake_new(struct bw_loop *loop, bw_loop_fn fn, void *arg);
+void bw_wake_fire(struct bw_wake *w);
+void bw_wake_free(struct bw_wake *w); /* NULL-safe */
+
+/*
  * A small HTTP/1.1 server on the loop, for the metrics endpoint. It shares the loop with the
  * measurements and its port may be reachable by anyone, so every cost a client can cause is
  * bounded:

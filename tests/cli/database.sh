@@ -64,14 +64,14 @@ if [ "$(id -u)" -eq 0 ]; then
   as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
 run "${as_user[@]}" "$bwd" --config "$scratch/locked.yaml" --check
-check_status 1 "database directory not writable"
+check_status 73 "database directory not writable"
 check_contains "$err" "<3>$scratch/locked/x.db: cannot open the database: $scratch/locked: Permission denied" "not writable"
 case "$err" in *"No such file"*) not_ok "not writable blamed on a missing file: $err" ;; *) ok ;; esac
 chmod 755 "$scratch/locked"
 if unshare -rm true 2>/dev/null; then
   run unshare -rm sh -c 'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" --config "$3" --check' \
     sh "$scratch/locked" "$bwd" "$scratch/locked.yaml"
-  check_status 1 "database on a read-only file system"
+  check_status 73 "database on a read-only file system"
   check_contains "$err" "<3>$scratch/locked/x.db: cannot open the database: $scratch/locked: Read-only file system" "read-only file system"
   case "$err" in *"No such file"*) not_ok "read-only blamed on a missing file: $err" ;; *) ok ;; esac
 else
@@ -85,6 +85,43 @@ for cmd in "regressions" "regressions --open" "history home" "baseline home" "ba
   check_status 66 "$cmd on a missing database"
   check_contains "$err" "$scratch/typo.db: no such database" "$cmd: missing database named"
   [ ! -e "$scratch/typo.db" ] && ok || not_ok "$cmd created $scratch/typo.db"
+done
+
+# A damaged database: garbage over its header, or over a page inside it. --check and the start
+# fail with 74 and say what is wrong, instead of starting and failing to store every run.
+printf 'database: fresh.db\ntests: [{name: a, kind: page, url: "http://h/"}]\n' >"$scratch/fresh.yaml"
+run "$bwd" --config "$scratch/fresh.yaml" --check
+check_status 0 "fresh database"
+sqlite3 "$scratch/fresh.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+cp "$scratch/fresh.db" "$scratch/good.db"
+printf 'garbage garbage garbage garbage garbage garbage garbage garbage garbage garbage' |
+  dd of="$scratch/fresh.db" conv=notrunc status=none
+for args in --check ""; do
+  run timeout 20 "$bwd" --config "$scratch/fresh.yaml" $args
+  check_status 74 "garbage over the header ($args)"
+  check_contains "$err" "<3>$scratch/fresh.db: not an SQLite database" "garbage over the header"
+done
+cp "$scratch/good.db" "$scratch/fresh.db"
+rm -f "$scratch/fresh.db-wal" "$scratch/fresh.db-shm"
+head -c 3000 /dev/urandom | dd of="$scratch/fresh.db" bs=1 seek=8192 conv=notrunc status=none
+for args in --check ""; do
+  run timeout 20 "$bwd" --config "$scratch/fresh.yaml" $args
+  check_status 74 "a damaged page ($args)"
+  check_contains "$err" "<3>$scratch/fresh.db: the database is damaged: PRAGMA quick_check:" "damaged page"
+  check_contains "$err" "<3>$scratch/fresh.db: runs cannot be stored in this database" "damaged page"
+done
+
+# A database file the daemon may read but not write: 73, with the reason.
+cp "$scratch/good.db" "$scratch/fresh.db"
+rm -f "$scratch/fresh.db-wal" "$scratch/fresh.db-shm" "$scratch/fresh.db.spool"
+chmod 444 "$scratch/fresh.db"
+if [ "$(id -u)" -eq 0 ]; then
+  chown -R 65534 "$scratch"
+fi
+for args in --check ""; do
+  run timeout 20 "${as_user[@]}" "$bwd" --config "$scratch/fresh.yaml" $args
+  check_status 73 "read-only database file ($args)"
+  check_contains "$err" "<3>$scratch/fresh.db: the database is read-only (Permission denied)" "read-only file"
 done
 
 finish
