@@ -187,6 +187,15 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
   return 0;
 }
 
+/* What the scheduler has to say: skipped turns, runs that could not start, the targets. */
+static void on_runner_note(void *arg, enum bw_runner_note_level level, const char *text) {
+  (void)arg;
+  bw_log(level == BW_RUNNER_ERROR     ? BW_LOG_ERR
+         : level == BW_RUNNER_WARNING ? BW_LOG_WARNING
+                                      : BW_LOG_INFO,
+         "%s", text);
+}
+
 /* A finished run, from the runner: to the writer, which never keeps the loop waiting. */
 static void on_run(void *arg, struct bw_run *run) {
   struct daemon *d = arg;
@@ -563,7 +572,7 @@ int main(int argc, char **argv) {
     log_errs(BW_LOG_ERR, &errs);
     goto out;
   }
-  d.runner = bw_runner_new(d.loop, on_run, &d);
+  d.runner = bw_runner_new(d.loop, on_run, on_runner_note, &d);
   d.status_timer = bw_timer_new(d.loop, on_status_timer, &d);
   sigs[0] = bw_signal_new(d.loop, SIGHUP, on_hup, &d);
   sigs[1] = bw_signal_new(d.loop, SIGTERM, on_stop, &d);

@@ -1,13 +1,13 @@
 #include "bw_runner.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "bw_log.h"
 #include "bw_metrics.h"
 #include "bw_probe.h"
 #include "bw_render.h"
@@ -50,6 +50,7 @@ struct target {
 struct bw_runner {
   struct bw_loop *loop;
   bw_runner_run_fn done;
+  bw_runner_note_fn note_fn;
   void *done_arg;
   struct target **targets;
   size_t n_targets, cap_targets;
@@ -67,6 +68,20 @@ struct bw_runner {
 };
 
 static void start_queued(void *arg);
+
+/* Hands a line to the caller, who logs it: the library itself does not. */
+__attribute__((format(printf, 3, 4))) static void note(struct bw_runner *r,
+                                                       enum bw_runner_note_level level,
+                                                       const char *fmt, ...) {
+  va_list ap;
+  if (!r->note_fn)
+    return;
+  va_start(ap, fmt);
+  char *text = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  r->note_fn(r->done_arg, level, text);
+  free(text);
+}
 
 static int64_t utc_offset_us(int64_t wall_us) {
   time_t t = (time_t)(wall_us / 1000000);
@@ -108,9 +123,9 @@ static void on_timer(void *arg) {
   }
   if (t->state != IDLE) {
     t->r->stats.skips++;
-    bw_log(BW_LOG_WARNING, "%s%s%s%s: skipped this turn: the previous run is still %s",
-           t->test.name, t->backend[0] ? " [" : "", t->backend, t->backend[0] ? "]" : "",
-           t->state == QUEUED ? "queued" : "running");
+    note(t->r, BW_RUNNER_WARNING, "%s%s%s%s: skipped this turn: the previous run is still %s",
+         t->test.name, t->backend[0] ? " [" : "", t->backend, t->backend[0] ? "]" : "",
+         t->state == QUEUED ? "queued" : "running");
   } else {
     t->fired_due_us = t->due_us;
     enqueue(t);
@@ -137,10 +152,8 @@ static struct target *target_new(struct bw_runner *r, const struct bw_test *test
       t->figures[t->n_figures++].ratio = (double)NAN;
     }
   t->timer = bw_timer_new(r->loop, on_timer, t);
-  if (!t->timer) {
-    bw_log(BW_LOG_ERR, "out of timers");
-    abort();
-  }
+  if (!t->timer)
+    abort(); /* out of memory in libevent */
   return t;
 }
 
@@ -302,7 +315,7 @@ static void start_queued(void *arg) {
     if (!t->probe) {
       t->state = IDLE;
       r->running--;
-      bw_log(BW_LOG_ERR, "%s: cannot start: %s", t->test.name, errs.n ? errs.msg[0] : "?");
+      note(r, BW_RUNNER_ERROR, "%s: cannot start: %s", t->test.name, errs.n ? errs.msg[0] : "?");
     }
     bw_errs_clear(&errs);
     t = next;
@@ -310,12 +323,14 @@ static void start_queued(void *arg) {
   maybe_once_done(r);
 }
 
-struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done, void *arg) {
+struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done,
+                                bw_runner_note_fn note_fn, void *arg) {
   struct bw_runner *r = bw_xcalloc(1, sizeof(*r));
   r->loop = loop;
   r->done = done;
+  r->note_fn = note_fn;
   r->done_arg = arg;
-  r->max_parallel = 1;
+  r->max_parallel = 4;
   r->started_us = bw_wall_us();
   r->kick = bw_timer_new(loop, start_queued, r);
   if (!r->kick) {
@@ -398,11 +413,11 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
   r->stats.targets = r->n_targets - removed;
   bw_timer_arm(r->kick, 0); /* frees removed idle targets */
   if (old_n == 0)
-    bw_log(BW_LOG_INFO, "%zu targets scheduled; max_parallel %" PRId64, r->stats.targets,
-           r->max_parallel);
+    note(r, BW_RUNNER_INFO, "%zu targets scheduled; max_parallel %" PRId64, r->stats.targets,
+         r->max_parallel);
   else
-    bw_log(BW_LOG_INFO, "%zu targets: %zu added, %zu changed, %zu removed; max_parallel %" PRId64,
-           r->stats.targets, added, changed, removed, r->max_parallel);
+    note(r, BW_RUNNER_INFO, "%zu targets: %zu added, %zu changed, %zu removed; max_parallel %" PRId64,
+         r->stats.targets, added, changed, removed, r->max_parallel);
 }
 
 void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n) {

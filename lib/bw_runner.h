@@ -39,7 +39,13 @@ struct bw_runner_stats {
  */
 typedef void (*bw_runner_run_fn)(void *arg, struct bw_run *run);
 
-struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done, void *arg);
+/* What the runner has to say, for the caller to log: a skipped turn, a run that could not start,
+ * the targets after bw_runner_apply(). */
+enum bw_runner_note_level { BW_RUNNER_INFO, BW_RUNNER_WARNING, BW_RUNNER_ERROR };
+typedef void (*bw_runner_note_fn)(void *arg, enum bw_runner_note_level level, const char *text);
+
+struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done,
+                                bw_runner_note_fn note, void *arg);
 /*
  * Makes the targets those of cfg: new ones are scheduled, removed ones stop (a run in flight still
  * finishes and is stored), changed ones take their new settings and times, unchanged ones keep
