@@ -132,7 +132,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
       continue;
     (void)snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", port);
     bw_errs_clear(&errs);
-    server = bw_http_listen(loop, hostport, serve, NULL, &errs);
+    struct bw_http_opts o = {.listen = hostport, .fn = serve};
+    server = bw_http_listen(loop, &o, &errs);
     addr = (struct sockaddr_in){.sin_family = AF_INET,
                                 .sin_port = htons((uint16_t)port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
