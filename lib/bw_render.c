@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_diagnose.h"
 #include "bw_stats.h"
 #include "bw_util.h"
 
@@ -330,6 +331,10 @@ char *bw_render_download(const struct bw_run *run) {
   phases(&b, run);
   timeline_chart(&b, run);
   tcp_facts(&b, run);
+  char **why = bw_diagnose(run, NULL, 0);
+  for (size_t i = 0; why[i]; i++)
+    bw_buf_printf(&b, "%s%s\n", i ? "           " : "\nDiagnosis: ", why[i]);
+  bw_diagnose_free(why);
   return bw_buf_take(&b);
 }
 
@@ -436,5 +441,9 @@ char *bw_render_line(const struct bw_run *run) {
   if (run->error_class)
     bw_buf_printf(&b, " (%s: %s)", run->error_class,
                   run->error_message ? run->error_message : "");
+  char *why = bw_diagnose_text(run, NULL, 0);
+  if (*why)
+    bw_buf_printf(&b, "; %s", why);
+  free(why);
   return bw_buf_take(&b);
 }

@@ -2,11 +2,12 @@
 import os
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 import unittest
 import urllib.request
 
-from harness import Faultd, Nginx, free_port, run_one, stalled_steps
+from harness import CLI, Faultd, Nginx, free_port, run_one, stalled_steps
 from test_daemon import Daemon
 
 MB = 1000000
@@ -129,6 +130,29 @@ class DownloadTest(unittest.TestCase):
         rc, r, _ = run_one("--download", self.faultd.base + "/reset?after=100000&size=1000000",
                            check=False)
         self.assertEqual(r["bytes"], 100000)
+
+    def test_diagnosis_in_run_output(self):
+        """What a person reads: headers then silence is said in a sentence with its evidence; a
+        stall is counted and placed; a healthy download gets no diagnosis at all."""
+        p = subprocess.run([CLI, "run", "--download", "--timeout", "1s",
+                            self.faultd.base + "/headers?size=1000000"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no body byte", p.stdout)
+        self.assertRegex(p.stdout, r"Diagnosis: headers arrived after [0-9.]+ ms, then no body "
+                                   r"byte in [0-9.]+ s")
+        p = subprocess.run([CLI, "run", "--download", "--interval", "250ms",
+                            self.faultd.base + "/stall?after=1000000&seconds=2&size=2000000"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"Diagnosis: stalled once, for [0-9.]+ s, starting after "
+                                   r"1\.0 MB")
+        p = subprocess.run([CLI, "run", "--download", self.nginx.base + "/big.bin"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("Diagnosis", p.stdout)
+        self.assertIn("TCP, as this host received it", p.stdout)
+        self.assertNotIn("path MTU", p.stdout)
 
     def test_where_it_stopped(self):
         """A body that stops mid-way and times out says where (bytes, time) and how long it was
