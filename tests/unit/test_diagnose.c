@@ -267,6 +267,14 @@ static void out_of_order_needs_enough(void **state) {
   t = text(&r, NULL, 0);
   assert_string_equal(t, "");
   free(t);
+  /* Loopback reorders a few percent on a multi-core host: not a path's loss. */
+  r.tcp_rcv_ooopack = 22;
+  r.tcp_segs_in = 1048;
+  free(r.remote_ip);
+  r.remote_ip = bw_xstrdup("127.0.0.1");
+  t = text(&r, NULL, 0);
+  assert_string_equal(t, "");
+  free(t);
   bw_run_reset(&r);
 }
 
