@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bw_detect.h"
+#include "bw_diagnose.h"
 #include "bw_judge.h"
 #include "bw_transfer.h"
 #include "bw_units.h"
@@ -154,6 +155,50 @@ int cmd_regressions(int argc, char **argv) {
 static const struct bw_metric *pick_metric(struct bw_store *store, int64_t target_id,
                                            const struct bw_test *t, const char *asked);
 
+/*
+ * Backends compared: the latest download of each backend of test name, and the sentences of the
+ * ones whose facts differ from the others' (bw_diagnose_odd()). Prints nothing when none
+ * differs or the test is not a download. Returns 0, or -1 after printing a store error.
+ */
+static int print_odd_one_out(struct bw_store *store, const char *name, char *const *backends,
+                             size_t nb) {
+  struct bw_run *runs = bw_xcalloc(nb + 1, sizeof(*runs));
+  const struct bw_run **pp = bw_xcalloc(nb + 1, sizeof(*pp));
+  size_t n = 0;
+  int r = 0;
+  for (size_t i = 0; i < nb && r == 0; i++) {
+    struct bw_errs errs = {0};
+    struct bw_point *pts = NULL;
+    size_t np = 0;
+    int64_t id;
+    if (bw_store_find_target(store, name, backends[i], &id, &errs) == 0 &&
+        bw_store_series(store, id, "rate_bps", 0, INT64_MAX, &pts, &np, &errs) == 0 && np > 0) {
+      r = bw_store_get_run(store, pts[np - 1].run_id, &runs[n], &errs);
+      if (r == 0 && runs[n].kind == BW_KIND_DOWNLOAD) {
+        pp[n] = &runs[n];
+        n++;
+      } else {
+        bw_run_reset(&runs[n]);
+      }
+    }
+    if (r < 0)
+      print_errs(&errs);
+    free(pts);
+    bw_errs_clear(&errs);
+  }
+  char **odd = bw_diagnose_odd(pp, n);
+  if (odd[0])
+    (void)printf("\nBackends compared (latest runs):\n");
+  for (size_t i = 0; odd[i]; i++)
+    (void)printf("  %s\n", odd[i]);
+  bw_diagnose_free(odd);
+  for (size_t i = 0; i < n; i++)
+    bw_run_reset(&runs[i]);
+  free(runs);
+  free(pp);
+  return r < 0 ? -1 : 0;
+}
+
 int cmd_baseline(int argc, char **argv) {
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, 'b'}, {"db", required_argument, NULL, 'd'},
@@ -250,6 +295,8 @@ int cmd_baseline(int argc, char **argv) {
     (void)printf("%-30s  %-12s %10s %10s %6zu  %s\n", target, metric, mode, spread, n, state);
     bw_errs_clear(&errs);
   }
+  if (nb >= 3 && print_odd_one_out(store, name, backends, nb) < 0)
+    status = 1;
   bw_config_free(cfg);
   bw_store_close(store);
   return status;
@@ -389,6 +436,24 @@ static void sparkline(const struct replayed *r, size_t from, size_t width) {
   (void)printf("\n");
 }
 
+/*
+ * Under a run that failed or was worse, why (bw_diagnose()): only those are read back whole, so
+ * a long history costs no more than before for its ordinary runs.
+ */
+static void print_why(struct bw_store *store, int64_t run_id) {
+  struct bw_run run;
+  struct bw_errs errs = {0};
+  bw_run_init(&run);
+  if (bw_store_get_run(store, run_id, &run, &errs) == 0) {
+    char *why = bw_diagnose_text(&run, NULL, 0);
+    if (*why)
+      (void)printf("%28s why: %s\n", "", why);
+    free(why);
+  }
+  bw_run_reset(&run);
+  bw_errs_clear(&errs);
+}
+
 int cmd_history(int argc, char **argv) {
   static const struct option longopts[] = {
       {"backend", required_argument, NULL, 'b'}, {"since", required_argument, NULL, 's'},
@@ -508,6 +573,8 @@ int cmd_history(int argc, char **argv) {
         }
         (void)printf("%-20s %7" PRId64 " %12s %12s %7s  %s%s%s\n", when, p->run_id, val, base,
                      ratio, verdict, *ev ? "  REGRESSION " : "", ev);
+        if (strcmp(verdict, "ok") != 0 && strcmp(verdict, "learning") != 0)
+          print_why(store, p->run_id);
       }
     }
     if (json)

@@ -108,12 +108,26 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
          offsetof(struct bw_run, stall_us), 1e-6, BW_KIND_DOWNLOAD);
   figure(&b, ts, n, "benchwatch_download_bytes", "Body bytes of the latest download.",
          offsetof(struct bw_run, bytes), 1, BW_KIND_DOWNLOAD);
-  figure(&b, ts, n, "benchwatch_tcp_rtt_seconds", "Smoothed TCP RTT at the end of the download.",
+  /* The receiver's facts only: the client's own retransmits and path MTU cache said nothing
+   * about a download's path and are no longer exported (README "TCP facts"). */
+  figure(&b, ts, n, "benchwatch_download_headers_seconds",
+         "Time to the response headers, latest download.", offsetof(struct bw_run, headers_us),
+         1e-6, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_rtt_seconds",
+         "RTT at connect of the latest download (timed from the client's own sends).",
          offsetof(struct bw_run, tcp_rtt_us), 1e-6, BW_KIND_DOWNLOAD);
-  figure(&b, ts, n, "benchwatch_tcp_retransmits", "Segments this host retransmitted.",
-         offsetof(struct bw_run, tcp_retrans), 1, BW_KIND_DOWNLOAD);
-  figure(&b, ts, n, "benchwatch_tcp_path_mtu_bytes", "Path MTU of the download's connection.",
-         offsetof(struct bw_run, tcp_pmtu), 1, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_receive_rtt_seconds",
+         "Largest receive RTT through the latest download.",
+         offsetof(struct bw_run, tcp_rcv_rtt_max_us), 1e-6, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_receive_mss_bytes",
+         "Receive MSS (the server's segment size as seen) of the latest download.",
+         offsetof(struct bw_run, tcp_rcv_mss), 1, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_out_of_order_packets",
+         "Packets that arrived out of order in the latest download.",
+         offsetof(struct bw_run, tcp_rcv_ooopack), 1, BW_KIND_DOWNLOAD);
+  figure(&b, ts, n, "benchwatch_tcp_zero_window_readings",
+         "TCP_INFO readings of the latest download at which the client advertised a zero window.",
+         offsetof(struct bw_run, tcp_zero_window), 1, BW_KIND_DOWNLOAD);
 
   for (int k = 0; k < 2; k++) {
     enum bw_kind kind = k ? BW_KIND_DOWNLOAD : BW_KIND_PAGE;

@@ -31,6 +31,35 @@ static char *tcp_options(const struct bw_tcp_facts *t) {
   return bw_xasprintf("%s,%s,%s", t->timestamps ? "ts" : "nots", t->sack ? "sack" : "nosack", ws);
 }
 
+/* A count the kernel did not give (-1) is not measured: NULL, never 0. */
+static int64_t known(int64_t v) {
+  return v >= 0 ? v : BW_NONE;
+}
+
+/*
+ * The receiver's facts of the connection. tcp_retrans and tcp_pmtu are left unmeasured: on a
+ * download they are the client's own send-side facts (its retransmits of a request, its own path
+ * MTU cache), and were read as the server's.
+ */
+static void tcp_facts(struct bw_run *run, const struct bw_tcp_facts *t) {
+  run->tcp_rtt_us = t->rtt_us;
+  run->tcp_rttvar_us = t->rttvar_us;
+  run->tcp_snd_mss = t->snd_mss;
+  run->tcp_rcv_mss = t->rcv_mss;
+  run->tcp_advmss = t->advmss;
+  run->tcp_rcv_space = t->rcv_space;
+  run->tcp_rcv_rtt_us = known(t->rcv_rtt_us);
+  run->tcp_rcv_rtt_max_us = known(t->rcv_rtt_max_us);
+  run->tcp_bytes_received = known(t->bytes_received);
+  run->tcp_segs_in = known(t->segs_in);
+  run->tcp_rcv_ooopack = known(t->rcv_ooopack);
+  run->tcp_rcv_wnd_min = known(t->rcv_wnd_min);
+  run->tcp_zero_window = known(t->zero_window);
+  run->tcp_rcvq_max = known(t->rcvq_max);
+  run->tcp_samples = t->samples;
+  run->tcp_options = tcp_options(t);
+}
+
 static bool status_ok(long status) {
   return status >= 200 && status < 300;
 }
@@ -103,8 +132,15 @@ static void on_done(void *arg, const struct bw_response *res) {
   }
   if (res->http_version[0])
     run->http_version = bw_xstrdup(res->http_version);
+  if (res->headers_us)
+    run->headers_us = res->headers_us - res->start_us;
   if (res->first_byte_us)
     run->ttfb_us = res->first_byte_us - res->start_us;
+  if (res->last_byte_us)
+    run->last_byte_us = res->last_byte_us - res->start_us;
+  /* Where it stopped and for how long it had been silent: the silence timer's, or max_time's,
+   * or none worth saying when the server closed after its last byte. */
+  run->end_silence_us = res->end_us - (res->last_data_us ? res->last_data_us : res->start_us);
 
   bw_timeline_finish(&d->tl, res->end_us, d->base.test.stall_rate, &sum);
   for (size_t i = 0; i < d->tl.n; i++) {
@@ -119,17 +155,15 @@ static void on_done(void *arg, const struct bw_response *res) {
     run->stall_us = sum.stall_us;
     run->min_rate_bps = sum.min_rate_bps;
     run->max_rate_bps = sum.max_rate_bps;
+    run->stalls = sum.silences;
+    if (sum.silences > 0) {
+      run->stall_first_at_us = d->tl.origin_us - d->base.t0_us + sum.first_silence_at_us;
+      run->stall_first_bytes = sum.first_silence_bytes;
+      run->stall_longest_us = sum.longest_silence_us;
+    }
   }
-  if (res->tcp.valid) {
-    run->tcp_rtt_us = res->tcp.rtt_us;
-    run->tcp_rttvar_us = res->tcp.rttvar_us;
-    run->tcp_retrans = res->tcp.retrans;
-    run->tcp_pmtu = res->tcp.pmtu;
-    run->tcp_snd_mss = res->tcp.snd_mss;
-    run->tcp_rcv_mss = res->tcp.rcv_mss;
-    run->tcp_rcv_space = res->tcp.rcv_space;
-    run->tcp_options = tcp_options(&res->tcp);
-  }
+  if (res->tcp.valid)
+    tcp_facts(run, &res->tcp);
 
   if (!set_failure(run, res)) {
     run->outcome = res->capped ? BW_OUTCOME_PARTIAL : BW_OUTCOME_OK;
@@ -181,6 +215,7 @@ struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_t
   req.max_time_us = test->max_time_us;
   req.max_bytes = test->max_bytes;
   req.tcp_info = true;
+  req.tcp_sample_us = d->tl.interval_us; /* one reading per timeline step */
   req.on_data = on_data;
   req.on_done = on_done;
   req.arg = d;

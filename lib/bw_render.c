@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_diagnose.h"
 #include "bw_stats.h"
 #include "bw_util.h"
 
@@ -214,6 +215,81 @@ static void timeline_chart(struct bw_buf *b, const struct bw_run *run) {
   }
 }
 
+/* " NAME VALUE" for a time in ms, or nothing when it was not measured. */
+static void opt_ms(struct bw_buf *b, const char *sep, const char *name, int64_t us) {
+  if (us != BW_NONE)
+    bw_buf_printf(b, "%s%s %.1f ms", sep, name, ms(us));
+}
+
+/*
+ * Where the time went: the response's headers and the first body byte are separate facts (a
+ * server that answers and then sends nothing has the one and not the other); where the body
+ * stopped, and how long the transfer had been silent when it ended.
+ */
+static void phases(struct bw_buf *b, const struct bw_run *run) {
+  if (run->headers_us == BW_NONE && run->ttfb_us == BW_NONE)
+    return;
+  bw_buf_printf(b, "Phases:");
+  opt_ms(b, " ", "headers after", run->headers_us);
+  if (run->ttfb_us == BW_NONE)
+    bw_buf_printf(b, ", no body byte");
+  opt_ms(b, ", ", "first body byte after", run->ttfb_us);
+  opt_ms(b, ", ", "last after", run->last_byte_us);
+  bw_buf_printf(b, "\n");
+  if (run->outcome == BW_OUTCOME_FAILED && run->end_silence_us != BW_NONE &&
+      run->end_silence_us >= 1000000)
+    bw_buf_printf(
+        b, "Stopped at byte %" PRId64 ", %.1f s in; then silent for %.1f s\n", nz(run->bytes),
+        (double)nz(run->last_byte_us != BW_NONE ? run->last_byte_us : run->headers_us) / 1e6,
+        (double)run->end_silence_us / 1e6);
+  if (run->stalls != BW_NONE && run->stalls > 0)
+    bw_buf_printf(b,
+                  "Silences of 1 s or more: %" PRId64 "; the first %.1f s in, after %" PRId64
+                  " bytes; the longest %.1f s\n",
+                  run->stalls, (double)run->stall_first_at_us / 1e6, run->stall_first_bytes,
+                  (double)run->stall_longest_us / 1e6);
+}
+
+/* " NAME N" for a count or size, or nothing when it was not measured. */
+static void opt_int(struct bw_buf *b, const char *sep, const char *name, int64_t v) {
+  if (v != BW_NONE)
+    bw_buf_printf(b, "%s%s %" PRId64, sep, name, v);
+}
+
+/*
+ * The connection from this end. The client is the receiver of a download: the facts shown are
+ * the receiver's (README "TCP facts"); the server's retransmits cannot be read from here, and
+ * the client's own send-side counters are not shown as if they were the server's.
+ */
+static void tcp_facts(struct bw_buf *b, const struct bw_run *run) {
+  if (run->tcp_rcv_mss == BW_NONE)
+    return;
+  bw_buf_printf(b, "\nTCP, as this host received it:");
+  if (run->tcp_rcv_rtt_us != BW_NONE)
+    bw_buf_printf(b, " receive RTT %.1f ms (largest %.1f ms);", ms(run->tcp_rcv_rtt_us),
+                  ms(run->tcp_rcv_rtt_max_us));
+  else
+    bw_buf_printf(b, " receive RTT not measured (too little data);");
+  opt_ms(b, " ", "RTT at connect", run->tcp_rtt_us);
+  bw_buf_printf(b, "\n  receive MSS %" PRId64, run->tcp_rcv_mss);
+  opt_int(b, " (", "this host advertised", run->tcp_advmss);
+  if (run->tcp_advmss != BW_NONE)
+    bw_buf_printf(b, ")");
+  opt_int(b, "; ", "bytes received", run->tcp_bytes_received);
+  opt_int(b, ", ", "segments", run->tcp_segs_in);
+  opt_int(b, ", ", "out of order", run->tcp_rcv_ooopack);
+  bw_buf_printf(b, "\n  window:");
+  if (run->tcp_rcv_wnd_min != BW_NONE)
+    bw_buf_printf(
+        b, " smallest advertised %" PRId64 " bytes, zero at %" PRId64 " of %" PRId64 " readings;",
+        run->tcp_rcv_wnd_min, nz(run->tcp_zero_window), nz(run->tcp_samples));
+  else
+    bw_buf_printf(b, " advertised window not readable (kernel before 6.2);");
+  opt_int(b, " ", "most unread", run->tcp_rcvq_max);
+  opt_int(b, "; ", "receive space", run->tcp_rcv_space);
+  bw_buf_printf(b, "\n  options %s\n", run->tcp_options ? run->tcp_options : "?");
+}
+
 char *bw_render_download(const struct bw_run *run) {
   struct bw_buf b = {0};
   char when[32] = "", size[32];
@@ -252,14 +328,13 @@ char *bw_render_download(const struct bw_run *run) {
                   run->min_rate_bps != BW_NONE ? (double)run->min_rate_bps / 1e6 : 0.0,
                   run->max_rate_bps != BW_NONE ? (double)run->max_rate_bps / 1e6 : 0.0,
                   (double)run->stall_us / 1e6);
+  phases(&b, run);
   timeline_chart(&b, run);
-  if (run->tcp_rtt_us != BW_NONE)
-    bw_buf_printf(&b,
-                  "\nTCP: rtt %.3f ms (var %.3f), retransmits %" PRId64 ", path MTU %" PRId64
-                  ", MSS snd/rcv %" PRId64 "/%" PRId64 ", rcv space %" PRId64 ", options %s\n",
-                  ms(run->tcp_rtt_us), ms(run->tcp_rttvar_us), run->tcp_retrans, run->tcp_pmtu,
-                  run->tcp_snd_mss, run->tcp_rcv_mss, run->tcp_rcv_space,
-                  run->tcp_options ? run->tcp_options : "?");
+  tcp_facts(&b, run);
+  char **why = bw_diagnose(run, NULL, 0);
+  for (size_t i = 0; why[i]; i++)
+    bw_buf_printf(&b, "%s%s\n", i ? "           " : "\nDiagnosis: ", why[i]);
+  bw_diagnose_free(why);
   return bw_buf_take(&b);
 }
 
@@ -366,5 +441,9 @@ char *bw_render_line(const struct bw_run *run) {
   if (run->error_class)
     bw_buf_printf(&b, " (%s: %s)", run->error_class,
                   run->error_message ? run->error_message : "");
+  char *why = bw_diagnose_text(run, NULL, 0);
+  if (*why)
+    bw_buf_printf(&b, "; %s", why);
+  free(why);
   return bw_buf_take(&b);
 }

@@ -14,13 +14,15 @@
 /* A page run as ApacheBench prints it (same lines, same meanings), plus the mode and phases. */
 char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive);
 
-/* A download run as wget summarises it, then the throughput timeline and the TCP facts. */
+/* A download run as wget summarises it, then its phases, the throughput timeline, the TCP facts
+ * and the diagnosis (bw_diagnose(), without peers). */
 char *bw_render_download(const struct bw_run *run);
 
 /* The whole run, samples included, as one JSON object. */
 char *bw_render_json(const struct bw_run *run);
 
-/* One line: "test [backend]: outcome, headline figure" (or the error). */
+/* One line: "test [backend]: outcome, headline figure" (or the error), then a download's
+ * diagnosis sentences after "; " (the daemon's log line for the run). */
 char *bw_render_line(const struct bw_run *run);
 
 #endif

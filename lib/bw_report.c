@@ -128,20 +128,23 @@ static void html_escape(struct bw_buf *b, const char *s) {
   }
 }
 
-/* The TCP facts that moved away from the usual, as one phrase ("path MTU 1500, usually 9000"). */
+/*
+ * The receiver's TCP facts that moved away from the usual, as one phrase ("MSS 8948 (usually
+ * 1448)"). The client's own path MTU and retransmits are not facts about the path: not here.
+ */
 static void tcp_changes(struct bw_buf *b, const struct bw_nightly_target *t) {
   bool any = false;
-  if (!isnan(t->pmtu) && !isnan(t->pmtu_usual) && t->pmtu != t->pmtu_usual) {
-    bw_buf_printf(b, "path MTU %.0f (usually %.0f)", t->pmtu, t->pmtu_usual);
+  if (!isnan(t->mss) && !isnan(t->mss_usual) && t->mss != t->mss_usual) {
+    bw_buf_printf(b, "MSS %.0f (usually %.0f)", t->mss, t->mss_usual);
     any = true;
   }
-  if (!isnan(t->retrans) && !isnan(t->retrans_usual) && t->retrans > 2 * t->retrans_usual + 2) {
-    bw_buf_printf(b, "%sretransmits %.0f (usually %.0f)", any ? ", " : "", t->retrans,
-                  t->retrans_usual);
+  if (!isnan(t->ooo) && !isnan(t->ooo_usual) && t->ooo > 2 * t->ooo_usual + 10) {
+    bw_buf_printf(b, "%s%.0f packets out of order (usually %.0f)", any ? ", " : "", t->ooo,
+                  t->ooo_usual);
     any = true;
   }
   if (!isnan(t->rtt_ms) && !isnan(t->rtt_ms_usual) && t->rtt_ms > 2 * t->rtt_ms_usual + 1) {
-    bw_buf_printf(b, "%sRTT %.1f ms (usually %.1f)", any ? ", " : "", t->rtt_ms,
+    bw_buf_printf(b, "%sreceive RTT %.1f ms (usually %.1f)", any ? ", " : "", t->rtt_ms,
                   t->rtt_ms_usual);
   }
 }
@@ -214,6 +217,10 @@ char *bw_report_text(const struct bw_nightly *r) {
       free(tcp.s);
       bw_buf_printf(&b, "\n");
     }
+    if (t->diagnosis)
+      bw_buf_printf(&b, "      why: %s\n", t->diagnosis);
+    if (t->odd)
+      bw_buf_printf(&b, "      odd one out: %s\n", t->odd);
   }
   if (r->n_targets == 0)
     bw_buf_printf(&b, "  no runs in this period\n");
@@ -295,6 +302,14 @@ char *bw_report_html(const struct bw_nightly *r) {
       if (tcp.len)
         html_escape(&b, tcp.s);
       free(tcp.s);
+    }
+    if (t->diagnosis) {
+      bw_buf_printf(&b, "<br><b>why:</b> ");
+      html_escape(&b, t->diagnosis);
+    }
+    if (t->odd) {
+      bw_buf_printf(&b, "<br><b>odd one out:</b> ");
+      html_escape(&b, t->odd);
     }
     bw_buf_printf(&b, "</td></tr>\n");
   }

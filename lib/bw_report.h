@@ -35,11 +35,16 @@ struct bw_nightly_target {
   size_t n_values;
   struct bw_error_count *errors;
   size_t n_errors;
-  /* Downloads: the period's stall time, and TCP facts now against the window's usual. */
+  /* Downloads: the period's stall time, and the receiver's TCP facts now against the window's
+   * usual (segment size as received, out-of-order packets, the largest receive RTT). */
   double stall_s;
-  double pmtu, pmtu_usual;
-  double retrans, retrans_usual;
+  double mss, mss_usual;
+  double ooo, ooo_usual;
   double rtt_ms, rtt_ms_usual;
+  /* Downloads: the latest run's diagnosis (bw_diagnose(), the test's other backends as peers),
+   * and this backend's odd-one-out sentence (bw_diagnose_odd()); NULL when there is nothing. */
+  char *diagnosis;
+  char *odd;
 };
 
 struct bw_nightly {

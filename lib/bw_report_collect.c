@@ -5,6 +5,7 @@
 
 #include "bw_report.h"
 
+#include "bw_diagnose.h"
 #include "bw_judge.h"
 #include "bw_stats.h"
 #include "bw_util.h"
@@ -85,11 +86,58 @@ static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_
   }
 }
 
+/* The run id as stored, samples and all, into a new *ret (left NULL on error). */
+static int latest_run(struct bw_store *store, int64_t id, struct bw_run **ret,
+                      struct bw_errs *errs) {
+  struct bw_run *run = bw_xcalloc(1, sizeof(*run));
+  int r = bw_store_get_run(store, id, run, errs);
+  if (r < 0) {
+    bw_run_reset(run);
+    free(run);
+    return r;
+  }
+  *ret = run;
+  return 0;
+}
+
+/*
+ * Each download target's latest run diagnosed against its test's other backends, and those
+ * backends compared to find the odd one out. latest[i] belongs to r->targets[i] (NULL: none).
+ */
+static void diagnose_all(struct bw_nightly *r, struct bw_run **latest) {
+  const struct bw_run **peers = bw_xcalloc(r->n_targets + 1, sizeof(*peers));
+  for (size_t i = 0; i < r->n_targets; i++) {
+    if (!latest[i])
+      continue;
+    size_t n = 0;
+    for (size_t k = 0; k < r->n_targets; k++) {
+      if (!latest[k] || strcmp(r->targets[k].test, r->targets[i].test) != 0)
+        continue;
+      peers[n++] = latest[k];
+    }
+    char *why = bw_diagnose_text(latest[i], peers, n);
+    if (*why)
+      r->targets[i].diagnosis = why;
+    else
+      free(why);
+    char **odd = bw_diagnose_odd(peers, n);
+    /* The sentences name their backend; keep the one about this target. */
+    for (size_t k = 0; odd[k]; k++) {
+      const char *b = latest[i]->backend ? latest[i]->backend : "";
+      if (b[0] && strncmp(odd[k], b, strlen(b)) == 0 && odd[k][strlen(b)] == ' ')
+        r->targets[i].odd = bw_xstrdup(odd[k]);
+    }
+    bw_diagnose_free(odd);
+  }
+  free(peers);
+}
+
 int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const char *host,
                       int64_t from_us, int64_t until_us, struct bw_nightly *ret,
                       struct bw_errs *errs) {
   struct bw_target_row *rows = NULL;
   struct bw_regression *all = NULL;
+  struct bw_run **latest = NULL; /* per reported target: its latest download, or NULL */
   size_t n_rows = 0, n_all = 0;
   memset(ret, 0, sizeof(*ret));
   ret->host = bw_xstrdup(host);
@@ -104,6 +152,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
   pick(all, n_all, from_us, until_us, 1, &ret->open, &ret->n_open);
   pick(all, n_all, from_us, until_us, 2, &ret->closed, &ret->n_closed);
   ret->targets = bw_xcalloc(n_rows + 1, sizeof(*ret->targets));
+  latest = bw_xcalloc(n_rows + 1, sizeof(*latest));
   for (size_t i = 0; i < n_rows && r == 0; i++) {
     const struct bw_target_row *row = &rows[i];
     const struct bw_test *test = cfg ? bw_config_find_test(cfg, row->test) : NULL;
@@ -141,6 +190,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     }
     t->last_failed = n > 0 && isnan(pts[n - 1].value);
     ret->failing += t->last_failed;
+    int64_t pts_last_id = n > 0 ? pts[n - 1].run_id : 0;
     free(pts);
     t->median = median_of(t->values, t->n_values);
     double last;
@@ -171,23 +221,33 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
         for (size_t k = 0; k < ns; k++)
           t->stall_s += st[k] / 1e6;
         free(st);
-        r = now_and_usual(store, row->id, "tcp_pmtu", from_us, until_us, det.window_us, &t->pmtu,
-                          &t->pmtu_usual, errs);
+        r = now_and_usual(store, row->id, "tcp_rcv_mss", from_us, until_us, det.window_us, &t->mss,
+                          &t->mss_usual, errs);
       }
       if (r == 0)
-        r = now_and_usual(store, row->id, "tcp_retrans", from_us, until_us, det.window_us,
-                          &t->retrans, &t->retrans_usual, errs);
+        r = now_and_usual(store, row->id, "tcp_rcv_ooopack", from_us, until_us, det.window_us,
+                          &t->ooo, &t->ooo_usual, errs);
       if (r == 0)
-        r = now_and_usual(store, row->id, "tcp_rtt_us", from_us, until_us, det.window_us,
+        r = now_and_usual(store, row->id, "tcp_rcv_rtt_max_us", from_us, until_us, det.window_us,
                           &t->rtt_ms, &t->rtt_ms_usual, errs);
       t->rtt_ms /= 1e3;
       t->rtt_ms_usual /= 1e3;
+      if (r == 0 && n > 0)
+        r = latest_run(store, pts_last_id, &latest[ret->n_targets - 1], errs);
     } else {
-      t->pmtu = t->pmtu_usual = t->retrans = t->retrans_usual = (double)NAN;
+      t->mss = t->mss_usual = t->ooo = t->ooo_usual = (double)NAN;
       t->rtt_ms = t->rtt_ms_usual = (double)NAN;
     }
   }
+  if (r == 0)
+    diagnose_all(ret, latest);
 out:
+  for (size_t i = 0; latest && i < n_rows; i++)
+    if (latest[i]) {
+      bw_run_reset(latest[i]);
+      free(latest[i]);
+    }
+  free(latest);
   bw_target_rows_free(rows, n_rows);
   bw_regressions_free(all, n_all);
   if (r < 0)
@@ -202,6 +262,8 @@ void bw_report_free(struct bw_nightly *r) {
     free(r->targets[i].test);
     free(r->targets[i].backend);
     free(r->targets[i].values);
+    free(r->targets[i].diagnosis);
+    free(r->targets[i].odd);
     bw_error_counts_free(r->targets[i].errors, r->targets[i].n_errors);
   }
   free(r->targets);

@@ -98,6 +98,11 @@ struct bw_run {
   int64_t stall_us;
   int64_t min_rate_bps;
   int64_t max_rate_bps;
+  /* TCP_INFO of the client's socket. The client is the receiver: the tcp_rcv_* facts, bytes,
+   * segments and out-of-order arrivals describe the path; tcp_rtt_us is timed from the client's
+   * own few sends (the RTT at connect). tcp_retrans and tcp_pmtu are sender-side facts of the
+   * client (its own retransmits, its own path MTU cache): no longer measured (NULL), kept so
+   * older rows still read. README "TCP facts" says what each can and cannot show. */
   int64_t tcp_rtt_us;
   int64_t tcp_rttvar_us;
   int64_t tcp_retrans;
@@ -106,6 +111,25 @@ struct bw_run {
   int64_t tcp_rcv_mss;
   int64_t tcp_rcv_space;
   char *tcp_options; /* negotiated options, e.g. "ts,sack,wscale:7/7" */
+
+  /* Download phases, from the run's start: where it stopped and how long it stayed silent. */
+  int64_t headers_us;        /* the (last) response's headers complete */
+  int64_t last_byte_us;      /* the last body byte */
+  int64_t end_silence_us;    /* from the last byte of any kind to the end of the transfer */
+  int64_t stalls;            /* silences of BW_SILENCE_US or more after the first body byte */
+  int64_t stall_first_at_us; /* when the first began, from the run's start */
+  int64_t stall_first_bytes; /* body bytes received before it */
+  int64_t stall_longest_us;
+  int64_t tcp_rcv_rtt_us;     /* the receiver's RTT estimate at the end */
+  int64_t tcp_rcv_rtt_max_us; /* the largest seen through the transfer */
+  int64_t tcp_advmss;         /* the MSS the client advertised */
+  int64_t tcp_bytes_received; /* bytes on the connection, headers included */
+  int64_t tcp_segs_in;
+  int64_t tcp_rcv_ooopack; /* data packets that arrived out of order */
+  int64_t tcp_rcv_wnd_min; /* the smallest window the client advertised at a reading */
+  int64_t tcp_zero_window; /* readings at which that window was 0 */
+  int64_t tcp_rcvq_max;    /* most bytes waiting unread in the client's socket at a reading */
+  int64_t tcp_samples;     /* TCP_INFO readings: one per timeline interval, and one at the end */
 
   struct bw_sample *samples;
   size_t n_samples;

@@ -33,6 +33,12 @@ static void extend(struct bw_timeline *tl, size_t i) {
 static void add_silence(struct bw_timeline *tl, int64_t from, int64_t to) {
   if (to - from < BW_SILENCE_US)
     return;
+  if (tl->silences++ == 0) {
+    tl->first_silence_at_us = from;
+    tl->first_silence_bytes = tl->bytes;
+  }
+  if (to - from > tl->longest_silence_us)
+    tl->longest_silence_us = to - from;
   extend(tl, (size_t)((to - 1) / tl->interval_us));
   for (int64_t t = from; t < to;) {
     size_t i = (size_t)(t / tl->interval_us);
@@ -55,6 +61,7 @@ void bw_timeline_add(struct bw_timeline *tl, int64_t now_us, int64_t bytes) {
   size_t i = off > 0 ? (size_t)(off / tl->interval_us) : 0;
   extend(tl, i);
   tl->bins[i] += bytes;
+  tl->bytes += bytes;
 }
 
 int64_t bw_timeline_step_us(const struct bw_timeline *tl, size_t i, int64_t end_us) {
@@ -69,12 +76,20 @@ void bw_timeline_finish(struct bw_timeline *tl, int64_t end_us, int64_t stall_bp
   ret->min_rate_bps = BW_NONE;
   ret->max_rate_bps = BW_NONE;
   ret->first_stall_us = -1;
+  ret->first_silence_at_us = -1;
   if (tl->origin_us == BW_NONE)
     return;
   int64_t span = end_us - tl->origin_us;
   if (span > 0)
     extend(tl, (size_t)((span - 1) / tl->interval_us));
   add_silence(tl, tl->last_us - tl->origin_us, span);
+  tl->last_us = end_us > tl->last_us ? end_us : tl->last_us; /* finishing twice adds nothing */
+  ret->silences = tl->silences;
+  if (tl->silences) {
+    ret->first_silence_at_us = tl->first_silence_at_us;
+    ret->first_silence_bytes = tl->first_silence_bytes;
+    ret->longest_silence_us = tl->longest_silence_us;
+  }
   for (size_t i = 0; i < tl->n; i++) {
     int64_t len = bw_timeline_step_us(tl, i, end_us);
     if (len <= 0)

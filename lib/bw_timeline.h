@@ -19,6 +19,13 @@ struct bw_timeline {
   size_t cap;
   size_t cap_silent;
   int64_t last_us; /* time of the latest arrival */
+  int64_t bytes;   /* received so far */
+  /* Silences of BW_SILENCE_US or more: how many, the first (offset from the origin, bytes before
+   * it) and the longest. */
+  int64_t silences;
+  int64_t first_silence_at_us;
+  int64_t first_silence_bytes;
+  int64_t longest_silence_us;
 };
 
 /* A pause in the data this long counts as stalled time exactly, wherever the steps fall. */
@@ -31,6 +38,10 @@ struct bw_timeline_summary {
   int64_t min_rate_bps; /* slowest and fastest whole step */
   int64_t max_rate_bps;
   int64_t first_stall_us; /* start of the first stalled step after origin, or -1 */
+  int64_t silences;       /* pauses of BW_SILENCE_US or more, the one at the end included */
+  int64_t first_silence_at_us; /* from the origin; -1 without a silence */
+  int64_t first_silence_bytes; /* bytes received before it */
+  int64_t longest_silence_us;
 };
 
 void bw_timeline_init(struct bw_timeline *tl, int64_t interval_us);

@@ -11,6 +11,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,9 +63,12 @@ struct bw_xfer {
   char errbuf[CURL_ERROR_SIZE];
   struct event cap_timer;
   struct event idle_timer; /* armed while req.idle_timeout_us is set: see idle_cb() */
+  struct event tcp_timer;  /* armed while req.tcp_sample_us is set: see tcp_sample_cb() */
   bool capped;
   int64_t body_bytes;
   int64_t first_byte_us;
+  int64_t last_byte_us;
+  int64_t headers_us; /* monotonic time the latest response's headers ended */
   int64_t start_us;
   int64_t last_data_us; /* monotonic time of the latest response byte (header or body) */
   long status;          /* of the latest response header seen, 0 before any */
@@ -87,45 +92,113 @@ int64_t bw_wall_us(void) {
 
 /* ---- TCP_INFO ---- */
 
-/* Reads TCP_INFO of fd into *ret; returns false when the socket has none (closed, not TCP). */
+/*
+ * The kernel copies as much of its struct tcp_info as the caller's length allows and says how
+ * much it filled; a newer kernel than these headers has fields past the end of our struct. The
+ * one read from there: tcpi_rcv_wnd (Linux 6.2), right after tcpi_snd_wnd.
+ */
+#define TCPI_RCV_WND_OFF (offsetof(struct tcp_info, tcpi_snd_wnd) + sizeof(uint32_t))
+
+/* Whether the kernel filled the field of size size at offset off. */
+static bool filled(socklen_t len, size_t off, size_t size) {
+  return (size_t)len >= off + size;
+}
+
+#define HAS(len, field)                                                                            \
+  filled(len, offsetof(struct tcp_info, field), sizeof(((struct tcp_info *)0)->field))
+
+/*
+ * Reads TCP_INFO of fd as one reading (the "last" fields of *ret; the summaries are left alone).
+ * Returns false when the socket has none (closed, not TCP).
+ */
 static bool read_tcp_info(curl_socket_t fd, struct bw_tcp_facts *ret) {
-  struct tcp_info ti;
-  socklen_t len = sizeof(ti);
-  memset(&ti, 0, sizeof(ti));
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || len < 104)
+  union {
+    struct tcp_info ti;
+    unsigned char raw[512];
+  } u;
+  socklen_t len = sizeof(u);
+  memset(&u, 0, sizeof(u));
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &u, &len) < 0 || !HAS(len, tcpi_total_retrans))
     return false;
+  const struct tcp_info *ti = &u.ti;
   ret->valid = true;
-  ret->rtt_us = ti.tcpi_rtt;
-  ret->rttvar_us = ti.tcpi_rttvar;
-  ret->rcv_rtt_us = ti.tcpi_rcv_rtt;
-  ret->retrans = ti.tcpi_total_retrans;
-  ret->pmtu = ti.tcpi_pmtu;
-  ret->snd_mss = ti.tcpi_snd_mss;
-  ret->rcv_mss = ti.tcpi_rcv_mss;
-  ret->rcv_space = ti.tcpi_rcv_space;
-  /* Fields newer kernels add are zero when len says the kernel did not fill them. */
-  ret->bytes_received =
-      len >= offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)
-          ? (int64_t)ti.tcpi_bytes_received
-          : 0;
-  ret->rcv_ooopack =
-      len >= offsetof(struct tcp_info, tcpi_rcv_ooopack) + sizeof(ti.tcpi_rcv_ooopack)
-          ? (int64_t)ti.tcpi_rcv_ooopack
-          : 0;
-  ret->timestamps = ti.tcpi_options & TCPI_OPT_TIMESTAMPS;
-  ret->sack = ti.tcpi_options & TCPI_OPT_SACK;
-  ret->wscale = ti.tcpi_options & TCPI_OPT_WSCALE;
-  ret->snd_wscale = ti.tcpi_snd_wscale;
-  ret->rcv_wscale = ti.tcpi_rcv_wscale;
+  ret->rtt_us = ti->tcpi_rtt;
+  ret->rttvar_us = ti->tcpi_rttvar;
+  /* 0 until the receiver has timed a window's worth of data (or a full-size segment's echo). */
+  ret->rcv_rtt_us = ti->tcpi_rcv_rtt > 0 ? (int64_t)ti->tcpi_rcv_rtt : -1;
+  ret->retrans = ti->tcpi_total_retrans;
+  ret->pmtu = ti->tcpi_pmtu;
+  ret->snd_mss = ti->tcpi_snd_mss;
+  ret->rcv_mss = ti->tcpi_rcv_mss;
+  ret->advmss = ti->tcpi_advmss;
+  ret->rcv_space = ti->tcpi_rcv_space;
+  ret->bytes_received = HAS(len, tcpi_bytes_received) ? (int64_t)ti->tcpi_bytes_received : -1;
+  ret->segs_in = HAS(len, tcpi_segs_in) ? (int64_t)ti->tcpi_segs_in : -1;
+  ret->rcv_ooopack = HAS(len, tcpi_rcv_ooopack) ? (int64_t)ti->tcpi_rcv_ooopack : -1;
+  ret->rcv_wnd = -1;
+  if (filled(len, TCPI_RCV_WND_OFF, sizeof(uint32_t))) {
+    uint32_t w;
+    memcpy(&w, u.raw + TCPI_RCV_WND_OFF, sizeof(w));
+    ret->rcv_wnd = w;
+  }
+  int queued = 0;
+  ret->rcvq = ioctl(fd, SIOCINQ, &queued) == 0 ? queued : -1;
+  ret->timestamps = ti->tcpi_options & TCPI_OPT_TIMESTAMPS;
+  ret->sack = ti->tcpi_options & TCPI_OPT_SACK;
+  ret->wscale = ti->tcpi_options & TCPI_OPT_WSCALE;
+  ret->snd_wscale = ti->tcpi_snd_wscale;
+  ret->rcv_wscale = ti->tcpi_rcv_wscale;
   return true;
 }
 
-/* Keeps the snapshot of the socket that carried the data (the one with the most bytes). */
-static void snapshot(struct bw_xfer *x, curl_socket_t fd) {
-  struct bw_tcp_facts t;
-  memset(&t, 0, sizeof(t));
-  if (read_tcp_info(fd, &t) && (!x->tcp.valid || t.bytes_received >= x->tcp.bytes_received))
-    x->tcp = t;
+static int64_t max_known(int64_t a, int64_t b) {
+  return a > b ? a : b; /* -1 is unknown, below any reading */
+}
+
+static int64_t min_known(int64_t a, int64_t b) {
+  if (a < 0)
+    return b;
+  if (b < 0)
+    return a;
+  return a < b ? a : b;
+}
+
+/* Takes reading t as the newest and counts it into the summaries. */
+static void merge_reading(struct bw_tcp_facts *into, const struct bw_tcp_facts *t) {
+  struct bw_tcp_facts sum;
+  if (into->valid) {
+    sum = *into;
+  } else {
+    sum.samples = 0;
+    sum.rcv_rtt_max_us = sum.rcv_wnd_min = sum.zero_window = sum.rcvq_max = -1;
+  }
+  *into = *t;
+  into->samples = sum.samples + 1;
+  into->rcv_rtt_max_us = max_known(sum.rcv_rtt_max_us, t->rcv_rtt_us);
+  into->rcv_wnd_min = min_known(sum.rcv_wnd_min, t->rcv_wnd);
+  into->rcvq_max = max_known(sum.rcvq_max, t->rcvq);
+  into->zero_window = sum.zero_window;
+  if (t->rcv_wnd >= 0)
+    into->zero_window = (sum.zero_window > 0 ? sum.zero_window : 0) + (t->rcv_wnd == 0);
+}
+
+/*
+ * Reads the socket that carries the data: of the transfer's sockets (Happy Eyeballs may open more
+ * than one), the one that received the most. A socket that received less than the one read
+ * before is a loser of the race: it says nothing about the transfer.
+ */
+static void snapshot_fds(struct bw_xfer *x, const curl_socket_t *fds, size_t n) {
+  struct bw_tcp_facts best, t;
+  bool have = false;
+  for (size_t i = 0; i < n; i++) {
+    memset(&t, 0, sizeof(t));
+    if (read_tcp_info(fds[i], &t) && (!have || t.bytes_received > best.bytes_received)) {
+      best = t;
+      have = true;
+    }
+  }
+  if (have && (!x->tcp.valid || best.bytes_received >= x->tcp.bytes_received))
+    merge_reading(&x->tcp, &best);
 }
 
 static int sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose) {
@@ -138,10 +211,27 @@ static int sockopt_cb(void *clientp, curl_socket_t fd, curlsocktype purpose) {
 /* Replaces close(): the last moment the connection's TCP_INFO can be read. */
 static int closesocket_cb(void *clientp, curl_socket_t fd) {
   struct bw_xfer *x = clientp;
-  for (size_t i = 0; i < x->n_fds; i++)
-    if (x->fds[i] == fd)
-      snapshot(x, fd);
+  for (size_t i = 0; i < x->n_fds; i++) {
+    if (x->fds[i] == fd) {
+      snapshot_fds(x, &fd, 1);
+      /* The number may be reused at once: never read it again as ours. */
+      x->fds[i] = x->fds[--x->n_fds];
+      break;
+    }
+  }
   return close(fd);
+}
+
+/* Every tcp_sample_us during the transfer: the window and RTT as they change, not only at the end.
+ */
+static void tcp_sample_cb(evutil_socket_t fd, short what, void *arg) {
+  struct bw_xfer *x = arg;
+  (void)fd;
+  (void)what;
+  snapshot_fds(x, x->fds, x->n_fds);
+  struct timeval tv = {(time_t)(x->req.tcp_sample_us / 1000000),
+                       (suseconds_t)(x->req.tcp_sample_us % 1000000)};
+  (void)evtimer_add(&x->tcp_timer, &tv);
 }
 
 /* ---- errors ---- */
@@ -232,6 +322,8 @@ static void deactivate(struct bw_xfer *x) {
     (void)event_del(&x->cap_timer);
   if (event_initialized(&x->idle_timer))
     (void)event_del(&x->idle_timer);
+  if (event_initialized(&x->tcp_timer))
+    (void)event_del(&x->tcp_timer);
   if (x->prev)
     x->prev->next = x->next;
   else
@@ -271,6 +363,9 @@ static void finish(struct bw_xfer *x, CURLcode rc) {
   res.start_us = x->start_us;
   res.end_us = bw_now_us();
   res.first_byte_us = x->first_byte_us;
+  res.last_byte_us = x->last_byte_us;
+  res.headers_us = x->headers_us;
+  res.last_data_us = x->last_data_us;
   res.namelookup_us = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);
   res.connect_us = info_us(e, CURLINFO_CONNECT_TIME_T);
   res.appconnect_us = info_us(e, CURLINFO_APPCONNECT_TIME_T);
@@ -288,7 +383,7 @@ static void finish(struct bw_xfer *x, CURLcode rc) {
     /* Still open (the server kept it): read it now; closed: closesocket_cb already did. */
     curl_socket_t fd = CURL_SOCKET_BAD;
     if (curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
-      snapshot(x, fd);
+      snapshot_fds(x, &fd, 1);
   }
   if (x->capped && res.total_us < res.end_us - res.start_us)
     res.total_us = res.end_us - res.start_us; /* stopped by us: curl's clock stopped earlier */
@@ -456,8 +551,10 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp) {
   (void)data;
   if (x->first_byte_us == 0 && n > 0)
     x->first_byte_us = now;
-  if (n > 0)
+  if (n > 0) {
     x->last_data_us = now; /* the silence timer reads it: see idle_cb() */
+    x->last_byte_us = now;
+  }
   if (x->req.max_bytes > 0 && x->body_bytes + (int64_t)n >= x->req.max_bytes) {
     n = (size_t)(x->req.max_bytes - x->body_bytes);
     x->body_bytes += (int64_t)n;
@@ -494,6 +591,9 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *userp) {
     x->status = code;
   }
   x->last_data_us = bw_now_us();
+  /* The blank line ends a response's headers; after redirects, the last one is the answer. */
+  if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n'))
+    x->headers_us = x->last_data_us;
   return n;
 }
 
@@ -597,9 +697,10 @@ static int apply(struct bw_xfer *x, struct bw_errs *errs) {
     SETOPT(CURLOPT_TIMEOUT_MS, (long)((r->timeout_us + 999) / 1000));
   if (r->connect_timeout_us > 0)
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)((r->connect_timeout_us + 999) / 1000));
-  if (r->idle_timeout_us > 0) {
+  if (r->idle_timeout_us > 0 || r->on_data) {
     /* Our own timer (idle_cb), not CURLOPT_LOW_SPEED_*: curl judges an average over whole
-     * seconds, which let a 4 s silence pass a 1 s limit and cut a 12 s one only after 7 s. */
+     * seconds, which let a 4 s silence pass a 1 s limit and cut a 12 s one only after 7 s. A
+     * download also wants to know when its headers ended, apart from its first body byte. */
     SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(CURLOPT_HEADERDATA, x);
   }
@@ -668,6 +769,8 @@ static int launch(struct bw_xfer *x, struct bw_errs *errs) {
   x->capped = false;
   x->body_bytes = 0;
   x->first_byte_us = 0;
+  x->last_byte_us = 0;
+  x->headers_us = 0;
   x->status = 0;
   x->n_fds = 0;
   memset(&x->tcp, 0, sizeof(x->tcp));
@@ -691,12 +794,27 @@ static int launch(struct bw_xfer *x, struct bw_errs *errs) {
     }
     idle_arm(x, req->idle_timeout_us);
   }
+  if (req->tcp_info && req->tcp_sample_us > 0) {
+    if (evtimer_assign(&x->tcp_timer, x->loop->base, tcp_sample_cb, x) < 0) {
+      if (event_initialized(&x->cap_timer))
+        (void)event_del(&x->cap_timer);
+      if (event_initialized(&x->idle_timer))
+        (void)event_del(&x->idle_timer);
+      bw_errs_add(errs, "%s: cannot arm the TCP_INFO timer", x->url);
+      return -EIO;
+    }
+    struct timeval tv = {(time_t)(req->tcp_sample_us / 1000000),
+                         (suseconds_t)(req->tcp_sample_us % 1000000)};
+    (void)evtimer_add(&x->tcp_timer, &tv);
+  }
   CURLMcode mc = curl_multi_add_handle(x->loop->multi, x->easy);
   if (mc != CURLM_OK) {
     if (event_initialized(&x->cap_timer))
       (void)event_del(&x->cap_timer);
     if (event_initialized(&x->idle_timer))
       (void)event_del(&x->idle_timer);
+    if (event_initialized(&x->tcp_timer))
+      (void)event_del(&x->tcp_timer);
     bw_errs_add(errs, "%s: cannot start: %s", x->url, curl_multi_strerror(mc));
     return -EIO;
   }

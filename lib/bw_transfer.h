@@ -19,24 +19,43 @@
 struct bw_loop;
 struct bw_xfer;
 
-/* The TCP connection as the kernel saw it (getsockopt TCP_INFO), taken when it closed or ended. */
+/*
+ * The connection as the kernel saw it from this end (getsockopt TCP_INFO). A download's client is
+ * the receiver, so the facts that describe the path are the receiver's: receive RTT and MSS,
+ * bytes and segments received, out-of-order arrivals, the window this host advertised. They are
+ * read every tcp_sample_us during the transfer (the summaries) and once more when the connection
+ * ends or the transfer finishes (the "last" values). A count or size the kernel does not provide
+ * (an older kernel, or no measurement yet) is -1.
+ */
 struct bw_tcp_facts {
   bool valid;
-  int64_t rtt_us;
+  /* The last reading. */
+  int64_t rtt_us; /* this host's smoothed RTT: on a download, timed from its own few sends
+                     (handshake and request), so the RTT at connect, not under load */
   int64_t rttvar_us;
-  int64_t rcv_rtt_us;   /* receiver-side RTT estimate: the one that means something for a download */
-  int64_t retrans;      /* segments this host retransmitted (tcpi_total_retrans) */
-  int64_t rcv_ooopack;  /* out-of-order packets received: the receiver's sign of loss upstream */
-  int64_t pmtu;
+  int64_t rcv_rtt_us; /* the receiver's RTT estimate over the data; -1: not measured */
+  int64_t retrans;    /* segments this host retransmitted: sender-side, ~0 on a download */
+  int64_t pmtu;       /* this host's path MTU cache for its own sends: not the server's path */
   int64_t snd_mss;
-  int64_t rcv_mss;
-  int64_t rcv_space;
-  int64_t bytes_received;
+  int64_t rcv_mss;        /* the receiver's estimate of the peer's segment size */
+  int64_t advmss;         /* the MSS this host advertised (from its route's MTU) */
+  int64_t rcv_space;      /* receive-buffer autotuning: bytes the receiver expects per RTT */
+  int64_t bytes_received; /* -1 on kernels before 4.1 */
+  int64_t segs_in;        /* segments received, data or not; -1 before 4.2 */
+  int64_t rcv_ooopack;    /* data packets that arrived out of order; -1 before 5.4 */
+  int64_t rcv_wnd;        /* the window this host advertised last; -1 before 6.2 */
+  int64_t rcvq;           /* bytes received but not yet read by the program (SIOCINQ); -1 */
   bool timestamps;
   bool sack;
   bool wscale;
   int snd_wscale;
   int rcv_wscale;
+  /* Over every reading of the data's socket. */
+  int64_t samples;        /* readings taken */
+  int64_t rcv_rtt_max_us; /* -1: never measured */
+  int64_t rcv_wnd_min;    /* -1: unknown */
+  int64_t zero_window;    /* readings where the advertised window was 0; -1: unknown */
+  int64_t rcvq_max;       /* most bytes waiting unread at a reading; -1: unknown */
 };
 
 struct bw_response;
@@ -61,6 +80,8 @@ struct bw_request {
   int64_t max_time_us;       /* stop cleanly after this long: a capped, not a failed, transfer */
   int64_t max_bytes;         /* stop cleanly after this many body bytes */
   bool tcp_info;             /* take TCP_INFO when the connection ends (implies !reuse) */
+  int64_t tcp_sample_us;     /* with tcp_info: read it this often during the transfer too; 0:
+                                only at the end */
   /* Called for each block of body data as it arrives (may be NULL). now_us is monotonic. */
   void (*on_data)(void *arg, size_t bytes, int64_t now_us);
   void (*on_done)(void *arg, const struct bw_response *res);
@@ -80,7 +101,10 @@ struct bw_response {
   int64_t content_length;    /* announced, or -1 */
   int64_t start_us;          /* monotonic */
   int64_t end_us;
+  int64_t headers_us;        /* monotonic time the last response's headers ended, or 0 */
   int64_t first_byte_us;     /* monotonic time of the first body byte, or 0 */
+  int64_t last_byte_us;      /* monotonic time of the last body byte, or 0 */
+  int64_t last_data_us;      /* monotonic time of the last byte of any kind (or the start) */
   /* curl's cumulative times from the start (CURLINFO_*_TIME_T); 0 when not reached. */
   int64_t namelookup_us;
   int64_t connect_us;

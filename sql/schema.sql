@@ -67,7 +67,27 @@ CREATE TABLE run (
   tcp_snd_mss      INTEGER,
   tcp_rcv_mss      INTEGER,
   tcp_rcv_space    INTEGER,
-  tcp_options      TEXT
+  tcp_options      TEXT,
+  -- download, from version 5: the phases (where it stopped, how long silent) and the receiver's
+  -- TCP facts read through the transfer (README "TCP facts"); tcp_retrans and tcp_pmtu above are
+  -- the client's own send-side facts and stay NULL in new runs
+  headers_us         INTEGER,
+  last_byte_us       INTEGER,
+  end_silence_us     INTEGER,
+  stalls             INTEGER,
+  stall_first_at_us  INTEGER,
+  stall_first_bytes  INTEGER,
+  stall_longest_us   INTEGER,
+  tcp_rcv_rtt_us     INTEGER,
+  tcp_rcv_rtt_max_us INTEGER,
+  tcp_advmss         INTEGER,
+  tcp_bytes_received INTEGER,
+  tcp_segs_in        INTEGER,
+  tcp_rcv_ooopack    INTEGER,
+  tcp_rcv_wnd_min    INTEGER,
+  tcp_zero_window    INTEGER,
+  tcp_rcvq_max       INTEGER,
+  tcp_samples        INTEGER
 );
 -- History and baseline windows: one target's runs in time order.
 CREATE INDEX run_target_started ON run (target_id, started_us);
@@ -181,6 +201,12 @@ SELECT r.id AS run_id,
        round(r.tcp_rtt_us / 1e3, 2) AS rtt_ms,
        r.tcp_retrans AS retrans,
        r.tcp_pmtu AS pmtu,
+       round(r.headers_us / 1e3, 2) AS headers_ms,
+       r.stalls,
+       round(r.tcp_rcv_rtt_max_us / 1e3, 2) AS rcv_rtt_ms,
+       r.tcp_rcv_mss AS rcv_mss,
+       r.tcp_rcv_ooopack AS out_of_order,
+       r.tcp_zero_window AS zero_window,
        r.remote_ip,
        r.error_message
 FROM run r

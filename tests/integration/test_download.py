@@ -2,11 +2,12 @@
 import os
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 import unittest
 import urllib.request
 
-from harness import Faultd, Nginx, free_port, run_one, stalled_steps
+from harness import CLI, Faultd, Nginx, free_port, run_one, stalled_steps
 from test_daemon import Daemon
 
 MB = 1000000
@@ -30,12 +31,34 @@ class DownloadTest(unittest.TestCase):
         self.assertEqual(r["status"], 200)
         self.assertEqual(r["remote_ip"], "127.0.0.1")
         self.assertGreater(r["rate_bps"], 50 * MB)  # loopback
-        # TCP_INFO from the transfer's own socket: loopback's MTU and the kernel's options.
-        self.assertEqual(r["tcp_pmtu"], 65535)
-        self.assertGreater(r["tcp_rcv_mss"], 0)
+        # TCP_INFO from the transfer's own socket, as the receiver sees it. Loopback's MTU is
+        # 65536: the advertised MSS is that less the headers, and the data came in segments far
+        # larger than Ethernet's (a broken reading would give 0, 536 or a 1500-derived size).
+        self.assertGreaterEqual(r["tcp_advmss"], 16000)
+        self.assertLessEqual(r["tcp_advmss"], 65535)
+        self.assertGreater(r["tcp_rcv_mss"], 1460)
+        self.assertLessEqual(r["tcp_rcv_mss"], 65535)
         self.assertGreater(r["tcp_rcv_space"], 0)
-        self.assertEqual(r["tcp_retrans"], 0)
+        # Everything on the wire came in, headers included, in fewer segments than bytes.
+        self.assertGreaterEqual(r["tcp_bytes_received"], r["bytes"])
+        self.assertLess(r["tcp_bytes_received"], r["bytes"] + 4096)
+        self.assertGreater(r["tcp_segs_in"], r["bytes"] // 65536)
+        self.assertLess(r["tcp_segs_in"], r["bytes"] // 1000)
+        self.assertGreaterEqual(r["tcp_rcv_ooopack"], 0)
+        self.assertGreaterEqual(r["tcp_samples"], 1)
+        self.assertGreater(r["tcp_rcv_rtt_max_us"], 0)
+        self.assertGreaterEqual(r["tcp_rcv_rtt_max_us"], r["tcp_rcv_rtt_us"])
+        self.assertIsNotNone(r["tcp_rtt_us"])
+        # The client's own send-side facts are no longer read as the path's.
+        self.assertIsNone(r["tcp_pmtu"])
+        self.assertIsNone(r["tcp_retrans"])
         self.assertTrue(r["tcp_options"].startswith("ts,sack,wscale:"), r["tcp_options"])
+        # Phases: the headers came, then the first body byte, then the last.
+        self.assertLessEqual(r["headers_us"], r["ttfb_us"])
+        self.assertLess(r["ttfb_us"], r["last_byte_us"])
+        self.assertLessEqual(r["last_byte_us"], r["duration_us"])
+        self.assertEqual(r["stalls"], 0)
+        self.assertIsNone(r["stall_first_at_us"])
         self.assertEqual(sum(s["bytes"] for s in r["samples"]), r["bytes"])
 
     def test_trickle_rate(self):
@@ -62,6 +85,13 @@ class DownloadTest(unittest.TestCase):
         self.assertLess(stalls[0][0], 0.5)
         self.assertGreaterEqual(stalls[-1][0] + stalls[-1][1] - stalls[0][0], 2.75)
         self.assertGreater(r["samples"][0]["bytes"], 900000)
+        # One silence, placed: after the first MB (in whole 10^5 bytes: faultd's writes), for
+        # the 3 s it lasted.
+        self.assertEqual(r["stalls"], 1)
+        self.assertGreaterEqual(r["stall_first_bytes"], 1000000)
+        self.assertLess(r["stall_first_bytes"], 1100000)
+        self.assertGreaterEqual(r["stall_longest_us"], 2900000)
+        self.assertLess(r["stall_first_at_us"], r["last_byte_us"])
 
     def test_collapse_shows_when(self):
         _, r, _ = run_one("--download", "--interval", "250ms",
@@ -101,6 +131,44 @@ class DownloadTest(unittest.TestCase):
                            check=False)
         self.assertEqual(r["bytes"], 100000)
 
+    def test_diagnosis_in_run_output(self):
+        """What a person reads: headers then silence is said in a sentence with its evidence; a
+        stall is counted and placed; a healthy download gets no diagnosis at all."""
+        p = subprocess.run([CLI, "run", "--download", "--timeout", "1s",
+                            self.faultd.base + "/headers?size=1000000"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no body byte", p.stdout)
+        self.assertRegex(p.stdout, r"Diagnosis: headers arrived after [0-9.]+ ms, then no body "
+                                   r"byte in [0-9.]+ s")
+        p = subprocess.run([CLI, "run", "--download", "--interval", "250ms",
+                            self.faultd.base + "/stall?after=1000000&seconds=2&size=2000000"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"Diagnosis: stalled once, for [0-9.]+ s, starting after "
+                                   r"1\.0 MB")
+        p = subprocess.run([CLI, "run", "--download", self.nginx.base + "/big.bin"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("Diagnosis", p.stdout)
+        self.assertIn("TCP, as this host received it", p.stdout)
+        self.assertNotIn("path MTU", p.stdout)
+
+    def test_where_it_stopped(self):
+        """A body that stops mid-way and times out says where (bytes, time) and how long it was
+        silent: the timeout, counted from the last byte."""
+        rc, r, _ = run_one("--download", "--timeout", "1s",
+                           self.faultd.base + "/stall?after=1000000&seconds=30&size=2000000",
+                           check=False)
+        self.assertEqual((rc, r["outcome"], r["error_class"]), (1, "failed", "timeout"))
+        self.assertEqual(r["bytes"], 1000000)
+        self.assertGreaterEqual(r["end_silence_us"], 1000000)
+        self.assertLess(r["end_silence_us"], 3000000)
+        self.assertAlmostEqual(r["last_byte_us"] + r["end_silence_us"], r["duration_us"],
+                               delta=1000)
+        self.assertEqual(r["stalls"], 1)
+        self.assertEqual(r["stall_first_bytes"], 1000000)
+
     def test_silence_times_out(self):
         rc, r, _ = run_one("--download", "--timeout", "1s", self.faultd.base + "/hang",
                            check=False)
@@ -126,8 +194,18 @@ class DownloadTest(unittest.TestCase):
                 self.assertIn(words, r["error_message"], name)
                 self.assertIn("nobody", err, name)
                 self.assertEqual((r["status"], r["bytes"], r["samples"]), (200, 0, []), name)
-                for figure in ("rate_bps", "ttfb_us", "stall_us", "min_rate_bps"):
+                for figure in ("rate_bps", "ttfb_us", "stall_us", "min_rate_bps", "last_byte_us"):
                     self.assertIsNone(r[figure], (name, figure))
+                # The headers did come: their time is a fact, apart from the first body byte's,
+                # and so is the silence after them, as long as the timer that ended it.
+                self.assertIsNotNone(r["headers_us"], name)
+                self.assertLess(r["headers_us"], 1000000, name)
+                # (from the end of the headers to the end: the whole transfer but the headers)
+                self.assertAlmostEqual(r["end_silence_us"], r["duration_us"] - r["headers_us"],
+                                       delta=2, msg=name)
+                # A connection was made: its facts are measured, the window read through it.
+                self.assertGreaterEqual(r["tcp_bytes_received"], 17, name)
+                self.assertGreaterEqual(r["tcp_samples"], 1, name)
                 # Ended by the shorter timer (1 s), not by the longer one (4 s).
                 self.assertGreaterEqual(r["duration_us"], 1000000, name)
                 self.assertLess(r["duration_us"], 3500000, name)

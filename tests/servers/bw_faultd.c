@@ -149,6 +149,7 @@ struct server {
   struct conn *conns;
   bool verbose;
   int64_t slow_us; /* --slow: added before every response, to play a slow backend node */
+  bool mute;       /* --mute: every response stops after its headers (a black-holed node) */
   bool stopping; /* SIGTERM or SIGINT: connections are closed, not abandoned by peers */
 };
 
@@ -942,6 +943,8 @@ static int read_request(struct conn *c) {
     (void)evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
   route(c->target, &c->plan);
   c->plan.delay_us += c->srv->slow_us;
+  if (c->srv->mute && c->plan.status >= 200 && c->plan.status < 300)
+    c->plan.mute = true;
   return 1;
 bad:
   c->keep_alive = false;
@@ -1223,6 +1226,7 @@ static void usage(FILE *f) {
       f,
       "usage: bw_faultd [--listen ADDR] [--port N] [--port-file FILE] [--slow MS] [--verbose]\n"
       "  -s, --slow MS         wait MS more before every response (a slow node)\n"
+      "  -m, --mute            every 2xx response stops after its headers (a black-holed node)\n"
       "  -l, --listen ADDR     numeric address to bind (default 127.0.0.1)\n"
       "  -p, --port N          port (default 0: one the kernel picks)\n"
       "  -f, --port-file FILE  write the bound port and a newline to FILE\n"
@@ -1242,6 +1246,7 @@ int main(int argc, char **argv) {
       {"port-file", required_argument, NULL, 'f'},
       {"verbose", no_argument, NULL, 'v'},
       {"slow", required_argument, NULL, 's'},
+      {"mute", no_argument, NULL, 'm'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -1250,7 +1255,7 @@ int main(int argc, char **argv) {
   int ch, status = 1;
   uint64_t port_num = 0;
 
-  while ((ch = getopt_long(argc, argv, "l:p:f:s:vh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "l:p:f:s:mvh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'l':
       addr = optarg;
@@ -1263,6 +1268,9 @@ int main(int argc, char **argv) {
       break;
     case 'v':
       srv.verbose = true;
+      break;
+    case 'm':
+      srv.mute = true;
       break;
     case 's': {
       uint64_t ms = 0;
