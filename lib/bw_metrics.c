@@ -2,8 +2,10 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "bw_url.h"
 #include "bw_util.h"
 
 /* A label value as the exposition format wants it: backslash, double quote and newline escaped. */
@@ -57,6 +59,47 @@ static void figure(struct bw_buf *b, const struct bw_metrics_target *ts, size_t 
     bw_buf_printf(b, "%s", name);
     labels(b, t, NULL, NULL);
     bw_buf_printf(b, " %.9g\n", (double)v * scale);
+  }
+}
+
+#define KINDS_ALL ((1u << BW_KIND_PAGE) | (1u << BW_KIND_DOWNLOAD))
+
+/*
+ * One gauge per target from the latest run's figure called fig (in bw_run_figures), for targets
+ * whose kind is in the kinds mask, scaled to the metric's unit; unmeasured ones are left out.
+ */
+static void run_figure(struct bw_buf *b, const struct bw_metrics_target *ts, size_t n,
+                       const char *name, const char *help, const char *fig, double scale,
+                       unsigned kinds) {
+  const struct bw_figure *f = bw_figure_find(fig);
+  bool any = false;
+  for (size_t i = 0; f && i < n; i++) {
+    double v;
+    if (!ts[i].last || !(kinds & (1u << ts[i].kind)) || !bw_figure_get(f, ts[i].last, &v))
+      continue;
+    if (!any)
+      header(b, name, "gauge", help);
+    any = true;
+    bw_buf_printf(b, "%s", name);
+    labels(b, &ts[i], NULL, NULL);
+    bw_buf_printf(b, " %.9g\n", v * scale);
+  }
+}
+
+/* benchwatch_target_info: 1 per target, carrying what it loads (the URL, password redacted). */
+static void target_info(struct bw_buf *b, const struct bw_metrics_target *ts, size_t n) {
+  header(b, "benchwatch_target_info", "gauge",
+         "Always 1; the target's kind and URL (password redacted) as labels.");
+  for (size_t i = 0; i < n; i++) {
+    char *url = ts[i].url ? bw_url_redact(ts[i].url) : NULL;
+    bw_buf_printf(b, "benchwatch_target_info{test=\"");
+    label(b, ts[i].test);
+    bw_buf_printf(b, "\",backend=\"");
+    label(b, ts[i].backend);
+    bw_buf_printf(b, "\",kind=\"%s\",url=\"", bw_kind_name(ts[i].kind));
+    label(b, url ? url : "");
+    bw_buf_printf(b, "\"} 1\n");
+    free(url);
   }
 }
 
@@ -204,5 +247,37 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
   header(&b, "benchwatch_spool_lost_runs_total", "counter",
          "Runs lost: dropped from a full spool, or neither stored nor spooled.");
   bw_buf_printf(&b, "benchwatch_spool_lost_runs_total %" PRIu64 "\n", d->spool_lost);
+
+  /* Named after blackbox_exporter's where the meaning is the same (build_info, an info metric
+   * for what is probed, probe_http_status_code, probe_duration_seconds). */
+  header(&b, "benchwatch_build_info", "gauge", "Always 1; the version of benchwatch as a label.");
+  bw_buf_printf(&b, "benchwatch_build_info{version=\"");
+  label(&b, BW_VERSION_STRING);
+  bw_buf_printf(&b, "\"} 1\n");
+  target_info(&b, ts, n);
+  run_figure(&b, ts, n, "benchwatch_http_status_code", "Last HTTP status of the latest run.",
+             "status", 1, KINDS_ALL);
+  run_figure(&b, ts, n, "benchwatch_last_run_duration_seconds", "Wall time of the latest run.",
+             "duration_us", 1e-6, KINDS_ALL);
+  run_figure(&b, ts, n, "benchwatch_page_connect_median_seconds",
+             "Median connect time of the latest run's requests.", "connect_p50_us", 1e-6,
+             1u << BW_KIND_PAGE);
+  run_figure(&b, ts, n, "benchwatch_page_ttfb_median_seconds",
+             "Median time to first byte of the latest run's requests.", "ttfb_p50_us", 1e-6,
+             1u << BW_KIND_PAGE);
+  run_figure(&b, ts, n, "benchwatch_page_requests_per_second", "Request rate of the latest run.",
+             "rps", 1, 1u << BW_KIND_PAGE);
+  return bw_buf_take(&b);
+}
+
+char *bw_metrics_render_reports(const struct bw_metrics_reports *r) {
+  struct bw_buf b = {0};
+  header(&b, "benchwatch_reports_undelivered", "gauge",
+         "Nightly reports composed but not yet accepted by the mail server.");
+  bw_buf_printf(&b, "benchwatch_reports_undelivered %zu\n", r->undelivered);
+  header(&b, "benchwatch_report_last_delivered_timestamp_seconds", "gauge",
+         "When the mail server last accepted a report, Unix time (0: none since start).");
+  bw_buf_printf(&b, "benchwatch_report_last_delivered_timestamp_seconds %.3f\n",
+                (double)r->last_delivered_us / 1e6);
   return bw_buf_take(&b);
 }

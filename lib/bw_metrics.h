@@ -29,6 +29,7 @@ struct bw_metrics_target {
   bool availability_open;
   const struct bw_metrics_figure *figures; /* the judged figures, n_figures of them */
   size_t n_figures;
+  const char *url; /* as configured (it may hold a password): shown redacted; NULL: left out */
 };
 
 struct bw_metrics_daemon {
@@ -43,7 +44,26 @@ struct bw_metrics_daemon {
   uint64_t spool_lost; /* runs dropped from a full spool (or never spooled) since the start */
 };
 
+/*
+ * Renders the page: every target's families, then the daemon's, then benchwatch_build_info, the
+ * targets' info (redacted URL, kind) and the latest run's status code, duration, median connect
+ * and first-byte times and request rate. Never fails (allocation failure is fatal); the caller
+ * frees the result.
+ */
 char *bw_metrics_render(const struct bw_metrics_target *targets, size_t n,
                         const struct bw_metrics_daemon *daemon);
+
+/* What the daemon knows about delivering the nightly report. */
+struct bw_metrics_reports {
+  size_t undelivered;        /* composed and kept, not accepted by the mail server yet */
+  int64_t last_delivered_us; /* wall clock of the latest delivery since start; 0 if none */
+};
+
+/*
+ * The report delivery families (benchwatch_reports_undelivered,
+ * benchwatch_report_last_delivered_timestamp_seconds), to append to bw_metrics_render()'s page.
+ * The caller frees the result.
+ */
+char *bw_metrics_render_reports(const struct bw_metrics_reports *reports);
 
 #endif

@@ -500,6 +500,7 @@ char *bw_runner_metrics(const struct bw_runner *r) {
     mt[n].availability_open = t->availability_open;
     mt[n].figures = t->figures;
     mt[n].n_figures = t->n_figures;
+    mt[n].url = t->test.url;
     n++;
   }
   bw_runner_stats(r, &st);

@@ -55,7 +55,83 @@ static void render(void **state) {
   free(text);
 }
 
+/* build_info, the target info with its URL redacted, and the latest run's status, phases, rate. */
+static void render_info(void **state) {
+  struct bw_run page, dl;
+  struct bw_metrics_target t[2];
+  struct bw_metrics_daemon d = {0};
+  (void)state;
+  bw_run_init(&page);
+  bw_run_init(&dl);
+  page.started_us = dl.started_us = 1795000000000000;
+  page.status = 200;
+  page.duration_us = 1500000;
+  page.connect_p50_us = 250;
+  page.ttfb_p50_us = 4000;
+  page.rps = 812.5;
+  dl.status = 503;
+  t[0] = (struct bw_metrics_target){.test = "home",
+                                    .backend = "",
+                                    .kind = BW_KIND_PAGE,
+                                    .last = &page,
+                                    .baseline = NAN,
+                                    .url = "https://user:secret@portal.example/x?a=\"1\""};
+  t[1] = (struct bw_metrics_target){.test = "big",
+                                    .backend = "node-1:8088",
+                                    .kind = BW_KIND_DOWNLOAD,
+                                    .last = &dl,
+                                    .baseline = NAN};
+  char *text = bw_metrics_render(t, 2, &d);
+  assert_non_null(strstr(text, "# TYPE benchwatch_build_info gauge\n"
+                               "benchwatch_build_info{version=\"" BW_VERSION_STRING "\"} 1\n"));
+  assert_non_null(strstr(text, "benchwatch_target_info{test=\"home\",backend=\"\",kind=\"page\","
+                               "url=\"https://user:***@portal.example/x?a=\\\"1\\\"\"} 1\n"));
+  assert_null(strstr(text, "secret"));
+  assert_non_null(strstr(text, "benchwatch_target_info{test=\"big\",backend=\"node-1:8088\","
+                               "kind=\"download\",url=\"\"} 1\n"));
+  assert_non_null(strstr(text, "benchwatch_http_status_code{test=\"home\",backend=\"\"} 200\n"));
+  assert_non_null(strstr(text, "benchwatch_http_status_code{test=\"big\",backend=\"node-1:8088\"} "
+                               "503\n"));
+  assert_non_null(strstr(text, "benchwatch_last_run_duration_seconds{test=\"home\",backend=\"\"} "
+                               "1.5\n"));
+  assert_non_null(strstr(text, "benchwatch_page_connect_median_seconds{test=\"home\","
+                               "backend=\"\"} 0.00025\n"));
+  assert_non_null(strstr(text, "benchwatch_page_ttfb_median_seconds{test=\"home\",backend=\"\"} "
+                               "0.004\n"));
+  assert_non_null(strstr(text, "benchwatch_page_requests_per_second{test=\"home\",backend=\"\"} "
+                               "812.5\n"));
+  /* Unmeasured: the download's duration; page figures never appear for a download. */
+  assert_null(strstr(text, "benchwatch_last_run_duration_seconds{test=\"big\""));
+  assert_null(strstr(text, "benchwatch_page_requests_per_second{test=\"big\""));
+  free(text);
+
+  /* No target has run: the families with nothing to show are left out entirely. */
+  t[0].last = t[1].last = NULL;
+  text = bw_metrics_render(t, 2, &d);
+  assert_null(strstr(text, "benchwatch_http_status_code"));
+  assert_null(strstr(text, "benchwatch_page_requests_per_second"));
+  assert_non_null(strstr(text, "benchwatch_target_info{test=\"big\""));
+  free(text);
+}
+
+static void render_reports(void **state) {
+  struct bw_metrics_reports r = {.undelivered = 2, .last_delivered_us = 1795000000500000};
+  (void)state;
+  char *text = bw_metrics_render_reports(&r);
+  assert_string_equal(text,
+                      "# HELP benchwatch_reports_undelivered Nightly reports composed but not yet "
+                      "accepted by the mail server.\n"
+                      "# TYPE benchwatch_reports_undelivered gauge\n"
+                      "benchwatch_reports_undelivered 2\n"
+                      "# HELP benchwatch_report_last_delivered_timestamp_seconds When the mail "
+                      "server last accepted a report, Unix time (0: none since start).\n"
+                      "# TYPE benchwatch_report_last_delivered_timestamp_seconds gauge\n"
+                      "benchwatch_report_last_delivered_timestamp_seconds 1795000000.500\n");
+  free(text);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(render)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(render), cmocka_unit_test(render_info),
+                                     cmocka_unit_test(render_reports)};
   return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
