@@ -125,6 +125,13 @@ static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
   char *text = bw_runner_metrics(d->runner);
   bw_buf_add(body, text, strlen(text));
   free(text);
+  if (d->reporter) {
+    struct bw_metrics_reports reports;
+    bw_reporter_status(d->reporter, &reports);
+    text = bw_metrics_render_reports(&reports);
+    bw_buf_add(body, text, strlen(text));
+    free(text);
+  }
   return 200;
 }
 

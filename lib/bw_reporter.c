@@ -30,6 +30,8 @@ struct bw_reporter {
   int sending_day;
   char *password;
   char *message;
+  size_t undelivered;        /* as the database said when last asked, less those sent since */
+  int64_t last_delivered_us; /* 0 until a delivery succeeds */
 };
 
 static void on_timer(void *arg);
@@ -65,6 +67,9 @@ static void on_sent(void *arg, int code, const char *error) {
            r->cfg->report.n_to, server);
     free(server);
     r->failures = 0;
+    r->last_delivered_us = now;
+    if (r->undelivered > 0)
+      r->undelivered--;
     deliver_next(r); /* an older one kept from a bad night, if any */
     return;
   }
@@ -88,7 +93,10 @@ static void deliver_next(struct bw_reporter *r) {
   r->retry_us = 0;
   if (r->sending || !r->cfg || !r->cfg->report.enabled)
     return;
-  if (bw_store_reports_unsent(r->store, &rows, &n, &errs) < 0 || n == 0)
+  if (bw_store_reports_unsent(r->store, &rows, &n, &errs) < 0)
+    goto out;
+  r->undelivered = n;
+  if (n == 0)
     goto out;
   r->message = bw_xstrdup(rows[0].message);
   r->sending_day = rows[0].day;
@@ -141,6 +149,9 @@ static void on_timer(void *arg) {
     compose(r, now);
     r->due_us = bw_schedule_daily(now, r->cfg->report.at_minutes);
     r->failures = 0;
+    r->last_delivered_us = now;
+    if (r->undelivered > 0)
+      r->undelivered--;
     deliver_next(r);
     return;
   }
@@ -180,6 +191,11 @@ void bw_reporter_apply(struct bw_reporter *r, const struct bw_config *cfg) {
   if (!r->sending && !r->retry_us)
     r->retry_us = now; /* reports kept from before a restart go out now */
   arm(r);
+}
+
+void bw_reporter_status(const struct bw_reporter *r, struct bw_metrics_reports *ret) {
+  ret->undelivered = r->undelivered;
+  ret->last_delivered_us = r->last_delivered_us;
 }
 
 void bw_reporter_free(struct bw_reporter *r) {

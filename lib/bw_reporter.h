@@ -2,6 +2,7 @@
 #define BW_REPORTER_H
 
 #include "bw_config.h"
+#include "bw_metrics.h"
 #include "bw_store.h"
 #include "bw_transfer.h"
 
@@ -18,6 +19,8 @@ struct bw_reporter *bw_reporter_new(struct bw_loop *loop, struct bw_store *store
                                     const char *host);
 /* Takes the report settings of cfg, which must live until the next apply or the free. */
 void bw_reporter_apply(struct bw_reporter *r, const struct bw_config *cfg);
+/* What /metrics shows of delivery: reports waiting, and the latest delivery since start. */
+void bw_reporter_status(const struct bw_reporter *r, struct bw_metrics_reports *ret);
 void bw_reporter_free(struct bw_reporter *r); /* NULL-safe; a delivery in flight is dropped */
 
 #endif
