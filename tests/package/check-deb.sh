@@ -63,6 +63,18 @@ for f in /usr/bin/benchwatch /usr/sbin/benchwatchd $unitdir/benchwatch.service \
 	/usr/share/benchwatch/sql/queries.sql /usr/share/doc/benchwatch/README.md; do
 	if grep -qxF "$f" "$tmp/files"; then ok "package has $f"; else fail "package lacks $f"; fi
 done
+for f in /usr/share/bash-completion/completions/benchwatch \
+	/usr/share/bash-completion/completions/benchwatchd; do
+	if grep -qxF "$f" "$tmp/files"; then ok "package has $f"; else fail "package lacks $f"; fi
+done
+# Man pages, when the build made them (scdoc installed, as scripts/install-deps does).
+if [ -f "$build/doc/benchwatch.1.gz" ]; then
+	for f in man1/benchwatch.1.gz man5/benchwatch.yaml.5.gz man8/benchwatchd.8.gz; do
+		if grep -qxF "/usr/share/man/$f" "$tmp/files"; then ok "package has $f"; else fail "package lacks $f"; fi
+	done
+else
+	echo "note: built without scdoc: no man pages to check"
+fi
 if grep -E '^/usr/local|^/opt|/_CPack_Packages|/tmp/' "$tmp/files"; then
 	fail "package has files outside Debian's paths (above)"
 fi
@@ -85,6 +97,21 @@ for p in usr/bin/benchwatch usr/sbin/benchwatchd; do
 	if [ "$out" = "${p##*/} $version" ]; then ok "$p --version: $out"; else fail "$p --version: '$out'"; fi
 done
 unit=$root$unitdir/benchwatch.service
+# Each man page renders, with its name and section in the header, and without groff warnings.
+for m in man1/benchwatch.1 man5/benchwatch.yaml.5 man8/benchwatchd.8; do
+	page=$root/usr/share/man/$m.gz
+	[ -f "$page" ] || continue
+	name=${m#*/}
+	th=$(zcat "$page" | grep '^\.TH')
+	case $th in
+	".TH \"${name%.*}\" \"${name##*.}\""*) ok "$m: $th" ;;
+	*) fail "$m: header '$th'" ;;
+	esac
+	if command -v groff >/dev/null 2>&1; then
+		warn=$(zcat "$page" | groff -man -Tutf8 -ww -z 2>&1)
+		if [ -n "$warn" ]; then fail "$m: groff: $warn"; fi
+	fi
+done
 expect_line "$unit" "ExecStart=/usr/sbin/benchwatchd --config /etc/benchwatch/benchwatch.yaml"
 expect_line "$unit" "ExecReload=/usr/bin/benchwatch check-config /etc/benchwatch/benchwatch.yaml"
 expect_line "$unit" "Documentation=file:/usr/share/doc/benchwatch/README.md"
