@@ -149,9 +149,6 @@ static void on_timer(void *arg) {
     compose(r, now);
     r->due_us = bw_schedule_daily(now, r->cfg->report.at_minutes);
     r->failures = 0;
-    r->last_delivered_us = now;
-    if (r->undelivered > 0)
-      r->undelivered--;
     deliver_next(r);
     return;
   }

@@ -214,5 +214,59 @@ class ExposedTest(unittest.TestCase):
         self.assertIn('benchwatch_reports_undelivered 0\n', text)
 
 
+class ReportMetricsTest(unittest.TestCase):
+    """benchwatch_reports_undelivered and _last_delivered_timestamp_seconds follow delivery: a
+    report the mail server does not take is counted, and once it goes out it is not."""
+
+    def setUp(self):
+        self.faultd = Faultd()
+        self.dir = tempfile.mkdtemp(prefix="bw-contrib-report-")
+        self.config = os.path.join(self.dir, "bw.yaml")
+        self.port = free_port()
+        self.smtp_port = free_port()
+        # 00:00 has always passed today: the report is due as soon as the daemon starts.
+        with open(self.config, "w") as f:
+            f.write("database: bw.db\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
+                    "report: {at: \"00:00\", smtp: \"smtp://127.0.0.1:%d\", "
+                    "from: \"bw@monitor.test\", to: [\"ops@example.test\"], tls: none}\n"
+                    "tests:\n"
+                    "  - {name: home, kind: page, requests: 2, every: 1h, url: \"%s/\"}\n"
+                    % (self.port, self.smtp_port, self.faultd.base))
+
+    def tearDown(self):
+        self.faultd.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def scrape(self):
+        url = "http://127.0.0.1:%d/metrics" % self.port
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+        return dict(line.rsplit(" ", 1) for line in text.splitlines()
+                    if line and not line.startswith("#"))
+
+    def test_undelivered_then_delivered(self):
+        from test_mail import Smtpd
+        smtpd = None
+        started = time.time()
+        d = Daemon(self.config)
+        try:
+            d.wait_log("not delivered")
+            m = self.scrape()
+            self.assertEqual(float(m["benchwatch_reports_undelivered"]), 1)
+            self.assertEqual(float(m["benchwatch_report_last_delivered_timestamp_seconds"]), 0)
+            # The server comes back: the retry (10 s later) delivers it.
+            smtpd = Smtpd("--port", str(self.smtp_port))
+            d.wait_log("mailed to 1 recipients", timeout=30)
+            m = self.scrape()
+            self.assertEqual(float(m["benchwatch_reports_undelivered"]), 0)
+            delivered = float(m["benchwatch_report_last_delivered_timestamp_seconds"])
+            self.assertGreaterEqual(delivered, started - 1)
+            self.assertLessEqual(delivered, time.time() + 1)
+        finally:
+            self.assertEqual(d.stop(), 0)
+            if smtpd:
+                smtpd.stop()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
