@@ -194,6 +194,12 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
   return 0;
 }
 
+/* What the nightly report has to say: composed, mailed, not delivered. */
+static void on_reporter_note(void *arg, bool error, const char *text) {
+  (void)arg;
+  bw_log(error ? BW_LOG_ERR : BW_LOG_INFO, "%s", text);
+}
+
 /* What the scheduler has to say: skipped turns, runs that could not start, the targets. */
 static void on_runner_note(void *arg, enum bw_runner_note_level level, const char *text) {
   (void)arg;
@@ -600,7 +606,7 @@ int main(int argc, char **argv) {
   } else {
     char host[256] = "localhost";
     (void)gethostname(host, sizeof(host) - 1);
-    d.reporter = bw_reporter_new(d.loop, d.store, host);
+    d.reporter = bw_reporter_new(d.loop, d.store, host, on_reporter_note, &d);
     if (d.reporter)
       bw_reporter_apply(d.reporter, d.cfg);
   }

@@ -1,10 +1,10 @@
 #include "bw_reporter.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bw_log.h"
 #include "bw_report.h"
 #include "bw_report_mail.h"
 #include "bw_schedule.h"
@@ -19,6 +19,8 @@ static const int64_t backoff_us[] = {10 * S, 30 * S, 60 * S, 300 * S, 900 * S, 3
 
 struct bw_reporter {
   struct bw_loop *loop;
+  bw_reporter_note_fn note_fn;
+  void *note_arg;
   struct bw_store *store;
   char *host;
   const struct bw_config *cfg;
@@ -35,6 +37,19 @@ struct bw_reporter {
 };
 
 static void on_timer(void *arg);
+
+/* Hands a line to the daemon, which logs it: the library does not. */
+__attribute__((format(printf, 3, 4))) static void note(struct bw_reporter *r, bool error,
+                                                       const char *fmt, ...) {
+  va_list ap;
+  if (!r->note_fn)
+    return;
+  va_start(ap, fmt);
+  char *text = bw_xvasprintf(fmt, ap);
+  va_end(ap);
+  r->note_fn(r->note_arg, error, text);
+  free(text);
+}
 
 static void arm(struct bw_reporter *r) {
   int64_t now = bw_wall_us(), next = r->due_us;
@@ -59,11 +74,11 @@ static void on_sent(void *arg, int code, const char *error) {
   free(r->message);
   r->password = r->message = NULL;
   if (bw_store_report_attempt(r->store, r->sending_day, now, code ? error : NULL, &errs) < 0)
-    bw_log(BW_LOG_ERR, "report %d: %s", r->sending_day, errs.msg[0]);
+    note(r, true, "report %d: %s", r->sending_day, errs.msg[0]);
   bw_errs_clear(&errs);
   if (code == 0) {
     char *server = bw_url_redact(r->cfg->report.smtp);
-    bw_log(BW_LOG_INFO, "report %d mailed to %zu recipients through %s", r->sending_day,
+    note(r, false, "report %d mailed to %zu recipients through %s", r->sending_day,
            r->cfg->report.n_to, server);
     free(server);
     r->failures = 0;
@@ -74,11 +89,11 @@ static void on_sent(void *arg, int code, const char *error) {
     return;
   }
   if (r->failures < N_BACKOFF) {
-    bw_log(BW_LOG_ERR, "report %d not delivered: %s; trying again in %" PRId64 " s",
+    note(r, true, "report %d not delivered: %s; trying again in %" PRId64 " s",
            r->sending_day, error, backoff_us[r->failures] / S);
     r->retry_us = now + backoff_us[r->failures++];
   } else {
-    bw_log(BW_LOG_ERR, "report %d not delivered: %s; kept in the database, sent with the next one",
+    note(r, true, "report %d not delivered: %s; kept in the database, sent with the next one",
            r->sending_day, error);
   }
   arm(r);
@@ -110,7 +125,7 @@ static void deliver_next(struct bw_reporter *r) {
   r->sending = true;
 out:
   for (size_t i = 0; i < errs.n; i++)
-    bw_log(BW_LOG_ERR, "report: %s", errs.msg[i]);
+    note(r, true, "report: %s", errs.msg[i]);
   bw_errs_clear(&errs);
   bw_report_rows_free(rows, n);
   arm(r);
@@ -125,20 +140,20 @@ static void compose(struct bw_reporter *r, int64_t now) {
   if (bw_report_collect(r->store, r->cfg, r->host, now - 24 * 3600 * S, now, &rep, &errs) < 0)
     goto out;
   if (bw_report_quiet(&rep) && !r->cfg->report.send_when_quiet) {
-    bw_log(BW_LOG_INFO, "report %d: nothing to report, and send_when_quiet is off", day);
+    note(r, false, "report %d: nothing to report, and send_when_quiet is off", day);
   } else {
     char *subject = bw_report_subject(&rep);
     char *message = bw_report_message(&r->cfg->report, &rep, now, &errs);
     if (message && bw_store_report_add(r->store, day, now, subject, message, &created, &errs) == 0 &&
         created)
-      bw_log(BW_LOG_INFO, "report %d: %s", day, subject);
+      note(r, false, "report %d: %s", day, subject);
     free(subject);
     free(message);
   }
   bw_report_free(&rep);
 out:
   for (size_t i = 0; i < errs.n; i++)
-    bw_log(BW_LOG_ERR, "report: %s", errs.msg[i]);
+    note(r, true, "report: %s", errs.msg[i]);
   bw_errs_clear(&errs);
 }
 
@@ -160,9 +175,12 @@ static void on_timer(void *arg) {
 }
 
 struct bw_reporter *bw_reporter_new(struct bw_loop *loop, struct bw_store *store,
-                                    const char *host) {
+                                    const char *host, bw_reporter_note_fn note_fn,
+                                    void *note_arg) {
   struct bw_reporter *r = bw_xcalloc(1, sizeof(*r));
   r->loop = loop;
+  r->note_fn = note_fn;
+  r->note_arg = note_arg;
   r->store = store;
   r->host = bw_xstrdup(host);
   r->timer = bw_timer_new(loop, on_timer, r);

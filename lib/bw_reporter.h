@@ -15,8 +15,12 @@
  */
 struct bw_reporter;
 
+/* What the reporter has to say (composed, mailed, not delivered, ...), for the caller to log. */
+typedef void (*bw_reporter_note_fn)(void *arg, bool error, const char *text);
+
 struct bw_reporter *bw_reporter_new(struct bw_loop *loop, struct bw_store *store,
-                                    const char *host);
+                                    const char *host, bw_reporter_note_fn note_fn,
+                                    void *note_arg);
 /* Takes the report settings of cfg, which must live until the next apply or the free. */
 void bw_reporter_apply(struct bw_reporter *r, const struct bw_config *cfg);
 /* What /metrics shows of delivery: reports waiting, and the latest delivery since start. */
