@@ -59,8 +59,14 @@ static void put_ms(struct bw_buf *b, int64_t us) {
  * segments arrive; 536 until then) and the send MSS (the server's announced MSS, capped by this
  * host's route). A server that announced jumbo frames shows here even when no data came.
  */
+static bool loopback(const struct bw_run *r);
+
 static int64_t seg_size(const struct bw_run *r) {
   int64_t a = r->tcp_rcv_mss, b = r->tcp_snd_mss;
+  /* On loopback the sizes are the interface's and the window's, and vary from run to run
+   * (65483 on one, 32768 on the next): they tell nothing about a path. */
+  if (loopback(r))
+    return BW_NONE;
   if (!has(a))
     return has(b) ? b : BW_NONE;
   return has(b) && b > a ? b : a;
