@@ -97,7 +97,7 @@ class IncidentTest(unittest.TestCase):
         now = int(time.time())
         with open(hist, "w") as f:
             for i in range(48, 0, -1):
-                f.write("%d %.2f\n" % (now - i * 3600, 19.6 * (1 + ((i * 7) % 7 - 3) / 100)))
+                f.write("%d %.2f\n" % (now - i * 3600, 19.6 * (1 + ((i * 37) % 7 - 3) / 100)))
         for n in NODES:
             subprocess.run([CLI, "import", "--config", cls.conf, "--test", "archive", "--backend",
                             node(n), hist], check=True, capture_output=True, timeout=60)
