@@ -239,8 +239,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     if (t->open_since_us != BW_NONE)
       r = env_change(store, row->id, t->open_since_us, det.window_us, t, errs);
     if (r == 0)
-      r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors,
-                                errs);
+      r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
       double *st;
       size_t ns;

@@ -65,8 +65,7 @@ static void unknowns_are_left_out(void **state) {
 /* Malformed pairs are refused without touching the result; unknown keys are skipped. */
 static void parse_refuses_malformed(void **state) {
   struct bw_env e;
-  static const char *bad[] = {"mtu", "=9000", "mtu=", "mtu=9k", "tcp_timestamps=-1",
-                              "mtu=9000 cc"};
+  static const char *bad[] = {"mtu", "=9000", "mtu=", "mtu=9k", "tcp_timestamps=-1", "mtu=9000 cc"};
   (void)state;
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     archive_env(&e);
@@ -138,7 +137,7 @@ static void read_sysctls(void **state) {
   assert_string_equal(e.tcp_rmem, "4096,131072,6291456");
   assert_string_equal(e.tcp_cc, "cubic");
   assert_string_equal(e.tcp_wmem, ""); /* too long to keep whole: unknown */
-  assert_string_equal(e.ifname, "");  /* no address: no route to ask about */
+  assert_string_equal(e.ifname, "");   /* no address: no route to ask about */
   assert_int_equal(e.mtu, BW_NONE);
   /* Nothing there at all: every fact unknown, no failure. */
   bw_env_read("/nonexistent-bw-env", "not an address", &e);
@@ -176,9 +175,12 @@ static void read_route_interface(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(format_parse_round_trip), cmocka_unit_test(unknowns_are_left_out),
-      cmocka_unit_test(parse_refuses_malformed), cmocka_unit_test(diff_says_what_changed),
-      cmocka_unit_test(read_sysctls),            cmocka_unit_test(read_route_interface),
+      cmocka_unit_test(format_parse_round_trip),
+      cmocka_unit_test(unknowns_are_left_out),
+      cmocka_unit_test(parse_refuses_malformed),
+      cmocka_unit_test(diff_says_what_changed),
+      cmocka_unit_test(read_sysctls),
+      cmocka_unit_test(read_route_interface),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

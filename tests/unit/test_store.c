@@ -1190,10 +1190,12 @@ static void test_env_when_changed(void **state) {
   struct bw_run r;
   struct bw_env e;
   int64_t since = 0;
-  static const char *envs[] = {
-      "if=eth0 mtu=9000 tcp_timestamps=1 cc=cubic", "if=eth0 mtu=9000 tcp_timestamps=1 cc=cubic",
-      NULL, "garbage", "if=eth0 mtu=9000 tcp_timestamps=0 cc=cubic",
-      "if=eth0 mtu=9000 tcp_timestamps=0 cc=cubic"};
+  static const char *envs[] = {"if=eth0 mtu=9000 tcp_timestamps=1 cc=cubic",
+                               "if=eth0 mtu=9000 tcp_timestamps=1 cc=cubic",
+                               NULL,
+                               "garbage",
+                               "if=eth0 mtu=9000 tcp_timestamps=0 cc=cubic",
+                               "if=eth0 mtu=9000 tcp_timestamps=0 cc=cubic"};
   open_store(fx);
   int64_t first_id = 0;
   for (int i = 0; i < 6; i++) {
