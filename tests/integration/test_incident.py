@@ -124,7 +124,13 @@ class IncidentTest(unittest.TestCase):
             if not cls.open_regressions():
                 break
         cls.healed_open = cls.open_regressions()
+        with sqlite3.connect(cls.db, timeout=10) as db:
+            cls.envs = db.execute("SELECT t.backend, e.ifname, e.mtu, e.tcp_timestamps FROM env e "
+                                  "JOIN target t ON t.id = e.target_id "
+                                  "ORDER BY t.backend, e.since_us").fetchall()
         cls.all_regressions = cls.regressions()
+        # What a person reading the report would see, for the test's log.
+        sys.stderr.write(cls.report[cls.report.find("TARGETS"):] + "\n")
         sys.stderr.write("incident lab: %d broken and %d healed rounds in %.0f s\n"
                          % (cls.bad_rounds, cls.good_rounds, time.monotonic() - cls.started))
 
@@ -208,6 +214,19 @@ class IncidentTest(unittest.TestCase):
                 self.assertNotIn("%s differs" % node(n), text)
         self.assertIn("REGRESSED since", self.report)
         self.assertIn("FAILING since", self.baseline)
+
+    def test_environment_change_is_noticed(self):
+        # This host's side as the kernel has it in the client namespace: the bridge, MTU 9000
+        # (not loopback's, not the host's), and one row per change: healthy, broken, healed.
+        for n in NODES:
+            rows = [r[1:] for r in self.envs if r[0] == node(n)]
+            self.assertEqual(rows, [("br0", 9000, 1), ("br0", 9000, 0), ("br0", 9000, 1)],
+                             node(n))
+        for n in (BLACK_HOLE, SHAPED):
+            section = self.report[self.report.index("archive [%s]  " % node(n)):]
+            section = section[:section.find("\n  archive [", 1)]
+            self.assertIn("environment changed before it: tcp_timestamps 1 -> 0", section)
+        self.assertEqual(self.report.count("environment changed before it:"), 2)
 
     def test_healing_closes_both(self):
         self.assertEqual(self.healed_open, [], "after %d healed rounds" % self.good_rounds)

@@ -5,7 +5,7 @@
 #   lab.sh check             exit 0 when this host can build the lab, else 77 with the reason
 #   lab.sh up DIR [SIZE]     build the lab, healthy; SIZE is the file each node serves (default 8M)
 #   lab.sh break DIR         node 3: MTU 9000 behind a 1500-byte bridge port, offloads off;
-#                            node 4: shaped to 256 kbit/s by tc tbf
+#                            node 4: shaped to 256 kbit/s by tc tbf; the client: tcp_timestamps 0
 #   lab.sh heal DIR          undo break: every node healthy again
 #   lab.sh down DIR          stop every process in the lab's namespaces, delete them (idempotent)
 #
@@ -21,7 +21,9 @@
 # eth0 MTU 9000, its bridge port still 1500, TSO/GSO/GRO off on both ends so the kernel neither
 # splits nor merges segments: the handshake agrees on MSS 8960, the response headers (one small
 # segment) pass, every full-size body segment is dropped at the 1500-byte port, with no ICMP:
-# a path MTU black hole. Node 4 broken: tbf 256 kbit/s, a 400 ms queue.
+# a path MTU black hole. Node 4 broken: tbf 256 kbit/s, a 400 ms queue. The client's
+# net.ipv4.tcp_timestamps goes to 0 at the same time (a sysctl change was in play at the archive
+# too): harmless here, but a change of environment the report must notice.
 #
 # DIR/lab.env holds the names (CLIENT_NS, NODE_NS_1..5, BACKENDS, URL) for the caller.
 # Exit status: 0, 1 on failure, 64 usage, 77 when this host cannot build the lab (not root, no
@@ -189,6 +191,7 @@ break_lab() {
   inn 3 ip link set eth0 mtu 9000
   # Node 4: a shaped link, slow and steady.
   inn 4 tc qdisc replace dev eth0 root tbf $SHAPED_TBF
+  inc sysctl -qw net.ipv4.tcp_timestamps=0
 }
 
 heal() {
@@ -200,6 +203,7 @@ heal() {
   inc ethtool -K veth3 tso on gso on gro on
   inc ethtool -K br0 tso on gso on gro on
   inn 4 tc qdisc replace dev eth0 root tbf $HEALTHY_TBF
+  inc sysctl -qw net.ipv4.tcp_timestamps=1
 }
 
 # Every process in namespace $1, by id: TERM, then KILL what is left after 5 s.
