@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,22 @@ static void read_route(const char *ip, struct bw_env *ret) {
   (void)close(fd);
 }
 
+/*
+ * The default congestion control without /proc (hidden from a service with ProcSubset=pid): a
+ * new TCP socket starts with it.
+ */
+static void read_cc_socket(char out[BW_ENV_TEXT_MAX]) {
+  char name[BW_ENV_TEXT_MAX];
+  socklen_t len = sizeof(name) - 1;
+  memset(name, 0, sizeof(name));
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &len) == 0)
+    (void)squeeze(name, out);
+  (void)close(fd);
+}
+
 void bw_env_read(const char *proc_root, const char *remote_ip, struct bw_env *ret) {
   char v[BW_ENV_TEXT_MAX];
   bw_env_init(ret);
@@ -172,7 +189,8 @@ void bw_env_read(const char *proc_root, const char *remote_ip, struct bw_env *re
     (void)parse_i64(v, &ret->tcp_timestamps);
   (void)read_sysctl(proc_root, "sys/net/ipv4/tcp_rmem", ret->tcp_rmem);
   (void)read_sysctl(proc_root, "sys/net/ipv4/tcp_wmem", ret->tcp_wmem);
-  (void)read_sysctl(proc_root, "sys/net/ipv4/tcp_congestion_control", ret->tcp_cc);
+  if (!read_sysctl(proc_root, "sys/net/ipv4/tcp_congestion_control", ret->tcp_cc))
+    read_cc_socket(ret->tcp_cc);
   if (remote_ip)
     read_route(remote_ip, ret);
 }

@@ -39,7 +39,8 @@ bool bw_env_empty(const struct bw_env *env);
 /*
  * Reads the environment towards remote_ip (an IPv4 or IPv6 address; NULL or unparsable: no
  * interface or MTU): the sysctls under proc_root ("/proc" on a real system; a test passes a
- * directory of its own) and the interface of the route by a connected UDP socket (no packet is
+ * directory of its own; the congestion control, when unreadable there, is asked of a new TCP
+ * socket) and the interface of the route by a connected UDP socket (no packet is
  * sent), its local address found among getifaddrs(), its MTU by SIOCGIFMTU. A fact that cannot
  * be read stays unknown; never fails.
  */

@@ -139,9 +139,16 @@ static void read_sysctls(void **state) {
   assert_string_equal(e.tcp_wmem, ""); /* too long to keep whole: unknown */
   assert_string_equal(e.ifname, "");   /* no address: no route to ask about */
   assert_int_equal(e.mtu, BW_NONE);
-  /* Nothing there at all: every fact unknown, no failure. */
+  /* No /proc (a service with ProcSubset=pid): the sysctls unknown, no failure; the congestion
+   * control still known, from a new socket, the same as the kernel's setting. */
   bw_env_read("/nonexistent-bw-env", "not an address", &e);
-  assert_true(bw_env_empty(&e));
+  assert_int_equal(e.tcp_timestamps, BW_NONE);
+  assert_string_equal(e.tcp_rmem, "");
+  assert_string_equal(e.ifname, "");
+  struct bw_env real;
+  bw_env_read("/proc", NULL, &real);
+  assert_true(real.tcp_cc[0] != '\0');
+  assert_string_equal(e.tcp_cc, real.tcp_cc);
   const char *names[] = {"tcp_timestamps", "tcp_rmem", "tcp_wmem", "tcp_congestion_control"};
   char path[700];
   for (size_t i = 0; i < 4; i++) {
