@@ -221,6 +221,11 @@ char *bw_report_text(const struct bw_nightly *r) {
       bw_buf_printf(&b, "      why: %s\n", t->diagnosis);
     if (t->odd)
       bw_buf_printf(&b, "      odd one out: %s\n", t->odd);
+    if (t->env_change) {
+      char at[64];
+      when(t->env_change_us, at, sizeof(at));
+      bw_buf_printf(&b, "      environment changed before it: %s (%s)\n", t->env_change, at);
+    }
   }
   if (r->n_targets == 0)
     bw_buf_printf(&b, "  no runs in this period\n");
@@ -310,6 +315,15 @@ char *bw_report_html(const struct bw_nightly *r) {
     if (t->odd) {
       bw_buf_printf(&b, "<br><b>odd one out:</b> ");
       html_escape(&b, t->odd);
+    }
+    if (t->env_change) {
+      char at[64];
+      when(t->env_change_us, at, sizeof(at));
+      bw_buf_printf(&b, "<br><b>environment changed before it:</b> ");
+      html_escape(&b, t->env_change);
+      bw_buf_printf(&b, " (");
+      html_escape(&b, at);
+      bw_buf_printf(&b, ")");
     }
     bw_buf_printf(&b, "</td></tr>\n");
   }

@@ -45,6 +45,10 @@ struct bw_nightly_target {
    * and this backend's odd-one-out sentence (bw_diagnose_odd()); NULL when there is nothing. */
   char *diagnosis;
   char *odd;
+  /* What changed in this host's network environment (bw_env_diff()) within the detection window
+   * before the open regression began, and when (env_change_us); NULL when nothing did. */
+  char *env_change;
+  int64_t env_change_us;
 };
 
 struct bw_nightly {

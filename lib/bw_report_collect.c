@@ -1,4 +1,5 @@
 /* Reading the nightly report's content from the store (bw_report.h). */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,29 @@ static void diagnose_all(struct bw_nightly *r, struct bw_run **latest) {
   free(peers);
 }
 
+/*
+ * The change of environment behind an open regression, if any: the environment in effect when it
+ * opened began within the window before that (a good period's runs had another), and differs
+ * from the one before it in a fact known on both sides.
+ */
+static int env_change(struct bw_store *store, int64_t target_id, int64_t opened_us,
+                      int64_t window_us, struct bw_nightly_target *t, struct bw_errs *errs) {
+  struct bw_env bad, good;
+  int64_t bad_since, good_since;
+  int r = bw_store_env_at(store, target_id, opened_us, &bad, &bad_since, errs);
+  if (r == 0 && bad_since > opened_us - window_us)
+    r = bw_store_env_at(store, target_id, bad_since - 1, &good, &good_since, errs);
+  else if (r == 0)
+    return 0;
+  if (r == -ENOENT)
+    return 0;
+  if (r < 0)
+    return r;
+  t->env_change = bw_env_diff(&good, &bad);
+  t->env_change_us = bad_since;
+  return 0;
+}
+
 int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const char *host,
                       int64_t from_us, int64_t until_us, struct bw_nightly *ret,
                       struct bw_errs *errs) {
@@ -212,7 +236,10 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       t->open_what = "availability";
       t->open_since_us = jv.avail_opened_us;
     }
-    r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
+    if (t->open_since_us != BW_NONE)
+      r = env_change(store, row->id, t->open_since_us, det.window_us, t, errs);
+    if (r == 0)
+      r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
       double *st;
       size_t ns;
@@ -263,6 +290,7 @@ void bw_report_free(struct bw_nightly *r) {
     free(r->targets[i].backend);
     free(r->targets[i].values);
     free(r->targets[i].diagnosis);
+    free(r->targets[i].env_change);
     free(r->targets[i].odd);
     bw_error_counts_free(r->targets[i].errors, r->targets[i].n_errors);
   }

@@ -183,6 +183,7 @@ void bw_run_reset(struct bw_run *run) {
   free(run->remote_ip);
   free(run->http_version);
   free(run->tcp_options);
+  free(run->env);
   for (size_t i = 0; i < run->n_samples; i++)
     free(run->samples[i].error_class);
   free(run->samples);

@@ -111,6 +111,8 @@ struct bw_run {
   int64_t tcp_rcv_mss;
   int64_t tcp_rcv_space;
   char *tcp_options; /* negotiated options, e.g. "ts,sack,wscale:7/7" */
+  /* The client's network environment after the run (bw_env_format()); NULL: not read. */
+  char *env;
 
   /* Download phases, from the run's start: where it stopped and how long it stayed silent. */
   int64_t headers_us;        /* the (last) response's headers complete */

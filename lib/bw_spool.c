@@ -92,6 +92,7 @@ static const struct {
     {"remote_ip", offsetof(struct bw_run, remote_ip)},
     {"http_version", offsetof(struct bw_run, http_version)},
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
+    {"env", offsetof(struct bw_run, env)},
 };
 #define N_TEXTS (sizeof(texts) / sizeof(texts[0]))
 

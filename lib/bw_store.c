@@ -75,6 +75,8 @@ static const struct column sample_ints[] = {
 
 static void add_err(struct bw_errs *errs, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static int prepare_once(struct bw_store *s, const char *sql, sqlite3_stmt **ret, const char *what,
+                        struct bw_errs *errs);
 static int fail_sql(struct bw_store *s, int rc, struct bw_errs *errs, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -639,6 +641,101 @@ static int put_sample(struct bw_store *s, int64_t run_id, size_t seq,
   return r;
 }
 
+static int env_text(sqlite3_stmt *st, int col, char out[BW_ENV_TEXT_MAX]) {
+  const unsigned char *v = sqlite3_column_text(st, col);
+  if (v && strlen((const char *)v) < BW_ENV_TEXT_MAX)
+    memcpy(out, v, strlen((const char *)v) + 1);
+  return 0;
+}
+
+static int64_t env_int(sqlite3_stmt *st, int col) {
+  return sqlite3_column_type(st, col) == SQLITE_NULL ? BW_NONE : sqlite3_column_int64(st, col);
+}
+
+int bw_store_env_at(struct bw_store *store, int64_t target_id, int64_t at_us, struct bw_env *ret,
+                    int64_t *ret_since_us, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store,
+                       "SELECT since_us, ifname, mtu, tcp_timestamps, tcp_rmem, tcp_wmem, tcp_cc "
+                       "FROM env WHERE target_id = ? AND since_us <= ? "
+                       "ORDER BY since_us DESC, id DESC LIMIT 1",
+                       &st, "cannot read a target's environment", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, at_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    struct bw_env e;
+    bw_env_init(&e);
+    (void)env_text(st, 1, e.ifname);
+    e.mtu = env_int(st, 2);
+    e.tcp_timestamps = env_int(st, 3);
+    (void)env_text(st, 4, e.tcp_rmem);
+    (void)env_text(st, 5, e.tcp_wmem);
+    (void)env_text(st, 6, e.tcp_cc);
+    *ret = e;
+    *ret_since_us = sqlite3_column_int64(st, 0);
+  } else if (rc == SQLITE_DONE) {
+    r = -ENOENT;
+  } else {
+    r = fail_sql(store, rc, errs, "cannot read the environment of target %" PRId64, target_id);
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
+/*
+ * Keeps the run's environment when it differs from the one its target had at the run's start,
+ * so that a settled host adds nothing. A run without one, or with one that does not parse (a
+ * newer program's, spooled), changes nothing.
+ */
+static int put_env(struct bw_store *store, const struct bw_run *run, int64_t target_id,
+                   int64_t run_id, struct bw_errs *errs) {
+  struct bw_env env, was;
+  int64_t since;
+  if (!run->env || bw_env_parse(run->env, &env) < 0 || bw_env_empty(&env))
+    return 0;
+  int r = bw_store_env_at(store, target_id, run->started_us, &was, &since, errs);
+  if (r == 0 && bw_env_same(&was, &env))
+    return 0;
+  if (r < 0 && r != -ENOENT)
+    return r;
+  sqlite3_stmt *st = NULL;
+  r = prepare_once(store,
+                   "INSERT INTO env (target_id, since_us, run_id, ifname, mtu, tcp_timestamps, "
+                   "tcp_rmem, tcp_wmem, tcp_cc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   &st, "cannot store an environment", errs);
+  if (r < 0)
+    return r;
+  int i = 1;
+  int rc = sqlite3_bind_int64(st, i++, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, i++, run->started_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, i++, run_id);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i++, env.ifname[0] ? env.ifname : NULL);
+  if (rc == SQLITE_OK)
+    rc = bind_int(st, i++, env.mtu);
+  if (rc == SQLITE_OK)
+    rc = bind_int(st, i++, env.tcp_timestamps);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i++, env.tcp_rmem[0] ? env.tcp_rmem : NULL);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i++, env.tcp_wmem[0] ? env.tcp_wmem : NULL);
+  if (rc == SQLITE_OK)
+    rc = bind_text(st, i++, env.tcp_cc[0] ? env.tcp_cc : NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_DONE)
+    r = fail_sql(store, rc, errs, "cannot store the environment of a run of %s", run->test);
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
 /* Writes the run, its target and its samples inside the caller's transaction. */
 static int put_run_locked(struct bw_store *store, const struct bw_run *run, int64_t *ret_target,
                           int64_t *ret_id, struct bw_errs *errs) {
@@ -681,6 +778,9 @@ static int put_run_locked(struct bw_store *store, const struct bw_run *run, int6
     if (r < 0)
       return r;
   }
+  r = put_env(store, run, target_id, run_id, errs);
+  if (r < 0)
+    return r;
   if (ret_target)
     *ret_target = target_id;
   if (ret_id)
@@ -1214,6 +1314,8 @@ static int insert_run(struct bw_store *s, const struct bw_run *run, int64_t targ
   release(st);
   for (size_t n = 0; n < run->n_samples && r == 0; n++)
     r = put_sample(s, run_id, n, &run->samples[n], errs);
+  if (r == 0)
+    r = put_env(s, run, target_id, run_id, errs);
   return r;
 }
 

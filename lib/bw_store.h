@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bw_detect.h"
+#include "bw_env.h"
 #include "bw_result.h"
 #include "bw_sql.h"
 #include "bw_util.h"
@@ -74,6 +75,14 @@ int bw_store_window(struct bw_store *store, int64_t target_id, const char *metri
 int bw_store_series(struct bw_store *store, int64_t target_id, const char *metric,
                     int64_t since_us, int64_t until_us, struct bw_point **ret, size_t *ret_n,
                     struct bw_errs *errs);
+
+/*
+ * The environment (bw_env.h) of target_id in effect at at_us: its latest env row that began at
+ * or before then. Returns 0 with *ret and *ret_since_us set, -ENOENT when there is none (both
+ * untouched), or another -errno with a message in errs.
+ */
+int bw_store_env_at(struct bw_store *store, int64_t target_id, int64_t at_us, struct bw_env *ret,
+                    int64_t *ret_since_us, struct bw_errs *errs);
 
 /* Finds a target without creating it: *ret_id, or -ENOENT. */
 int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,

@@ -52,6 +52,8 @@ static void make_run(struct bw_run *run, int n, size_t samples) {
   run->error_message = n % 5 ? NULL : strdup("Couldn't connect to server");
   run->p50_us = 50000 + n;
   run->rps = 19.5;
+  /* The environment rides along, so a spooled run's reaches the store too. */
+  run->env = n % 2 ? strdup("if=eth0 mtu=9000 tcp_timestamps=0") : NULL;
   run->requests = (int64_t)samples;
   for (size_t i = 0; i < samples; i++) {
     struct bw_sample s;
@@ -77,6 +79,9 @@ static void assert_same(const struct bw_run *a, const struct bw_run *b) {
   assert_int_equal(a->error_class == NULL, b->error_class == NULL);
   if (a->error_class)
     assert_string_equal(a->error_class, b->error_class);
+  assert_int_equal(a->env == NULL, b->env == NULL);
+  if (a->env)
+    assert_string_equal(a->env, b->env);
   assert_int_equal(a->n_samples, b->n_samples);
   for (size_t i = 0; i < a->n_samples; i++) {
     assert_int_equal(a->samples[i].duration_us, b->samples[i].duration_us);

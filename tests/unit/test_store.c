@@ -1180,6 +1180,56 @@ static void test_queries(void **state) {
   free(queries);
 }
 
+/*
+ * A run's environment is kept only when it changed: a settled host adds one row, a change (a
+ * tcp_timestamps turned off) another, and the row in effect at any time is the one that began at
+ * or before it. A run without one, or with a text that does not parse, changes nothing.
+ */
+static void test_env_when_changed(void **state) {
+  struct fixture *fx = *state;
+  struct bw_run r;
+  struct bw_env e;
+  int64_t since = 0;
+  static const char *envs[] = {"if=eth0 mtu=9000 tcp_timestamps=1 cc=cubic",
+                               "if=eth0 mtu=9000 tcp_timestamps=1 cc=cubic",
+                               NULL,
+                               "garbage",
+                               "if=eth0 mtu=9000 tcp_timestamps=0 cc=cubic",
+                               "if=eth0 mtu=9000 tcp_timestamps=0 cc=cubic"};
+  open_store(fx);
+  int64_t first_id = 0;
+  for (int i = 0; i < 6; i++) {
+    download_run(&r);
+    r.started_us = T0_US + i * HOUR_US;
+    r.env = envs[i] ? bw_xstrdup(envs[i]) : NULL;
+    int64_t id = put(fx, &r);
+    if (i == 0)
+      first_id = id;
+    bw_run_reset(&r);
+  }
+  sqlite3 *db = raw_open(fx->db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM env"), 2);
+  assert_int_equal(raw_int(db, "SELECT run_id FROM env ORDER BY since_us LIMIT 1"), first_id);
+  assert_int_equal(raw_int(db, "SELECT since_us FROM env WHERE tcp_timestamps = 0"),
+                   T0_US + 4 * HOUR_US);
+  assert_int_equal(raw_int(db, "SELECT mtu FROM env WHERE tcp_timestamps = 0"), 9000);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM env WHERE tcp_rmem IS NULL"), 2);
+  int64_t target = target_of(db, first_id);
+  sqlite3_close(db);
+  assert_int_equal(bw_store_env_at(fx->store, target, T0_US - 1, &e, &since, &fx->errs), -ENOENT);
+  assert_int_equal(bw_store_env_at(fx->store, target, T0_US + 3 * HOUR_US, &e, &since, &fx->errs),
+                   0);
+  assert_int_equal(e.tcp_timestamps, 1);
+  assert_int_equal(since, T0_US);
+  assert_string_equal(e.ifname, "eth0");
+  assert_string_equal(e.tcp_cc, "cubic");
+  assert_int_equal(bw_store_env_at(fx->store, target, T0_US + 9 * HOUR_US, &e, &since, &fx->errs),
+                   0);
+  assert_int_equal(e.tcp_timestamps, 0);
+  assert_int_equal(since, T0_US + 4 * HOUR_US);
+  close_store(fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_create, setup, teardown),
@@ -1193,6 +1243,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_atomicity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_env_when_changed, setup, teardown),
   };
   int failed;
 
