@@ -447,3 +447,235 @@ char *bw_render_line(const struct bw_run *run) {
   free(why);
   return bw_buf_take(&b);
 }
+
+void bw_render_escape(struct bw_buf *b, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '<':
+      bw_buf_printf(b, "&lt;");
+      break;
+    case '>':
+      bw_buf_printf(b, "&gt;");
+      break;
+    case '&':
+      bw_buf_printf(b, "&amp;");
+      break;
+    case '"':
+      bw_buf_printf(b, "&quot;");
+      break;
+    case '\'':
+      bw_buf_printf(b, "&#39;");
+      break;
+    default:
+      bw_buf_add(b, s, 1);
+    }
+  }
+}
+
+/* A step of 1, 2 or 5 times a power of ten that cuts span into about `parts`. */
+static double nice_step(double span, int parts) {
+  double raw = span / parts;
+  double mag = pow(10, floor(log10(raw)));
+  double norm = raw / mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+}
+
+/* The plot area of a chart and its mapping from time and value to the drawing's coordinates. */
+struct plot {
+  double x0, x1, y0, y1; /* left, right, top, bottom */
+  int64_t from_us, until_us;
+  double lo, hi; /* in the unit shown */
+};
+
+static double px(const struct plot *p, int64_t us) {
+  double f = (double)(us - p->from_us) / (double)(p->until_us - p->from_us);
+  return p->x0 + fmin(fmax(f, 0), 1) * (p->x1 - p->x0);
+}
+
+static double py(const struct plot *p, double v) {
+  return p->y1 - (v - p->lo) / (p->hi - p->lo) * (p->y1 - p->y0);
+}
+
+enum when_form { WHEN_HOUR, WHEN_DAY, WHEN_FULL };
+
+static void when_label(int64_t us, enum when_form form, char *buf, size_t size) {
+  time_t t = (time_t)(us / 1000000);
+  struct tm tm;
+  size_t n = 0;
+  if (localtime_r(&t, &tm)) {
+    switch (form) {
+    case WHEN_HOUR:
+      n = strftime(buf, size, "%H:%M", &tm);
+      break;
+    case WHEN_DAY:
+      n = strftime(buf, size, "%d %b", &tm);
+      break;
+    case WHEN_FULL:
+      n = strftime(buf, size, "%Y-%m-%d %H:%M", &tm);
+      break;
+    }
+  }
+  if (n == 0)
+    (void)snprintf(buf, size, "?");
+}
+
+/* Time ticks on local hours or midnights, as many as fit one per ~110 units of width. */
+static void time_axis(struct bw_buf *b, const struct plot *p) {
+  static const int64_t steps_s[] = {600,       1800,       3600,       3 * 3600,   6 * 3600,
+                                    12 * 3600, 86400,      2 * 86400,  7 * 86400,  14 * 86400,
+                                    30 * 86400, 91 * 86400, 365 * 86400};
+  double span_s = (double)(p->until_us - p->from_us) / 1e6;
+  int fit = (int)((p->x1 - p->x0) / 110);
+  int64_t step = steps_s[sizeof(steps_s) / sizeof(steps_s[0]) - 1];
+  for (size_t i = 0; i < sizeof(steps_s) / sizeof(steps_s[0]); i++)
+    if (span_s / (double)steps_s[i] <= fit) {
+      step = steps_s[i];
+      break;
+    }
+  time_t from = (time_t)(p->from_us / 1000000);
+  struct tm tm;
+  long off = localtime_r(&from, &tm) ? tm.tm_gmtoff : 0;
+  int64_t local = (int64_t)from + off;
+  int64_t t = (local / step + 1) * step - off;
+  for (; t * 1000000 <= p->until_us; t += step) {
+    double x = px(p, t * 1000000);
+    char label[32];
+    when_label(t * 1000000, step < 86400 ? WHEN_HOUR : WHEN_DAY, label, sizeof(label));
+    bw_buf_printf(b,
+                  "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                  "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+                  x, x, p->y0, p->y1, x, p->y1 + 14, label);
+  }
+}
+
+static void value_axis(struct bw_buf *b, const struct plot *p) {
+  double step = nice_step(p->hi - p->lo, 4);
+  for (double v = ceil(p->lo / step) * step; v <= p->hi + step * 1e-9; v += step) {
+    double y = py(p, v);
+    bw_buf_printf(b,
+                  "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                  "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>",
+                  p->x0, p->x1, y, y, p->x0 - 4, y + 4, fabs(v) < step * 1e-9 ? 0.0 : v);
+  }
+}
+
+static bool in_span(const struct bw_chart *c, int64_t us) {
+  for (size_t i = 0; i < c->n_spans; i++)
+    if (us >= c->spans[i].from_us &&
+        (c->spans[i].until_us == BW_NONE || us < c->spans[i].until_us))
+      return true;
+  return false;
+}
+
+char *bw_render_chart_svg(const struct bw_chart *c) {
+  struct bw_buf b = {0};
+  int w = c->width > 0 ? c->width : 720, h = c->height > 0 ? c->height : 220;
+  struct plot p = {.x0 = 48,
+                   .x1 = w - 10,
+                   .y0 = 22,
+                   .y1 = h - 22,
+                   .from_us = c->from_us,
+                   .until_us = c->until_us > c->from_us ? c->until_us : c->from_us + 1,
+                   .lo = 0,
+                   .hi = -INFINITY};
+  size_t good = 0, failed = 0;
+  for (size_t i = 0; i < c->n; i++) {
+    if (isnan(c->pts[i].value)) {
+      failed++;
+      continue;
+    }
+    good++;
+    p.lo = fmin(p.lo, c->pts[i].value / c->scale);
+    p.hi = fmax(p.hi, c->pts[i].value / c->scale);
+  }
+  double marks[] = {c->mode, c->band_lo, c->band_hi};
+  for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+    if (isfinite(marks[i]))
+      p.hi = fmax(p.hi, marks[i] / c->scale);
+  if (!(p.hi > p.lo))
+    p.hi = p.lo + 1;
+  p.hi += (p.hi - p.lo) * 0.08;
+  p.hi = ceil(p.hi / nice_step(p.hi - p.lo, 4)) * nice_step(p.hi - p.lo, 4);
+
+  bw_buf_printf(&b,
+                "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" "
+                "xmlns=\"http://www.w3.org/2000/svg\" aria-label=\"",
+                w, h);
+  bw_render_escape(&b, c->label);
+  bw_buf_printf(&b, " over time: %zu runs, %zu failed\">", good + failed, failed);
+  bw_buf_printf(&b, "<text class=\"axis\" x=\"%.1f\" y=\"14\">", p.x0);
+  bw_render_escape(&b, c->label);
+  bw_buf_printf(&b, " (");
+  bw_render_escape(&b, c->unit);
+  bw_buf_printf(&b, ")</text>");
+  for (size_t i = 0; i < c->n_spans; i++) {
+    const struct bw_chart_span *s = &c->spans[i];
+    double x0 = px(&p, s->from_us);
+    double x1 = s->until_us == BW_NONE ? p.x1 : px(&p, s->until_us);
+    if (c->link)
+      bw_buf_printf(&b, "<a href=\"%s%" PRId64 "\">", c->link, s->id);
+    bw_buf_printf(&b,
+                  "<rect class=\"span%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                  "<title>regression #%" PRId64 "%s</title></rect>",
+                  s->availability ? " fail" : "", x0, p.y0, fmax(x1 - x0, 2), p.y1 - p.y0, s->id,
+                  s->until_us == BW_NONE ? ", open" : "");
+    if (c->link)
+      bw_buf_printf(&b, "</a>");
+  }
+  if (isfinite(c->band_lo) && isfinite(c->band_hi))
+    bw_buf_printf(&b,
+                  "<rect class=\"band\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+                  "<title>baseline band %.2f to %.2f %s</title></rect>",
+                  p.x0, py(&p, c->band_hi / c->scale), p.x1 - p.x0,
+                  py(&p, c->band_lo / c->scale) - py(&p, c->band_hi / c->scale),
+                  c->band_lo / c->scale, c->band_hi / c->scale, c->unit);
+  value_axis(&b, &p);
+  time_axis(&b, &p);
+  if (isfinite(c->mode))
+    bw_buf_printf(&b,
+                  "<line class=\"mode\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\">"
+                  "<title>baseline %.2f %s</title></line>",
+                  p.x0, p.x1, py(&p, c->mode / c->scale), py(&p, c->mode / c->scale),
+                  c->mode / c->scale, c->unit);
+  if (good > 1) {
+    bw_buf_printf(&b, "<polyline class=\"line\" points=\"");
+    bool first = true;
+    for (size_t i = 0; i < c->n; i++) {
+      if (isnan(c->pts[i].value))
+        continue;
+      bw_buf_printf(&b, "%s%.1f,%.1f", first ? "" : " ", px(&p, c->pts[i].started_us),
+                    py(&p, c->pts[i].value / c->scale));
+      first = false;
+    }
+    bw_buf_printf(&b, "\"/>");
+  }
+  bool dots = good + failed <= 240;
+  for (size_t i = 0; i < c->n; i++) {
+    const struct bw_point *pt = &c->pts[i];
+    char at[40];
+    double x = px(&p, pt->started_us);
+    if (!dots && !isnan(pt->value))
+      continue;
+    when_label(pt->started_us, WHEN_FULL, at, sizeof(at));
+    if (isnan(pt->value))
+      bw_buf_printf(&b,
+                    "<path class=\"failed\" d=\"M%.1f %.1fl4 4m0 -4l-4 4\"><title>%s: failed"
+                    "</title></path>",
+                    x - 2, p.y1 - 6, at);
+    else
+      bw_buf_printf(&b,
+                    "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.2\"><title>%s: %.2f %s"
+                    "</title></circle>",
+                    in_span(c, pt->started_us) ? "dot bad" : "dot", x,
+                    py(&p, pt->value / c->scale), at, pt->value / c->scale, c->unit);
+  }
+  if (good + failed == 0)
+    bw_buf_printf(&b,
+                  "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">"
+                  "no runs in this period</text>",
+                  (p.x0 + p.x1) / 2, (p.y0 + p.y1) / 2);
+  bw_buf_printf(&b,
+                "<line class=\"frame\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/></svg>",
+                p.x0, p.x1, p.y1, p.y1);
+  return bw_buf_take(&b);
+}

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "bw_result.h"
+#include "bw_util.h"
 
 /*
  * Runs as text for people and JSON for programs. Pure: a run in, a malloc'ed string out.
@@ -24,5 +25,38 @@ char *bw_render_json(const struct bw_run *run);
 /* One line: "test [backend]: outcome, headline figure" (or the error), then a download's
  * diagnosis sentences after "; " (the daemon's log line for the run). */
 char *bw_render_line(const struct bw_run *run);
+
+/* Appends s with &, <, >, " and ' escaped, for HTML text and attribute values. */
+void bw_render_escape(struct bw_buf *b, const char *s);
+
+/*
+ * A chart of one figure over time: its runs (a line through the good ones, a mark at the foot for
+ * each failed one), the baseline band the judge holds and its mode, and the spans during which a
+ * regression was open, shaded. Times are µs since the epoch; the axis shows local time.
+ */
+struct bw_chart_span {
+  int64_t from_us;
+  int64_t until_us; /* BW_NONE: still open (shaded to the axis' end) */
+  int64_t id;       /* the regression's id, for its link */
+  bool availability;
+};
+
+struct bw_chart {
+  const struct bw_point *pts; /* oldest first; value NAN for a failed run */
+  size_t n;
+  int64_t from_us, until_us; /* the time axis */
+  double mode;               /* NAN: no baseline yet */
+  double band_lo, band_hi;   /* the band of normal values; NAN: none */
+  const struct bw_chart_span *spans;
+  size_t n_spans;
+  double scale; /* value / scale is in unit */
+  const char *unit;
+  const char *label;      /* the figure's name for people: "median", "MB/s" */
+  int width, height;      /* the drawing's own units; it scales to its box */
+  const char *link;       /* when set, a span links to link followed by its id */
+};
+
+/* The chart as one inline <svg> element (no scripts, nothing fetched); allocated. */
+char *bw_render_chart_svg(const struct bw_chart *c);
 
 #endif

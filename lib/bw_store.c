@@ -1102,41 +1102,40 @@ static int run_stmt(struct bw_store *s, const char *sql, const char *what, struc
   return r;
 }
 
-int bw_store_regressions(struct bw_store *store, int64_t since_us, bool open_only,
-                         struct bw_regression **ret, size_t *ret_n, struct bw_errs *errs) {
-  sqlite3_stmt *st = NULL;
+#define REGRESSION_COLUMNS                                                                         \
+  "g.id, t.name, t.backend, g.metric, g.opened_us, g.closed_us, g.acked_us, g.baseline,"           \
+  " g.observed, g.ratio, g.target_id, g.open_run_id, g.close_run_id"
+
+static double column_real(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? (double)NAN : sqlite3_column_double(st, i);
+}
+
+/* One row of REGRESSION_COLUMNS. */
+static void regression_row(sqlite3_stmt *st, struct bw_regression *g) {
+  g->id = sqlite3_column_int64(st, 0);
+  g->test = column_text(st, 1);
+  g->backend = column_text(st, 2);
+  g->metric = column_text(st, 3);
+  g->opened_us = sqlite3_column_int64(st, 4);
+  g->closed_us = column_int(st, 5);
+  g->acked_us = column_int(st, 6);
+  g->baseline = column_real(st, 7);
+  g->observed = column_real(st, 8);
+  g->ratio = column_real(st, 9);
+  g->target_id = sqlite3_column_int64(st, 10);
+  g->open_run_id = column_int(st, 11);
+  g->close_run_id = column_int(st, 12);
+}
+
+/* Steps st (bound) to the end, collecting its REGRESSION_COLUMNS rows. */
+static int regression_list(struct bw_store *store, sqlite3_stmt *st, int rc,
+                           struct bw_regression **ret, size_t *ret_n, struct bw_errs *errs) {
   struct bw_regression *list = NULL;
   size_t n = 0, cap = 0;
-  int r = prepare_once(store,
-                       "SELECT g.id, t.name, t.backend, g.metric, g.opened_us, g.closed_us,"
-                       " g.acked_us, g.baseline, g.observed, g.ratio FROM regression g"
-                       " JOIN target t ON t.id = g.target_id"
-                       " WHERE (? AND g.closed_us IS NULL) OR (NOT ? AND g.opened_us >= ?)"
-                       " ORDER BY g.opened_us DESC, g.id DESC",
-                       &st, "cannot read the regressions", errs);
-  if (r < 0)
-    return r;
-  int rc = sqlite3_bind_int(st, 1, open_only);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int(st, 2, open_only);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 3, since_us);
+  int r = 0;
   while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     bw_xgrow(&list, &cap, n + 1, sizeof(*list));
-    struct bw_regression *g = &list[n++];
-    g->id = sqlite3_column_int64(st, 0);
-    g->test = column_text(st, 1);
-    g->backend = column_text(st, 2);
-    g->metric = column_text(st, 3);
-    g->opened_us = sqlite3_column_int64(st, 4);
-    g->closed_us = column_int(st, 5);
-    g->acked_us = column_int(st, 6);
-    g->baseline = sqlite3_column_type(st, 7) == SQLITE_NULL ? (double)NAN
-                                                             : sqlite3_column_double(st, 7);
-    g->observed = sqlite3_column_type(st, 8) == SQLITE_NULL ? (double)NAN
-                                                             : sqlite3_column_double(st, 8);
-    g->ratio = sqlite3_column_type(st, 9) == SQLITE_NULL ? (double)NAN
-                                                          : sqlite3_column_double(st, 9);
+    regression_row(st, &list[n++]);
     rc = SQLITE_OK;
   }
   if (rc != SQLITE_DONE) {
@@ -1148,6 +1147,78 @@ int bw_store_regressions(struct bw_store *store, int64_t since_us, bool open_onl
   }
   (void)sqlite3_finalize(st);
   return r;
+}
+
+int bw_store_regressions(struct bw_store *store, int64_t since_us, bool open_only,
+                         struct bw_regression **ret, size_t *ret_n, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store,
+                       "SELECT " REGRESSION_COLUMNS " FROM regression g"
+                       " JOIN target t ON t.id = g.target_id"
+                       " WHERE (? AND g.closed_us IS NULL) OR (NOT ? AND g.opened_us >= ?)"
+                       " ORDER BY g.opened_us DESC, g.id DESC",
+                       &st, "cannot read the regressions", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int(st, 1, open_only);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int(st, 2, open_only);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, since_us);
+  return regression_list(store, st, rc, ret, ret_n, errs);
+}
+
+int bw_store_target_regressions(struct bw_store *store, int64_t target_id, int64_t since_us,
+                                int64_t until_us, struct bw_regression **ret, size_t *ret_n,
+                                struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store,
+                       "SELECT " REGRESSION_COLUMNS " FROM regression g"
+                       " JOIN target t ON t.id = g.target_id"
+                       " WHERE g.target_id = ? AND g.opened_us < ?"
+                       " AND (g.closed_us IS NULL OR g.closed_us >= ?)"
+                       " ORDER BY g.opened_us, g.id",
+                       &st, "cannot read the regressions", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, until_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, since_us);
+  return regression_list(store, st, rc, ret, ret_n, errs);
+}
+
+int bw_store_regression_get(struct bw_store *store, int64_t id, struct bw_regression *ret,
+                            struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_regression *list = NULL;
+  size_t n = 0;
+  int r = prepare_once(store,
+                       "SELECT " REGRESSION_COLUMNS " FROM regression g"
+                       " JOIN target t ON t.id = g.target_id WHERE g.id = ?",
+                       &st, "cannot read the regression", errs);
+  if (r < 0)
+    return r;
+  r = regression_list(store, st, sqlite3_bind_int64(st, 1, id), &list, &n, errs);
+  if (r < 0)
+    return r;
+  if (n == 0) {
+    free(list);
+    return -ENOENT;
+  }
+  *ret = list[0];
+  free(list);
+  return 0;
+}
+
+void bw_regression_reset(struct bw_regression *g) {
+  if (!g)
+    return;
+  free(g->test);
+  free(g->backend);
+  free(g->metric);
+  memset(g, 0, sizeof(*g));
 }
 
 void bw_regressions_free(struct bw_regression *list, size_t n) {
@@ -1369,17 +1440,13 @@ int bw_store_put_new_runs(struct bw_store *store, const struct bw_run *runs, siz
   return r;
 }
 
-int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t *ret_n,
-                     struct bw_errs *errs) {
-  sqlite3_stmt *st = NULL;
+/* Steps st (bound) to the end, collecting its (id, name, backend, kind, url) rows. */
+static int target_list(struct bw_store *store, sqlite3_stmt *st, int rc,
+                       struct bw_target_row **ret, size_t *ret_n, struct bw_errs *errs) {
   struct bw_target_row *list = NULL;
   size_t n = 0, cap = 0;
-  int r = prepare_once(store, "SELECT id, name, backend, kind FROM target ORDER BY name, backend",
-                       &st, "cannot list the targets", errs);
-  if (r < 0)
-    return r;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int r = 0;
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     bw_xgrow(&list, &cap, n + 1, sizeof(*list));
     struct bw_target_row *t = &list[n++];
     t->id = sqlite3_column_int64(st, 0);
@@ -1387,6 +1454,8 @@ int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t 
     t->backend = column_text(st, 2);
     if (bw_kind_parse((const char *)sqlite3_column_text(st, 3), &t->kind) < 0)
       t->kind = BW_KIND_PAGE;
+    t->url = column_text(st, 4);
+    rc = SQLITE_OK;
   }
   if (rc != SQLITE_DONE) {
     r = fail_sql(store, rc, errs, "cannot list the targets");
@@ -1399,10 +1468,52 @@ int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t 
   return r;
 }
 
+int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t *ret_n,
+                     struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store,
+                       "SELECT id, name, backend, kind, url FROM target ORDER BY name, backend",
+                       &st, "cannot list the targets", errs);
+  if (r < 0)
+    return r;
+  return target_list(store, st, SQLITE_OK, ret, ret_n, errs);
+}
+
+int bw_store_target_get(struct bw_store *store, int64_t id, struct bw_target_row *ret,
+                        struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  struct bw_target_row *list = NULL;
+  size_t n = 0;
+  int r = prepare_once(store, "SELECT id, name, backend, kind, url FROM target WHERE id = ?", &st,
+                       "cannot list the targets", errs);
+  if (r < 0)
+    return r;
+  r = target_list(store, st, sqlite3_bind_int64(st, 1, id), &list, &n, errs);
+  if (r < 0)
+    return r;
+  if (n == 0) {
+    free(list);
+    return -ENOENT;
+  }
+  *ret = list[0];
+  free(list);
+  return 0;
+}
+
+void bw_target_row_reset(struct bw_target_row *t) {
+  if (!t)
+    return;
+  free(t->test);
+  free(t->backend);
+  free(t->url);
+  memset(t, 0, sizeof(*t));
+}
+
 void bw_target_rows_free(struct bw_target_row *list, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(list[i].test);
     free(list[i].backend);
+    free(list[i].url);
   }
   free(list);
 }

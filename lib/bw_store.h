@@ -157,6 +157,9 @@ int bw_store_acks(struct bw_store *store, int64_t target_id, const char *metric,
 
 struct bw_regression {
   int64_t id;
+  int64_t target_id;
+  int64_t open_run_id;  /* BW_NONE when that run is gone */
+  int64_t close_run_id; /* BW_NONE while open (or when that run is gone) */
   char *test;
   char *backend;
   char *metric;
@@ -172,6 +175,19 @@ struct bw_regression {
 int bw_store_regressions(struct bw_store *store, int64_t since_us, bool open_only,
                          struct bw_regression **ret, size_t *ret_n, struct bw_errs *errs);
 void bw_regressions_free(struct bw_regression *list, size_t n);
+
+/* Regression id into *ret (the caller frees it with bw_regression_reset()); -ENOENT if none. */
+int bw_store_regression_get(struct bw_store *store, int64_t id, struct bw_regression *ret,
+                            struct bw_errs *errs);
+void bw_regression_reset(struct bw_regression *g);
+
+/*
+ * The regressions of target_id that were open at some time in [since_us, until_us): opened
+ * before until_us and still open or closed at or after since_us; oldest first.
+ */
+int bw_store_target_regressions(struct bw_store *store, int64_t target_id, int64_t since_us,
+                                int64_t until_us, struct bw_regression **ret, size_t *ret_n,
+                                struct bw_errs *errs);
 
 /*
  * Accepts regression id as the new normal: closes it as acked at now_us and restarts its target's
@@ -202,12 +218,17 @@ struct bw_target_row {
   char *test;
   char *backend;
   enum bw_kind kind;
+  char *url;
 };
 
 /* Every target, ordered by test and backend. bw_target_rows_free() frees the list. */
 int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t *ret_n,
                      struct bw_errs *errs);
 void bw_target_rows_free(struct bw_target_row *list, size_t n);
+/* Target id into *ret (the caller frees it with bw_target_row_reset()); -ENOENT if none. */
+int bw_store_target_get(struct bw_store *store, int64_t id, struct bw_target_row *ret,
+                        struct bw_errs *errs);
+void bw_target_row_reset(struct bw_target_row *t);
 
 /* Failed runs of a target in [since_us, until_us), counted by error class, most frequent first. */
 struct bw_error_count {
