@@ -183,6 +183,16 @@ void bw_baseline_compute(const struct bw_metric *m,
   ret->spread = fmax((m->higher_is_worse ? lq - lm : lm - lq) / Z90, MIN_SPREAD);
 }
 
+void bw_baseline_band(const struct bw_baseline *b, double *ret_lo, double *ret_hi) {
+  if (b->n == 0 || isnan(b->mode) || isnan(b->spread)) {
+    *ret_lo = *ret_hi = (double)NAN;
+    return;
+  }
+  double reach = exp(b->spread * Z90);
+  *ret_lo = b->mode / reach;
+  *ret_hi = b->mode * reach;
+}
+
 /* ---- significance ---- */
 
 static double threshold(double budget_runs);

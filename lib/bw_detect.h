@@ -100,6 +100,13 @@ struct bw_baseline {
 void bw_baseline_compute(const struct bw_metric *m,
                          const struct bw_window *w, struct bw_baseline *ret);
 
+/*
+ * The band of values the baseline takes as usual, for charts: from the mode to where its spread
+ * was measured (the worse side's 90th percentile), mirrored on a log scale to the better side.
+ * Both NAN when b has no mode.
+ */
+void bw_baseline_band(const struct bw_baseline *b, double *ret_lo, double *ret_hi);
+
 /* What the detector remembers about one target and metric between runs. Zero at the start. */
 struct bw_detect_state {
   double cusum;

@@ -1047,6 +1047,30 @@ static int prepare_once(struct bw_store *s, const char *sql, sqlite3_stmt **ret,
   return 0;
 }
 
+int bw_store_latest_run(struct bw_store *store, int64_t target_id, int64_t until_us,
+                        int64_t *ret_id, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = prepare_once(store,
+                       "SELECT id FROM run WHERE target_id = ? AND started_us < ?"
+                       " AND outcome != 'aborted' ORDER BY started_us DESC, id DESC LIMIT 1",
+                       &st, "cannot read the latest run", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, until_us);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    *ret_id = sqlite3_column_int64(st, 0);
+  else if (rc == SQLITE_DONE)
+    r = -ENOENT;
+  else
+    r = fail_sql(store, rc, errs, "cannot read the latest run");
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
 int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,
                          int64_t *ret_id, struct bw_errs *errs) {
   sqlite3_stmt *st = NULL;

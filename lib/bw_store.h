@@ -84,6 +84,11 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
 int bw_store_env_at(struct bw_store *store, int64_t target_id, int64_t at_us, struct bw_env *ret,
                     int64_t *ret_since_us, struct bw_errs *errs);
 
+/* The id of target_id's latest run that started before until_us and was not aborted: *ret_id, or
+ * -ENOENT when there is none. */
+int bw_store_latest_run(struct bw_store *store, int64_t target_id, int64_t until_us,
+                        int64_t *ret_id, struct bw_errs *errs);
+
 /* Finds a target without creating it: *ret_id, or -ENOENT. */
 int bw_store_find_target(struct bw_store *store, const char *test, const char *backend,
                          int64_t *ret_id, struct bw_errs *errs);
