@@ -540,7 +540,10 @@ static void time_axis(struct bw_buf *b, const struct plot *p) {
   for (; t * 1000000 <= p->until_us; t += step) {
     double x = px(p, t * 1000000);
     char label[32];
-    when_label(t * 1000000, step < 86400 ? WHEN_HOUR : WHEN_DAY, label, sizeof(label));
+    /* Hours, except that a local midnight says which day begins. */
+    bool midnight = (t + off) % 86400 == 0;
+    when_label(t * 1000000, step < 86400 && !midnight ? WHEN_HOUR : WHEN_DAY, label,
+               sizeof(label));
     bw_buf_printf(b,
                   "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
@@ -605,9 +608,12 @@ char *bw_render_chart_svg(const struct bw_chart *c) {
   bw_buf_printf(&b, " over time: %zu runs, %zu failed\">", good + failed, failed);
   bw_buf_printf(&b, "<text class=\"axis\" x=\"%.1f\" y=\"14\">", p.x0);
   bw_render_escape(&b, c->label);
-  bw_buf_printf(&b, " (");
-  bw_render_escape(&b, c->unit);
-  bw_buf_printf(&b, ")</text>");
+  if (strcmp(c->label, c->unit) != 0) {
+    bw_buf_printf(&b, " (");
+    bw_render_escape(&b, c->unit);
+    bw_buf_printf(&b, ")");
+  }
+  bw_buf_printf(&b, "</text>");
   for (size_t i = 0; i < c->n_spans; i++) {
     const struct bw_chart_span *s = &c->spans[i];
     double x0 = px(&p, s->from_us);

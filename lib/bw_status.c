@@ -122,7 +122,7 @@ static const char css[] =
     "gap:4px 16px;align-items:baseline}"
     "header a{color:#fff;font-weight:600;text-decoration:none}header .asof{color:#c5ccd4;"
     "font-size:13px}"
-    "main{padding:12px 16px;max-width:1600px;margin:0 auto}"
+    "main{padding:12px 16px;max-width:1600px;margin:0 auto}main.narrow{max-width:1100px}"
     "h1{font-size:20px;margin:8px 0}h2{font-size:17px;margin:18px 0 8px}"
     "a{color:var(--blue)}"
     ".summary{color:var(--muted);margin:4px 0 12px}"
@@ -161,7 +161,8 @@ static const char css[] =
     "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:6px 0}"
     "dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}";
 
-static void page_start(struct bw_buf *b, const char *host, int64_t now_us, const char *title) {
+static void page_start(struct bw_buf *b, const char *host, int64_t now_us, const char *title,
+                       bool narrow) {
   char at[64];
   when(now_us, at, sizeof(at));
   bw_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -181,7 +182,7 @@ static void page_start(struct bw_buf *b, const char *host, int64_t now_us, const
   bw_buf_printf(b, "</a>");
   if (now_us != BW_NONE)
     bw_buf_printf(b, "<span class=\"asof\">as of %s</span>", at);
-  bw_buf_printf(b, "</header><main>\n");
+  bw_buf_printf(b, "</header><main%s>\n", narrow ? " class=\"narrow\"" : "");
 }
 
 static void page_end(struct bw_buf *b) {
@@ -245,14 +246,16 @@ static void key_figs(struct bw_buf *b, const struct bw_status_target *t) {
   bw_buf_printf(b, "</div><div class=\"muted\">latest run %s", at);
   if (!isnan(t->reference)) {
     fmt_metric(t->metric, t->reference, v, sizeof(v));
-    bw_buf_printf(b, "; baseline %s %s (%zu runs)", t->metric->label, v, t->baseline.n);
+    bw_buf_printf(b, "; baseline %s%s%s (%zu runs)",
+                  strcmp(t->metric->label, t->metric->unit) ? t->metric->label : "",
+                  strcmp(t->metric->label, t->metric->unit) ? " " : "", v, t->baseline.n);
   } else {
     bw_buf_printf(b, "; no baseline yet");
   }
   bw_buf_printf(b, "</div>");
 }
 
-static void chart(struct bw_buf *b, const struct bw_status_target *t) {
+static void chart(struct bw_buf *b, const struct bw_status_target *t, bool wide) {
   struct bw_chart_span *spans = bw_xcalloc(t->n_spans + 1, sizeof(*spans));
   for (size_t i = 0; i < t->n_spans; i++) {
     spans[i].from_us = t->spans[i].opened_us;
@@ -273,8 +276,8 @@ static void chart(struct bw_buf *b, const struct bw_status_target *t) {
       .scale = t->metric->scale,
       .unit = t->metric->unit,
       .label = t->metric->label,
-      .width = CHART_W,
-      .height = CHART_H,
+      .width = wide ? 1000 : CHART_W,
+      .height = wide ? 280 : CHART_H,
       .link = "/regression/",
   };
   char *svg = bw_render_chart_svg(&c);
@@ -300,7 +303,8 @@ static void card(struct bw_buf *b, const struct bw_status_target *t) {
                                                                                       : "download");
   state_badge(b, t);
   key_figs(b, t);
-  chart(b, t);
+  if (t->n_history || t->state != BW_STATUS_NEW)
+    chart(b, t, false);
   bw_buf_printf(b, "</section>\n");
 }
 
@@ -349,7 +353,7 @@ char *bw_status_html(const struct bw_status *s) {
   size_t count[BW_STATUS_FAILING + 1] = {0};
   for (size_t i = 0; i < s->n_targets; i++)
     count[s->targets[i].state]++;
-  page_start(&b, s->host, s->now_us, "status");
+  page_start(&b, s->host, s->now_us, "status", false);
   bw_buf_printf(&b, "<h1>Status</h1><p class=\"summary\">%zu target%s: %zu normal, "
                     "%zu regressed, %zu failing, %zu without runs.</p>\n",
                 s->n_targets, s->n_targets == 1 ? "" : "s", count[BW_STATUS_NORMAL],
@@ -422,7 +426,7 @@ char *bw_status_html_target(const char *host, int64_t now_us, const struct bw_st
   struct bw_buf b = {0}, title = {0};
   bw_buf_printf(&title, "%s%s%s%s", t->test, t->backend[0] ? " [" : "", t->backend,
                 t->backend[0] ? "]" : "");
-  page_start(&b, host, now_us, title.s);
+  page_start(&b, host, now_us, title.s, true);
   free(title.s);
   bw_buf_printf(&b, "<h1>");
   target_name(&b, t->test, t->backend);
@@ -433,7 +437,7 @@ char *bw_status_html_target(const char *host, int64_t now_us, const struct bw_st
   state_badge(&b, t);
   bw_buf_printf(&b, "</dd></dl>\n<section class=\"card %s\">", bw_status_state_name(t->state));
   key_figs(&b, t);
-  chart(&b, t);
+  chart(&b, t, true);
   legend(&b);
   bw_buf_printf(&b, "</section>\n<h2>Regressions in this period</h2>\n");
   if (t->n_spans == 0)
@@ -474,7 +478,7 @@ char *bw_status_html_regression(const struct bw_status_regression *r) {
     m = t->metric;
   char opened[64], closed[64], base[48], obs[48];
   bw_buf_printf(&title, "regression #%" PRId64, g->id);
-  page_start(&b, r->host, r->now_us, title.s);
+  page_start(&b, r->host, r->now_us, title.s, true);
   free(title.s);
   when(g->opened_us, opened, sizeof(opened));
   when(g->closed_us, closed, sizeof(closed));
@@ -493,7 +497,7 @@ char *bw_status_html_regression(const struct bw_status_regression *r) {
                 g->closed_us == BW_NONE ? "state" : g->acked_us != BW_NONE ? "accepted" : "closed",
                 g->closed_us == BW_NONE ? "open" : closed);
   bw_buf_printf(&b, "<section class=\"card %s\">", g->closed_us == BW_NONE ? "regressed" : "normal");
-  chart(&b, t);
+  chart(&b, t, true);
   legend(&b);
   bw_buf_printf(&b, "</section>\n<h2>Diagnosis</h2>\n");
   if ((!r->diagnosis || !r->diagnosis[0]) && (!r->odd || !r->odd[0]))
@@ -515,7 +519,7 @@ char *bw_status_html_regression(const struct bw_status_regression *r) {
 char *bw_status_html_error(int status, const char *why) {
   struct bw_buf b = {0}, title = {0};
   bw_buf_printf(&title, "%d", status);
-  page_start(&b, NULL, BW_NONE, title.s);
+  page_start(&b, NULL, BW_NONE, title.s, true);
   free(title.s);
   bw_buf_printf(&b, "<h1>%d</h1><p>", status);
   esc(&b, why);

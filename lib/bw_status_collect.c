@@ -109,6 +109,13 @@ static int collect_one(struct bw_store *store, const struct bw_config *cfg,
     r = bw_judge_state(store, &det, t->id, t->metric, now_us, &jv, errs);
   if (r < 0)
     return r;
+  /* A history shorter than the period fills the chart rather than a corner of it. */
+  if (t->n_history && t->history[0].started_us > from_us) {
+    int64_t first = t->history[0].started_us;
+    t->from_us = first - (until_us - first) / 20 - 1;
+    if (t->from_us < from_us)
+      t->from_us = from_us;
+  }
   t->baseline = jv.baseline;
   t->reference = jv.reference;
   struct bw_baseline around = jv.baseline;
