@@ -30,6 +30,40 @@ const char *bw_status_state_name(enum bw_status_state s) {
   return "?";
 }
 
+/* A positive decimal id that is all of s, else 0. */
+static int64_t parse_id(const char *s) {
+  int64_t v = 0;
+  if (!*s || strlen(s) > 18)
+    return 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9')
+      return 0;
+    v = v * 10 + (*s - '0');
+  }
+  return v;
+}
+
+enum bw_status_page bw_status_route(const char *path, int64_t *ret_id) {
+  static const struct {
+    const char *prefix;
+    enum bw_status_page page;
+  } pages[] = {
+      {"/target/", BW_STATUS_PAGE_TARGET},
+      {"/regression/", BW_STATUS_PAGE_REGRESSION},
+  };
+  *ret_id = 0;
+  if (strcmp(path, "/") == 0)
+    return BW_STATUS_PAGE_INDEX;
+  for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+    size_t n = strlen(pages[i].prefix);
+    if (strncmp(path, pages[i].prefix, n) != 0)
+      continue;
+    *ret_id = parse_id(path + n);
+    return *ret_id > 0 ? pages[i].page : BW_STATUS_PAGE_NONE;
+  }
+  return BW_STATUS_PAGE_NONE;
+}
+
 /* The few figures a target's card shows for its latest run, per kind. */
 struct key_figure {
   const char *name;

@@ -103,6 +103,17 @@ int bw_status_collect_regression(struct bw_store *store, const struct bw_config 
                                  struct bw_status_regression *ret, struct bw_errs *errs);
 void bw_status_regression_reset(struct bw_status_regression *r);
 
+/* Which page a request path asks for. */
+enum bw_status_page {
+  BW_STATUS_PAGE_NONE,       /* not a status page */
+  BW_STATUS_PAGE_INDEX,      /* "/" */
+  BW_STATUS_PAGE_TARGET,     /* "/target/ID" */
+  BW_STATUS_PAGE_REGRESSION, /* "/regression/ID" */
+};
+
+/* The page path names, and for a target or regression its id (a positive decimal) in *ret_id. */
+enum bw_status_page bw_status_route(const char *path, int64_t *ret_id);
+
 /* The pages, allocated. */
 char *bw_status_html(const struct bw_status *s);
 char *bw_status_html_target(const char *host, int64_t now_us, const struct bw_status_target *t);

@@ -315,12 +315,30 @@ static void chart(void **state) {
   free(err);
 }
 
+static void route(void **state) {
+  (void)state;
+  int64_t id;
+  assert_int_equal(bw_status_route("/", &id), BW_STATUS_PAGE_INDEX);
+  assert_int_equal(bw_status_route("/target/12", &id), BW_STATUS_PAGE_TARGET);
+  assert_int_equal(id, 12);
+  assert_int_equal(bw_status_route("/regression/7", &id), BW_STATUS_PAGE_REGRESSION);
+  assert_int_equal(id, 7);
+  const char *bad[] = {"/target/",      "/target/0",   "/target/-1", "/target/1x",
+                       "/target/1/",    "/targets/1",  "/metrics",   "/regression/99999999999999999999",
+                       "//",            "/index.html", "",           "/target/ 1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(bw_status_route(bad[i], &id), BW_STATUS_PAGE_NONE);
+    assert_int_equal(id, 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(index_page, setup, teardown),
       cmocka_unit_test_setup_teardown(target_page, setup, teardown),
       cmocka_unit_test_setup_teardown(regression_page, setup, teardown),
       cmocka_unit_test(chart),
+      cmocka_unit_test(route),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
