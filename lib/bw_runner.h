@@ -54,9 +54,13 @@ struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done,
 void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg);
 /*
  * Tells the targets which regressions are open (from bw_store_regressions(open_only)), so that
- * /metrics shows them from the start, before their next run is judged.
+ * /metrics shows them from the start, before their next run is judged. The list is read off the
+ * loop: since is bw_runner_judged() from when it was asked for, and a target judged after that
+ * keeps what its judgement said (it is newer than the list, or as new).
  */
-void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n);
+uint64_t bw_runner_judged(const struct bw_runner *r);
+void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n,
+                    uint64_t since);
 /*
  * What storage made of a run, for /metrics: the run (its contents are taken, samples freed) becomes
  * its target's latest unless a newer one is shown already, and the judgement (may be NULL) gives
