@@ -81,6 +81,9 @@ struct bw_status_regression {
 };
 
 #define BW_STATUS_AROUND 12
+/* The charts' periods: the index's, and a target's own page's. */
+#define BW_STATUS_PERIOD_US (7 * 86400 * INT64_C(1000000))
+#define BW_STATUS_TARGET_PERIOD_US (30 * 86400 * INT64_C(1000000))
 
 /*
  * Reads every target's status as of now_us, its chart over [now_us - period_us, now_us), with cfg's
@@ -113,6 +116,15 @@ enum bw_status_page {
 
 /* The page path names, and for a target or regression its id (a positive decimal) in *ret_id. */
 enum bw_status_page bw_status_route(const char *path, int64_t *ret_id);
+
+/*
+ * The page path names (bw_status_route()), read from store as of now_us and rendered: returns the
+ * HTTP status with the page in *ret_html (allocated): 200; 404 when path names no page, or a
+ * target or regression that is not there; 500 on a database error, with the store's words in
+ * errs (the page says only that the database could not be read).
+ */
+int bw_status_page(struct bw_store *store, const struct bw_config *cfg, const char *host,
+                   const char *path, int64_t now_us, char **ret_html, struct bw_errs *errs);
 
 /* The pages, allocated. */
 char *bw_status_html(const struct bw_status *s);

@@ -327,3 +327,53 @@ void bw_status_regression_reset(struct bw_status_regression *r) {
   bw_diagnose_free(r->odd);
   memset(r, 0, sizeof(*r));
 }
+
+int bw_status_page(struct bw_store *store, const struct bw_config *cfg, const char *host,
+                   const char *path, int64_t now_us, char **ret_html, struct bw_errs *errs) {
+  int64_t id;
+  int r = 0;
+  switch (bw_status_route(path, &id)) {
+  case BW_STATUS_PAGE_NONE:
+    *ret_html = bw_status_html_error(404, "There is no such page: the status page is /, "
+                                          "/target/ID and /regression/ID; metrics are /metrics.");
+    return 404;
+  case BW_STATUS_PAGE_INDEX: {
+    struct bw_status s;
+    r = bw_status_collect(store, cfg, host, now_us, BW_STATUS_PERIOD_US, &s, errs);
+    if (r == 0) {
+      *ret_html = bw_status_html(&s);
+      bw_status_free(&s);
+    }
+    break;
+  }
+  case BW_STATUS_PAGE_TARGET: {
+    struct bw_status_target t;
+    r = bw_status_collect_target(store, cfg, id, now_us, BW_STATUS_TARGET_PERIOD_US, &t, errs);
+    if (r == 0) {
+      *ret_html = bw_status_html_target(host, now_us, &t);
+      bw_status_target_reset(&t);
+    }
+    break;
+  }
+  case BW_STATUS_PAGE_REGRESSION: {
+    struct bw_status_regression g;
+    r = bw_status_collect_regression(store, cfg, host, id, now_us, &g, errs);
+    if (r == 0) {
+      *ret_html = bw_status_html_regression(&g);
+      bw_status_regression_reset(&g);
+    }
+    break;
+  }
+  }
+  if (r == -ENOENT) {
+    *ret_html = bw_status_html_error(404, "There is no such target or regression in the "
+                                          "database.");
+    return 404;
+  }
+  if (r < 0) {
+    *ret_html = bw_status_html_error(500, "The database could not be read; the daemon's log "
+                                          "says why.");
+    return 500;
+  }
+  return 200;
+}

@@ -544,6 +544,50 @@ fail:
   return r;
 }
 
+int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_errs *errs) {
+  struct bw_store *s;
+  int64_t have = 0, objects = 0;
+  int rc, r;
+
+  if (!path) {
+    add_err(errs, "(null): no database to open");
+    return -EINVAL;
+  }
+  s = bw_xcalloc(1, sizeof(*s));
+  s->path = bw_xstrdup(path);
+  rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
+  if (rc != SQLITE_OK) {
+    r = (rc & 0xff) == SQLITE_CANTOPEN ? -ENOENT : fail_sql(s, rc, errs, "cannot open the database");
+    if (r == -ENOENT)
+      add_err(errs, "%s: no such database", path);
+    goto fail;
+  }
+  rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+  if (rc != SQLITE_OK) {
+    r = fail_sql(s, rc, errs, "cannot set the busy timeout");
+    goto fail;
+  }
+  r = exec(s, "PRAGMA query_only = ON", "cannot make the connection read-only", errs);
+  if (r == 0)
+    r = read_state(s, &have, &objects, errs);
+  if (r == 0)
+    r = check_state(s, have, objects, bw_sql_version, errs);
+  if (r == 0 && have != bw_sql_version) {
+    add_err(errs, "%s: database schema version %" PRId64 ", not %d: open it for writing first",
+            s->path, have, bw_sql_version);
+    r = -EPROTO;
+  }
+  if (r < 0)
+    goto fail;
+  s->version = bw_sql_version;
+  build_sql(s);
+  *ret = s;
+  return 0;
+fail:
+  bw_store_close(s);
+  return r;
+}
+
 void bw_store_close(struct bw_store *store) {
   if (!store)
     return;

@@ -31,6 +31,13 @@ int bw_store_open(const char *path, struct bw_store **ret, struct bw_errs *errs)
 int bw_store_open_with(const char *path, const char *schema, const struct bw_sql_migration *migs,
                        int version, struct bw_store **ret, struct bw_errs *errs);
 
+/*
+ * Opens an existing database for reading only (SQLITE_OPEN_READONLY, PRAGMA query_only): for
+ * readers beside the writer, such as the status page. Its schema must be this benchwatch's
+ * (-EPROTO otherwise, nothing migrated); -ENOENT when the file does not exist.
+ */
+int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_errs *errs);
+
 /* Closes the database. Accepts NULL. */
 void bw_store_close(struct bw_store *store);
 

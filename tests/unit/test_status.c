@@ -332,6 +332,42 @@ static void route(void **state) {
   }
 }
 
+/* The pages through a read-only connection, as the daemon serves them. */
+static void pages_readonly(void **state) {
+  struct fixture *fx = *state;
+  struct bw_store *ro = NULL;
+  int64_t now = T0 + RUNS * HOUR, id;
+  char *html = NULL, path[64];
+  assert_int_equal(bw_store_open_readonly(fx->path, &ro, &fx->errs), 0);
+  assert_int_equal(bw_status_page(ro, NULL, "mon-1", "/", now, &html, &fx->errs), 200);
+  assert_non_null(strstr(html, "1 regressed"));
+  free(html);
+  (void)snprintf(path, sizeof(path), "/regression/%lld", (long long)fx->reg_id);
+  assert_int_equal(bw_status_page(ro, NULL, "mon-1", path, now, &html, &fx->errs), 200);
+  assert_non_null(strstr(html, "(opened it)"));
+  free(html);
+  assert_int_equal(bw_store_find_target(ro, "home", "", &id, &fx->errs), 0);
+  (void)snprintf(path, sizeof(path), "/target/%lld", (long long)id);
+  assert_int_equal(bw_status_page(ro, NULL, "mon-1", path, now, &html, &fx->errs), 200);
+  free(html);
+  const char *missing[] = {"/target/9999", "/regression/9999", "/nope", "/target/x"};
+  for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+    assert_int_equal(bw_status_page(ro, NULL, "mon-1", missing[i], now, &html, &fx->errs), 404);
+    assert_non_null(strstr(html, "<h1>404</h1>"));
+    free(html);
+  }
+  /* it cannot write */
+  assert_int_not_equal(bw_store_target(ro, "new", "", BW_KIND_PAGE, "http://x.test/", &id, NULL),
+                       0);
+  bw_store_close(ro);
+  char *nothing = bw_xasprintf("%s/none.db", fx->dir);
+  ro = NULL;
+  assert_int_equal(bw_store_open_readonly(nothing, &ro, &fx->errs), -ENOENT);
+  assert_null(ro);
+  assert_int_equal(access(nothing, F_OK), -1); /* and did not create it */
+  free(nothing);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(index_page, setup, teardown),
@@ -339,6 +375,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(regression_page, setup, teardown),
       cmocka_unit_test(chart),
       cmocka_unit_test(route),
+      cmocka_unit_test_setup_teardown(pages_readonly, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
