@@ -76,9 +76,9 @@ static const struct key_figure page_figures[] = {
 };
 
 static const struct key_figure download_figures[] = {
-    {"rate_bps", "rate"},       {"ttfb_us", "first byte"},
-    {"stall_us", "stalled"},    {"tcp_rcv_rtt_max_us", "max RTT"},
-    {"bytes", "body"},          {NULL, NULL},
+    {"rate_bps", "rate"},    {"ttfb_us", "first byte"},
+    {"stall_us", "stalled"}, {"tcp_rcv_rtt_max_us", "max RTT"},
+    {"bytes", "body"},       {NULL, NULL},
 };
 
 static const struct key_figure *key_figures(enum bw_kind kind) {
@@ -160,16 +160,19 @@ static const char css[] =
     "h1{font-size:20px;margin:8px 0}h2{font-size:17px;margin:18px 0 8px}"
     "a{color:var(--blue)}"
     ".summary{color:var(--muted);margin:4px 0 12px}"
-    ".grid{display:grid;gap:12px;grid-template-columns:repeat(auto-fill,minmax(min(100%,560px),1fr))}"
+    ".grid{display:grid;gap:12px;grid-template-columns:repeat(auto-fill,minmax(min(100%,560px),1fr)"
+    ")}"
     ".card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:10px 12px;"
     "min-width:0}"
-    ".card.regressed{border-left:5px solid var(--bad)}.card.failing{border-left:5px solid var(--bad)}"
+    ".card.regressed{border-left:5px solid var(--bad)}.card.failing{border-left:5px solid "
+    "var(--bad)}"
     ".card.normal{border-left:5px solid var(--ok)}.card.new{border-left:5px solid var(--line)}"
     ".card h3{margin:0 0 4px;font-size:16px;overflow-wrap:anywhere}.card h3 a{color:inherit}"
     ".backend{color:var(--muted);font-weight:400}"
     ".state{display:inline-block;font-size:13px;font-weight:600;border-radius:10px;padding:1px 9px;"
     "margin-right:6px}"
-    ".state.normal{background:#e3f3e8;color:var(--ok)}.state.new{background:#eceff2;color:var(--muted)}"
+    ".state.normal{background:#e3f3e8;color:var(--ok)}.state.new{background:#eceff2;color:var(--"
+    "muted)}"
     ".state.regressed,.state.failing{background:#fbe4e2;color:var(--bad)}"
     ".figs{display:flex;flex-wrap:wrap;gap:2px 16px;margin:6px 0;font-size:14px}"
     ".figs div{white-space:nowrap}.figs span{color:var(--muted)}"
@@ -329,12 +332,13 @@ static void legend(struct bw_buf *b) {
 }
 
 static void card(struct bw_buf *b, const struct bw_status_target *t) {
-  bw_buf_printf(b, "<section class=\"card %s\" id=\"target-%" PRId64 "\"><h3><a href=\"/target/%" PRId64
-                   "\">",
+  bw_buf_printf(b,
+                "<section class=\"card %s\" id=\"target-%" PRId64
+                "\"><h3><a href=\"/target/%" PRId64 "\">",
                 bw_status_state_name(t->state), t->id, t->id);
   target_name(b, t->test, t->backend);
-  bw_buf_printf(b, "</a> <span class=\"muted\">%s</span></h3>", t->kind == BW_KIND_PAGE ? "page"
-                                                                                      : "download");
+  bw_buf_printf(b, "</a> <span class=\"muted\">%s</span></h3>",
+                t->kind == BW_KIND_PAGE ? "page" : "download");
   state_badge(b, t);
   key_figs(b, t);
   if (t->n_history || t->state != BW_STATUS_NEW)
@@ -345,9 +349,10 @@ static void card(struct bw_buf *b, const struct bw_status_target *t) {
 /* The regressions as a table: id, target, figure, baseline -> observed, opened, closed. */
 static void regression_table(struct bw_buf *b, const struct bw_regression *list, size_t n,
                              bool with_target) {
-  bw_buf_printf(b, "<div class=\"scroll\"><table><thead><tr><th>#</th>%s<th>figure</th>"
-                   "<th>baseline &rarr; observed</th><th>opened</th><th>closed</th></tr></thead>"
-                   "<tbody>",
+  bw_buf_printf(b,
+                "<div class=\"scroll\"><table><thead><tr><th>#</th>%s<th>figure</th>"
+                "<th>baseline &rarr; observed</th><th>opened</th><th>closed</th></tr></thead>"
+                "<tbody>",
                 with_target ? "<th>target</th>" : "");
   for (size_t i = 0; i < n; i++) {
     const struct bw_regression *g = &list[i];
@@ -357,8 +362,9 @@ static void regression_table(struct bw_buf *b, const struct bw_regression *list,
       (void)snprintf(closed, sizeof(closed), "open");
     else
       when(g->closed_us, closed, sizeof(closed));
-    bw_buf_printf(b, "<tr data-regression=\"%" PRId64 "\"><td><a href=\"/regression/%" PRId64
-                     "\">#%" PRId64 "</a></td>",
+    bw_buf_printf(b,
+                  "<tr data-regression=\"%" PRId64 "\"><td><a href=\"/regression/%" PRId64
+                  "\">#%" PRId64 "</a></td>",
                   g->id, g->id, g->id);
     if (with_target) {
       bw_buf_printf(b, "<td><a href=\"/target/%" PRId64 "\">", g->target_id);
@@ -388,8 +394,9 @@ char *bw_status_html(const struct bw_status *s) {
   for (size_t i = 0; i < s->n_targets; i++)
     count[s->targets[i].state]++;
   page_start(&b, s->host, s->now_us, "status", false);
-  bw_buf_printf(&b, "<h1>Status</h1><p class=\"summary\">%zu target%s: %zu normal, "
-                    "%zu regressed, %zu failing, %zu without runs.</p>\n",
+  bw_buf_printf(&b,
+                "<h1>Status</h1><p class=\"summary\">%zu target%s: %zu normal, "
+                "%zu regressed, %zu failing, %zu without runs.</p>\n",
                 s->n_targets, s->n_targets == 1 ? "" : "s", count[BW_STATUS_NORMAL],
                 count[BW_STATUS_REGRESSED], count[BW_STATUS_FAILING], count[BW_STATUS_NEW]);
   bw_buf_printf(&b, "<h2 id=\"open\">Open regressions</h2>\n");
@@ -420,8 +427,9 @@ static void all_figures(struct bw_buf *b, const struct bw_run *run) {
     if (!bw_figure_get(f, run, &x))
       continue;
     fmt_figure(f, x, v, sizeof(v));
-    bw_buf_printf(b, "<tr><td>%s</td><td class=\"num\" data-figure=\"%s\" data-value=\"%.17g\">%s"
-                     "</td><td>",
+    bw_buf_printf(b,
+                  "<tr><td>%s</td><td class=\"num\" data-figure=\"%s\" data-value=\"%.17g\">%s"
+                  "</td><td>",
                   f->name, f->name, x, v);
     esc(b, f->help);
     bw_buf_printf(b, "</td></tr>");
@@ -433,8 +441,9 @@ static void all_figures(struct bw_buf *b, const struct bw_run *run) {
 static void runs_table(struct bw_buf *b, const struct bw_point *pts, size_t n,
                        const struct bw_metric *m, double reference, int64_t mark_run_id) {
   char at[64], v[48];
-  bw_buf_printf(b, "<div class=\"scroll\"><table><thead><tr><th>started</th><th>%s</th>"
-                   "<th>&times; baseline</th></tr></thead><tbody>",
+  bw_buf_printf(b,
+                "<div class=\"scroll\"><table><thead><tr><th>started</th><th>%s</th>"
+                "<th>&times; baseline</th></tr></thead><tbody>",
                 m->label);
   for (size_t i = n; i > 0; i--) {
     const struct bw_point *p = &pts[i - 1];
@@ -523,14 +532,18 @@ char *bw_status_html_regression(const struct bw_status_regression *r) {
   if (!avail) {
     fmt_metric(m, g->baseline, base, sizeof(base));
     fmt_metric(m, g->observed, obs, sizeof(obs));
-    bw_buf_printf(&b, "<dt>baseline &rarr; observed</dt><dd data-ratio=\"%.17g\">%s &rarr; %s "
-                      "(&times;%.2f)</dd>",
+    bw_buf_printf(&b,
+                  "<dt>baseline &rarr; observed</dt><dd data-ratio=\"%.17g\">%s &rarr; %s "
+                  "(&times;%.2f)</dd>",
                   g->ratio, base, obs, g->ratio);
   }
   bw_buf_printf(&b, "<dt>opened</dt><dd>%s</dd><dt>%s</dt><dd>%s</dd></dl>\n", opened,
-                g->closed_us == BW_NONE ? "state" : g->acked_us != BW_NONE ? "accepted" : "closed",
+                g->closed_us == BW_NONE  ? "state"
+                : g->acked_us != BW_NONE ? "accepted"
+                                         : "closed",
                 g->closed_us == BW_NONE ? "open" : closed);
-  bw_buf_printf(&b, "<section class=\"card %s\">", g->closed_us == BW_NONE ? "regressed" : "normal");
+  bw_buf_printf(&b, "<section class=\"card %s\">",
+                g->closed_us == BW_NONE ? "regressed" : "normal");
   chart(&b, t, true);
   legend(&b);
   bw_buf_printf(&b, "</section>\n<h2>Diagnosis</h2>\n");

@@ -49,8 +49,7 @@ static void free_run(struct bw_run *run) {
 }
 
 /* The open regression of metric among t's spans, or NULL. */
-static const struct bw_regression *open_span(const struct bw_status_target *t,
-                                             const char *metric) {
+static const struct bw_regression *open_span(const struct bw_status_target *t, const char *metric) {
   for (size_t i = 0; i < t->n_spans; i++)
     if (t->spans[i].closed_us == BW_NONE && strcmp(t->spans[i].metric, metric) == 0)
       return &t->spans[i];
@@ -215,8 +214,7 @@ static void pick_around(const struct bw_regression *g, const struct bw_point *pt
  * The opening run diagnosed against the latest runs of the test's other backends, and those
  * backends compared to find the odd one out (the sentence naming this backend is kept).
  */
-static int diagnose(struct bw_store *store, struct bw_status_regression *r,
-                    struct bw_errs *errs) {
+static int diagnose(struct bw_store *store, struct bw_status_regression *r, struct bw_errs *errs) {
   struct bw_target_row *rows = NULL;
   struct bw_run *opening = NULL, **peers = NULL;
   size_t n_rows = 0, n_peers = 0;
@@ -246,8 +244,7 @@ static int diagnose(struct bw_store *store, struct bw_status_regression *r,
   }
   if (ret < 0)
     goto out;
-  r->diagnosis =
-      bw_diagnose(opening, (const struct bw_run *const *)peers + 1, n_peers - 1);
+  r->diagnosis = bw_diagnose(opening, (const struct bw_run *const *)peers + 1, n_peers - 1);
   char **odd = bw_diagnose_odd((const struct bw_run *const *)peers, n_peers);
   size_t keep = 0;
   const char *b = r->target.backend;

@@ -155,8 +155,7 @@ static void index_page(void **state) {
   assert_int_equal(bw_status_collect(fx->store, NULL, "mon-1", now, 7 * 24 * HOUR, &s, &fx->errs),
                    0);
   assert_int_equal(s.n_targets, 3);
-  const struct bw_status_target *big = &s.targets[0], *home = &s.targets[1],
-                                 *idle = &s.targets[2];
+  const struct bw_status_target *big = &s.targets[0], *home = &s.targets[1], *idle = &s.targets[2];
   assert_string_equal(big->test, "big");
   assert_string_equal(big->backend, "node-1:8088");
   assert_string_equal(home->test, "home");
@@ -222,9 +221,8 @@ static void target_page(void **state) {
   struct bw_status_target t;
   int64_t now = T0 + RUNS * HOUR, id;
   assert_int_equal(bw_store_find_target(fx->store, "home", "", &id, &fx->errs), 0);
-  assert_int_equal(bw_status_collect_target(fx->store, NULL, id, now, 30 * 24 * HOUR, &t,
-                                            &fx->errs),
-                   0);
+  assert_int_equal(
+      bw_status_collect_target(fx->store, NULL, id, now, 30 * 24 * HOUR, &t, &fx->errs), 0);
   char *html = bw_status_html_target("mon-1", now, &t);
   assert_non_null(strstr(html, "<td>p99_us</td>"));
   assert_non_null(strstr(html, "page: 99th percentile request time"));
@@ -244,9 +242,8 @@ static void regression_page(void **state) {
   struct fixture *fx = *state;
   struct bw_status_regression r;
   int64_t now = T0 + RUNS * HOUR;
-  assert_int_equal(bw_status_collect_regression(fx->store, NULL, "mon-1", fx->reg_id, now, &r,
-                                                &fx->errs),
-                   0);
+  assert_int_equal(
+      bw_status_collect_regression(fx->store, NULL, "mon-1", fx->reg_id, now, &r, &fx->errs), 0);
   assert_int_equal(r.reg.open_run_id, fx->reg_run_id);
   assert_int_equal(r.n_around, 2 * BW_STATUS_AROUND + 1);
   assert_int_equal(r.around[BW_STATUS_AROUND].run_id, fx->reg_run_id);
@@ -260,9 +257,8 @@ static void regression_page(void **state) {
     write_file(getenv("BW_STATUS_PREVIEW"), "regression.html", html);
   free(html);
   bw_status_regression_reset(&r);
-  assert_int_equal(
-      bw_status_collect_regression(fx->store, NULL, "mon-1", 9999, now, &r, &fx->errs),
-      -ENOENT);
+  assert_int_equal(bw_status_collect_regression(fx->store, NULL, "mon-1", 9999, now, &r, &fx->errs),
+                   -ENOENT);
 }
 
 /* The chart alone: where points land, failed runs, an empty period, escaping. */
@@ -300,8 +296,8 @@ static void chart(void **state) {
   double x1, y1, x3, y3;
   const char *p = strstr(svg, "<polyline class=\"line\" points=\"");
   assert_non_null(p);
-  assert_int_equal(sscanf(p + strlen("<polyline class=\"line\" points=\""), "%lf,%lf %lf,%lf",
-                          &x1, &y1, &x3, &y3),
+  assert_int_equal(sscanf(p + strlen("<polyline class=\"line\" points=\""), "%lf,%lf %lf,%lf", &x1,
+                          &y1, &x3, &y3),
                    4);
   assert_true(x1 == 48.0 && x3 == 390.0);
   assert_true(y3 < y1);
@@ -323,9 +319,10 @@ static void route(void **state) {
   assert_int_equal(id, 12);
   assert_int_equal(bw_status_route("/regression/7", &id), BW_STATUS_PAGE_REGRESSION);
   assert_int_equal(id, 7);
-  const char *bad[] = {"/target/",      "/target/0",   "/target/-1", "/target/1x",
-                       "/target/1/",    "/targets/1",  "/metrics",   "/regression/99999999999999999999",
-                       "//",            "/index.html", "",           "/target/ 1"};
+  const char *bad[] = {
+      "/target/",   "/target/0",   "/target/-1", "/target/1x",
+      "/target/1/", "/targets/1",  "/metrics",   "/regression/99999999999999999999",
+      "//",         "/index.html", "",           "/target/ 1"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(bw_status_route(bad[i], &id), BW_STATUS_PAGE_NONE);
     assert_int_equal(id, 0);
