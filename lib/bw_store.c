@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long a writer waits for another connection's lock before giving up with -EBUSY. */
 #define BUSY_TIMEOUT_MS 5000
@@ -557,9 +558,12 @@ int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_er
   s->path = bw_xstrdup(path);
   rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
   if (rc != SQLITE_OK) {
-    r = (rc & 0xff) == SQLITE_CANTOPEN ? -ENOENT : fail_sql(s, rc, errs, "cannot open the database");
-    if (r == -ENOENT)
+    if (access(path, F_OK) < 0 && errno == ENOENT) {
       add_err(errs, "%s: no such database", path);
+      r = -ENOENT;
+    } else {
+      r = fail_sql(s, rc, errs, "cannot open the database");
+    }
     goto fail;
   }
   rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
