@@ -4,7 +4,7 @@
 #include "bw_config.h"
 #include "bw_metrics.h"
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 
 /*
  * The nightly report in the daemon: once per local calendar day at report.at (and at start-up
