@@ -4,7 +4,7 @@
 #include "bw_config.h"
 #include "bw_metrics.h"
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_worker.h"
 
 /*

@@ -7,7 +7,7 @@
 
 #include "bw_config.h"
 #include "bw_judge.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 
 /*
  * The scheduler and run queue on the transfer loop. One target per test, or per test and backend;

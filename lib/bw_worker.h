@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_util.h"
 
 /*

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_worker.h"
 
 struct job {
