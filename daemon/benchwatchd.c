@@ -27,6 +27,7 @@
 #include "bw_render.h"
 #include "bw_runner.h"
 #include "bw_spool.h"
+#include "bw_status.h"
 #include "bw_store.h"
 #include "bw_http_server.h"
 #include "bw_loop.h"
@@ -60,6 +61,8 @@ struct daemon {
   struct bw_http_server *metrics;
   struct bw_reporter *reporter;
   struct bw_worker *worker; /* reads and the report's writes, off the loop */
+  struct bw_worker *pages;  /* the status page's reads, on a read-only connection */
+  char host[256];
   int64_t watchdog_us;
   bool stopping;
   bool blocked;        /* the database does not take writes: runs go to the spool */
@@ -138,24 +141,81 @@ static void seed_open(struct daemon *d) {
   bw_worker_call(d->worker, seed_work, seed_done, j);
 }
 
-static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
-  struct daemon *d = arg;
-  if (strcmp(path, "/metrics") != 0) {
-    bw_buf_printf(body, "benchwatch serves /metrics\n");
-    return 404;
-  }
+static void serve_metrics(struct daemon *d, struct bw_http_request *req) {
+  struct bw_buf body = {0};
   refresh_storage(d, NULL);
   char *text = bw_runner_metrics(d->runner);
-  bw_buf_add(body, text, strlen(text));
+  bw_buf_add(&body, text, strlen(text));
   free(text);
   if (d->reporter) {
     struct bw_metrics_reports reports;
     bw_reporter_status(d->reporter, &reports);
     text = bw_metrics_render_reports(&reports);
-    bw_buf_add(body, text, strlen(text));
+    bw_buf_add(&body, text, strlen(text));
     free(text);
   }
-  return 200;
+  bw_http_answer(req, 200, "text/plain; version=0.0.4; charset=utf-8", body.s, body.len);
+  free(body.s);
+}
+
+/*
+ * A status page: read and rendered on the pages' worker, answered when it is done. The loop
+ * never waits on the database; the listener's limits bound how many wait at once.
+ */
+struct page_job {
+  struct daemon *d;
+  struct bw_http_request *req;
+  struct bw_config *cfg; /* held while the job runs: a reload may replace d->cfg */
+  char *path;
+  int64_t now_us;
+  int status;
+  char *html;
+  struct bw_errs errs;
+};
+
+static void page_work(struct bw_store *store, void *arg) {
+  struct page_job *j = arg;
+  j->status = bw_status_page(store, j->cfg, j->d->host, j->path, j->now_us, &j->html, &j->errs);
+}
+
+static void page_done(void *arg, bool ran) {
+  struct page_job *j = arg;
+  if (!ran) {
+    free(j->html);
+    j->status = 503;
+    j->html = bw_status_html_error(503, "benchwatchd is stopping.");
+  } else if (j->errs.n) {
+    bw_log(BW_LOG_WARNING, "status page %s: %s", j->path, j->errs.msg[0]);
+  }
+  bw_http_answer(j->req, j->status, "text/html; charset=utf-8", j->html, strlen(j->html));
+  bw_config_free(j->cfg);
+  bw_errs_clear(&j->errs);
+  free(j->html);
+  free(j->path);
+  free(j);
+}
+
+static void serve_http(void *arg, struct bw_http_request *req, const char *path) {
+  struct daemon *d = arg;
+  int64_t id;
+  if (strcmp(path, "/metrics") == 0) {
+    serve_metrics(d, req);
+    return;
+  }
+  if (bw_status_route(path, &id) == BW_STATUS_PAGE_NONE) { /* a 404 needs no database */
+    char *html = NULL;
+    int status = bw_status_page(NULL, NULL, d->host, path, 0, &html, NULL);
+    bw_http_answer(req, status, "text/html; charset=utf-8", html, strlen(html));
+    free(html);
+    return;
+  }
+  struct page_job *j = bw_xcalloc(1, sizeof(*j));
+  j->d = d;
+  j->req = req;
+  j->cfg = bw_config_ref(d->cfg);
+  j->path = bw_xstrdup(path);
+  j->now_us = bw_wall_us();
+  bw_worker_call(d->pages, page_work, page_done, j);
 }
 
 static void on_metrics_accept(void *arg, int err) {
@@ -192,7 +252,7 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
   const struct bw_metrics *m = &d->cfg->metrics;
   struct bw_http_opts o = {
       .listen = m->listen,
-      .fn = serve_metrics,
+      .fn = serve_http,
       .on_accept = on_metrics_accept,
       .arg = d,
       .max_connections = (size_t)m->max_connections,
@@ -205,10 +265,17 @@ static int start_metrics(struct daemon *d, rlim_t fd_limit, struct bw_errs *errs
            "limit (%llu), to leave the rest to the tests",
            m->max_connections, o.max_connections, (unsigned long long)fd_limit);
   }
+  struct bw_store *ro = NULL;
+  if (bw_store_open_readonly(d->cfg->database, &ro, errs) < 0)
+    return -1;
+  d->pages = bw_worker_new(d->loop, ro, errs); /* takes ro */
+  if (!d->pages)
+    return -1;
   d->metrics = bw_http_listen(d->loop, &o, errs);
   if (!d->metrics)
     return -1;
-  bw_log(BW_LOG_INFO, "serving http://%s/metrics", m->listen);
+  bw_log(BW_LOG_INFO, "serving http://%s/metrics and the status page at http://%s/", m->listen,
+         m->listen);
   if (!bw_http_loopback(d->metrics))
     bw_log(BW_LOG_WARNING,
            "metrics: %s is not a loopback address: anyone who can reach it reads the metrics "
@@ -525,7 +592,7 @@ int main(int argc, char **argv) {
       {"spool-size", required_argument, NULL, 'S'},
       {NULL, 0, NULL, 0},
   };
-  struct daemon d = {.config_path = DEFAULT_CONFIG, .exit_status = 0};
+  struct daemon d = {.config_path = DEFAULT_CONFIG, .exit_status = 0, .host = "localhost"};
   struct bw_signal *sigs[3] = {NULL, NULL, NULL};
   struct bw_errs errs = {0};
   struct bw_spool *spool = NULL;
@@ -534,6 +601,7 @@ int main(int argc, char **argv) {
   bool check = false, once = false;
   int ch, r, status = 1;
 
+  (void)gethostname(d.host, sizeof(d.host) - 1);
   while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
     switch (ch) {
     case 'c':
@@ -633,9 +701,7 @@ int main(int argc, char **argv) {
   if (once) {
     bw_runner_once(d.runner, on_once_done, &d);
   } else {
-    char host[256] = "localhost";
-    (void)gethostname(host, sizeof(host) - 1);
-    d.reporter = bw_reporter_new(d.loop, d.worker, host, on_reporter_note, &d);
+    d.reporter = bw_reporter_new(d.loop, d.worker, d.host, on_reporter_note, &d);
     if (d.reporter)
       bw_reporter_apply(d.reporter, d.cfg);
   }
@@ -660,6 +726,7 @@ int main(int argc, char **argv) {
   status = d.exit_status;
 out:
   bw_http_free(d.metrics);
+  bw_worker_free(d.pages); /* a page waiting for a lock gives up; its answer is dropped */
   bw_reporter_free(d.reporter);
   bw_worker_free(d.worker); /* a job waiting for a lock gives up */
   if (d.runner)

@@ -37,6 +37,7 @@
 
 enum http_conn_state {
   HC_READ,   /* reading the request head */
+  HC_WAIT,   /* the request is with the handler: waiting for bw_http_answer() */
   HC_WRITE,  /* the answer is queued; closed once it is written */
   HC_LINGER, /* answered before the request was read: our FIN is out, discarding input */
 };
@@ -49,7 +50,15 @@ struct http_conn {
   size_t scanned;                /* head bytes already searched for the blank line */
   size_t discarded;              /* HC_LINGER: input bytes thrown away */
   bool linger;                   /* HC_WRITE: input was left unread; linger once written */
+  struct bw_http_request *req;   /* HC_WAIT: the request the handler holds */
   struct http_conn *prev, *next; /* in s->oldest..newest, in the order accepted */
+};
+
+/* Outlives its connection: the handler frees it by answering. */
+struct bw_http_request {
+  struct http_conn *c; /* NULL once the connection is gone */
+  bool head;
+  bool unread_input; /* bytes came after the request's head */
 };
 
 /* The listener's state after accept() errors; see http_accept_error(). */
@@ -91,6 +100,8 @@ static void conn_close(struct http_conn *c) {
   else
     s->newest = c->prev;
   s->n_conns--;
+  if (c->req)
+    c->req->c = NULL; /* its answer, when it comes, is dropped */
   (void)evtimer_del(&c->deadline);
   bufferevent_free(c->bev); /* closes the socket */
   free(c);
@@ -108,6 +119,7 @@ static const char *http_reason(int status) {
       {413, "Content Too Large"},
       {431, "Request Header Fields Too Large"},
       {500, "Internal Server Error"},
+      {503, "Service Unavailable"},
       {505, "HTTP Version Not Supported"},
   };
   for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
@@ -121,19 +133,17 @@ static const char *http_reason(int status) {
  * once would send a reset that can destroy the answer in the client's buffers before it reads
  * it: such a connection lingers after the answer (see conn_written()).
  */
-static void conn_answer(struct http_conn *c, int status, const struct bw_buf *body, bool head,
-                        bool unread_input) {
+static void conn_answer(struct http_conn *c, int status, const char *type, const char *body,
+                        size_t len, bool head, bool unread_input) {
   struct evbuffer *out = bufferevent_get_output(c->bev);
   (void)bufferevent_disable(c->bev, EV_READ);
   (void)evbuffer_add_printf(out,
                             "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                             "%sConnection: close\r\n\r\n",
-                            status, http_reason(status),
-                            status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-                                          : "text/plain; charset=utf-8",
-                            body->len, status == 405 ? "Allow: GET, HEAD\r\n" : "");
-  if (!head && body->len)
-    (void)evbuffer_add(out, body->s, body->len);
+                            status, http_reason(status), type ? type : "text/plain; charset=utf-8",
+                            len, status == 405 ? "Allow: GET, HEAD\r\n" : "");
+  if (!head && len)
+    (void)evbuffer_add(out, body, len);
   c->state = HC_WRITE;
   c->linger = unread_input;
 }
@@ -141,8 +151,18 @@ static void conn_answer(struct http_conn *c, int status, const struct bw_buf *bo
 static void conn_refuse(struct http_conn *c, int status, const char *why) {
   struct bw_buf body = {0};
   bw_buf_printf(&body, "%s\n", why);
-  conn_answer(c, status, &body, false, true);
+  conn_answer(c, status, NULL, body.s, body.len, false, true);
   free(body.s);
+}
+
+void bw_http_answer(struct bw_http_request *req, int status, const char *type, const char *body,
+                    size_t len) {
+  struct http_conn *c = req->c;
+  if (c) {
+    c->req = NULL;
+    conn_answer(c, status, type, body, len, req->head, req->unread_input);
+  }
+  free(req);
 }
 
 /* The value of header name (case-insensitive) in headers (lines each after a '\n'), or NULL. */
@@ -162,12 +182,12 @@ static const char *head_value(const char *headers, const char *name, size_t *len
   return NULL;
 }
 
-/* Answers the complete head (head_len bytes, up to and including the blank line). */
+/* Hands the complete head's request (head_len bytes, up to and including the blank line) to
+ * the handler, or refuses it. */
 static void conn_request(struct http_conn *c, size_t head_len) {
   struct evbuffer *in = bufferevent_get_input(c->bev);
   char *head = bw_xmalloc(head_len + 1), *line = NULL;
   struct evhttp_uri *uri = NULL;
-  struct bw_buf body = {0};
   const char *v;
   size_t vlen;
   if (evbuffer_remove(in, head, head_len) != (int)head_len) {
@@ -211,12 +231,17 @@ static void conn_request(struct http_conn *c, size_t head_len) {
     goto out;
   }
   const char *path = evhttp_uri_get_path(uri);
-  int status = c->s->fn(c->s->arg, path && *path ? path : "/", &body);
-  conn_answer(c, status, &body, is_head, evbuffer_get_length(in) > 0);
+  struct bw_http_request *req = bw_xcalloc(1, sizeof(*req));
+  req->c = c;
+  req->head = is_head;
+  req->unread_input = evbuffer_get_length(in) > 0;
+  (void)bufferevent_disable(c->bev, EV_READ);
+  c->state = HC_WAIT;
+  c->req = req;
+  c->s->fn(c->s->arg, req, path && *path ? path : "/"); /* may answer, never closes c */
 out:
   if (uri)
     evhttp_uri_free(uri);
-  free(body.s);
   free(line);
   free(head);
 }
@@ -275,7 +300,8 @@ static void conn_event(struct bufferevent *bev, short what, void *arg) {
   struct http_conn *c = arg;
   (void)bev;
   /* A client may half-close after its request: the answer still goes out. */
-  if (c->state == HC_WRITE && !(what & BEV_EVENT_ERROR) && (what & BEV_EVENT_READING))
+  if ((c->state == HC_WRITE || c->state == HC_WAIT) && !(what & BEV_EVENT_ERROR) &&
+      (what & BEV_EVENT_READING))
     return;
   conn_close(c);
 }
@@ -294,7 +320,7 @@ static void http_accept(struct evconnlistener *listener, evutil_socket_t fd, str
   (void)salen;
   if (s->n_conns >= s->max_conns) {
     struct http_conn *old = s->oldest;
-    while (old && old->state == HC_WRITE)
+    while (old && (old->state == HC_WRITE || old->state == HC_WAIT))
       old = old->next;
     if (!old) {
       evutil_closesocket(fd);

@@ -9,15 +9,16 @@
 #include "bw_util.h"
 
 /*
- * A small HTTP/1.1 server on the loop, for the metrics endpoint. It shares the loop with the
+ * A small HTTP/1.1 server on the loop, for the metrics endpoint and the status page. It shares the loop with the
  * measurements and its port may be reachable by anyone, so every cost a client can cause is
  * bounded:
  * - the request line and headers may take BW_HTTP_MAX_HEAD bytes; more is answered 431 without
  *   being read (input is never buffered beyond that); a request with a body is answered 413;
  * - a connection must have sent its request and taken the whole answer within timeout_us of
  *   being accepted, however slowly it trickles, or it is closed;
- * - at most max_connections are open: a new one closes the oldest that has not sent a complete
- *   request yet, or is itself closed when every open one is being answered;
+ * - at most max_connections are open (so at most that many requests wait for their answers): a
+ *   new one closes the oldest that has not sent a complete request yet, or is itself closed when
+ *   every open one is being answered;
  * - when accept() fails (EMFILE, ENFILE, ENOBUFS, ...) the listener rests for 1 s, doubling up to
  *   16 s while it keeps failing, instead of retrying at once in a loop.
  * Each connection carries one request (the answer says Connection: close).
@@ -26,8 +27,23 @@
 #define BW_HTTP_MAX_CONNECTIONS 64
 #define BW_HTTP_TIMEOUT_US (10 * INT64_C(1000000))
 
-/* Fills body for a GET or HEAD of path (query removed) and returns the status: 200, 404, ... */
-typedef int (*bw_http_fn)(void *arg, const char *path, struct bw_buf *body);
+/* A request waiting for its answer. */
+struct bw_http_request;
+
+/*
+ * Asked for a GET or HEAD of path (query removed). The handler answers req with bw_http_answer(),
+ * at once or later from the loop's thread (when a worker has read what the answer needs), and
+ * exactly once. The connection's timeout runs meanwhile: a connection closed before the answer
+ * (timed out, the client gone, the server freed) leaves req valid, and its answer is dropped.
+ */
+typedef void (*bw_http_fn)(void *arg, struct bw_http_request *req, const char *path);
+
+/*
+ * Sends the answer to req and frees req: status (200, 404, 503, ...), the Content-Type (NULL:
+ * "text/plain; charset=utf-8") and len bytes of body (copied; left out for a HEAD).
+ */
+void bw_http_answer(struct bw_http_request *req, int status, const char *type, const char *body,
+                    size_t len);
 /*
  * Told when accepting stops and starts again: err is -errno of the accept() that failed when the
  * listener starts resting, and 0 once it has been listening again for a rest's length without an

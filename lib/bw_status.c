@@ -176,6 +176,7 @@ static const char css[] =
     ".state.regressed,.state.failing{background:#fbe4e2;color:var(--bad)}"
     ".figs{display:flex;flex-wrap:wrap;gap:2px 16px;margin:6px 0;font-size:14px}"
     ".figs div{white-space:nowrap}.figs span{color:var(--muted)}"
+    ".figs div.err{white-space:normal;overflow-wrap:anywhere;color:var(--bad)}"
     ".muted{color:var(--muted);font-size:13px}"
     "svg.chart{width:100%;height:auto;display:block;font:11px system-ui,sans-serif}"
     "svg .grid{stroke:#e6e9ed;stroke-width:1}svg .frame{stroke:#9aa4ae}"
@@ -204,6 +205,10 @@ static void page_start(struct bw_buf *b, const char *host, int64_t now_us, const
   when(now_us, at, sizeof(at));
   bw_buf_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                   /* the icon is inline too: a browser asks for /favicon.ico otherwise */
+                   "<link rel=\"icon\" href=\"data:image/svg+xml,%%3Csvg xmlns='http://www.w3.org/"
+                   "2000/svg' viewBox='0 0 16 16'%%3E%%3Cpath d='M1 13l4-6 3 3 7-8' fill='none' "
+                   "stroke='%%231f5fbf' stroke-width='2.5'/%%3E%%3C/svg%%3E\">"
                    "<title>");
   esc(b, title);
   bw_buf_printf(b, " - benchwatch");
@@ -262,7 +267,7 @@ static void key_figs(struct bw_buf *b, const struct bw_status_target *t) {
   when(run->started_us, at, sizeof(at));
   bw_buf_printf(b, "<div class=\"figs\" data-run-started=\"%" PRId64 "\">", run->started_us);
   if (run->outcome == BW_OUTCOME_FAILED) {
-    bw_buf_printf(b, "<div><span>failed:</span> ");
+    bw_buf_printf(b, "<div class=\"err\"><span>failed:</span> ");
     esc(b, run->error_class ? run->error_class : "error");
     if (run->error_message && run->error_message[0]) {
       bw_buf_printf(b, " (");

@@ -50,15 +50,16 @@ static struct {
   char head[8]; /* the answer's first bytes */
 } conn;
 
-static int serve(void *arg, const char *path, struct bw_buf *body) {
+static void serve(void *arg, struct bw_http_request *req, const char *path) {
+  static const char metrics[] = "# TYPE benchwatch_targets gauge\nbenchwatch_targets 1\n";
+  static const char missing[] = "benchwatch serves /metrics\n";
   (void)arg;
   FUZZ_CHECK(path != NULL);
-  if (strcmp(path, "/metrics") != 0) {
-    bw_buf_printf(body, "benchwatch serves /metrics\n");
-    return 404;
-  }
-  bw_buf_printf(body, "# TYPE benchwatch_targets gauge\nbenchwatch_targets 1\n");
-  return 200;
+  if (strcmp(path, "/metrics") != 0)
+    bw_http_answer(req, 404, NULL, missing, strlen(missing));
+  else
+    bw_http_answer(req, 200, "text/plain; version=0.0.4; charset=utf-8", metrics,
+                   strlen(metrics));
 }
 
 /*
