@@ -60,8 +60,10 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertTrue(ctype.startswith("text/plain; version=0.0.4"), ctype)
             with self.assertRaises(urllib.error.HTTPError) as e:
-                self.scrape("/")
+                self.scrape("/nothing")
             self.assertEqual(e.exception.code, 404)
+            status, ctype, page = self.scrape("/")  # the status page
+            self.assertEqual((status, ctype), (200, "text/html; charset=utf-8"))
         finally:
             self.assertEqual(d.stop(), 0)
         if shutil.which("promtool"):
