@@ -318,8 +318,8 @@ static void chart(struct bw_buf *b, const struct bw_status_target *t, bool wide)
       .scale = t->metric->scale,
       .unit = t->metric->unit,
       .label = t->metric->label,
-      .width = wide ? 1000 : CHART_W,
-      .height = wide ? 280 : CHART_H,
+      .width = CHART_W,
+      .height = wide ? CHART_H + 30 : CHART_H,
       .link = "/regression/",
   };
   char *svg = bw_render_chart_svg(&c);
