@@ -331,6 +331,52 @@ static void route(void **state) {
   }
 }
 
+/* A backend that slows down with another segment size: its regression's page names it. */
+static void odd_backend(void **state) {
+  struct fixture *fx = *state;
+  struct bw_detect det;
+  int64_t reg = 0;
+  bw_config_default_detect(&det);
+  for (int i = 0; i < RUNS; i++)
+    for (int b = 1; b <= 3; b++) {
+      struct bw_run run;
+      struct bw_judgement j;
+      bool bad = b == 3 && i >= SLOW_FROM;
+      bw_run_init(&run);
+      run.test = bw_xstrdup("tarball");
+      run.backend = bw_xasprintf("node-%d:8088", b);
+      run.kind = BW_KIND_DOWNLOAD;
+      run.url = bw_xstrdup("http://archive.example.test/t.tar");
+      run.remote_ip = bw_xasprintf("10.0.0.%d", b);
+      run.started_us = T0 + i * HOUR + b * INT64_C(1000000);
+      run.outcome = BW_OUTCOME_OK;
+      run.rate_bps = bad ? 500000 : 16000000 + 100000 * (i % 3);
+      run.bytes = 700000000;
+      run.ttfb_us = 3000;
+      run.tcp_rcv_mss = bad ? 8948 : 1448;
+      run.tcp_snd_mss = bad ? 8948 : 1448;
+      assert_int_equal(bw_judge_record(fx->store, &det, HOUR, &run, &j, &fx->errs), 0);
+      for (size_t f = 0; f < j.n_fig; f++)
+        if (j.fig[f].verdict.event == BW_EVENT_OPENED)
+          reg = j.fig[f].regression_id;
+      bw_run_reset(&run);
+    }
+  assert_true(reg > 0);
+  struct bw_status_regression r;
+  assert_int_equal(
+      bw_status_collect_regression(fx->store, NULL, "mon-1", reg, T0 + RUNS * HOUR, &r, &fx->errs),
+      0);
+  assert_string_equal(r.target.backend, "node-3:8088");
+  assert_non_null(r.odd[0]);
+  assert_non_null(strstr(r.odd[0], "node-3:8088 differs from the other backends: MSS 8948 vs "
+                                   "1448 on the other 2"));
+  assert_null(r.odd[1]);
+  char *html = bw_status_html_regression(&r);
+  assert_non_null(strstr(html, "<li>node-3:8088 differs from the other backends"));
+  free(html);
+  bw_status_regression_reset(&r);
+}
+
 /* The pages through a read-only connection, as the daemon serves them. */
 static void pages_readonly(void **state) {
   struct fixture *fx = *state;
@@ -375,6 +421,7 @@ int main(void) {
       cmocka_unit_test(chart),
       cmocka_unit_test(route),
       cmocka_unit_test_setup_teardown(pages_readonly, setup, teardown),
+      cmocka_unit_test_setup_teardown(odd_backend, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
