@@ -9,9 +9,9 @@
 #include "bw_util.h"
 
 /*
- * A small HTTP/1.1 server on the loop, for the metrics endpoint and the status page. It shares the loop with the
- * measurements and its port may be reachable by anyone, so every cost a client can cause is
- * bounded:
+ * A small HTTP/1.1 server on the loop, for the metrics endpoint and the status page. It shares the
+ * loop with the measurements and its port may be reachable by anyone, so every cost a client can
+ * cause is bounded:
  * - the request line and headers may take BW_HTTP_MAX_HEAD bytes; more is answered 431 without
  *   being read (input is never buffered beyond that); a request with a body is answered 413;
  * - a connection must have sent its request and taken the whole answer within timeout_us of

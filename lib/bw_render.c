@@ -521,8 +521,8 @@ static void when_label(int64_t us, enum when_form form, char *buf, size_t size) 
 
 /* Time ticks on local hours or midnights, as many as fit one per ~110 units of width. */
 static void time_axis(struct bw_buf *b, const struct plot *p) {
-  static const int64_t steps_s[] = {600,       1800,       3600,       3 * 3600,   6 * 3600,
-                                    12 * 3600, 86400,      2 * 86400,  7 * 86400,  14 * 86400,
+  static const int64_t steps_s[] = {600,        1800,       3600,       3 * 3600,  6 * 3600,
+                                    12 * 3600,  86400,      2 * 86400,  7 * 86400, 14 * 86400,
                                     30 * 86400, 91 * 86400, 365 * 86400};
   double span_s = (double)(p->until_us - p->from_us) / 1e6;
   int fit = (int)((p->x1 - p->x0) / 110);
@@ -542,8 +542,7 @@ static void time_axis(struct bw_buf *b, const struct plot *p) {
     char label[32];
     /* Hours, except that a local midnight says which day begins. */
     bool midnight = (t + off) % 86400 == 0;
-    when_label(t * 1000000, step < 86400 && !midnight ? WHEN_HOUR : WHEN_DAY, label,
-               sizeof(label));
+    when_label(t * 1000000, step < 86400 && !midnight ? WHEN_HOUR : WHEN_DAY, label, sizeof(label));
     bw_buf_printf(b,
                   "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
                   "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
@@ -564,8 +563,7 @@ static void value_axis(struct bw_buf *b, const struct plot *p) {
 
 static bool in_span(const struct bw_chart *c, int64_t us) {
   for (size_t i = 0; i < c->n_spans; i++)
-    if (us >= c->spans[i].from_us &&
-        (c->spans[i].until_us == BW_NONE || us < c->spans[i].until_us))
+    if (us >= c->spans[i].from_us && (c->spans[i].until_us == BW_NONE || us < c->spans[i].until_us))
       return true;
   return false;
 }
@@ -672,16 +670,15 @@ char *bw_render_chart_svg(const struct bw_chart *c) {
       bw_buf_printf(&b,
                     "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.2\"><title>%s: %.2f %s"
                     "</title></circle>",
-                    in_span(c, pt->started_us) ? "dot bad" : "dot", x,
-                    py(&p, pt->value / c->scale), at, pt->value / c->scale, c->unit);
+                    in_span(c, pt->started_us) ? "dot bad" : "dot", x, py(&p, pt->value / c->scale),
+                    at, pt->value / c->scale, c->unit);
   }
   if (good + failed == 0)
     bw_buf_printf(&b,
                   "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">"
                   "no runs in this period</text>",
                   (p.x0 + p.x1) / 2, (p.y0 + p.y1) / 2);
-  bw_buf_printf(&b,
-                "<line class=\"frame\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/></svg>",
+  bw_buf_printf(&b, "<line class=\"frame\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/></svg>",
                 p.x0, p.x1, p.y1, p.y1);
   return bw_buf_take(&b);
 }

@@ -51,9 +51,9 @@ struct bw_chart {
   size_t n_spans;
   double scale; /* value / scale is in unit */
   const char *unit;
-  const char *label;      /* the figure's name for people: "median", "MB/s" */
-  int width, height;      /* the drawing's own units; it scales to its box */
-  const char *link;       /* when set, a span links to link followed by its id */
+  const char *label; /* the figure's name for people: "median", "MB/s" */
+  int width, height; /* the drawing's own units; it scales to its box */
+  const char *link;  /* when set, a span links to link followed by its id */
 };
 
 /* The chart as one inline <svg> element (no scripts, nothing fetched); allocated. */

@@ -1513,8 +1513,8 @@ int bw_store_put_new_runs(struct bw_store *store, const struct bw_run *runs, siz
 }
 
 /* Steps st (bound) to the end, collecting its (id, name, backend, kind, url) rows. */
-static int target_list(struct bw_store *store, sqlite3_stmt *st, int rc,
-                       struct bw_target_row **ret, size_t *ret_n, struct bw_errs *errs) {
+static int target_list(struct bw_store *store, sqlite3_stmt *st, int rc, struct bw_target_row **ret,
+                       size_t *ret_n, struct bw_errs *errs) {
   struct bw_target_row *list = NULL;
   size_t n = 0, cap = 0;
   int r = 0;
@@ -1543,9 +1543,9 @@ static int target_list(struct bw_store *store, sqlite3_stmt *st, int rc,
 int bw_store_targets(struct bw_store *store, struct bw_target_row **ret, size_t *ret_n,
                      struct bw_errs *errs) {
   sqlite3_stmt *st = NULL;
-  int r = prepare_once(store,
-                       "SELECT id, name, backend, kind, url FROM target ORDER BY name, backend",
-                       &st, "cannot list the targets", errs);
+  int r =
+      prepare_once(store, "SELECT id, name, backend, kind, url FROM target ORDER BY name, backend",
+                   &st, "cannot list the targets", errs);
   if (r < 0)
     return r;
   return target_list(store, st, SQLITE_OK, ret, ret_n, errs);

@@ -58,8 +58,7 @@ static void serve(void *arg, struct bw_http_request *req, const char *path) {
   if (strcmp(path, "/metrics") != 0)
     bw_http_answer(req, 404, NULL, missing, strlen(missing));
   else
-    bw_http_answer(req, 200, "text/plain; version=0.0.4; charset=utf-8", metrics,
-                   strlen(metrics));
+    bw_http_answer(req, 200, "text/plain; version=0.0.4; charset=utf-8", metrics, strlen(metrics));
 }
 
 /*
