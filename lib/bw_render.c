@@ -552,6 +552,8 @@ static void time_axis(struct bw_buf *b, const struct plot *p) {
 
 static void value_axis(struct bw_buf *b, const struct plot *p) {
   double step = nice_step(p->hi - p->lo, 4);
+  if (!isfinite(step) || !(step > 0) || !isfinite(p->lo) || !isfinite(p->hi))
+    return;
   for (double v = ceil(p->lo / step) * step; v <= p->hi + step * 1e-9; v += step) {
     double y = py(p, v);
     bw_buf_printf(b,
