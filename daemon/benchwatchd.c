@@ -355,7 +355,10 @@ static void on_writer_event(void *arg, struct bw_writer_event *ev) {
   const char *db = d->cfg->database;
   double secs = (double)(run->duration_us != BW_NONE ? run->duration_us : 0) / 1e6;
   enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
-  char *line = run->test ? bw_render_line(run) : NULL;
+  const struct bw_run **peers = NULL;
+  size_t n_peers = run->test && d->runner ? bw_runner_peers(d->runner, run, &peers) : 0;
+  char *line = run->test ? bw_render_line_among(run, peers, n_peers) : NULL;
+  free(peers);
   char *started = started_text(run);
 
   switch (ev->what) {

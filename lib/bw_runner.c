@@ -266,6 +266,21 @@ void bw_runner_keep(struct bw_runner *r, struct bw_run *run, const struct bw_jud
   t->last.n_samples = t->last.cap_samples = 0;
 }
 
+size_t bw_runner_peers(struct bw_runner *r, const struct bw_run *run,
+                       const struct bw_run ***ret) {
+  const struct bw_run **peers = bw_xcalloc(r->n_targets + 1, sizeof(*peers));
+  const char *backend = run->backend ? run->backend : "";
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_targets; i++) {
+    struct target *t = r->targets[i];
+    if (!t->removed && run->test && strcmp(t->test.name, run->test) == 0 &&
+        strcmp(t->backend, backend) != 0 && t->last.started_us != BW_NONE)
+      peers[n++] = &t->last;
+  }
+  *ret = peers;
+  return n;
+}
+
 void bw_runner_set_storage(struct bw_runner *r, uint64_t store_errors, size_t spooled,
                            uint64_t lost) {
   r->stats.store_errors = store_errors;

@@ -67,6 +67,13 @@ void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_
  * the target's baseline and open regressions. A target no longer configured ignores it.
  */
 void bw_runner_keep(struct bw_runner *r, struct bw_run *run, const struct bw_judgement *j);
+/*
+ * The latest runs of run's test on its other backends (those kept by bw_runner_keep()), for the
+ * diagnosis to read run against: *ret gets an array to free(), of pointers that hold until the
+ * runner next keeps a run or applies a config. Returns how many.
+ */
+size_t bw_runner_peers(struct bw_runner *r, const struct bw_run *run,
+                       const struct bw_run ***ret);
 /* Storage's figures for /metrics: failed attempts, runs in the spool, runs lost. */
 void bw_runner_set_storage(struct bw_runner *r, uint64_t store_errors, size_t spooled,
                            uint64_t lost);
