@@ -544,6 +544,42 @@ fail:
   return r;
 }
 
+int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_errs *errs) {
+  struct bw_store *s = bw_xcalloc(1, sizeof(*s));
+  int64_t have = 0, objects = 0;
+  int rc, r;
+
+  s->path = bw_xstrdup(path);
+  rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+  if (rc != SQLITE_OK) {
+    r = fail_sql(s, rc, errs, "cannot open the database");
+    goto fail;
+  }
+  r = read_state(s, &have, &objects, errs);
+  if (r == 0)
+    r = check_state(s, have, objects, bw_sql_version, errs);
+  if (r < 0)
+    goto fail;
+  if (have < bw_sql_version) {
+    add_err(errs,
+            "%s: %s (schema version %" PRId64 ", this benchwatch reads %d); benchwatchd or "
+            "benchwatch import brings it up to date",
+            path, have == 0 ? "not a benchwatch database yet" : "an older benchwatch database",
+            have, bw_sql_version);
+    r = -EPROTO;
+    goto fail;
+  }
+  s->version = bw_sql_version;
+  build_sql(s);
+  *ret = s;
+  return 0;
+fail:
+  bw_store_close(s);
+  return r;
+}
+
 void bw_store_close(struct bw_store *store) {
   if (!store)
     return;
