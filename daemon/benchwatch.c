@@ -188,6 +188,8 @@ struct run_wait {
   struct bw_timer *tick;
   int64_t t0_us;
   int64_t requests; /* page: the requests the test sends */
+  int64_t last_us, last_bytes; /* download: at the previous tick, for the current rate */
+  double rate;
   bool shown;
 };
 
@@ -214,13 +216,16 @@ static void progress(void *arg) {
     (void)fprintf(stderr, "\r\033[KCompleted %zu of %" PRId64 " requests, %.1f s", r->n_samples,
                   w->requests, secs);
   } else {
-    int64_t bytes = 0, span_us = 0;
-    for (size_t i = 0; i < r->n_samples; i++) {
-      bytes += r->samples[i].bytes > 0 ? r->samples[i].bytes : 0;
-      span_us = r->samples[i].at_us + r->samples[i].duration_us;
+    /* As wget: the rate now, over the last second or so, not the average since the start. */
+    int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();
+    if (now - w->last_us >= 1000000 || (w->last_bytes == 0 && bytes > 0)) {
+      if (w->last_us && now > w->last_us)
+        w->rate = (double)(bytes - w->last_bytes) / (double)(now - w->last_us);
+      w->last_us = now;
+      w->last_bytes = bytes;
     }
     (void)fprintf(stderr, "\r\033[K%.1f MB received, %.2f MB/s, %.1f s", (double)bytes / 1e6,
-                  span_us > 0 ? (double)bytes / (double)span_us : 0.0, secs);
+                  w->rate, secs);
   }
   w->shown = true;
   bw_timer_arm(w->tick, PROGRESS_EVERY_US);
@@ -233,6 +238,7 @@ static void progress(void *arg) {
 static int run_target(struct bw_loop *loop, const struct bw_test *t, const char *backend,
                       bool show, struct bw_run *ret) {
   struct run_wait w = {.done = false, .t0_us = bw_now_us(), .requests = t->requests};
+  w.last_us = w.t0_us;
   struct bw_errs errs = {0};
   bw_run_init(&w.run);
   struct bw_probe *p = bw_probe_start(loop, t, backend, run_done, &w, &errs);
