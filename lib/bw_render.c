@@ -11,6 +11,7 @@
 #include "bw_diagnose.h"
 #include "bw_json.h"
 #include "bw_stats.h"
+#include "bw_url.h"
 #include "bw_util.h"
 
 static double ms(int64_t us) {
@@ -39,34 +40,13 @@ static void conn_row(struct bw_buf *b, const char *name, const double *v, size_t
   free(s);
 }
 
-/*
- * ab's "Server Hostname", "Server Port" and "Document Path" of url: *ret_host and *ret_path are
- * allocated (the caller frees them). The userinfo is never part of the host.
- */
+/* ab's "Server Hostname", "Server Port" and "Document Path" of url (bw_url_parts()). */
 static void url_parts(const char *url, char **ret_host, char **ret_path, int *ret_port) {
-  const char *p = strstr(url, "://");
-  bool tls = strncmp(url, "https", 5) == 0;
-  p = p ? p + 3 : url;
-  size_t authority = strcspn(p, "/?#");
-  for (size_t i = authority; i > 0; i--) {
-    if (p[i - 1] == '@') {
-      p += i;
-      authority -= i;
-      break;
-    }
+  if (bw_url_parts(url, ret_host, ret_port, ret_path) < 0) {
+    *ret_host = bw_xstrdup(url);
+    *ret_port = 0;
+    *ret_path = bw_xstrdup("/");
   }
-  char *host = bw_xstrndup(p, authority);
-  const char *rest = p + authority;
-  *ret_path = rest[0] == '/' ? bw_xstrdup(rest) : bw_xasprintf("/%s", rest);
-  *ret_port = tls ? 443 : 80;
-  char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-  if (colon) {
-    if (host[0] == '[')
-      colon++;
-    *ret_port = atoi(colon + 1);
-    *colon = '\0';
-  }
-  *ret_host = host;
 }
 
 char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive) {
