@@ -19,7 +19,6 @@
 #include "bw_util.h"
 #include "cli.h"
 
-
 static void check_config_usage(FILE *f) {
   (void)fprintf(f, "usage: benchwatch check-config [--print | --json] [-c] FILE\n"
                    "Validates FILE and reports every problem as FILE:LINE:COLUMN: key: message.\n"
@@ -59,12 +58,9 @@ static int check_config_json(const char *path) {
 
 static int cmd_check_config(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"print", no_argument, NULL, 'p'},
-      {"json", no_argument, NULL, O_JSON},
-      {"config", required_argument, NULL, 'c'},
-      {"version", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"print", no_argument, NULL, 'p'},        {"json", no_argument, NULL, O_JSON},
+      {"config", required_argument, NULL, 'c'}, {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
   };
   bool print = false, json = false;
   const char *path = NULL;
@@ -154,9 +150,8 @@ static void yaml_list(struct bw_buf *b, const char *key, char *const *items, siz
  * gets the same defaults and the same checks as a config file.
  */
 static struct bw_config *config_from_args(const char *name, const char *url, bool download,
-                                          struct bw_buf *opts,
-                                          char **headers, size_t n_headers, char **backends,
-                                          size_t n_backends) {
+                                          struct bw_buf *opts, char **headers, size_t n_headers,
+                                          char **backends, size_t n_backends) {
   struct bw_buf b = {0};
   struct bw_errs errs = {0};
   bw_buf_printf(&b, "tests: [{kind: %s", download ? "download" : "page");
@@ -187,7 +182,7 @@ struct run_wait {
   struct bw_probe *probe;
   struct bw_timer *tick;
   int64_t t0_us;
-  int64_t requests; /* page: the requests the test sends */
+  int64_t requests;            /* page: the requests the test sends */
   int64_t last_us, last_bytes; /* download: at the previous tick, for the current rate */
   double rate;
   bool shown;
@@ -235,8 +230,8 @@ static void progress(void *arg) {
  * Runs one target to its end on loop; *ret gets the run. With show, progress on stderr while it
  * runs (the line is cleared at the end). Returns 0, or -1 if nothing started.
  */
-static int run_target(struct bw_loop *loop, const struct bw_test *t, const char *backend,
-                      bool show, struct bw_run *ret) {
+static int run_target(struct bw_loop *loop, const struct bw_test *t, const char *backend, bool show,
+                      struct bw_run *ret) {
   struct run_wait w = {.done = false, .t0_us = bw_now_us(), .requests = t->requests};
   w.last_us = w.t0_us;
   struct bw_errs errs = {0};
@@ -268,37 +263,36 @@ static int run_target(struct bw_loop *loop, const struct bw_test *t, const char 
 
 static void run_usage(FILE *f) {
   (void)fprintf(
-      f,
-      "usage: benchwatch run [options] URL                a page test, like ab\n"
-      "       benchwatch run --download [options] URL     a download test, like wget\n"
-      "       benchwatch run --config FILE [options] TEST a configured test\n"
-      "\n"
-      "  -n, --requests N        page: requests in total (default 20), as ab -n\n"
-      "  -c, --concurrency N     page: requests in flight (default 1), as ab -c\n"
-      "  -k, --keepalive         page: reuse connections, as ab -k\n"
-      "  -i, --head              page: HEAD instead of GET, as ab -i\n"
-      "  -H, --header 'N: v'     an extra request header (repeatable), as ab -H\n"
-      "  -s, --timeout DURATION  page: per request; download: connect and silence\n"
-      "                          (default 60s; a bare number is seconds, as ab -s)\n"
-      "      --backend HOST:PORT run against this backend: same URL, Host and TLS name\n"
-      "                          (repeatable: one run per backend)\n"
-      "      --insecure          do not check the TLS certificate\n"
-      "      --http2             HTTP/2 where TLS negotiates it\n"
-      "      --download          a download test\n"
-      "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
-      "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
-      "      --interval DURATION download: timeline step (default 1s)\n"
-      "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
-      "      --config FILE       read the test (and database) from a config; TEST names it\n"
-      "                          (-c is ab's concurrency here)\n"
-      "      --json              print the full result as JSON, one line per run\n"
-      "      --store             store the run in the database\n"
-      "      --db FILE           the database for --store (default: the config's)\n"
-      "      --name NAME         the test's name in the database (default adhoc)\n"
-      "  -q, --quiet             no progress on stderr (as ab -q); there is none unless\n"
-      "                          stderr is a terminal\n"
-      "  -V, --version           print the version\n"
-      "Exit status: 0 every run ok or partial, 1 a run failed, 64 usage, 78 config.\n");
+      f, "usage: benchwatch run [options] URL                a page test, like ab\n"
+         "       benchwatch run --download [options] URL     a download test, like wget\n"
+         "       benchwatch run --config FILE [options] TEST a configured test\n"
+         "\n"
+         "  -n, --requests N        page: requests in total (default 20), as ab -n\n"
+         "  -c, --concurrency N     page: requests in flight (default 1), as ab -c\n"
+         "  -k, --keepalive         page: reuse connections, as ab -k\n"
+         "  -i, --head              page: HEAD instead of GET, as ab -i\n"
+         "  -H, --header 'N: v'     an extra request header (repeatable), as ab -H\n"
+         "  -s, --timeout DURATION  page: per request; download: connect and silence\n"
+         "                          (default 60s; a bare number is seconds, as ab -s)\n"
+         "      --backend HOST:PORT run against this backend: same URL, Host and TLS name\n"
+         "                          (repeatable: one run per backend)\n"
+         "      --insecure          do not check the TLS certificate\n"
+         "      --http2             HTTP/2 where TLS negotiates it\n"
+         "      --download          a download test\n"
+         "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
+         "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
+         "      --interval DURATION download: timeline step (default 1s)\n"
+         "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
+         "      --config FILE       read the test (and database) from a config; TEST names it\n"
+         "                          (-c is ab's concurrency here)\n"
+         "      --json              print the full result as JSON, one line per run\n"
+         "      --store             store the run in the database\n"
+         "      --db FILE           the database for --store (default: the config's)\n"
+         "      --name NAME         the test's name in the database (default adhoc)\n"
+         "  -q, --quiet             no progress on stderr (as ab -q); there is none unless\n"
+         "                          stderr is a terminal\n"
+         "  -V, --version           print the version\n"
+         "Exit status: 0 every run ok or partial, 1 a run failed, 64 usage, 78 config.\n");
 }
 
 /* ab's -s takes seconds: a bare number gets its unit. */
@@ -313,8 +307,20 @@ static void timeout_opt(struct bw_buf *opts, const char *text) {
 }
 
 static int cmd_run(int argc, char **argv) {
-  enum { O_INSECURE = O_CMD0, O_HTTP2, O_MAXTIME, O_MAXBYTES, O_INTERVAL, O_STALL, O_STORE,
-         O_NAME, O_BACKEND, O_DOWNLOAD, O_CONFIG, O_TEST };
+  enum {
+    O_INSECURE = O_CMD0,
+    O_HTTP2,
+    O_MAXTIME,
+    O_MAXBYTES,
+    O_INTERVAL,
+    O_STALL,
+    O_STORE,
+    O_NAME,
+    O_BACKEND,
+    O_DOWNLOAD,
+    O_CONFIG,
+    O_TEST
+  };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
       {"concurrency", required_argument, NULL, 'c'},
@@ -494,10 +500,9 @@ static int cmd_run(int argc, char **argv) {
       status = 1;
       continue;
     }
-    char *text = json ? bw_render_json(&run)
-                 : run.kind == BW_KIND_PAGE
-                     ? bw_render_ab(&run, test->concurrency, test->keepalive)
-                     : bw_render_download(&run);
+    char *text = json                       ? bw_render_json(&run)
+                 : run.kind == BW_KIND_PAGE ? bw_render_ab(&run, test->concurrency, test->keepalive)
+                                            : bw_render_download(&run);
     if (!json && n_targets > 1)
       (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
     (void)fputs(text, stdout);

@@ -141,4 +141,3 @@ json_t *regression_json(const struct bw_regression *g) {
   (void)json_object_set_new(o, "ratio", bw_json_real(g->ratio));
   return o;
 }
-

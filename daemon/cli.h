@@ -51,11 +51,14 @@ int print_version(void);
 enum { O_DB = 256, O_JSON, O_UNTIL, O_CMD0 };
 #define COMMON_LONGOPTS                                                                            \
   {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, O_DB},                 \
-      {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'}
+      {"version", no_argument, NULL, 'V'}, {                                                       \
+    "help", no_argument, NULL, 'h'                                                                 \
+  }
 
 int cmd_regressions(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
-/* benchwatch import: ab -g/-e files and plain "time value" text into a configured test's history. */
+/* benchwatch import: ab -g/-e files and plain "time value" text into a configured test's history.
+ */
 int cmd_import(int argc, char **argv);
 /* benchwatch export: a target's runs as CSV or JSON, or every run as NDJSON, oldest first. */
 int cmd_export(int argc, char **argv);

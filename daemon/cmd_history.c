@@ -76,9 +76,12 @@ static void regressions_usage(FILE *f) {
 
 int cmd_regressions(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"open", no_argument, NULL, 'o'}, {"since", required_argument, NULL, 's'},
-      {"until", required_argument, NULL, O_UNTIL}, {"json", no_argument, NULL, O_JSON},
-      COMMON_LONGOPTS, {NULL, 0, NULL, 0},
+      {"open", no_argument, NULL, 'o'},
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL;
   bool open_only = false, json = false;
@@ -346,15 +349,16 @@ int cmd_baseline(int argc, char **argv) {
       (void)snprintf(state + strlen(state), sizeof(state) - strlen(state), "; FAILING");
     if (json) {
       json_t *o = json_object();
-      const char *what = jv.open         ? "regressed"
-                         : jv.avail_open ? "failing"
+      const char *what = jv.open                     ? "regressed"
+                         : jv.avail_open             ? "failing"
                          : (int64_t)n < det.min_runs ? "learning"
                                                      : "normal";
       (void)json_object_set_new(o, "test", bw_json_str(name));
       (void)json_object_set_new(o, "backend", bw_json_str(backends[i]));
       (void)json_object_set_new(o, "metric", bw_json_str(m->name));
       (void)json_object_set_new(o, "mode", figure_json(m, n ? jv.baseline.mode : (double)NAN));
-      (void)json_object_set_new(o, "spread", bw_json_real(n ? exp(jv.baseline.spread) - 1 : (double)NAN));
+      (void)json_object_set_new(o, "spread",
+                                bw_json_real(n ? exp(jv.baseline.spread) - 1 : (double)NAN));
       (void)json_object_set_new(o, "runs", bw_json_int((int64_t)n));
       (void)json_object_set_new(o, "min_runs", bw_json_int(det.min_runs));
       (void)json_object_set_new(o, "state", bw_json_str(what));
@@ -545,10 +549,14 @@ static void history_usage(FILE *f) {
 int cmd_history(int argc, char **argv) {
   enum { O_CSV = O_CMD0 };
   static const struct option longopts[] = {
-      {"backend", required_argument, NULL, 'b'},   {"since", required_argument, NULL, 's'},
-      {"until", required_argument, NULL, O_UNTIL}, {"metric", required_argument, NULL, 'm'},
-      {"csv", no_argument, NULL, O_CSV},           {"json", no_argument, NULL, O_JSON},
-      COMMON_LONGOPTS,                             {NULL, 0, NULL, 0},
+      {"backend", required_argument, NULL, 'b'},
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"metric", required_argument, NULL, 'm'},
+      {"csv", no_argument, NULL, O_CSV},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL, *backend = "", *metric = NULL;
   int64_t now = bw_wall_us(), from_us = now - 7 * 86400 * INT64_C(1000000), until_us = INT64_MAX;
@@ -631,11 +639,11 @@ int cmd_history(int argc, char **argv) {
       const char *ev = event_name(&rp.v[i]);
       char when[32];
       /* a run of an open regression never reads "ok", even one that looks normal by itself */
-      const char *verdict = isnan(p->value)  ? "failed"
-                            : !v->judged     ? "learning"
-                            : rp.v[i].open   ? "regressed"
-                            : v->bad         ? "worse"
-                                             : "ok";
+      const char *verdict = isnan(p->value) ? "failed"
+                            : !v->judged    ? "learning"
+                            : rp.v[i].open  ? "regressed"
+                            : v->bad        ? "worse"
+                                            : "ok";
       utc_time(p->started_us, when, sizeof(when));
       if (csv) {
         (void)printf("%s,%" PRId64 ",", when, p->run_id);
@@ -656,7 +664,8 @@ int cmd_history(int argc, char **argv) {
         (void)json_object_set_new(o, "started_us", bw_json_int(p->started_us));
         (void)json_object_set_new(o, "metric", bw_json_str(m->name));
         (void)json_object_set_new(o, "value", figure_json(m, p->value));
-        (void)json_object_set_new(o, "baseline", figure_json(m, v->judged ? v->reference : (double)NAN));
+        (void)json_object_set_new(o, "baseline",
+                                  figure_json(m, v->judged ? v->reference : (double)NAN));
         (void)json_object_set_new(o, "ratio", bw_json_real(v->judged ? v->ratio : (double)NAN));
         (void)json_object_set_new(o, "verdict", bw_json_str(verdict));
         (void)json_object_set_new(o, "event", bw_json_str(ev));
@@ -775,14 +784,16 @@ int cmd_backtest(int argc, char **argv) {
         (void)json_object_set_new(o, "started_us", bw_json_int(rp.pts[i].started_us));
         (void)json_object_set_new(o, "event", bw_json_str(event_name(&rp.v[i])));
         (void)json_object_set_new(o, "metric", bw_json_str(m->name));
-        (void)json_object_set_new(o, "baseline", figure_json(m, figure ? v->reference : (double)NAN));
-        (void)json_object_set_new(o, "observed", figure_json(m, figure ? rp.pts[i].value : (double)NAN));
+        (void)json_object_set_new(o, "baseline",
+                                  figure_json(m, figure ? v->reference : (double)NAN));
+        (void)json_object_set_new(o, "observed",
+                                  figure_json(m, figure ? rp.pts[i].value : (double)NAN));
         (void)json_object_set_new(o, "ratio", bw_json_real(figure ? v->ratio : (double)NAN));
         (void)json_array_append_new(events, o);
       } else if (v->judged && v->event) {
-        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when,
-                     event_name(&rp.v[i]), m->label, rp.pts[i].value / m->scale, m->unit,
-                     v->reference / m->scale, m->unit, v->ratio);
+        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when, event_name(&rp.v[i]),
+                     m->label, rp.pts[i].value / m->scale, m->unit, v->reference / m->scale,
+                     m->unit, v->ratio);
       } else {
         (void)printf("%s  %s\n", when, event_name(&rp.v[i]));
       }

@@ -356,8 +356,7 @@ struct records {
   size_t n, cap;
 };
 
-static void records_add(struct records *rec, json_t *o, const char *path, size_t line,
-                        bool *bad) {
+static void records_add(struct records *rec, json_t *o, const char *path, size_t line, bool *bad) {
   struct bw_errs errs = {0};
   struct bw_run run;
   if (bw_json_to_run(o, &run, &errs) < 0) {
@@ -570,10 +569,14 @@ out:
 int cmd_import(int argc, char **argv) {
   enum { O_AT = O_CMD0, O_TEST };
   static const struct option longopts[] = {
-      {"test", required_argument, NULL, O_TEST}, {"backend", required_argument, NULL, 'b'},
-      {"format", required_argument, NULL, 'f'},  {"unit", required_argument, NULL, 'u'},
-      {"at", required_argument, NULL, O_AT},     {"dry-run", no_argument, NULL, 'n'},
-      {"json", no_argument, NULL, O_JSON},       COMMON_LONGOPTS,
+      {"test", required_argument, NULL, O_TEST},
+      {"backend", required_argument, NULL, 'b'},
+      {"format", required_argument, NULL, 'f'},
+      {"unit", required_argument, NULL, 'u'},
+      {"at", required_argument, NULL, O_AT},
+      {"dry-run", no_argument, NULL, 'n'},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
       {NULL, 0, NULL, 0},
   };
   const char *config = NULL, *db = NULL, *test = NULL, *backend = NULL;
@@ -672,8 +675,7 @@ int cmd_import(int argc, char **argv) {
                             "file at a time\n");
       status = EX_USAGE;
     } else {
-      status = import_points(cfg, db, t, backend, format, opts, dry_run, json, argv + optind,
-                             n_in);
+      status = import_points(cfg, db, t, backend, format, opts, dry_run, json, argv + optind, n_in);
     }
   } else if (point_opts) {
     (void)fprintf(stderr, "benchwatch import: --backend, --format, --unit and --at are for "
@@ -762,24 +764,23 @@ static void csv_field(const char *s) {
 
 static void export_usage(FILE *f) {
   (void)fprintf(
-      f,
-      "usage: benchwatch export [-c CONFIG | --db F] [--backend B] [--since WHEN]\n"
-      "                         [--until WHEN] [--csv | --json | --ndjson] TEST\n"
-      "       benchwatch export [-c CONFIG | --db F] [--since WHEN] [--until WHEN] --all\n"
-      "Prints a target's runs, oldest first (runs the daemon aborted left out).\n"
-      "--csv (the default) is for spreadsheets: time is ISO 8601 UTC to the second; value is\n"
-      "the headline figure: the median request time in ms for a page test, the rate in MB/s\n"
-      "(10^6 bytes/s) for a download; empty for a failed run. Columns: time,run_id,outcome,\n"
-      "value,unit, then for a page test p90_ms,p99_ms,mode_ms,ttfb_ms,requests,failed, for a\n"
-      "download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans, then error (the failure's class).\n"
-      "--json (an array) and --ndjson (one per line) print whole run records: every figure\n"
-      "under its stored name and unit (µs, bytes, bytes/s), the samples included (README\n"
-      "\"JSON\"). --all prints every run of every target as NDJSON, in the order they were\n"
-      "stored: benchwatch import reads it back.\n"
-      "  -s, --since WHEN  a duration back from now (30d), a date (2026-11-21, UTC) or an\n"
-      "                    ISO 8601 time; --until WHEN ends the period\n"
-      "Exit status: 0, 1 no such target or a database error, 64 usage, 66 no database,\n"
-      "78 config.\n");
+      f, "usage: benchwatch export [-c CONFIG | --db F] [--backend B] [--since WHEN]\n"
+         "                         [--until WHEN] [--csv | --json | --ndjson] TEST\n"
+         "       benchwatch export [-c CONFIG | --db F] [--since WHEN] [--until WHEN] --all\n"
+         "Prints a target's runs, oldest first (runs the daemon aborted left out).\n"
+         "--csv (the default) is for spreadsheets: time is ISO 8601 UTC to the second; value is\n"
+         "the headline figure: the median request time in ms for a page test, the rate in MB/s\n"
+         "(10^6 bytes/s) for a download; empty for a failed run. Columns: time,run_id,outcome,\n"
+         "value,unit, then for a page test p90_ms,p99_ms,mode_ms,ttfb_ms,requests,failed, for a\n"
+         "download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans, then error (the failure's class).\n"
+         "--json (an array) and --ndjson (one per line) print whole run records: every figure\n"
+         "under its stored name and unit (µs, bytes, bytes/s), the samples included (README\n"
+         "\"JSON\"). --all prints every run of every target as NDJSON, in the order they were\n"
+         "stored: benchwatch import reads it back.\n"
+         "  -s, --since WHEN  a duration back from now (30d), a date (2026-11-21, UTC) or an\n"
+         "                    ISO 8601 time; --until WHEN ends the period\n"
+         "Exit status: 0, 1 no such target or a database error, 64 usage, 66 no database,\n"
+         "78 config.\n");
 }
 
 /* Prints the record of run id (samples included): one line, or one element of an array. */
@@ -840,8 +841,8 @@ out:
 
 /* The series of the target's headline figure; kind is found from its runs when not known. */
 static int export_series(struct bw_store *store, int64_t target_id, int64_t since_us,
-                         int64_t until_us, bool kind_known, enum bw_kind *kind, struct bw_point **ret, size_t *ret_n,
-                         struct bw_errs *errs) {
+                         int64_t until_us, bool kind_known, enum bw_kind *kind,
+                         struct bw_point **ret, size_t *ret_n, struct bw_errs *errs) {
   int r = bw_store_series(store, target_id, bw_detect_metric(*kind)->name, since_us, until_us, ret,
                           ret_n, errs);
   if (r < 0 || kind_known)
@@ -870,11 +871,16 @@ int cmd_export(int argc, char **argv) {
   enum { O_CSV = O_CMD0, O_NDJSON, O_ALL, O_TEST };
   enum { CSV, JSON, NDJSON } format = CSV;
   static const struct option longopts[] = {
-      {"test", required_argument, NULL, O_TEST},   {"backend", required_argument, NULL, 'b'},
-      {"since", required_argument, NULL, 's'},     {"until", required_argument, NULL, O_UNTIL},
-      {"csv", no_argument, NULL, O_CSV},           {"json", no_argument, NULL, O_JSON},
-      {"ndjson", no_argument, NULL, O_NDJSON},     {"all", no_argument, NULL, O_ALL},
-      COMMON_LONGOPTS,                             {NULL, 0, NULL, 0},
+      {"test", required_argument, NULL, O_TEST},
+      {"backend", required_argument, NULL, 'b'},
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"csv", no_argument, NULL, O_CSV},
+      {"json", no_argument, NULL, O_JSON},
+      {"ndjson", no_argument, NULL, O_NDJSON},
+      {"all", no_argument, NULL, O_ALL},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
   const char *config = NULL, *db = NULL, *test = NULL, *backend = NULL;
   int64_t now = bw_wall_us(), since_us = INT64_MIN, until_us = INT64_MAX;

@@ -103,9 +103,12 @@ static json_t *report_json(const struct bw_nightly *rep) {
 int cmd_report(int argc, char **argv) {
   enum { O_SEND = O_CMD0 };
   static const struct option longopts[] = {
-      {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, O_UNTIL},
-      {"format", required_argument, NULL, 'f'}, {"json", no_argument, NULL, O_JSON},
-      {"send", no_argument, NULL, O_SEND},     COMMON_LONGOPTS,
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"format", required_argument, NULL, 'f'},
+      {"json", no_argument, NULL, O_JSON},
+      {"send", no_argument, NULL, O_SEND},
+      COMMON_LONGOPTS,
       {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL, *format = "text", *since_text = NULL;

@@ -93,10 +93,8 @@ static void redact_in_text(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(passwords_masked),
-      cmocka_unit_test(others_unchanged),
-      cmocka_unit_test(unparsable),
-      cmocka_unit_test(redact_in_text),
+      cmocka_unit_test(passwords_masked), cmocka_unit_test(others_unchanged),
+      cmocka_unit_test(unparsable),       cmocka_unit_test(redact_in_text),
       cmocka_unit_test(url_parts),
   };
   return cmocka_run_group_tests_name("url", tests, NULL, NULL);
