@@ -353,81 +353,27 @@ out:
 struct records {
   const char *path;
   struct bw_run *runs;
-  size_t n, cap;
+  size_t n;
 };
 
-static void records_add(struct records *rec, json_t *o, const char *path, size_t line, bool *bad) {
-  struct bw_errs errs = {0};
-  struct bw_run run;
-  if (bw_json_to_run(o, &run, &errs) < 0) {
-    struct bw_buf why = {0};
-    for (size_t i = 0; i < errs.n; i++)
-      bw_buf_printf(&why, "%s%s", i ? " " : "", errs.msg[i]);
-    (void)fprintf(stderr, "%s:%zu: %s\n", path, line, why.s);
-    free(why.s);
-    bw_errs_clear(&errs);
-    *bad = true;
-    return;
-  }
-  bw_xgrow(&rec->runs, &rec->cap, rec->n + 1, sizeof(*rec->runs));
-  bw_run_move(&rec->runs[rec->n++], &run);
-}
-
 /*
- * Reads an export: NDJSON (one run record per line) or one JSON array of them. Every bad line is
- * reported as FILE:LINE. Returns 0 or an exit status.
+ * Reads an export (bw_json_read_runs()); every bad record is reported as FILE:LINE. Returns 0 or
+ * an exit status.
  */
 static int read_records(const char *path, struct records *rec) {
   struct bw_errs errs = {0};
   char *buf = NULL;
   size_t len = 0;
-  bool bad = false;
+  int status = 0;
   rec->path = path;
-  if (bw_file_read(path, IMPORT_MAX_BYTES, &buf, &len, &errs) < 0) {
-    print_errs(&errs);
-    bw_errs_clear(&errs);
-    return EX_NOINPUT;
-  }
-  size_t lead = strspn(buf, " \t\r\n");
-  if (buf[lead] == '[') {
-    json_error_t e;
-    json_t *all = json_loadb(buf, len, 0, &e);
-    if (!all || !json_is_array(all)) {
-      (void)fprintf(stderr, "%s:%d: %s\n", path, all ? 1 : e.line,
-                    all ? "expected an array of run records" : e.text);
-      bad = true;
-    }
-    size_t i;
-    json_t *o;
-    json_array_foreach(all, i, o) records_add(rec, o, path, i + 1, &bad);
-    json_decref(all);
-  } else {
-    size_t line = 0;
-    for (char *p = buf, *end; p < buf + len; p = end + 1) {
-      end = memchr(p, '\n', (size_t)(buf + len - p));
-      if (!end)
-        end = buf + len;
-      line++;
-      size_t n = (size_t)(end - p);
-      if (strspn(p, " \t\r") >= n)
-        continue;
-      json_error_t e;
-      json_t *o = json_loadb(p, n, 0, &e);
-      if (!o) {
-        (void)fprintf(stderr, "%s:%zu: %s\n", path, line, e.text);
-        bad = true;
-        continue;
-      }
-      records_add(rec, o, path, line, &bad);
-      json_decref(o);
-    }
-  }
+  if (bw_file_read(path, IMPORT_MAX_BYTES, &buf, &len, &errs) < 0)
+    status = EX_NOINPUT;
+  else if (bw_json_read_runs(path, buf, len, &rec->runs, &rec->n, &errs) < 0)
+    status = EX_DATAERR;
+  print_errs(&errs);
+  bw_errs_clear(&errs);
   free(buf);
-  if (!bad && rec->n == 0) {
-    (void)fprintf(stderr, "%s: no run records (expected what benchwatch export writes)\n", path);
-    bad = true;
-  }
-  return bad ? EX_DATAERR : 0;
+  return status;
 }
 
 static void records_free(struct records *rec) {

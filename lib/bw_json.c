@@ -273,6 +273,86 @@ fail:
   return r;
 }
 
+/* The records being read, and the bad ones counted. */
+struct reading {
+  const char *name;
+  struct bw_run *runs;
+  size_t n, cap, bad;
+  struct bw_errs *errs;
+};
+
+static void bad_record(struct reading *rd, size_t line, const char *why) {
+  if (rd->bad++ < BW_JSON_MAX_ERRORS)
+    bw_errs_add(rd->errs, "%s:%zu: %s", rd->name, line, why);
+}
+
+static void add_record(struct reading *rd, json_t *o, size_t line) {
+  struct bw_errs why = {0};
+  struct bw_run run;
+  if (bw_json_to_run(o, &run, &why) < 0) {
+    struct bw_buf b = {0};
+    for (size_t i = 0; i < why.n; i++)
+      bw_buf_printf(&b, "%s%s", i ? " " : "", why.msg[i]);
+    bad_record(rd, line, b.s ? b.s : "not a run record");
+    free(b.s);
+    bw_errs_clear(&why);
+    return;
+  }
+  bw_xgrow(&rd->runs, &rd->cap, rd->n + 1, sizeof(*rd->runs));
+  bw_run_move(&rd->runs[rd->n++], &run);
+}
+
+int bw_json_read_runs(const char *name, const char *buf, size_t len, struct bw_run **ret,
+                      size_t *ret_n, struct bw_errs *errs) {
+  struct reading rd = {.name = name, .errs = errs};
+  size_t lead = 0;
+  while (lead < len && strchr(" \t\r\n", buf[lead]) && buf[lead])
+    lead++;
+  if (lead < len && buf[lead] == '[') {
+    json_error_t e;
+    json_t *all = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e), *o;
+    size_t i;
+    if (!all)
+      bad_record(&rd, (size_t)(e.line > 0 ? e.line : 1), e.text);
+    json_array_foreach(all, i, o) add_record(&rd, o, i + 1);
+    json_decref(all);
+  } else {
+    size_t line = 0;
+    for (const char *p = buf, *end; p < buf + len; p = end + 1) {
+      end = memchr(p, '\n', (size_t)(buf + len - p));
+      if (!end)
+        end = buf + len;
+      line++;
+      size_t n = (size_t)(end - p), blank = 0;
+      while (blank < n && (p[blank] == ' ' || p[blank] == '\t' || p[blank] == '\r'))
+        blank++;
+      if (blank == n)
+        continue;
+      json_error_t e;
+      json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &e);
+      if (!o) {
+        bad_record(&rd, line, e.text);
+        continue;
+      }
+      add_record(&rd, o, line);
+      json_decref(o);
+    }
+  }
+  if (rd.bad == 0 && rd.n == 0)
+    bad_record(&rd, 1, "no run records (expected what benchwatch export writes)");
+  if (rd.bad > 0) {
+    if (rd.bad > BW_JSON_MAX_ERRORS)
+      bw_errs_add(errs, "%s: %zu more bad records", name, rd.bad - BW_JSON_MAX_ERRORS);
+    for (size_t i = 0; i < rd.n; i++)
+      bw_run_reset(&rd.runs[i]);
+    free(rd.runs);
+    return -EBADMSG;
+  }
+  *ret = rd.runs;
+  *ret_n = rd.n;
+  return 0;
+}
+
 char *bw_json_take_text(json_t *j, bool pretty) {
   /* 17 significant digits: a double read back is the same double. */
   size_t flags = JSON_REAL_PRECISION(17) | (pretty ? JSON_INDENT(2) : JSON_COMPACT);

@@ -39,6 +39,17 @@ json_t *bw_json_run(const struct bw_run *run, int64_t run_id, bool samples);
  */
 int bw_json_to_run(json_t *o, struct bw_run *ret, struct bw_errs *errs);
 
+/*
+ * Reads run records from buf[0..len): NDJSON (one record per line, blank lines skipped) or one JSON
+ * array of records, as benchwatch export writes them. All or nothing: on success *ret (malloc'ed,
+ * each run to bw_run_reset(), may be NULL when *ret_n is 0) and *ret_n; else -EBADMSG with every
+ * bad record as "NAME:LINE: message" in errs (at most BW_JSON_MAX_ERRORS, then a count of the
+ * rest), and *ret untouched. An input without a record is -EBADMSG too.
+ */
+#define BW_JSON_MAX_ERRORS 20
+int bw_json_read_runs(const char *name, const char *buf, size_t len, struct bw_run **ret,
+                      size_t *ret_n, struct bw_errs *errs);
+
 /* The text of j: compact (one line) or indented, with a final newline. Steals j. */
 char *bw_json_take_text(json_t *j, bool pretty);
 
