@@ -32,9 +32,8 @@ int bw_store_open_with(const char *path, const char *schema, const struct bw_sql
                        int version, struct bw_store **ret, struct bw_errs *errs);
 
 /*
- * Opens an existing database for reading only (SQLITE_OPEN_READONLY, PRAGMA query_only): for
- * readers beside the writer, such as the status page. Its schema must be this benchwatch's
- * (-EPROTO otherwise, nothing migrated); -ENOENT when the file does not exist.
+ * Opens an existing database read-only, for commands that only read history: never creates the
+ * file nor changes its schema. A database whose schema is older than this program's is refused.
  */
 int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_errs *errs);
 

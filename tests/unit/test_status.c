@@ -407,7 +407,7 @@ static void pages_readonly(void **state) {
   bw_store_close(ro);
   char *nothing = bw_xasprintf("%s/none.db", fx->dir);
   ro = NULL;
-  assert_int_equal(bw_store_open_readonly(nothing, &ro, &fx->errs), -ENOENT);
+  assert_true(bw_store_open_readonly(nothing, &ro, &fx->errs) < 0);
   assert_null(ro);
   assert_int_equal(access(nothing, F_OK), -1); /* and did not create it */
   free(nothing);
