@@ -33,6 +33,8 @@ static int read_run(struct bw_store *store, int64_t id, bool with_samples, struc
     return r;
   }
   if (!with_samples) {
+    for (size_t i = 0; i < run->n_samples; i++)
+      free(run->samples[i].error_class);
     free(run->samples);
     run->samples = NULL;
     run->n_samples = run->cap_samples = 0;
