@@ -104,9 +104,12 @@ class StatusPageTest(unittest.TestCase):
         if browser:
             browser.quit()
         daemon = getattr(cls, "daemon", None)
-        if daemon:
-            daemon.stop()
+        rc = daemon.stop() if daemon else 0
+        log = daemon.log() if daemon else ""
         shutil.rmtree(cls.dir, ignore_errors=True)
+        # A clean stop: under the sanitizers, a leak or a bad access makes this non-zero.
+        if rc != 0:
+            raise AssertionError("benchwatchd exited %d:\n%s" % (rc, log[-4000:]))
 
     @classmethod
     def query(cls, sql, *args):
