@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bw_mail.h"
 #include "bw_report.h"
 #include "bw_report_mail.h"
 #include "bw_transfer.h"
@@ -34,6 +35,30 @@ static int deliver(const struct bw_report *settings, const struct bw_nightly *re
   free(password);
   free(message);
   return r;
+}
+
+/* The HTML as a page of its own: the charts inside it as data: addresses, nothing fetched. */
+static char *page(const struct bw_nightly *rep, struct bw_errs *errs) {
+  char **src = bw_xcalloc(rep->n_targets + 1, sizeof(*src));
+  char *html = NULL;
+  size_t i;
+  for (i = 0; i < rep->n_targets; i++) {
+    unsigned char *png;
+    size_t len;
+    if (bw_report_chart(rep, i, &png, &len, errs) < 0)
+      goto out;
+    struct bw_buf b = {0};
+    bw_buf_printf(&b, "data:image/png;base64,");
+    bw_mail_base64(&b, png, len, 0);
+    src[i] = bw_buf_take(&b);
+    free(png);
+  }
+  html = bw_report_html(rep, (const char *const *)src);
+out:
+  for (size_t k = 0; k < rep->n_targets; k++)
+    free(src[k]);
+  free(src);
+  return html;
 }
 
 int cmd_report(int argc, char **argv) {
@@ -103,8 +128,13 @@ int cmd_report(int argc, char **argv) {
     r = deliver(&cfg->report, &rep, now);
     bw_report_free(&rep);
   } else {
-    char *text = strcmp(format, "html") == 0 ? bw_report_html(&rep) : bw_report_text(&rep);
-    (void)fputs(text, stdout);
+    char *text = strcmp(format, "html") == 0 ? page(&rep, &errs) : bw_report_text(&rep);
+    if (text) {
+      (void)fputs(text, stdout);
+    } else {
+      print_errs(&errs);
+      r = 1;
+    }
     free(text);
     bw_report_free(&rep);
   }

@@ -39,7 +39,7 @@ static const char html_body[] =
 
 static char *compose(const char *subject, struct bw_errs *errs) {
   struct bw_mail_message m = {"benchwatch@monitor.example.org", two_to, 2, subject, text_body,
-                              html_body, "monitor.example.org"};
+                              html_body, "monitor.example.org", NULL, 0};
   return bw_mail_compose(&m, NOW_US, errs);
 }
 
@@ -254,7 +254,7 @@ static void many_recipients_fold(void **state) {
     (void)snprintf(names[i], sizeof(names[i]), "operations-team-%02d@example.org", i);
     to[i] = names[i];
   }
-  struct bw_mail_message m = {"a@b", to, 12, "s", "t", NULL, "h"};
+  struct bw_mail_message m = {"a@b", to, 12, "s", "t", NULL, "h", NULL, 0};
   char *msg = bw_mail_compose(&m, NOW_US, &errs);
   assert_non_null(msg);
   assert_lines_ok(msg);
@@ -272,7 +272,7 @@ static void header_injection_refused(void **state) {
   struct bw_errs errs = {0};
   const char *bad_to[] = {"ops@example.org\r\nBcc: victim@example.org"};
   (void)state;
-  struct bw_mail_message m = {"a@b", two_to, 2, "report\r\nBcc: x@y", "t", "h", "host"};
+  struct bw_mail_message m = {"a@b", two_to, 2, "report\r\nBcc: x@y", "t", "h", "host", NULL, 0};
   assert_null(bw_mail_compose(&m, NOW_US, &errs));
   assert_int_equal(errs.n, 1);
   assert_non_null(strstr(errs.msg[0], "subject contains a line break"));
