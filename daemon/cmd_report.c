@@ -63,10 +63,13 @@ out:
 
 int cmd_report(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"since", required_argument, NULL, 's'}, {"format", required_argument, NULL, 'f'},
-      {"db", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'C'},
+      {"since", required_argument, NULL, 's'},
+      {"format", required_argument, NULL, 'f'},
+      {"db", required_argument, NULL, 'd'},
+      {"config", required_argument, NULL, 'C'},
       {"send", no_argument, NULL, 'S'},
-      {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL, *format = "text";
   int64_t since = 24 * 3600 * INT64_C(1000000);

@@ -22,9 +22,9 @@
 struct rgb {
   double r, g, b;
 };
-static const struct rgb c_line = {0.12, 0.37, 0.75};   /* the runs */
-static const struct rgb c_band = {0.11, 0.50, 0.23};   /* the normal band and the reference */
-static const struct rgb c_bad = {0.72, 0.00, 0.13};    /* regressions, failed runs */
+static const struct rgb c_line = {0.12, 0.37, 0.75}; /* the runs */
+static const struct rgb c_band = {0.11, 0.50, 0.23}; /* the normal band and the reference */
+static const struct rgb c_bad = {0.72, 0.00, 0.13};  /* regressions, failed runs */
 static const struct rgb c_accepted = {0.45, 0.45, 0.45};
 static const struct rgb c_text = {0.27, 0.27, 0.27};
 static const struct rgb c_grid = {0.88, 0.88, 0.88};
@@ -255,10 +255,8 @@ static cairo_status_t to_buf(void *closure, const unsigned char *data, unsigned 
 
 int bw_chart_png(const struct bw_chart *c, unsigned char **ret, size_t *ret_len,
                  struct bw_errs *errs) {
-  if (c->width < 200 || c->height < 80 || c->width > 4000 || c->height > 4000 ||
-      !(c->scale > 0)) {
-    bw_errs_add(errs, "chart: %dx%d pixels, scale %g: out of range", c->width, c->height,
-                c->scale);
+  if (c->width < 200 || c->height < 80 || c->width > 4000 || c->height > 4000 || !(c->scale > 0)) {
+    bw_errs_add(errs, "chart: %dx%d pixels, scale %g: out of range", c->width, c->height, c->scale);
     return -EINVAL;
   }
   struct bw_buf png = {0};

@@ -23,17 +23,17 @@ struct bw_chart_span {
 };
 
 struct bw_chart {
-  int width, height;          /* pixels, at least 200 x 80 */
-  int64_t from_us, until_us;  /* the time axis */
-  int64_t period_from_us;     /* [period_from_us, until_us) is shaded; 0: nothing shaded */
+  int width, height;             /* pixels, at least 200 x 80 */
+  int64_t from_us, until_us;     /* the time axis */
+  int64_t period_from_us;        /* [period_from_us, until_us) is shaded; 0: nothing shaded */
   const struct bw_point *points; /* oldest first; value NAN for a failed run */
   size_t n_points;
-  double reference;  /* the baseline; NAN: none, and no band */
-  double threshold;  /* the band's other edge (bw_detect_threshold); NAN: no band */
+  double reference; /* the baseline; NAN: none, and no band */
+  double threshold; /* the band's other edge (bw_detect_threshold); NAN: no band */
   const struct bw_chart_span *spans;
   size_t n_spans;
-  double scale;      /* axis labels show value / scale ... */
-  const char *unit;  /* ... in this unit ("ms", "MB/s") */
+  double scale;     /* axis labels show value / scale ... */
+  const char *unit; /* ... in this unit ("ms", "MB/s") */
 };
 
 /*

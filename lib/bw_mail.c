@@ -253,8 +253,10 @@ char *bw_mail_compose(const struct bw_mail_message *m, int64_t now_us, struct bw
     if (r == 0 && (strpbrk(m->inl[i].cid, "<>\" ") || strchr(m->inl[i].filename, '"') ||
                    strlen(m->inl[i].cid) > 60 || strlen(m->inl[i].filename) > 60 ||
                    strlen(m->inl[i].type) > 40)) {
-      bw_errs_add(errs, "mail: picture %zu: a Content-ID, file name or type that does not fit a "
-                        "header line", i + 1);
+      bw_errs_add(errs,
+                  "mail: picture %zu: a Content-ID, file name or type that does not fit a "
+                  "header line",
+                  i + 1);
       r = -EINVAL;
     }
   }

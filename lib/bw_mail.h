@@ -14,21 +14,21 @@
 
 /* A picture the HTML shows in place: it refers to it as "cid:" followed by cid. */
 struct bw_mail_inline {
-  const char *cid;          /* the Content-ID without its <>: printable ASCII, e.g. "a1@host" */
-  const char *type;         /* "image/png" */
-  const char *filename;     /* offered when a reader saves it: printable ASCII, no '"' */
+  const char *cid;      /* the Content-ID without its <>: printable ASCII, e.g. "a1@host" */
+  const char *type;     /* "image/png" */
+  const char *filename; /* offered when a reader saves it: printable ASCII, no '"' */
   const unsigned char *data;
   size_t len;
 };
 
 struct bw_mail_message {
-  const char *from;          /* "addr@host" or "Name <addr@host>": printable ASCII */
-  const char *const *to;     /* recipients, as from; at least one */
+  const char *from;      /* "addr@host" or "Name <addr@host>": printable ASCII */
+  const char *const *to; /* recipients, as from; at least one */
   size_t n_to;
-  const char *subject;       /* UTF-8; encoded as RFC 2047 words when needed */
-  const char *text;          /* UTF-8 body; "\n" or "\r\n" end lines */
-  const char *html;          /* UTF-8 HTML alternative, or NULL for text/plain alone */
-  const char *hostname;      /* right-hand side of the Message-ID */
+  const char *subject;              /* UTF-8; encoded as RFC 2047 words when needed */
+  const char *text;                 /* UTF-8 body; "\n" or "\r\n" end lines */
+  const char *html;                 /* UTF-8 HTML alternative, or NULL for text/plain alone */
+  const char *hostname;             /* right-hand side of the Message-ID */
   const struct bw_mail_inline *inl; /* the pictures the HTML shows (with html only) */
   size_t n_inline;
 };
@@ -38,9 +38,10 @@ struct bw_mail_message {
  * Date, From, To (folded), Subject, Message-ID (unique per call within a process), MIME-Version
  * and a multipart/alternative body of quoted-printable text/plain and text/html parts, CRLF line
  * endings throughout. With pictures, the HTML and they form a multipart/related part (RFC 2387)
- * in the place of the HTML alone: each picture base64 with its Content-ID, inline. Returns the message (the caller frees it), or NULL with a message in errs
- * when a header value holds CR, LF or other control characters (header injection), an address
- * or the hostname is not printable ASCII, or a required field is missing.
+ * in the place of the HTML alone: each picture base64 with its Content-ID, inline. Returns the
+ * message (the caller frees it), or NULL with a message in errs when a header value holds CR, LF or
+ * other control characters (header injection), an address or the hostname is not printable ASCII,
+ * or a required field is missing.
  */
 char *bw_mail_compose(const struct bw_mail_message *m, int64_t now_us, struct bw_errs *errs);
 

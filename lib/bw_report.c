@@ -67,7 +67,7 @@ static void regression_line(struct bw_buf *b, const struct bw_nightly *r,
   char tn[200], since[64], base[32], obs[32];
   target_name(g->test, g->backend, tn, sizeof(tn));
   when(g->opened_us, since, sizeof(since));
-  const char *how = g->closed_us == BW_NONE ? NULL
+  const char *how = g->closed_us == BW_NONE  ? NULL
                     : g->acked_us != BW_NONE ? "accepted"
                                              : "recovered";
   if (html) {
@@ -186,7 +186,8 @@ char *bw_report_text(const struct bw_nightly *r) {
     bw_buf_printf(&b, "Status page: %s/\n", r->url);
   free(subject);
   if (bw_report_quiet(r))
-    bw_buf_printf(&b, "\nAll normal: no regression open, none opened or closed, nothing failing.\n");
+    bw_buf_printf(&b,
+                  "\nAll normal: no regression open, none opened or closed, nothing failing.\n");
   if (r->n_open) {
     bw_buf_printf(&b, "\nOPEN REGRESSIONS\n");
     for (size_t i = 0; i < r->n_open; i++)
@@ -262,7 +263,6 @@ char *bw_report_text(const struct bw_nightly *r) {
   return bw_buf_take(&b);
 }
 
-
 /*
  * The HTML part. Mail clients keep inline styles best (some drop <style>), so the layout is in
  * style attributes: one column at most 640 px wide, text that wraps, long words broken, and
@@ -273,8 +273,9 @@ char *bw_report_text(const struct bw_nightly *r) {
 #define BAD "color:#b00020;font-weight:bold;"
 
 static void html_figure(struct bw_buf *b, const char *name, const char *value, bool bad) {
-  bw_buf_printf(b, "<span style=\"white-space:nowrap;display:inline-block;margin-right:14px\">%s "
-                   "<b%s>%s</b></span>",
+  bw_buf_printf(b,
+                "<span style=\"white-space:nowrap;display:inline-block;margin-right:14px\">%s "
+                "<b%s>%s</b></span>",
                 name, bad ? " style=\"" BAD "\"" : "", value);
 }
 
@@ -332,8 +333,9 @@ static void html_target(struct bw_buf *b, const struct bw_nightly *r, size_t i, 
     bw_buf_printf(b, "\" width=\"%d\" height=\"%d\" alt=\"", BW_REPORT_CHART_WIDTH,
                   BW_REPORT_CHART_HEIGHT);
     html_escape(b, tn);
-    bw_buf_printf(b, ": %s, %s\" style=\"display:block;width:100%%;max-width:%dpx;height:auto;"
-                     "border:0;margin:6px 0 2px\">\n",
+    bw_buf_printf(b,
+                  ": %s, %s\" style=\"display:block;width:100%%;max-width:%dpx;height:auto;"
+                  "border:0;margin:6px 0 2px\">\n",
                   t->metric->label, t->metric->unit, BW_REPORT_CHART_WIDTH);
   }
   bw_buf_printf(b, "<div style=\"" SMALL "\">");
@@ -411,8 +413,9 @@ char *bw_report_html(const struct bw_nightly *r, const char *const *chart_src) {
   for (size_t gi = 0; gi < 3; gi++) {
     if (!groups[gi].n)
       continue;
-    bw_buf_printf(&b, "<h2 style=\"font-size:17px;margin:14px 0 4px\">%s</h2>\n"
-                      "<ul style=\"margin:0;padding-left:20px\">\n",
+    bw_buf_printf(&b,
+                  "<h2 style=\"font-size:17px;margin:14px 0 4px\">%s</h2>\n"
+                  "<ul style=\"margin:0;padding-left:20px\">\n",
                   groups[gi].title);
     for (size_t i = 0; i < groups[gi].n; i++)
       regression_line(&b, r, &groups[gi].list[i], true);

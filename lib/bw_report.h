@@ -33,19 +33,19 @@ struct bw_nightly_target {
   const struct bw_metric *metric;
   size_t runs;
   size_t failures;
-  double median;   /* the period's median of the metric, NAN without good runs */
-  double p90, p99; /* pages: the period's median of the runs' p90 and p99; NAN otherwise */
+  double median;      /* the period's median of the metric, NAN without good runs */
+  double p90, p99;    /* pages: the period's median of the runs' p90 and p99; NAN otherwise */
   double week_before; /* the median of the same period a week earlier, NAN without runs */
   double threshold;   /* the normal band's edge against baseline (bw_detect_threshold) */
-  double baseline; /* the mode of the window ending with the period, NAN without history */
+  double baseline;    /* the mode of the window ending with the period, NAN without history */
   double ratio;
-  bool open;       /* a regression of this target is open now */
-  double latest;   /* the latest good run's figure in the period, NAN without one */
-  double latest_ratio; /* ... over the judge's reference */
+  bool open;             /* a regression of this target is open now */
+  double latest;         /* the latest good run's figure in the period, NAN without one */
+  double latest_ratio;   /* ... over the judge's reference */
   int64_t open_since_us; /* when the open regression (figure first, else availability) opened */
   const char *open_what; /* its figure's label, or "availability"; NULL when none is open */
   bool last_failed;
-  double *values;  /* the period's good values, oldest first, for the text sparkline */
+  double *values; /* the period's good values, oldest first, for the text sparkline */
   size_t n_values;
   struct bw_point *history; /* runs of the chart's span, oldest first, NAN for failed ones */
   size_t n_history;

@@ -105,16 +105,17 @@ static bool same_target(const struct bw_regression *g, const struct bw_target_ro
 }
 
 /* Copies the regressions that pass keep() into a new list. */
-static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until,
-                 int which, struct bw_regression **ret, size_t *ret_n) {
+static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until, int which,
+                 struct bw_regression **ret, size_t *ret_n) {
   *ret = NULL;
   *ret_n = 0;
   size_t cap = 0;
   for (size_t i = 0; i < n; i++) {
     const struct bw_regression *g = &all[i];
-    bool keep = which == 0   ? g->opened_us >= from && g->opened_us < until
-                : which == 1 ? g->closed_us == BW_NONE
-                             : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
+    bool keep = which == 0 ? g->opened_us >= from && g->opened_us < until
+                : which == 1
+                    ? g->closed_us == BW_NONE
+                    : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
     if (!keep)
       continue;
     bw_xgrow(ret, &cap, *ret_n + 1, sizeof(**ret));
@@ -206,9 +207,8 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
   ret->host = bw_xstrdup(host);
   ret->from_us = from_us;
   ret->until_us = until_us;
-  ret->chart_from_us = until_us - from_us > BW_REPORT_CHART_SPAN_US
-                           ? from_us
-                           : until_us - BW_REPORT_CHART_SPAN_US;
+  ret->chart_from_us =
+      until_us - from_us > BW_REPORT_CHART_SPAN_US ? from_us : until_us - BW_REPORT_CHART_SPAN_US;
   if (cfg && cfg->report.enabled && cfg->report.url) {
     ret->url = bw_xstrdup(cfg->report.url);
     for (size_t k = strlen(ret->url); k > 0 && ret->url[k - 1] == '/'; k--)
@@ -273,12 +273,12 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       break;
     t->open = t->open || jv.open || jv.avail_open;
     t->baseline = jv.reference;
-    t->threshold = isnan(t->baseline) ? (double)NAN : bw_detect_threshold(&det, t->metric,
-                                                                           t->baseline);
+    t->threshold =
+        isnan(t->baseline) ? (double)NAN : bw_detect_threshold(&det, t->metric, t->baseline);
     t->ratio = t->median / t->baseline;
     chart_spans(all, n_all, row, ret->chart_from_us, until_us, t);
-    r = bw_store_series(store, row->id, t->metric->name, ret->chart_from_us, until_us,
-                        &t->history, &t->n_history, errs);
+    r = bw_store_series(store, row->id, t->metric->name, ret->chart_from_us, until_us, &t->history,
+                        &t->n_history, errs);
     if (r == 0)
       r = series_median(store, row->id, t->metric->name, from_us - BW_REPORT_WEEK_US,
                         until_us - BW_REPORT_WEEK_US, &t->week_before, errs);
