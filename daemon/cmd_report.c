@@ -37,24 +37,22 @@ static int deliver(const struct bw_report *settings, const struct bw_nightly *re
   return r;
 }
 
-/* The HTML as a page of its own: the charts inside it as data: addresses, nothing fetched. */
+/* The HTML as a page of its own: the charts inside it as data: addresses, nothing fetched. A
+ * chart that cannot be drawn is left out; errs says why. */
 static char *page(const struct bw_nightly *rep, struct bw_errs *errs) {
   char **src = bw_xcalloc(rep->n_targets + 1, sizeof(*src));
-  char *html = NULL;
-  size_t i;
-  for (i = 0; i < rep->n_targets; i++) {
+  for (size_t i = 0; i < rep->n_targets; i++) {
     unsigned char *png;
     size_t len;
     if (bw_report_chart(rep, i, &png, &len, errs) < 0)
-      goto out;
+      continue;
     struct bw_buf b = {0};
     bw_buf_printf(&b, "data:image/png;base64,");
     bw_mail_base64(&b, png, len, 0);
     src[i] = bw_buf_take(&b);
     free(png);
   }
-  html = bw_report_html(rep, (const char *const *)src);
-out:
+  char *html = bw_report_html(rep, (const char *const *)src);
   for (size_t k = 0; k < rep->n_targets; k++)
     free(src[k]);
   free(src);
@@ -132,12 +130,8 @@ int cmd_report(int argc, char **argv) {
     bw_report_free(&rep);
   } else {
     char *text = strcmp(format, "html") == 0 ? page(&rep, &errs) : bw_report_text(&rep);
-    if (text) {
-      (void)fputs(text, stdout);
-    } else {
-      print_errs(&errs);
-      r = 1;
-    }
+    (void)fputs(text, stdout);
+    print_errs(&errs); /* charts left out, if any: said, and the report printed anyway */
     free(text);
     bw_report_free(&rep);
   }

@@ -16,12 +16,13 @@ char *bw_report_message(const struct bw_report *settings, const struct bw_nightl
   char **names = bw_xcalloc(n + 1, sizeof(*names));
   unsigned char **pngs = bw_xcalloc(n + 1, sizeof(*pngs));
   size_t n_inl = 0;
-  /* One chart per target, attached inline: mail clients show cid: pictures, not inline SVG. */
+  /* One chart per target, attached inline: mail clients show cid: pictures, not inline SVG. A
+   * chart cairo cannot draw is left out (errs says why); the report goes out all the same. */
   for (size_t i = 0; i < n; i++) {
     unsigned char *png;
     size_t len;
     if (bw_report_chart(rep, i, &png, &len, errs) < 0)
-      goto out;
+      continue;
     pngs[i] = png;
     struct bw_mail_inline *p = &inl[n_inl++];
     char *cid = bw_xasprintf("chart%zu.%" PRIx64 ".%x@benchwatch", i + 1, (uint64_t)now_us,
@@ -53,7 +54,6 @@ char *bw_report_message(const struct bw_report *settings, const struct bw_nightl
   free(subject);
   free(text);
   free(html);
-out:
   for (size_t i = 0; i < n; i++) {
     free(src[i]);
     free(names[i]);
