@@ -12,7 +12,7 @@
 /* The plot area inside the picture: room for the value labels on the left, times below. */
 #define LEFT 52.0
 #define RIGHT 10.0
-#define TOP 10.0
+#define TOP 16.0 /* the unit above the value labels */
 #define BOTTOM 20.0
 #define FONT "DejaVu Sans"
 #define FONT_PX 11.0
@@ -48,7 +48,7 @@ static double top_of(const struct bw_chart *c, double *ret_cap) {
   double cap = normal > 0 ? 3 * normal : (double)INFINITY;
   *ret_cap = cap;
   hi = fmax(fmin(hi, cap), normal);
-  return hi > 0 ? hi * 1.1 : 1.0;
+  return hi > 0 ? hi * 1.1 : c->scale; /* nothing to show: 0 to 1 of the unit */
 }
 
 double bw_chart_x(const struct bw_chart *c, int64_t at_us) {
@@ -101,9 +101,9 @@ static void value_axis(cairo_t *cr, const struct bw_chart *c) {
     color(cr, c_text, 1);
     text_at(cr, LEFT - 5, y + FONT_PX / 2 - 1, label, 1);
   }
-  /* The unit over the labels, in the corner above the axis. */
+  /* The unit in the corner above the value labels. */
   color(cr, c_text, 1);
-  cairo_move_to(cr, 4, TOP + FONT_PX);
+  cairo_move_to(cr, 4, FONT_PX);
   cairo_show_text(cr, c->unit ? c->unit : "");
 }
 
