@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bw_chart.h"
 #include "bw_mail.h"
 #include "bw_report.h"
 #include "bw_report_mail.h"
@@ -138,5 +139,6 @@ int cmd_report(int argc, char **argv) {
   bw_errs_clear(&errs);
   bw_config_free(cfg);
   bw_store_close(store);
+  bw_chart_finish();
   return r;
 }

@@ -3,6 +3,7 @@
 
 #include <cairo.h>
 #include <errno.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,4 +301,9 @@ int bw_chart_png(const struct bw_chart *c, unsigned char **ret, size_t *ret_len,
   cairo_destroy(cr);
   cairo_surface_destroy(s);
   return r;
+}
+
+void bw_chart_finish(void) {
+  cairo_debug_reset_static_data();
+  FcFini();
 }

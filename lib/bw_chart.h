@@ -43,6 +43,13 @@ struct bw_chart {
 int bw_chart_png(const struct bw_chart *c, unsigned char **ret, size_t *ret_len,
                  struct bw_errs *errs);
 
+/*
+ * Frees what cairo and fontconfig keep between charts (the fonts they looked up). Once, at exit,
+ * after the last chart: no chart may be drawn after it. Without it the memory is still freed by
+ * the exit, but a leak checker reports it.
+ */
+void bw_chart_finish(void);
+
 /* Where a time and a value land in the picture, in pixels from its left and its top. */
 double bw_chart_x(const struct bw_chart *c, int64_t at_us);
 double bw_chart_y(const struct bw_chart *c, double value);

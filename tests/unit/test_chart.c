@@ -133,5 +133,7 @@ int main(void) {
       cmocka_unit_test(chart_pixels),
       cmocka_unit_test(chart_refuses_bad_sizes),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  int failed = cmocka_run_group_tests(tests, NULL, NULL);
+  bw_chart_finish();
+  return failed;
 }
