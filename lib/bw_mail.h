@@ -10,6 +10,11 @@
  * Mail messages as RFC 5322 + MIME text, ready for SMTP: pure composition, no I/O (sending is
  * bw_smtp_send() in bw_smtp). The output is 7-bit clean, every line is at most 78 characters
  * before its CRLF, and no line is a lone ".": it can go to any server as it is.
+ *
+ * Composed here, not with libcurl's curl_mime: a report is kept in the database as the finished
+ * message and delivered, byte for byte the same, after retries and restarts, while curl_mime
+ * only yields its bytes during the transfer that sends them. GMime would serialise it, but
+ * brings GLib into the daemon for what is one multipart layout here.
  */
 
 /* A picture the HTML shows in place: it refers to it as "cid:" followed by cid. */
