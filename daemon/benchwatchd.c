@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "bw_chart.h"
 #include "bw_config.h"
 #include "bw_file.h"
 #include "bw_log.h"
@@ -751,6 +752,7 @@ out:
   bw_spool_close(spool);
   bw_config_free(d.cfg);
   bw_errs_clear(&errs);
+  bw_chart_finish();
   if (status == 0 && !check)
     bw_log(BW_LOG_INFO, "stopped");
   bw_log_finish();

@@ -161,6 +161,9 @@ static const struct opt report_opts[] = {
      "limit for delivering the report, connecting included"},
     {"send_when_quiet", T_BOOL, REP(send_when_quiet), 0, 0, "true", 0,
      "send a short \"all normal\" report on a night with nothing to say; false = send nothing"},
+    {"url", T_URL, REP(url), 0, 0, NULL, 0,
+     "base URL of the daemon's status page as readers reach it, e.g. http://monitor:9469; "
+     "the report then links each target and regression there; absent = no links"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -1259,6 +1262,7 @@ void bw_config_free(struct bw_config *cfg) {
   free(cfg->report.tls);
   free(cfg->report.username);
   free(cfg->report.password_file);
+  free(cfg->report.url);
   free_list(cfg->report.to, cfg->report.n_to);
   free(cfg->metrics.listen);
   free(cfg);

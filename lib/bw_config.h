@@ -72,6 +72,7 @@ struct bw_report {
   char *password_file; /* the password is its first line, read at send time; NULL: none */
   int64_t timeout_us;  /* the whole delivery */
   bool send_when_quiet; /* mail a short "all normal" report on a night with nothing to say */
+  char *url; /* the status page's base URL for links in the report (http[s]://); NULL: none */
 };
 
 struct bw_metrics {

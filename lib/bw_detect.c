@@ -107,8 +107,7 @@ static double margin_of(const struct bw_detect *cfg, const struct bw_metric *m) 
   return (double)cfg->latency_margin_us;
 }
 
-/* The value beyond which a run is bad against ref (above it, or below for a throughput). */
-static double bad_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref) {
+double bw_detect_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref) {
   double margin = margin_of(cfg, m);
   if (m->higher_is_worse)
     return fmax(ref * cfg->latency_factor, ref + margin);
@@ -117,7 +116,7 @@ static double bad_threshold(const struct bw_detect *cfg, const struct bw_metric 
 
 static bool is_bad(const struct bw_detect *cfg, const struct bw_metric *m, double ref,
                    double value) {
-  double t = bad_threshold(cfg, m, ref);
+  double t = bw_detect_threshold(cfg, m, ref);
   return m->higher_is_worse ? value > t : value < t;
 }
 
@@ -181,16 +180,6 @@ void bw_baseline_compute(const struct bw_metric *m,
   double q = bw_stats_percentile(w->v, w->n, m->higher_is_worse ? 90 : 10);
   double lm = log(fmax(ret->mode, m->floor)), lq = log(fmax(q, m->floor));
   ret->spread = fmax((m->higher_is_worse ? lq - lm : lm - lq) / Z90, MIN_SPREAD);
-}
-
-void bw_baseline_band(const struct bw_baseline *b, double *ret_lo, double *ret_hi) {
-  if (b->n == 0 || isnan(b->mode) || isnan(b->spread)) {
-    *ret_lo = *ret_hi = (double)NAN;
-    return;
-  }
-  double reach = exp(b->spread * Z90);
-  *ret_lo = b->mode / reach;
-  *ret_hi = b->mode * reach;
 }
 
 /* ---- significance ---- */

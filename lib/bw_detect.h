@@ -95,17 +95,16 @@ struct bw_baseline {
   size_t pairs;     /* ... right after another bad run */
 };
 
+/*
+ * The value beyond which a run is bad against the reference ref (above it, or below it for a
+ * throughput): the factor and the margin together. Between ref and it lies the normal band.
+ */
+double bw_detect_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref);
+
 /* The baseline of a window of metric m's values (with its bad and pairs counts). n == 0 gives
  * mode NAN. */
 void bw_baseline_compute(const struct bw_metric *m,
                          const struct bw_window *w, struct bw_baseline *ret);
-
-/*
- * The band of values the baseline takes as usual, for charts: from the mode to where its spread
- * was measured (the worse side's 90th percentile), mirrored on a log scale to the better side.
- * Both NAN when b has no mode.
- */
-void bw_baseline_band(const struct bw_baseline *b, double *ret_lo, double *ret_hi);
 
 /* What the detector remembers about one target and metric between runs. Zero at the start. */
 struct bw_detect_state {

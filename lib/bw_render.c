@@ -465,14 +465,14 @@ static void value_axis(struct bw_buf *b, const struct plot *p) {
   }
 }
 
-static bool in_span(const struct bw_chart *c, int64_t us) {
+static bool in_span(const struct bw_svg_chart *c, int64_t us) {
   for (size_t i = 0; i < c->n_spans; i++)
     if (us >= c->spans[i].from_us && (c->spans[i].until_us == BW_NONE || us < c->spans[i].until_us))
       return true;
   return false;
 }
 
-char *bw_render_chart_svg(const struct bw_chart *c) {
+char *bw_render_chart_svg(const struct bw_svg_chart *c) {
   struct bw_buf b = {0};
   int w = c->width > 0 ? c->width : 720, h = c->height > 0 ? c->height : 220;
   struct plot p = {.x0 = 48,
@@ -517,7 +517,7 @@ char *bw_render_chart_svg(const struct bw_chart *c) {
   }
   bw_buf_printf(&b, "</text>");
   for (size_t i = 0; i < c->n_spans; i++) {
-    const struct bw_chart_span *s = &c->spans[i];
+    const struct bw_svg_span *s = &c->spans[i];
     double x0 = px(&p, s->from_us);
     double x1 = s->until_us == BW_NONE ? p.x1 : px(&p, s->until_us);
     if (c->link)

@@ -38,20 +38,20 @@ void bw_render_escape(struct bw_buf *b, const char *s);
  * each failed one), the baseline band the judge holds and its mode, and the spans during which a
  * regression was open, shaded. Times are µs since the epoch; the axis shows local time.
  */
-struct bw_chart_span {
+struct bw_svg_span {
   int64_t from_us;
   int64_t until_us; /* BW_NONE: still open (shaded to the axis' end) */
   int64_t id;       /* the regression's id, for its link */
   bool availability;
 };
 
-struct bw_chart {
+struct bw_svg_chart {
   const struct bw_point *pts; /* oldest first; value NAN for a failed run */
   size_t n;
   int64_t from_us, until_us; /* the time axis */
   double mode;               /* NAN: no baseline yet */
   double band_lo, band_hi;   /* the band of normal values; NAN: none */
-  const struct bw_chart_span *spans;
+  const struct bw_svg_span *spans;
   size_t n_spans;
   double scale; /* value / scale is in unit */
   const char *unit;
@@ -61,6 +61,6 @@ struct bw_chart {
 };
 
 /* The chart as one inline <svg> element (no scripts, nothing fetched); allocated. */
-char *bw_render_chart_svg(const struct bw_chart *c);
+char *bw_render_chart_svg(const struct bw_svg_chart *c);
 
 #endif

@@ -61,21 +61,61 @@ static int now_and_usual(struct bw_store *store, int64_t id, const char *figure,
   return 0;
 }
 
+/* The median of a figure's good values over [from, until), every ok run counted (unlike a
+ * baseline window, which leaves out the runs judged bad): NAN without one. */
+static int series_median(struct bw_store *store, int64_t id, const char *figure, int64_t from,
+                         int64_t until, double *ret, struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
+  size_t n = 0, good = 0;
+  int r = bw_store_series(store, id, figure, from, until, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  double *v = bw_xmalloc((n + 1) * sizeof(*v));
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(pts[i].value))
+      v[good++] = pts[i].value;
+  *ret = median_of(v, good);
+  free(v);
+  free(pts);
+  return 0;
+}
+
+/* The target's regressions, of any figure, that overlap [from, until), as chart spans. */
+static void chart_spans(const struct bw_regression *all, size_t n, const struct bw_target_row *row,
+                        int64_t from, int64_t until, struct bw_nightly_target *t) {
+  size_t cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct bw_regression *g = &all[i];
+    if (strcmp(g->test, row->test) != 0 || strcmp(g->backend, row->backend) != 0)
+      continue;
+    int64_t end = g->closed_us == BW_NONE ? until : g->closed_us;
+    if (g->opened_us >= until || end < from)
+      continue;
+    bw_xgrow(&t->spans, &cap, t->n_spans + 1, sizeof(*t->spans));
+    t->spans[t->n_spans++] = (struct bw_chart_span){
+        .from_us = g->opened_us,
+        .until_us = end,
+        .accepted = g->acked_us != BW_NONE,
+    };
+  }
+}
+
 static bool same_target(const struct bw_regression *g, const struct bw_target_row *t) {
   return strcmp(g->test, t->test) == 0 && strcmp(g->backend, t->backend) == 0;
 }
 
 /* Copies the regressions that pass keep() into a new list. */
-static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until,
-                 int which, struct bw_regression **ret, size_t *ret_n) {
+static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until, int which,
+                 struct bw_regression **ret, size_t *ret_n) {
   *ret = NULL;
   *ret_n = 0;
   size_t cap = 0;
   for (size_t i = 0; i < n; i++) {
     const struct bw_regression *g = &all[i];
-    bool keep = which == 0   ? g->opened_us >= from && g->opened_us < until
-                : which == 1 ? g->closed_us == BW_NONE
-                             : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
+    bool keep = which == 0 ? g->opened_us >= from && g->opened_us < until
+                : which == 1
+                    ? g->closed_us == BW_NONE
+                    : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
     if (!keep)
       continue;
     bw_xgrow(ret, &cap, *ret_n + 1, sizeof(**ret));
@@ -167,6 +207,13 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
   ret->host = bw_xstrdup(host);
   ret->from_us = from_us;
   ret->until_us = until_us;
+  ret->chart_from_us =
+      until_us - from_us > BW_REPORT_CHART_SPAN_US ? from_us : until_us - BW_REPORT_CHART_SPAN_US;
+  if (cfg && cfg->report.enabled && cfg->report.url) {
+    ret->url = bw_xstrdup(cfg->report.url);
+    for (size_t k = strlen(ret->url); k > 0 && ret->url[k - 1] == '/'; k--)
+      ret->url[k - 1] = '\0';
+  }
   int r = bw_store_targets(store, &rows, &n_rows, errs);
   if (r == 0)
     r = bw_store_regressions(store, from_us - YEAR_US, false, &all, &n_all, errs);
@@ -201,6 +248,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       free(pts);
       continue; /* nothing ran and nothing is wrong: not worth a line */
     }
+    t->target_id = row->id;
     t->test = bw_xstrdup(row->test);
     t->backend = bw_xstrdup(row->backend);
     ret->n_targets++; /* counted now, so that an error below still frees it */
@@ -225,7 +273,22 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       break;
     t->open = t->open || jv.open || jv.avail_open;
     t->baseline = jv.reference;
+    t->threshold =
+        isnan(t->baseline) ? (double)NAN : bw_detect_threshold(&det, t->metric, t->baseline);
     t->ratio = t->median / t->baseline;
+    chart_spans(all, n_all, row, ret->chart_from_us, until_us, t);
+    r = bw_store_series(store, row->id, t->metric->name, ret->chart_from_us, until_us, &t->history,
+                        &t->n_history, errs);
+    if (r == 0)
+      r = series_median(store, row->id, t->metric->name, from_us - BW_REPORT_WEEK_US,
+                        until_us - BW_REPORT_WEEK_US, &t->week_before, errs);
+    t->p90 = t->p99 = (double)NAN;
+    if (r == 0 && row->kind == BW_KIND_PAGE)
+      r = series_median(store, row->id, "p90_us", from_us, until_us, &t->p90, errs);
+    if (r == 0 && row->kind == BW_KIND_PAGE)
+      r = series_median(store, row->id, "p99_us", from_us, until_us, &t->p99, errs);
+    if (r < 0)
+      break;
     t->latest = t->n_values ? t->values[t->n_values - 1] : (double)NAN;
     t->latest_ratio = t->latest / t->baseline;
     t->open_since_us = BW_NONE;
@@ -289,6 +352,8 @@ void bw_report_free(struct bw_nightly *r) {
     free(r->targets[i].test);
     free(r->targets[i].backend);
     free(r->targets[i].values);
+    free(r->targets[i].history);
+    free(r->targets[i].spans);
     free(r->targets[i].diagnosis);
     free(r->targets[i].env_change);
     free(r->targets[i].odd);
@@ -299,5 +364,6 @@ void bw_report_free(struct bw_nightly *r) {
   bw_regressions_free(r->open, r->n_open);
   bw_regressions_free(r->closed, r->n_closed);
   free(r->host);
+  free(r->url);
   memset(r, 0, sizeof(*r));
 }

@@ -298,14 +298,14 @@ static void key_figs(struct bw_buf *b, const struct bw_status_target *t) {
 }
 
 static void chart(struct bw_buf *b, const struct bw_status_target *t, bool wide) {
-  struct bw_chart_span *spans = bw_xcalloc(t->n_spans + 1, sizeof(*spans));
+  struct bw_svg_span *spans = bw_xcalloc(t->n_spans + 1, sizeof(*spans));
   for (size_t i = 0; i < t->n_spans; i++) {
     spans[i].from_us = t->spans[i].opened_us;
     spans[i].until_us = t->spans[i].closed_us;
     spans[i].id = t->spans[i].id;
     spans[i].availability = strcmp(t->spans[i].metric, BW_METRIC_AVAILABILITY) == 0;
   }
-  struct bw_chart c = {
+  struct bw_svg_chart c = {
       .pts = t->history,
       .n = t->n_history,
       .from_us = t->from_us,
@@ -330,7 +330,7 @@ static void chart(struct bw_buf *b, const struct bw_status_target *t, bool wide)
 
 static void legend(struct bw_buf *b) {
   bw_buf_printf(b, "<div class=\"legend\"><span><i style=\"background:#1f5fbf;height:3px\"></i>"
-                   "runs</span><span><i style=\"background:rgba(27,122,61,.25)\"></i>usual band"
+                   "runs</span><span><i style=\"background:rgba(27,122,61,.25)\"></i>normal band"
                    "</span><span><i style=\"border-top:2px dashed #1b7a3d;height:0\"></i>baseline"
                    "</span><span><i style=\"background:rgba(179,38,30,.25)\"></i>regression open"
                    "</span><span style=\"color:#b3261e\">&times; failed run</span></div>");

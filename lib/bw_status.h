@@ -41,7 +41,8 @@ struct bw_status_target {
   int64_t regression_id; /* the open regression behind the state, else 0 */
   struct bw_run *latest; /* the latest run (samples left out), NULL when none */
   /* The judge's view now: its baseline (mode NAN until there is history), the reference it
-   * judges against (the frozen baseline while a regression is open), and the usual band. */
+   * judges against (the frozen baseline while a regression is open), and the normal band from
+   * the reference to where a run is bad (bw_detect_threshold()). */
   struct bw_baseline baseline;
   double reference;
   double band_lo, band_hi;

@@ -119,9 +119,13 @@ static int collect_one(struct bw_store *store, const struct bw_config *cfg,
   }
   t->baseline = jv.baseline;
   t->reference = jv.reference;
-  struct bw_baseline around = jv.baseline;
-  around.mode = jv.reference;
-  bw_baseline_band(&around, &t->band_lo, &t->band_hi);
+  /* The normal band as the mail's charts draw it: from the reference to where a run is bad. */
+  t->band_lo = t->band_hi = (double)NAN;
+  if (!isnan(jv.reference)) {
+    double threshold = bw_detect_threshold(&det, t->metric, jv.reference);
+    t->band_lo = fmin(jv.reference, threshold);
+    t->band_hi = fmax(jv.reference, threshold);
+  }
   decide(t, &jv);
   return 0;
 }

@@ -172,7 +172,10 @@ static void index_page(void **state) {
   assert_true(home->since_us >= T0 + SLOW_FROM * HOUR);
   assert_true(home->reference == jv.reference);
   assert_true(home->reference > 90e3 && home->reference < 105e3);
-  assert_true(home->band_lo < home->reference && home->band_hi > home->reference);
+  /* the band: from the reference up to where a run is judged worse */
+  assert_true(home->band_lo == home->reference);
+  assert_true(home->band_hi == bw_detect_threshold(&det, home->metric, home->reference));
+  assert_true(home->band_hi > home->reference);
   assert_int_equal(home->n_history, RUNS);
   assert_int_equal(home->latest->p50_us, fx->home_last_p50);
   assert_int_equal(home->n_spans, 1);
@@ -271,22 +274,22 @@ static void chart(void **state) {
       {.run_id = 2, .started_us = T0 + HOUR, .value = (double)NAN},
       {.run_id = 3, .started_us = T0 + 2 * HOUR, .value = 200e3},
   };
-  struct bw_chart_span span = {.from_us = T0 + HOUR, .until_us = BW_NONE, .id = 7};
-  struct bw_chart c = {.pts = pts,
-                       .n = 3,
-                       .from_us = T0,
-                       .until_us = T0 + 2 * HOUR,
-                       .mode = 100e3,
-                       .band_lo = 90e3,
-                       .band_hi = 110e3,
-                       .spans = &span,
-                       .n_spans = 1,
-                       .scale = 1e3,
-                       .unit = "ms",
-                       .label = "<median>",
-                       .width = 400,
-                       .height = 200,
-                       .link = "/regression/"};
+  struct bw_svg_span span = {.from_us = T0 + HOUR, .until_us = BW_NONE, .id = 7};
+  struct bw_svg_chart c = {.pts = pts,
+                           .n = 3,
+                           .from_us = T0,
+                           .until_us = T0 + 2 * HOUR,
+                           .mode = 100e3,
+                           .band_lo = 90e3,
+                           .band_hi = 110e3,
+                           .spans = &span,
+                           .n_spans = 1,
+                           .scale = 1e3,
+                           .unit = "ms",
+                           .label = "<median>",
+                           .width = 400,
+                           .height = 200,
+                           .link = "/regression/"};
   char *svg = bw_render_chart_svg(&c);
   assert_non_null(strstr(svg, "&lt;median&gt; (ms)"));
   assert_non_null(strstr(svg, "aria-label=\"&lt;median&gt; over time: 3 runs, 1 failed\""));
