@@ -94,6 +94,109 @@ CREATE INDEX run_target_started ON run (target_id, started_us);
 -- Reports over all targets for a period.
 CREATE INDEX run_started ON run (started_us);
 
+-- One row per target and UTC day that has runs: what the daily view shows, summed so that a new
+-- run only adds to it. Sums and counts of a figure leave out the runs that did not measure it,
+-- so sum / count is the mean of those that did; NULL when none did.
+CREATE TABLE run_day (
+  target_id    INTEGER NOT NULL REFERENCES target (id) ON DELETE CASCADE,
+  day          TEXT NOT NULL,        -- UTC day, YYYY-MM-DD, as date(started_us / 1000000, 'unixepoch')
+  runs         INTEGER NOT NULL,
+  failed_runs  INTEGER NOT NULL,
+  partial_runs INTEGER NOT NULL,
+  first_us     INTEGER NOT NULL,     -- the day's first and last run's started_us
+  last_us      INTEGER NOT NULL,
+  p50_runs     INTEGER NOT NULL,     -- runs with a p50_us
+  p50_sum_us   INTEGER,
+  p50_min_us   INTEGER,
+  p50_max_us   INTEGER,
+  p90_max_us   INTEGER,
+  rate_runs    INTEGER NOT NULL,     -- runs with a rate_bps
+  rate_sum_bps INTEGER,
+  rate_min_bps INTEGER,
+  rate_max_bps INTEGER,
+  stall_us     INTEGER,              -- the sum of the runs' stall_us
+  PRIMARY KEY (target_id, day)
+) WITHOUT ROWID;
+-- All targets over a range of days (the daily view filtered on day_utc).
+CREATE INDEX run_day_day ON run_day (day);
+
+-- A run adds itself to its day. An UPSERT in a trigger: max(a, b) is NULL if either is, hence
+-- the coalesce.
+CREATE TRIGGER run_day_insert AFTER INSERT ON run
+BEGIN
+  INSERT INTO run_day (target_id, day, runs, failed_runs, partial_runs, first_us, last_us,
+                       p50_runs, p50_sum_us, p50_min_us, p50_max_us, p90_max_us, rate_runs,
+                       rate_sum_bps, rate_min_bps, rate_max_bps, stall_us)
+  VALUES (NEW.target_id, date(NEW.started_us / 1000000, 'unixepoch'), 1, NEW.outcome = 'failed',
+          NEW.outcome = 'partial', NEW.started_us, NEW.started_us, NEW.p50_us IS NOT NULL,
+          NEW.p50_us, NEW.p50_us, NEW.p50_us, NEW.p90_us, NEW.rate_bps IS NOT NULL, NEW.rate_bps,
+          NEW.rate_bps, NEW.rate_bps, NEW.stall_us)
+  ON CONFLICT (target_id, day) DO UPDATE SET
+    runs = runs + 1,
+    failed_runs = failed_runs + excluded.failed_runs,
+    partial_runs = partial_runs + excluded.partial_runs,
+    first_us = min(first_us, excluded.first_us),
+    last_us = max(last_us, excluded.last_us),
+    p50_runs = p50_runs + excluded.p50_runs,
+    p50_sum_us = coalesce(p50_sum_us + excluded.p50_sum_us, p50_sum_us, excluded.p50_sum_us),
+    p50_min_us = coalesce(min(p50_min_us, excluded.p50_min_us), p50_min_us, excluded.p50_min_us),
+    p50_max_us = coalesce(max(p50_max_us, excluded.p50_max_us), p50_max_us, excluded.p50_max_us),
+    p90_max_us = coalesce(max(p90_max_us, excluded.p90_max_us), p90_max_us, excluded.p90_max_us),
+    rate_runs = rate_runs + excluded.rate_runs,
+    rate_sum_bps = coalesce(rate_sum_bps + excluded.rate_sum_bps, rate_sum_bps,
+                            excluded.rate_sum_bps),
+    rate_min_bps = coalesce(min(rate_min_bps, excluded.rate_min_bps), rate_min_bps,
+                            excluded.rate_min_bps),
+    rate_max_bps = coalesce(max(rate_max_bps, excluded.rate_max_bps), rate_max_bps,
+                            excluded.rate_max_bps),
+    stall_us = coalesce(stall_us + excluded.stall_us, stall_us, excluded.stall_us);
+END;
+
+-- A run deleted or changed by hand: its day (both days, if it moved) is summed again from the
+-- runs left, through run_target_started. A minimum cannot be taken back, hence not a subtraction.
+-- When the target itself goes, run_day's rows go with it and nothing is summed again.
+CREATE TRIGGER run_day_delete AFTER DELETE ON run
+BEGIN
+  DELETE FROM run_day WHERE target_id = OLD.target_id
+                        AND day = date(OLD.started_us / 1000000, 'unixepoch');
+  INSERT INTO run_day
+  SELECT target_id, date(started_us / 1000000, 'unixepoch'), count(*), sum(outcome = 'failed'),
+         sum(outcome = 'partial'), min(started_us), max(started_us), count(p50_us), sum(p50_us),
+         min(p50_us), max(p50_us), max(p90_us), count(rate_bps), sum(rate_bps), min(rate_bps),
+         max(rate_bps), sum(stall_us)
+  FROM run
+  WHERE target_id = OLD.target_id
+    AND started_us >= unixepoch(date(OLD.started_us / 1000000, 'unixepoch')) * 1000000
+    AND started_us < unixepoch(date(OLD.started_us / 1000000, 'unixepoch'), '+1 day') * 1000000
+    AND EXISTS (SELECT 1 FROM target WHERE id = OLD.target_id)
+  GROUP BY target_id;
+END;
+
+CREATE TRIGGER run_day_update AFTER UPDATE OF target_id, started_us, outcome, p50_us, p90_us,
+  rate_bps, stall_us ON run
+BEGIN
+  DELETE FROM run_day WHERE (target_id = OLD.target_id
+                             AND day = date(OLD.started_us / 1000000, 'unixepoch'))
+                         OR (target_id = NEW.target_id
+                             AND day = date(NEW.started_us / 1000000, 'unixepoch'));
+  INSERT INTO run_day
+  SELECT target_id, date(started_us / 1000000, 'unixepoch') AS d, count(*),
+         sum(outcome = 'failed'), sum(outcome = 'partial'), min(started_us), max(started_us),
+         count(p50_us), sum(p50_us), min(p50_us), max(p50_us), max(p90_us), count(rate_bps),
+         sum(rate_bps), min(rate_bps), max(rate_bps), sum(stall_us)
+  FROM run
+  WHERE (target_id = OLD.target_id
+         AND started_us >= unixepoch(date(OLD.started_us / 1000000, 'unixepoch')) * 1000000
+         AND started_us < unixepoch(date(OLD.started_us / 1000000, 'unixepoch'), '+1 day') * 1000000)
+     OR (target_id = NEW.target_id
+         AND started_us >= unixepoch(date(NEW.started_us / 1000000, 'unixepoch')) * 1000000
+         AND started_us < unixepoch(date(NEW.started_us / 1000000, 'unixepoch'), '+1 day') * 1000000)
+  GROUP BY target_id, d;
+END;
+
+-- Failures over a period, for all targets: a few rows against every run.
+CREATE INDEX run_failed ON run (started_us) WHERE outcome = 'failed';
+
 -- The detail of a run: one row per request (page) or per timeline interval (download). Each is
 -- something that started at_us after the run began, took duration_us and moved bytes.
 CREATE TABLE sample (
@@ -244,20 +347,26 @@ FROM regression g
 JOIN target t ON t.id = g.target_id
 WHERE g.closed_us IS NULL;
 
--- One row per target and UTC day: runs, failures and the day's typical figures.
+-- One row per target and UTC day, read from run_day: as before, plus the raw columns to filter
+-- and sort on (day_utc is run_day's own day, so a range of days uses its index).
 CREATE VIEW daily AS
 SELECT t.name AS test,
        t.backend,
        t.kind,
-       date(r.started_us / 1000000, 'unixepoch') AS day_utc,
-       count(*) AS runs,
-       sum(r.outcome = 'failed') AS failed_runs,
-       sum(r.outcome = 'partial') AS partial_runs,
-       round(avg(r.p50_us) / 1e3, 2) AS avg_median_ms,
-       round(max(r.p90_us) / 1e3, 2) AS worst_p90_ms,
-       round(avg(r.rate_bps) / 1e6, 3) AS avg_mb_per_s,
-       round(min(r.rate_bps) / 1e6, 3) AS min_mb_per_s,
-       round(sum(r.stall_us) / 1e6, 1) AS stall_s
-FROM run r
-JOIN target t ON t.id = r.target_id
-GROUP BY r.target_id, day_utc;
+       d.day AS day_utc,
+       d.runs,
+       d.failed_runs,
+       d.partial_runs,
+       round(d.p50_sum_us / 1e3 / d.p50_runs, 2) AS avg_median_ms,
+       round(d.p90_max_us / 1e3, 2) AS worst_p90_ms,
+       round(d.rate_sum_bps / 1e6 / d.rate_runs, 3) AS avg_mb_per_s,
+       round(d.rate_min_bps / 1e6, 3) AS min_mb_per_s,
+       round(d.stall_us / 1e6, 1) AS stall_s,
+       round(d.p50_min_us / 1e3, 2) AS best_median_ms,
+       round(d.rate_max_bps / 1e6, 3) AS max_mb_per_s,
+       datetime(d.last_us / 1000000, 'unixepoch') AS last_run_utc,
+       d.target_id,
+       d.first_us,
+       d.last_us
+FROM run_day d
+JOIN target t ON t.id = d.target_id;
