@@ -72,7 +72,8 @@ def generate(db, n_targets, years, end_us):
     version = int(mig[-1][:4])
     rollup_mig = open(os.path.join(ROOT, "sql", "migrations", [m for m in mig if m.startswith(
         "0007")][0])).read()
-    fill = re.search(r"^INSERT INTO run_day\nSELECT .*?;$", rollup_mig, re.S | re.M).group(0)
+    fill = rollup_mig[rollup_mig.index("-- The runs already stored"):
+                      rollup_mig.index("-- One row per target and UTC day, read from run_day")]
     targets = target_names(n_targets)
     values = ",".join("(%d, '%s', '%s', '%s', 'http://127.0.0.1:9/%s', %d)"
                       % (i, name, be, kind, name, first_us) for i, name, be, kind in targets)
@@ -310,10 +311,10 @@ def history(a):
     config = os.path.join(tmp, "scale.yaml")
     write_config(config, os.path.abspath(db), a.targets)
     print("\n%-40s %9s" % ("command", "s"))
-    page, dl = "page-%04d" % 97, "dl-0000"
+    page, dl = "page-%04d" % 96, "dl-0000"
     for cmd in (["report", "--since", "24h"], ["report", "--since", "24h", "--format", "html"],
                 ["history", page, "--since", "2d"], ["history", page],
-                ["history", dl, "--since", "7d"], ["backtest", page], ["baseline", dl],
+                ["history", dl, "--backend", "node-2:8088", "--since", "7d"], ["backtest", page], ["baseline", dl],
                 ["regressions", "--open"], ["regressions", "--since", "30d"]):
         _, secs = timed([cli] + cmd + ["--config", config])
         _, secs2 = timed([cli] + cmd + ["--config", config])

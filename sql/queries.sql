@@ -30,23 +30,25 @@ WHERE started_us >= unixepoch('now', '-1 day') * 1000000
 GROUP BY test, backend, kind
 ORDER BY test, backend;
 
--- 2. The slowest page targets and backends this week: the median of their runs' median request
---    times (the middle run, not an average the tail can drag), slowest first.
+-- 2. The slowest page targets and backends this week: the median of their days' median request
+--    times (each day's is the middle run of that day, kept in run_day; not an average the tail
+--    can drag), slowest first. A week of days is 8 rows a target, however often it runs.
 WITH week AS (
   SELECT test,
          backend,
          median_ms,
-         row_number() OVER (PARTITION BY test, backend ORDER BY median_ms) AS i,
-         count(*) OVER (PARTITION BY test, backend) AS n
-  FROM runs_readable
+         sum(runs) OVER w AS runs,
+         row_number() OVER (w ORDER BY median_ms) AS i,
+         count(*) OVER w AS n
+  FROM daily
   WHERE kind = 'page'
-    AND outcome = 'ok'
     AND median_ms IS NOT NULL
-    AND started_us >= unixepoch('now', '-7 days') * 1000000
+    AND day_utc >= date('now', '-7 days')
+  WINDOW w AS (PARTITION BY target_id)
 )
 SELECT test,
        backend,
-       n AS runs,
+       runs,
        round(avg(median_ms), 2) AS week_median_ms
 FROM week
 WHERE i IN ((n + 1) / 2, (n + 2) / 2)
@@ -54,24 +56,26 @@ GROUP BY test, backend
 ORDER BY week_median_ms DESC
 LIMIT 20;
 
--- 3. The slowest download targets and backends this week: the median MB/s of their runs, slowest
---    first. Partial runs (stopped by max_time or max_bytes) count: their rate up to the cap stands.
+-- 3. The slowest download targets and backends this week: the median of their days' median
+--    MB/s, slowest first. Partial runs (stopped by max_time or max_bytes) count: their rate up to
+--    the cap stands.
 WITH week AS (
   SELECT test,
          backend,
-         mb_per_s,
-         row_number() OVER (PARTITION BY test, backend ORDER BY mb_per_s) AS i,
-         count(*) OVER (PARTITION BY test, backend) AS n
-  FROM runs_readable
+         median_mb_per_s,
+         sum(runs) OVER w AS runs,
+         row_number() OVER (w ORDER BY median_mb_per_s) AS i,
+         count(*) OVER w AS n
+  FROM daily
   WHERE kind = 'download'
-    AND outcome IN ('ok', 'partial')
-    AND mb_per_s IS NOT NULL
-    AND started_us >= unixepoch('now', '-7 days') * 1000000
+    AND median_mb_per_s IS NOT NULL
+    AND day_utc >= date('now', '-7 days')
+  WINDOW w AS (PARTITION BY target_id)
 )
 SELECT test,
        backend,
-       n AS runs,
-       round(avg(mb_per_s), 3) AS week_median_mb_per_s
+       runs,
+       round(avg(median_mb_per_s), 3) AS week_median_mb_per_s
 FROM week
 WHERE i IN ((n + 1) / 2, (n + 2) / 2)
 GROUP BY test, backend

@@ -96,7 +96,9 @@ CREATE INDEX run_started ON run (started_us);
 
 -- One row per target and UTC day that has runs: what the daily view shows, summed so that a new
 -- run only adds to it. Sums and counts of a figure leave out the runs that did not measure it,
--- so sum / count is the mean of those that did; NULL when none did.
+-- so sum / count is the mean of those that did; NULL when none did. The day's medians are taken
+-- again from the day's runs (through run_target_started) each time one is added: a median
+-- cannot be summed, and a day holds at most 1440 runs of a target that runs every minute.
 CREATE TABLE run_day (
   target_id    INTEGER NOT NULL REFERENCES target (id) ON DELETE CASCADE,
   day          TEXT NOT NULL,        -- UTC day, YYYY-MM-DD, as date(started_us / 1000000, 'unixepoch')
@@ -109,11 +111,13 @@ CREATE TABLE run_day (
   p50_sum_us   INTEGER,
   p50_min_us   INTEGER,
   p50_max_us   INTEGER,
+  p50_med_us   REAL,                 -- the median of the day's p50_us
   p90_max_us   INTEGER,
   rate_runs    INTEGER NOT NULL,     -- runs with a rate_bps
   rate_sum_bps INTEGER,
   rate_min_bps INTEGER,
   rate_max_bps INTEGER,
+  rate_med_bps REAL,                 -- the median of the day's rate_bps
   stall_us     INTEGER,              -- the sum of the runs' stall_us
   PRIMARY KEY (target_id, day)
 ) WITHOUT ROWID;
@@ -124,9 +128,9 @@ CREATE INDEX run_day_day ON run_day (day);
 -- the coalesce.
 CREATE TRIGGER run_day_insert AFTER INSERT ON run
 BEGIN
-  INSERT INTO run_day (target_id, day, runs, failed_runs, partial_runs, first_us, last_us,
-                       p50_runs, p50_sum_us, p50_min_us, p50_max_us, p90_max_us, rate_runs,
-                       rate_sum_bps, rate_min_bps, rate_max_bps, stall_us)
+  INSERT INTO run_day (target_id, day, runs, failed_runs, partial_runs, first_us, last_us, p50_runs,
+                       p50_sum_us, p50_min_us, p50_max_us, p90_max_us, rate_runs, rate_sum_bps,
+                       rate_min_bps, rate_max_bps, stall_us)
   VALUES (NEW.target_id, date(NEW.started_us / 1000000, 'unixepoch'), 1, NEW.outcome = 'failed',
           NEW.outcome = 'partial', NEW.started_us, NEW.started_us, NEW.p50_us IS NOT NULL,
           NEW.p50_us, NEW.p50_us, NEW.p50_us, NEW.p90_us, NEW.rate_bps IS NOT NULL, NEW.rate_bps,
@@ -150,6 +154,26 @@ BEGIN
     rate_max_bps = coalesce(max(rate_max_bps, excluded.rate_max_bps), rate_max_bps,
                             excluded.rate_max_bps),
     stall_us = coalesce(stall_us + excluded.stall_us, stall_us, excluded.stall_us);
+  UPDATE run_day SET p50_med_us = (
+    SELECT avg(v) FROM (SELECT p50_us AS v, row_number() OVER (ORDER BY p50_us) AS i,
+                               count(*) OVER () AS n
+                        FROM run
+                        WHERE run.target_id = run_day.target_id
+                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                          AND p50_us IS NOT NULL)
+    WHERE i IN ((n + 1) / 2, (n + 2) / 2))
+  WHERE target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch')
+    AND NEW.p50_us IS NOT NULL;
+  UPDATE run_day SET rate_med_bps = (
+    SELECT avg(v) FROM (SELECT rate_bps AS v, row_number() OVER (ORDER BY rate_bps) AS i,
+                               count(*) OVER () AS n
+                        FROM run
+                        WHERE run.target_id = run_day.target_id
+                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                          AND rate_bps IS NOT NULL)
+    WHERE i IN ((n + 1) / 2, (n + 2) / 2))
+  WHERE target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch')
+    AND NEW.rate_bps IS NOT NULL;
 END;
 
 -- A run deleted or changed by hand: its day (both days, if it moved) is summed again from the
@@ -159,7 +183,9 @@ CREATE TRIGGER run_day_delete AFTER DELETE ON run
 BEGIN
   DELETE FROM run_day WHERE target_id = OLD.target_id
                         AND day = date(OLD.started_us / 1000000, 'unixepoch');
-  INSERT INTO run_day
+  INSERT INTO run_day (target_id, day, runs, failed_runs, partial_runs, first_us, last_us, p50_runs,
+                       p50_sum_us, p50_min_us, p50_max_us, p90_max_us, rate_runs, rate_sum_bps,
+                       rate_min_bps, rate_max_bps, stall_us)
   SELECT target_id, date(started_us / 1000000, 'unixepoch'), count(*), sum(outcome = 'failed'),
          sum(outcome = 'partial'), min(started_us), max(started_us), count(p50_us), sum(p50_us),
          min(p50_us), max(p50_us), max(p90_us), count(rate_bps), sum(rate_bps), min(rate_bps),
@@ -170,6 +196,23 @@ BEGIN
     AND started_us < unixepoch(date(OLD.started_us / 1000000, 'unixepoch'), '+1 day') * 1000000
     AND EXISTS (SELECT 1 FROM target WHERE id = OLD.target_id)
   GROUP BY target_id;
+  UPDATE run_day SET p50_med_us = (
+    SELECT avg(v) FROM (SELECT p50_us AS v, row_number() OVER (ORDER BY p50_us) AS i,
+                               count(*) OVER () AS n
+                        FROM run
+                        WHERE run.target_id = run_day.target_id
+                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                          AND p50_us IS NOT NULL)
+    WHERE i IN ((n + 1) / 2, (n + 2) / 2)),
+  rate_med_bps = (
+    SELECT avg(v) FROM (SELECT rate_bps AS v, row_number() OVER (ORDER BY rate_bps) AS i,
+                               count(*) OVER () AS n
+                        FROM run
+                        WHERE run.target_id = run_day.target_id
+                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                          AND rate_bps IS NOT NULL)
+    WHERE i IN ((n + 1) / 2, (n + 2) / 2))
+  WHERE target_id = OLD.target_id AND day = date(OLD.started_us / 1000000, 'unixepoch');
 END;
 
 CREATE TRIGGER run_day_update AFTER UPDATE OF target_id, started_us, outcome, p50_us, p90_us,
@@ -179,7 +222,9 @@ BEGIN
                              AND day = date(OLD.started_us / 1000000, 'unixepoch'))
                          OR (target_id = NEW.target_id
                              AND day = date(NEW.started_us / 1000000, 'unixepoch'));
-  INSERT INTO run_day
+  INSERT INTO run_day (target_id, day, runs, failed_runs, partial_runs, first_us, last_us, p50_runs,
+                       p50_sum_us, p50_min_us, p50_max_us, p90_max_us, rate_runs, rate_sum_bps,
+                       rate_min_bps, rate_max_bps, stall_us)
   SELECT target_id, date(started_us / 1000000, 'unixepoch') AS d, count(*),
          sum(outcome = 'failed'), sum(outcome = 'partial'), min(started_us), max(started_us),
          count(p50_us), sum(p50_us), min(p50_us), max(p50_us), max(p90_us), count(rate_bps),
@@ -192,6 +237,24 @@ BEGIN
          AND started_us >= unixepoch(date(NEW.started_us / 1000000, 'unixepoch')) * 1000000
          AND started_us < unixepoch(date(NEW.started_us / 1000000, 'unixepoch'), '+1 day') * 1000000)
   GROUP BY target_id, d;
+  UPDATE run_day SET p50_med_us = (
+    SELECT avg(v) FROM (SELECT p50_us AS v, row_number() OVER (ORDER BY p50_us) AS i,
+                               count(*) OVER () AS n
+                        FROM run
+                        WHERE run.target_id = run_day.target_id
+                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                          AND p50_us IS NOT NULL)
+    WHERE i IN ((n + 1) / 2, (n + 2) / 2)),
+  rate_med_bps = (
+    SELECT avg(v) FROM (SELECT rate_bps AS v, row_number() OVER (ORDER BY rate_bps) AS i,
+                               count(*) OVER () AS n
+                        FROM run
+                        WHERE run.target_id = run_day.target_id
+                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                          AND rate_bps IS NOT NULL)
+    WHERE i IN ((n + 1) / 2, (n + 2) / 2))
+  WHERE (target_id = OLD.target_id AND day = date(OLD.started_us / 1000000, 'unixepoch'))
+     OR (target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch'));
 END;
 
 -- Failures over a period, for all targets: a few rows against every run.
@@ -347,8 +410,9 @@ FROM regression g
 JOIN target t ON t.id = g.target_id
 WHERE g.closed_us IS NULL;
 
--- One row per target and UTC day, read from run_day: as before, plus the raw columns to filter
--- and sort on (day_utc is run_day's own day, so a range of days uses its index).
+-- One row per target and UTC day, read from run_day: runs, failures and the day's typical
+-- figures, with the raw columns to filter and sort on (day_utc is run_day's own day, so a range
+-- of days uses its index).
 CREATE VIEW daily AS
 SELECT t.name AS test,
        t.backend,
@@ -362,6 +426,8 @@ SELECT t.name AS test,
        round(d.rate_sum_bps / 1e6 / d.rate_runs, 3) AS avg_mb_per_s,
        round(d.rate_min_bps / 1e6, 3) AS min_mb_per_s,
        round(d.stall_us / 1e6, 1) AS stall_s,
+       round(d.p50_med_us / 1e3, 2) AS median_ms,
+       round(d.rate_med_bps / 1e6, 3) AS median_mb_per_s,
        round(d.p50_min_us / 1e3, 2) AS best_median_ms,
        round(d.rate_max_bps / 1e6, 3) AS max_mb_per_s,
        datetime(d.last_us / 1000000, 'unixepoch') AS last_run_utc,
