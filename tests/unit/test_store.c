@@ -907,6 +907,8 @@ static void assert_counts(struct fixture *fx, int targets, int runs, int samples
   assert_int_equal(raw_int(db, "SELECT count(*) FROM target"), targets);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM run"), runs);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sample"), samples);
+  /* run_day is written in the run's transaction: it counts exactly the runs that stayed. */
+  assert_int_equal(raw_int(db, "SELECT coalesce(sum(runs), 0) FROM run_day"), runs);
   (void)sqlite3_close(db);
 }
 
@@ -1180,6 +1182,204 @@ static void test_queries(void **state) {
   free(queries);
 }
 
+/* Every row of a query, its columns joined by '|' (NULL as nothing), one line each. */
+static char *raw_rows(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  struct bw_buf b = {0};
+  int rc;
+
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
+      const unsigned char *t = sqlite3_column_text(st, i);
+      bw_buf_printf(&b, "%s%s", i ? "|" : "", t ? (const char *)t : "");
+    }
+    bw_buf_add(&b, "\n", 1);
+  }
+  if (rc != SQLITE_DONE)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  (void)sqlite3_finalize(st);
+  return bw_buf_take(&b);
+}
+
+/* --- run_day: the per-target, per-day rollup --- */
+
+/*
+ * run_day as it would be summed from scratch from run, one line per row, for comparing with what
+ * the triggers (or migration 0007) kept. The medians are computed here with a window of their
+ * own, not with the schema's statement.
+ */
+static char *rollup_from_runs(sqlite3 *db) {
+  return raw_rows(
+      db,
+      "WITH d AS (SELECT target_id, date(started_us / 1000000, 'unixepoch') AS day, * FROM run),"
+      " p AS (SELECT target_id, day, p50_us AS v, row_number() OVER (PARTITION BY target_id,"
+      " day ORDER BY p50_us) AS i, count(*) OVER (PARTITION BY target_id, day) AS n FROM d"
+      " WHERE p50_us IS NOT NULL),"
+      " q AS (SELECT target_id, day, rate_bps AS v, row_number() OVER (PARTITION BY"
+      " target_id, day ORDER BY rate_bps) AS i, count(*) OVER (PARTITION BY target_id, day)"
+      " AS n FROM d WHERE rate_bps IS NOT NULL)"
+      " SELECT target_id, day, count(*), sum(outcome = 'failed'),"
+      " sum(outcome = 'partial'), min(started_us), max(started_us), count(p50_us),"
+      " sum(p50_us), min(p50_us), max(p50_us), max(p90_us), count(rate_bps), sum(rate_bps),"
+      " min(rate_bps), max(rate_bps), sum(stall_us),"
+      " (SELECT avg(v) FROM p WHERE p.target_id = d.target_id AND p.day = d.day"
+      "  AND i IN ((n + 1) / 2, (n + 2) / 2)),"
+      " (SELECT avg(v) FROM q WHERE q.target_id = d.target_id AND q.day = d.day"
+      "  AND i IN ((n + 1) / 2, (n + 2) / 2))"
+      " FROM d GROUP BY target_id, day ORDER BY target_id, day");
+}
+
+static char *rollup_kept(sqlite3 *db) {
+  return raw_rows(db, "SELECT target_id, day, runs, failed_runs, partial_runs,"
+                      " first_us, last_us, p50_runs, p50_sum_us, p50_min_us, p50_max_us,"
+                      " p90_max_us, rate_runs, rate_sum_bps, rate_min_bps, rate_max_bps, stall_us,"
+                      " p50_med_us, rate_med_bps FROM run_day ORDER BY target_id, day");
+}
+
+static void assert_rollup_true(sqlite3 *db) {
+  char *want = rollup_from_runs(db), *got = rollup_kept(db);
+  assert_string_equal(got, want);
+  free(want);
+  free(got);
+}
+
+/* Ten hourly page runs from 22:13 UTC: two on the first day, eight on the next, the sixth failed.
+ */
+static void put_page_days(struct fixture *fx) {
+  struct bw_run r;
+  for (int i = 0; i < 10; i++) {
+    base_run(&r, "portal-home", NULL, BW_KIND_PAGE, T0_US + i * HOUR_US);
+    if (i == 5) {
+      r.outcome = BW_OUTCOME_FAILED;
+      r.error_class = bw_xstrdup("connect");
+    } else {
+      r.p50_us = (i + 1) * 1000;
+      r.p90_us = (i + 1) * 3000;
+    }
+    (void)put(fx, &r);
+    bw_run_reset(&r);
+  }
+}
+
+/*
+ * Every way a run reaches the database keeps run_day equal to a summary from scratch: stored
+ * one by one (as the daemon and `run --store` do), imported in a batch, deleted or changed by
+ * hand, and a whole target deleted. The daily view reads it.
+ */
+static void test_rollups(void **state) {
+  struct fixture *fx = *state;
+  struct bw_run runs[3], r;
+  size_t added = 0;
+  char *text;
+
+  open_store(fx);
+  put_page_days(fx);
+  for (int i = 0; i < 3; i++) {
+    download_run(&runs[i]);
+    runs[i].started_us = T0_US + (i + 3) * HOUR_US;
+    runs[i].rate_bps = (i + 1) * INT64_C(1000000);
+    runs[i].stall_us = i * INT64_C(500000);
+  }
+  runs[1].outcome = BW_OUTCOME_OK;
+  assert_int_equal(bw_store_put_new_runs(fx->store, runs, 3, &added, &fx->errs), 0);
+  assert_int_equal(added, 3);
+  for (int i = 0; i < 3; i++)
+    bw_run_reset(&runs[i]);
+  close_store(fx);
+
+  sqlite3 *db = raw_open(fx->db);
+  raw_exec(db, "PRAGMA foreign_keys = ON");
+  assert_rollup_true(db);
+  /* The second day of portal-home by hand: 8 runs, 1 failed, p50 3..10 ms without the 6th. */
+  text = raw_rows(db, "SELECT runs, failed_runs, p50_runs, p50_sum_us, p50_min_us,"
+                      " p50_max_us, p50_med_us, p90_max_us FROM run_day d JOIN target t"
+                      " ON t.id = d.target_id WHERE t.name = 'portal-home' ORDER BY day");
+  assert_string_equal(text, "2|0|2|3000|1000|2000|1500.0|6000\n"
+                            "8|1|7|46000|3000|10000|7000.0|30000\n");
+  free(text);
+  text = raw_rows(db, "SELECT day_utc, runs, failed_runs, partial_runs,"
+                      " avg_median_ms, median_ms, worst_p90_ms, avg_mb_per_s, min_mb_per_s,"
+                      " median_mb_per_s, max_mb_per_s, stall_s FROM daily ORDER BY test, day_utc");
+  assert_string_equal(text, "2023-11-15|3|0|2||||2.0|1.0|2.0|3.0|1.5\n"
+                            "2023-11-14|2|0|0|1.5|1.5|6.0|||||\n"
+                            "2023-11-15|8|1|0|6.57|7.0|30.0|||||\n");
+  free(text);
+
+  /* By hand: the slowest run deleted, another moved to the first day, one's figure changed. */
+  raw_exec(db, "DELETE FROM run WHERE p50_us = 10000");
+  raw_exec(db, "UPDATE run SET started_us = started_us - 2 * 3600000000 WHERE p50_us = 3000");
+  raw_exec(db, "UPDATE run SET p50_us = 100 WHERE p50_us = 9000");
+  assert_rollup_true(db);
+  assert_int_equal(raw_int(db, "SELECT runs FROM run_day WHERE day = '2023-11-14' AND target_id ="
+                               " (SELECT id FROM target WHERE name = 'portal-home')"),
+                   3);
+  /* The last run of a day goes: so does the day. A target goes: so do its days. */
+  raw_exec(db, "DELETE FROM run WHERE target_id = (SELECT id FROM target WHERE kind = 'download')"
+               " AND rate_bps = 1000000");
+  assert_rollup_true(db);
+  raw_exec(db, "DELETE FROM target WHERE name = 'portal-home'");
+  assert_rollup_true(db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 1);
+  (void)sqlite3_close(db);
+
+  /* A run that is rolled back leaves no trace in run_day either. */
+  open_store(fx);
+  base_run(&r, "portal-home", NULL, BW_KIND_PAGE, T0_US);
+  r.p50_us = 1;
+  assert_int_equal(bw_store_begin(fx->store, &fx->errs), 0);
+  assert_int_equal(bw_store_put_run_in(fx->store, &r, NULL, NULL, &fx->errs), 0);
+  bw_store_rollback(fx->store);
+  bw_run_reset(&r);
+  close_store(fx);
+  db = raw_open(fx->db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 1);
+  assert_rollup_true(db);
+  (void)sqlite3_close(db);
+}
+
+/*
+ * A database from before run_day (version 6, runs and all) is given one by migration 0007, filled
+ * from its runs, and ends with the schema a new database has.
+ */
+static void test_rollup_migration(void **state) {
+  struct fixture *fx = *state;
+  char *fresh = in_dir(fx, "fresh.db");
+  char *old_dump, *new_dump;
+  struct bw_run r;
+  sqlite3 *db;
+
+  open_store(fx);
+  put_page_days(fx);
+  download_run(&r);
+  (void)put(fx, &r);
+  bw_run_reset(&r);
+  close_store(fx);
+  db = raw_open(fx->db);
+  raw_exec(db, "DROP TRIGGER run_day_insert; DROP TRIGGER run_day_delete;"
+               " DROP TRIGGER run_day_update; DROP VIEW daily; DROP TABLE run_day;"
+               " DROP INDEX run_failed; CREATE VIEW daily AS SELECT 1 AS day_utc;");
+  set_version(db, 6);
+  (void)sqlite3_close(db);
+
+  open_store(fx);
+  assert_int_equal(bw_store_version(fx->store), 7);
+  close_store(fx);
+  db = raw_open(fx->db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 3);
+  assert_rollup_true(db);
+  (void)sqlite3_close(db);
+  assert_int_equal(bw_store_open(fresh, &fx->store, &fx->errs), 0);
+  close_store(fx);
+  old_dump = schema_dump(fx->db);
+  new_dump = schema_dump(fresh);
+  assert_string_equal(old_dump, new_dump);
+  free(old_dump);
+  free(new_dump);
+  free(fresh);
+}
+
 /*
  * A run's environment is kept only when it changed: a settled host adds one row, a change (a
  * tcp_timestamps turned off) another, and the row in effect at any time is the one that began at
@@ -1243,6 +1443,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_atomicity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollups, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollup_migration, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_when_changed, setup, teardown),
   };
   int failed;
