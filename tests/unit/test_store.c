@@ -1203,6 +1203,167 @@ static char *raw_rows(sqlite3 *db, const char *sql) {
   return bw_buf_take(&b);
 }
 
+/* --- the documented queries' plans --- */
+
+/* The statements of README's "Querying history with sqlite3" (its ```sql blocks) and of
+ * sql/queries.sql, each as its own string, NULL-terminated. */
+static char **documented_queries(sqlite3 *db, size_t *ret_n) {
+  char *readme = source_file("BW_SOURCE_DIR", "README.md");
+  char *file = source_file("BW_SOURCE_DIR", "sql/queries.sql");
+  char **out = bw_xcalloc(2 * MAX_QUERIES + 1, sizeof(*out));
+  size_t n = 0;
+  const char *p = strstr(readme, "## Querying history with sqlite3");
+  assert_non_null(p);
+  const char *end = strstr(p + 1, "\n## ");
+  assert_non_null(end);
+  while ((p = strstr(p, "```sql\n")) && p < end) {
+    p += strlen("```sql\n");
+    const char *q = strstr(p, "```");
+    assert_non_null(q);
+    assert_true(n < MAX_QUERIES);
+    out[n++] = bw_xstrndup(p, (size_t)(q - p));
+    p = q + 3;
+  }
+  assert_true(n >= 5);
+  /* queries.sql, split as sqlite3 splits it. */
+  for (const char *q = file, *tail = NULL; *q; q = tail) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, q, -1, &st, &tail) != SQLITE_OK)
+      fail_msg("queries.sql: %s", sqlite3_errmsg(db));
+    if (!st)
+      continue; /* only comments and space were left */
+    assert_true(n < 2 * MAX_QUERIES);
+    out[n++] = bw_xstrdup(sqlite3_sql(st));
+    (void)sqlite3_finalize(st);
+  }
+  free(readme);
+  free(file);
+  *ret_n = n;
+  return out;
+}
+
+/* Whether a line of a plan reads the run table: a scan of it, or one of its indexes. */
+static bool reads_run(const char *d) {
+  return strncmp(d, "SCAN r ", 7) == 0 || strcmp(d, "SCAN r") == 0 ||
+         strncmp(d, "SCAN run ", 9) == 0 || strcmp(d, "SCAN run") == 0 ||
+         strstr(d, "INDEX run_target_started") || strstr(d, "INDEX run_started") ||
+         strstr(d, "INDEX run_failed");
+}
+
+/* Whether a line reads run_day (the daily view's d). */
+static bool reads_days(const char *d) {
+  return strncmp(d, "SCAN d", 6) == 0 || strncmp(d, "SEARCH d ", 9) == 0 ||
+         strstr(d, "run_day_day");
+}
+
+/*
+ * The query's plan, one detail line each, after checking that it never reads all of run or of
+ * run_day: every step on run is bounded by started_us or is a rowid lookup, every step on run_day
+ * by day. The one exception is the newest rows: a scan of run_started in its own order, stopped
+ * by a LIMIT, with nothing sorted afterwards.
+ */
+static char *checked_plan(sqlite3 *db, const char *sql) {
+  char *eqp = bw_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+  struct bw_buf b = {0};
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, eqp, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  while (sqlite3_step(st) == SQLITE_ROW)
+    bw_buf_printf(&b, "%s\n", (const char *)sqlite3_column_text(st, 3));
+  (void)sqlite3_finalize(st);
+  free(eqp);
+  char *plan = bw_buf_take(&b);
+  bool limited = strstr(sql, "LIMIT") && !strstr(plan, "TEMP B-TREE FOR ORDER BY");
+  for (char *line = plan, *nl; *line; line = nl + 1) {
+    nl = strchr(line, '\n');
+    char *d = bw_xstrndup(line, (size_t)(nl - line));
+    if (reads_run(d) && !strstr(d, "started_us") && !strstr(d, "rowid=?") &&
+        !(limited && strcmp(d, "SCAN r USING INDEX run_started") == 0))
+      fail_msg("reads every run (%s):\n%s\nplan:\n%s", d, sql, plan);
+    if (reads_days(d) && !strstr(d, "day>") && !strstr(d, "day=") && !strstr(d, "day<"))
+      fail_msg("reads every day (%s):\n%s\nplan:\n%s", d, sql, plan);
+    free(d);
+  }
+  return plan;
+}
+
+/* The query run to its end: how many virtual machine steps it took. */
+static int vm_steps(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    ;
+  if (rc != SQLITE_DONE)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  int steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+  (void)sqlite3_finalize(st);
+  return steps;
+}
+
+/*
+ * Every query README and sql/queries.sql hand to people is answered through an index: its plan
+ * never reads all of run (or all of run_day), and it does the same work (give or take a seek)
+ * after a year of older history is added below the same targets.
+ */
+static void test_query_plans(void **state) {
+  struct fixture *fx = *state;
+  int64_t now = now_us() / HOUR_US * HOUR_US - HOUR_US / 2;
+  size_t n = 0;
+  char **queries = NULL;
+  struct bw_run r;
+  int steps[2 * MAX_QUERIES];
+
+  open_store(fx);
+  for (int i = 0; i < 72; i++) {
+    base_run(&r, "portal-home", NULL, BW_KIND_PAGE, now - i * HOUR_US);
+    r.p50_us = 100000 + i;
+    r.p90_us = 200000;
+    if (i % 10 == 3) {
+      r.outcome = BW_OUTCOME_FAILED;
+      r.error_class = bw_xstrdup("connect");
+      r.p50_us = BW_NONE;
+    }
+    (void)put(fx, &r);
+    bw_run_reset(&r);
+    download_run(&r);
+    r.started_us = now - i * HOUR_US + 60000000;
+    (void)put(fx, &r);
+    bw_run_reset(&r);
+  }
+  close_store(fx);
+  sqlite3 *db = raw_open(fx->db);
+  raw_exec(db, "INSERT INTO regression (target_id, metric, opened_us, open_run_id, baseline,"
+               " observed, ratio) SELECT target_id, 'p50_us', started_us, id, 100000, 200000, 2"
+               " FROM run WHERE p50_us = 100010");
+  queries = documented_queries(db, &n);
+  assert_true(n >= 12);
+  for (size_t i = 0; i < n; i++) {
+    char *plan = checked_plan(db, queries[i]);
+    free(plan);
+    steps[i] = vm_steps(db, queries[i]);
+  }
+  /* A year of hourly runs for both targets, ending 6 weeks before these. */
+  raw_exec(db, "WITH RECURSIVE h(k) AS (SELECT 1000 UNION ALL SELECT k + 1 FROM h WHERE k < 9760)"
+               " INSERT INTO run (target_id, started_us, outcome, p50_us, rate_bps, stall_us)"
+               " SELECT t.id, (SELECT min(started_us) FROM run) - k * 3600000000, 'ok',"
+               " CASE t.kind WHEN 'page' THEN 100000 + k END,"
+               " CASE t.kind WHEN 'download' THEN 1000000 + k END,"
+               " CASE t.kind WHEN 'download' THEN 0 END"
+               " FROM h, target t");
+  assert_true(raw_int(db, "SELECT count(*) FROM run") > 17000);
+  for (size_t i = 0; i < n; i++) {
+    int after = vm_steps(db, queries[i]);
+    /* A seek may land a step apart; reading the year would take thousands. */
+    if (after > steps[i] + 16)
+      fail_msg("%d steps before a year of older runs, %d after:\n%s", steps[i], after, queries[i]);
+    free(queries[i]);
+  }
+  (void)sqlite3_close(db);
+  free(queries);
+}
+
 /* --- run_day: the per-target, per-day rollup --- */
 
 /*
@@ -1443,6 +1604,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_atomicity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollup_migration, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_when_changed, setup, teardown),
