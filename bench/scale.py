@@ -19,13 +19,16 @@ fleet:   benchwatchd with TARGETS tiny page tests (one request each) every minut
          skipped turns and the scheduler's lag from /metrics, the daemon's CPU, and how long a
          /metrics scrape takes.
 
-usage: bench/scale.py history [--build DIR] [--targets 1000] [--years 3] [--db PATH] [--keep]
+usage: bench/scale.py history [--build DIR] [--targets 1000] [--years 3] [--db PATH]
        bench/scale.py fleet [--build DIR] [--targets 1000] [--minutes 5]
-A --db that exists is reused as it is (generating 26 million runs takes several minutes).
+--db keeps the database there, and one that exists is reused as it is (generating 26 million runs
+takes about 6 minutes); without it, the database is made in a temporary directory and removed.
 """
 import argparse
 import os
 import re
+import resource
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -212,24 +215,32 @@ def file_queries():
 
 
 def time_query(con, sql, repeat=3):
-    times, rows = [], 0
+    """The median wall and CPU seconds of a query read to its end, and its rows."""
+    times, cpus, rows = [], [], 0
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rows = len(con.execute(sql).fetchall())
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), rows
+        cpus.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpus), rows
 
 
 def plan(con, sql):
     return " / ".join(r[3] for r in con.execute("EXPLAIN QUERY PLAN " + sql))
 
 
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def timed(cmd, env=None):
-    t0 = time.monotonic()
+    """Runs cmd; its output, wall seconds and CPU seconds."""
+    t0, c0 = time.monotonic(), children_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit("%s failed (%d): %s" % (" ".join(cmd[:3]), p.returncode, p.stderr.strip()[:300]))
-    return p.stdout, time.monotonic() - t0
+    return p.stdout, time.monotonic() - t0, children_cpu() - c0
 
 
 def write_config(path, db, n_targets, every="1h", url=None):
@@ -282,8 +293,10 @@ def history(a):
     if not os.path.exists(db):
         end_us = int(time.time() // 3600 * 3600) * 1000000
         took, steps = generate(db, a.targets, a.years, end_us)
-        print("generated in %.0f s (pages %.0f s, downloads %.0f s, indexes %.0f s, "
-              "run_day as migration 0007 fills it %.0f s)" % tuple([took] + (steps + [0] * 4)[:4]))
+        steps += [0.0] * 9
+        print("generated in %.0f s: page runs %.0f s, download runs %.0f s, indexes %.0f s, "
+              "run_day as migration 0007 fills it %.0f s"
+              % (took, steps[0], steps[1], sum(steps[3:6]), sum(steps[7:9])))
     con0 = sqlite3.connect(db)
     runs = con0.execute("SELECT count(*) FROM run").fetchone()[0]
     size = os.path.getsize(db)
@@ -297,35 +310,35 @@ def history(a):
         pass
     con0.close()
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    print("\n%-62s %9s %8s  %s" % ("query", "ms", "rows", "plan"))
+    print("\n%-62s %7s %7s %6s  %s" % ("query", "ms", "CPU ms", "rows", "plan"))
     for i, q in enumerate(readme_queries()):
         title = "README %d: %s" % (i + 1, q.splitlines()[0].lstrip("- ")[:50])
-        secs, rows = time_query(con, q)
-        print("%-62s %9.1f %8d  %s" % (title, secs * 1e3, rows, plan(con, q)[:150]))
+        secs, cpu, rows = time_query(con, q)
+        print("%-62s %7.1f %7.1f %6d  %s" % (title, secs * 1e3, cpu * 1e3, rows,
+                                            plan(con, q)[:120]))
     for title, q in file_queries():
-        secs, rows = time_query(con, q)
-        print("%-62s %9.1f %8d  %s" % ("queries.sql " + title[:50], secs * 1e3, rows,
-                                       plan(con, q)[:150]))
+        secs, cpu, rows = time_query(con, q)
+        print("%-62s %7.1f %7.1f %6d  %s" % ("queries.sql " + title[:50], secs * 1e3, cpu * 1e3,
+                                            rows, plan(con, q)[:120]))
     con.close()
 
     config = os.path.join(tmp, "scale.yaml")
     write_config(config, os.path.abspath(db), a.targets)
-    print("\n%-40s %9s" % ("command", "s"))
+    print("\n%-56s %7s %7s" % ("command", "s", "CPU s"))
     page, dl = "page-%04d" % 96, "dl-0000"
     for cmd in (["report", "--since", "24h"], ["report", "--since", "24h", "--format", "html"],
                 ["history", page, "--since", "2d"], ["history", page],
                 ["history", dl, "--backend", "node-2:8088", "--since", "7d"], ["backtest", page], ["baseline", dl],
                 ["regressions", "--open"], ["regressions", "--since", "30d"]):
-        _, secs = timed([cli] + cmd + ["--config", config])
-        _, secs2 = timed([cli] + cmd + ["--config", config])
-        print("%-40s %9.2f" % ("benchwatch " + " ".join(cmd), min(secs, secs2)))
+        best = min((timed([cli] + cmd + ["--config", config])[1:] for _ in range(2)))
+        print("%-56s %7.2f %7.2f" % ("benchwatch " + " ".join(cmd), best[0], best[1]))
     took = [ready_time(daemon, config, tmp) for _ in range(3)]
-    print("%-40s %9.2f" % ("benchwatchd start-up to READY=1", statistics.median(took)))
-    if not a.keep and not a.db:
-        os.unlink(db)
-        for ext in ("-wal", "-shm"):
-            if os.path.exists(db + ext):
-                os.unlink(db + ext)
+    print("%-56s %7.2f" % ("benchwatchd start-up to READY=1 (median of 3)", statistics.median(took)))
+    if os.path.exists(db + ".spool"):
+        os.unlink(db + ".spool")  # the daemon's, beside the database
+    if a.db:
+        print("kept %s" % db)
+    shutil.rmtree(tmp)
 
 
 def metric(text, name):
@@ -400,6 +413,7 @@ def fleet(a):
         p.terminate()
         p.wait()
         subprocess.run([nginx_sh, "stop", ng], capture_output=True)
+        shutil.rmtree(tmp)
 
 
 def main():
@@ -410,7 +424,6 @@ def main():
     ap.add_argument("--years", type=float, default=3)
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--db")
-    ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     history(a) if a.what == "history" else fleet(a)
 

@@ -95,6 +95,7 @@ void bw_store_rollback(struct bw_store *store);
 
 /*
  * Proves that runs can be stored: the file is not open read-only, PRAGMA quick_check finds it
+ * (its schema and every table but run, sample, run_mark and run_day, which grow with every run)
  * sound, and a real write transaction (BEGIN IMMEDIATE, the schema version set to itself, COMMIT)
  * succeeds. Returns 0, or -EROFS (read-only), -EIO (damaged, with quick_check's first finding),
  * -EBUSY (another connection held the lock past the wait), -ENOSPC (a full disk) or another

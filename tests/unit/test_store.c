@@ -1253,7 +1253,7 @@ static bool reads_run(const char *d) {
 /* Whether a line reads run_day (the daily view's d). */
 static bool reads_days(const char *d) {
   return strncmp(d, "SCAN d", 6) == 0 || strncmp(d, "SEARCH d ", 9) == 0 ||
-         strstr(d, "run_day_day");
+         strstr(d, "run_day");
 }
 
 /*
