@@ -14,7 +14,7 @@
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_util.h"
 #include "cli.h"
 

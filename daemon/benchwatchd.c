@@ -28,9 +28,11 @@
 #include "bw_runner.h"
 #include "bw_spool.h"
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_http_server.h"
+#include "bw_loop.h"
 #include "bw_units.h"
 #include "bw_util.h"
+#include "bw_worker.h"
 #include "bw_writer.h"
 
 #define DEFAULT_CONFIG "/etc/benchwatch/benchwatch.yaml"
@@ -57,6 +59,7 @@ struct daemon {
   struct bw_timer *watchdog_timer;
   struct bw_http_server *metrics;
   struct bw_reporter *reporter;
+  struct bw_worker *worker; /* reads and the report's writes, off the loop */
   int64_t watchdog_us;
   bool stopping;
   bool blocked;        /* the database does not take writes: runs go to the spool */
@@ -102,17 +105,37 @@ static void send_status(struct daemon *d) {
   free(spool);
 }
 
-/* The regressions open in the database, so that /metrics never reads "normal" for them. */
+/* The regressions open in the database, so that /metrics never reads "normal" for them. They
+ * are read on the worker; the runner takes them when they come. */
+struct seed_job {
+  struct daemon *d;
+  uint64_t since;
+  struct bw_regression *open;
+  size_t n;
+  struct bw_errs errs;
+};
+
+static void seed_work(struct bw_store *store, void *arg) {
+  struct seed_job *j = arg;
+  (void)bw_store_regressions(store, 0, true, &j->open, &j->n, &j->errs);
+}
+
+static void seed_done(void *arg, bool ran) {
+  struct seed_job *j = arg;
+  if (ran && j->errs.n)
+    bw_log(BW_LOG_WARNING, "cannot read the open regressions: %s", j->errs.msg[0]);
+  else if (ran)
+    bw_runner_seed(j->d->runner, j->open, j->n, j->since);
+  bw_regressions_free(j->open, j->n);
+  bw_errs_clear(&j->errs);
+  free(j);
+}
+
 static void seed_open(struct daemon *d) {
-  struct bw_regression *open = NULL;
-  struct bw_errs errs = {0};
-  size_t n = 0;
-  if (d->store && bw_store_regressions(d->store, 0, true, &open, &n, &errs) == 0)
-    bw_runner_seed(d->runner, open, n);
-  else if (errs.n)
-    bw_log(BW_LOG_WARNING, "cannot read the open regressions: %s", errs.msg[0]);
-  bw_regressions_free(open, n);
-  bw_errs_clear(&errs);
+  struct seed_job *j = bw_xcalloc(1, sizeof(*j));
+  j->d = d;
+  j->since = bw_runner_judged(d->runner);
+  bw_worker_call(d->worker, seed_work, seed_done, j);
 }
 
 static int serve_metrics(void *arg, const char *path, struct bw_buf *body) {
@@ -265,7 +288,10 @@ static void on_writer_event(void *arg, struct bw_writer_event *ev) {
   const char *db = d->cfg->database;
   double secs = (double)(run->duration_us != BW_NONE ? run->duration_us : 0) / 1e6;
   enum bw_log_level level = run->outcome == BW_OUTCOME_FAILED ? BW_LOG_WARNING : BW_LOG_INFO;
-  char *line = run->test ? bw_render_line(run) : NULL;
+  const struct bw_run **peers = NULL;
+  size_t n_peers = run->test && d->runner ? bw_runner_peers(d->runner, run, &peers) : 0;
+  char *line = run->test ? bw_render_line_among(run, peers, n_peers) : NULL;
+  free(peers);
   char *started = started_text(run);
 
   switch (ev->what) {
@@ -564,7 +590,7 @@ int main(int argc, char **argv) {
     status = 0;
     goto out;
   }
-  /* The writer's own connection: the loop's stays for the nightly report. */
+  /* The writer's own connection; the first one goes to the worker. */
   r = bw_store_open(d.cfg->database, &writer_store, &errs);
   if (r < 0) {
     log_errs(BW_LOG_ERR, &errs);
@@ -582,6 +608,12 @@ int main(int argc, char **argv) {
   writer_store = NULL; /* the writer's now, or closed */
   spool = NULL;
   if (!d.writer) {
+    log_errs(BW_LOG_ERR, &errs);
+    goto out;
+  }
+  d.worker = bw_worker_new(d.loop, d.store, &errs);
+  d.store = NULL; /* the worker's now, or closed */
+  if (!d.worker) {
     log_errs(BW_LOG_ERR, &errs);
     goto out;
   }
@@ -606,7 +638,7 @@ int main(int argc, char **argv) {
   } else {
     char host[256] = "localhost";
     (void)gethostname(host, sizeof(host) - 1);
-    d.reporter = bw_reporter_new(d.loop, d.store, host, on_reporter_note, &d);
+    d.reporter = bw_reporter_new(d.loop, d.worker, host, on_reporter_note, &d);
     if (d.reporter)
       bw_reporter_apply(d.reporter, d.cfg);
   }
@@ -632,6 +664,7 @@ int main(int argc, char **argv) {
 out:
   bw_http_free(d.metrics);
   bw_reporter_free(d.reporter);
+  bw_worker_free(d.worker); /* a job waiting for a lock gives up */
   if (d.runner)
     bw_runner_stop(d.runner); /* what still runs goes to the writer, aborted */
   /* The writer stores what it was given while the grace lasts and spools the rest; its last

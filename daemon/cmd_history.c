@@ -10,7 +10,7 @@
 #include "bw_detect.h"
 #include "bw_diagnose.h"
 #include "bw_judge.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_units.h"
 #include "cli.h"
 

@@ -18,7 +18,7 @@
 #include "bw_file.h"
 #include "bw_import.h"
 #include "bw_judge.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_url.h"
 #include "cli.h"
 

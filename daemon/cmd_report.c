@@ -7,7 +7,8 @@
 
 #include "bw_report.h"
 #include "bw_report_mail.h"
-#include "bw_transfer.h"
+#include "bw_smtp.h"
+#include "bw_loop.h"
 #include "bw_url.h"
 #include "cli.h"
 

@@ -1242,9 +1242,19 @@ out:
   return cfg;
 }
 
+struct bw_config *bw_config_ref(struct bw_config *cfg) {
+  if (cfg)
+    cfg->refs++;
+  return cfg;
+}
+
 void bw_config_free(struct bw_config *cfg) {
   if (!cfg)
     return;
+  if (cfg->refs > 0) {
+    cfg->refs--;
+    return;
+  }
   for (size_t i = 0; i < cfg->n_tests; i++)
     bw_test_clear(&cfg->tests[i]);
   free(cfg->tests);

@@ -89,6 +89,7 @@ struct bw_config {
   struct bw_detect detect;
   struct bw_report report;
   struct bw_metrics metrics;
+  unsigned refs; /* holders besides the first (bw_config_ref()) */
 };
 
 /* Exit status for an unusable configuration (sysexits.h EX_CONFIG). */
@@ -104,7 +105,12 @@ struct bw_config {
 struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
                                   struct bw_errs *errs);
 
-/* Frees a config. Accepts NULL. */
+/*
+ * A config is never changed once parsed, so another thread may read it while one holds it. Each
+ * bw_config_ref() takes one more hold and returns config; bw_config_free() lets one go and frees
+ * the config with the last. Both belong to one thread (the loop's). Accepts NULL.
+ */
+struct bw_config *bw_config_ref(struct bw_config *config);
 void bw_config_free(struct bw_config *config);
 
 /* The test called name, or NULL. */

@@ -181,7 +181,7 @@ static bool rule_stalls(const struct diag *d, struct bw_buf *b) {
   if (has(r->stall_us) && r->stall_us > 0) {
     bw_buf_printf(b, "; ");
     put_secs(b, r->stall_us);
-    bw_buf_printf(b, " stalled in all");
+    bw_buf_printf(b, " under the stall rate in all");
   }
   return true;
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bw_transfer.h"
+#include "bw_loop.h"
 #include "bw_util.h"
 
 #define WINDOW_US (60 * INT64_C(1000000))

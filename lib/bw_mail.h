@@ -8,7 +8,7 @@
 
 /*
  * Mail messages as RFC 5322 + MIME text, ready for SMTP: pure composition, no I/O (sending is
- * bw_smtp_send() in bw_transfer). The output is 7-bit clean, every line is at most 78 characters
+ * bw_smtp_send() in bw_smtp). The output is 7-bit clean, every line is at most 78 characters
  * before its CRLF, and no line is a lone ".": it can go to any server as it is.
  */
 

@@ -147,7 +147,7 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
          offsetof(struct bw_run, rate_bps), 1, BW_KIND_DOWNLOAD);
   figure(&b, ts, n, "benchwatch_download_ttfb_seconds", "Time to first byte, latest download.",
          offsetof(struct bw_run, ttfb_us), 1e-6, BW_KIND_DOWNLOAD);
-  figure(&b, ts, n, "benchwatch_download_stall_seconds", "Time stalled in the latest download.",
+  figure(&b, ts, n, "benchwatch_download_stall_seconds", "Time under the stall rate (silences included) in the latest download.",
          offsetof(struct bw_run, stall_us), 1e-6, BW_KIND_DOWNLOAD);
   figure(&b, ts, n, "benchwatch_download_bytes", "Body bytes of the latest download.",
          offsetof(struct bw_run, bytes), 1, BW_KIND_DOWNLOAD);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_env.h"
 #include "bw_url.h"
 
 struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test,
@@ -54,6 +55,15 @@ int bw_probe_xfer_start(const struct bw_probe *p, struct bw_xfer *x, const struc
   }
   bw_errs_clear(&mine);
   return r;
+}
+
+void bw_probe_env(struct bw_run *run) {
+  struct bw_env env;
+  if (run->env || !run->remote_ip)
+    return; /* no route to name: a partial environment would read as a change */
+  bw_env_read("/proc", run->remote_ip, &env);
+  if (!bw_env_empty(&env))
+    run->env = bw_env_format(&env);
 }
 
 void bw_probe_request(const struct bw_probe *p, struct bw_request *req) {

@@ -56,6 +56,10 @@ void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *b
                    bw_probe_done_fn done, void *arg);
 /* Releases the shared part; for the kinds' destroy. */
 void bw_probe_release(struct bw_probe *p);
+/* This host's side of the path to run->remote_ip as it is now (bw_env.h), into run->env, for the
+ * store to keep when it changed; for every kind, once, when its run ends. Nothing when the run
+ * never reached an address. */
+void bw_probe_env(struct bw_run *run);
 /* The request fields a test decides, the same for both kinds. */
 void bw_probe_request(const struct bw_probe *p, struct bw_request *req);
 /*

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bw_env.h"
 #include "bw_probe.h"
 #include "bw_timeline.h"
 
@@ -133,11 +132,7 @@ static void on_done(void *arg, const struct bw_response *res) {
   }
   if (res->http_version[0])
     run->http_version = bw_xstrdup(res->http_version);
-  /* This host's side of the path as it is now, for the store to keep when it changed. */
-  struct bw_env env;
-  bw_env_read("/proc", run->remote_ip, &env);
-  if (!bw_env_empty(&env))
-    run->env = bw_env_format(&env);
+  bw_probe_env(run);
   if (res->headers_us)
     run->headers_us = res->headers_us - res->start_us;
   if (res->first_byte_us)

@@ -159,6 +159,7 @@ static void report(struct page *pg) {
   } else {
     run->outcome = BW_OUTCOME_OK;
   }
+  bw_probe_env(run);
   pg->base.done(pg->base.arg, run);
 }
 

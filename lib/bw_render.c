@@ -324,7 +324,7 @@ char *bw_render_download(const struct bw_run *run) {
                   (double)nz(run->duration_us) / 1e6);
   }
   if (run->stall_us != BW_NONE)
-    bw_buf_printf(&b, "Steps: slowest %.3f MB/s, fastest %.3f MB/s; stalled %.1f s\n",
+    bw_buf_printf(&b, "Steps: slowest %.3f MB/s, fastest %.3f MB/s; %.1f s under the stall rate\n",
                   run->min_rate_bps != BW_NONE ? (double)run->min_rate_bps / 1e6 : 0.0,
                   run->max_rate_bps != BW_NONE ? (double)run->max_rate_bps / 1e6 : 0.0,
                   (double)run->stall_us / 1e6);
@@ -427,6 +427,11 @@ char *bw_render_json(const struct bw_run *run) {
 }
 
 char *bw_render_line(const struct bw_run *run) {
+  return bw_render_line_among(run, NULL, 0);
+}
+
+char *bw_render_line_among(const struct bw_run *run, const struct bw_run *const *peers,
+                           size_t n_peers) {
   struct bw_buf b = {0};
   bw_buf_printf(&b, "%s", run->test);
   if (run->backend && run->backend[0])
@@ -436,12 +441,12 @@ char *bw_render_line(const struct bw_run *run) {
     bw_buf_printf(&b, ", median %.2f ms, p90 %.2f ms, %" PRId64 "/%" PRId64 " failed",
                   ms(run->p50_us), ms(run->p90_us), nz(run->failed), nz(run->requests));
   if (run->kind == BW_KIND_DOWNLOAD && run->rate_bps != BW_NONE)
-    bw_buf_printf(&b, ", %.2f MB/s, %" PRId64 " bytes, stalled %.1f s", (double)run->rate_bps / 1e6,
-                  nz(run->bytes), (double)nz(run->stall_us) / 1e6);
+    bw_buf_printf(&b, ", %.2f MB/s, %" PRId64 " bytes, %.1f s under the stall rate",
+                  (double)run->rate_bps / 1e6, nz(run->bytes), (double)nz(run->stall_us) / 1e6);
   if (run->error_class)
     bw_buf_printf(&b, " (%s: %s)", run->error_class,
                   run->error_message ? run->error_message : "");
-  char *why = bw_diagnose_text(run, NULL, 0);
+  char *why = bw_diagnose_text(run, peers, n_peers);
   if (*why)
     bw_buf_printf(&b, "; %s", why);
   free(why);

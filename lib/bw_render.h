@@ -24,5 +24,9 @@ char *bw_render_json(const struct bw_run *run);
 /* One line: "test [backend]: outcome, headline figure" (or the error), then a download's
  * diagnosis sentences after "; " (the daemon's log line for the run). */
 char *bw_render_line(const struct bw_run *run);
+/* The same, with the diagnosis read against peers, the latest runs of the test's other backends
+ * (see bw_diagnose()). */
+char *bw_render_line_among(const struct bw_run *run, const struct bw_run *const *peers,
+                           size_t n_peers);
 
 #endif

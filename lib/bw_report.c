@@ -209,7 +209,7 @@ char *bw_report_text(const struct bw_nightly *r) {
                     t->errors[k].error_class,
                     t->errors[k].last_message ? t->errors[k].last_message : "");
     if (t->stall_s > 0) {
-      bw_buf_printf(&b, "      stalled %.1f s in all", t->stall_s);
+      bw_buf_printf(&b, "      %.1f s under the stall rate in all", t->stall_s);
       struct bw_buf tcp = {0};
       tcp_changes(&tcp, t);
       if (tcp.len)
@@ -303,7 +303,7 @@ char *bw_report_html(const struct bw_nightly *r) {
     if (t->stall_s > 0) {
       struct bw_buf tcp = {0};
       tcp_changes(&tcp, t);
-      bw_buf_printf(&b, "stalled %.1f s%s", t->stall_s, tcp.len ? "; " : "");
+      bw_buf_printf(&b, "%.1f s under the stall rate%s", t->stall_s, tcp.len ? "; " : "");
       if (tcp.len)
         html_escape(&b, tcp.s);
       free(tcp.s);

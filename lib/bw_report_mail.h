@@ -3,7 +3,7 @@
 
 #include "bw_config.h"
 #include "bw_report.h"
-#include "bw_transfer.h"
+#include "bw_smtp.h"
 
 /*
  * The nightly report as a mail: the message composed from the report (text and HTML parts) and

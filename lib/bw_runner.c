@@ -45,6 +45,7 @@ struct target {
   bool availability_open;
   struct bw_metrics_figure figures[BW_JUDGE_MAX_FIGURES]; /* names point into bw_metrics */
   size_t n_figures;
+  uint64_t judged_at; /* r->judged when a judgement last came for it */
 };
 
 struct bw_runner {
@@ -65,6 +66,7 @@ struct bw_runner {
   struct bw_runner_stats stats;
   int64_t started_us;
   double lag_s;
+  uint64_t judged; /* judgements kept so far */
 };
 
 static void start_queued(void *arg);
@@ -248,8 +250,10 @@ void bw_runner_keep(struct bw_runner *r, struct bw_run *run, const struct bw_jud
   struct target *t = find(r, run->test ? run->test : "", run->backend ? run->backend : "");
   if (!t)
     return;
-  if (j && j->stepped)
+  if (j && j->stepped) {
     remember(t, j);
+    t->judged_at = ++r->judged;
+  }
   /* A run written out of the spool later is older than the one shown now: keep the newest. */
   if (t->last.started_us != BW_NONE && run->started_us < t->last.started_us)
     return;
@@ -260,6 +264,21 @@ void bw_runner_keep(struct bw_runner *r, struct bw_run *run, const struct bw_jud
   free(t->last.samples);
   t->last.samples = NULL;
   t->last.n_samples = t->last.cap_samples = 0;
+}
+
+size_t bw_runner_peers(struct bw_runner *r, const struct bw_run *run,
+                       const struct bw_run ***ret) {
+  const struct bw_run **peers = bw_xcalloc(r->n_targets + 1, sizeof(*peers));
+  const char *backend = run->backend ? run->backend : "";
+  size_t n = 0;
+  for (size_t i = 0; i < r->n_targets; i++) {
+    struct target *t = r->targets[i];
+    if (!t->removed && run->test && strcmp(t->test.name, run->test) == 0 &&
+        strcmp(t->backend, backend) != 0 && t->last.started_us != BW_NONE)
+      peers[n++] = &t->last;
+  }
+  *ret = peers;
+  return n;
 }
 
 void bw_runner_set_storage(struct bw_runner *r, uint64_t store_errors, size_t spooled,
@@ -420,10 +439,15 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
          r->stats.targets, added, changed, removed, r->max_parallel);
 }
 
-void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n) {
+uint64_t bw_runner_judged(const struct bw_runner *r) {
+  return r->judged;
+}
+
+void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n,
+                    uint64_t since) {
   for (size_t i = 0; i < n; i++) {
     struct target *t = find(r, open[i].test, open[i].backend);
-    if (!t)
+    if (!t || t->judged_at > since)
       continue;
     if (strcmp(open[i].metric, BW_METRIC_AVAILABILITY) == 0)
       t->availability_open = true;

@@ -7,7 +7,7 @@
 
 #include "bw_config.h"
 #include "bw_judge.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 
 /*
  * The scheduler and run queue on the transfer loop. One target per test, or per test and backend;
@@ -54,15 +54,26 @@ struct bw_runner *bw_runner_new(struct bw_loop *loop, bw_runner_run_fn done,
 void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg);
 /*
  * Tells the targets which regressions are open (from bw_store_regressions(open_only)), so that
- * /metrics shows them from the start, before their next run is judged.
+ * /metrics shows them from the start, before their next run is judged. The list is read off the
+ * loop: since is bw_runner_judged() from when it was asked for, and a target judged after that
+ * keeps what its judgement said (it is newer than the list, or as new).
  */
-void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n);
+uint64_t bw_runner_judged(const struct bw_runner *r);
+void bw_runner_seed(struct bw_runner *r, const struct bw_regression *open, size_t n,
+                    uint64_t since);
 /*
  * What storage made of a run, for /metrics: the run (its contents are taken, samples freed) becomes
  * its target's latest unless a newer one is shown already, and the judgement (may be NULL) gives
  * the target's baseline and open regressions. A target no longer configured ignores it.
  */
 void bw_runner_keep(struct bw_runner *r, struct bw_run *run, const struct bw_judgement *j);
+/*
+ * The latest runs of run's test on its other backends (those kept by bw_runner_keep()), for the
+ * diagnosis to read run against: *ret gets an array to free(), of pointers that hold until the
+ * runner next keeps a run or applies a config. Returns how many.
+ */
+size_t bw_runner_peers(struct bw_runner *r, const struct bw_run *run,
+                       const struct bw_run ***ret);
 /* Storage's figures for /metrics: failed attempts, runs in the spool, runs lost. */
 void bw_runner_set_storage(struct bw_runner *r, uint64_t store_errors, size_t spooled,
                            uint64_t lost);

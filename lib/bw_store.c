@@ -37,7 +37,7 @@ struct bw_store {
   int version;
   char *sql[ST_COUNT];
   sqlite3_stmt *stmt[ST_COUNT];
-  bool (*busy_wait)(void *arg); /* bw_store_set_busy() */
+  bool (*busy_wait)(void *arg, int attempt); /* bw_store_set_busy() */
   void *busy_arg;
 };
 
@@ -882,14 +882,14 @@ int bw_store_prove(struct bw_store *store, struct bw_errs *errs) {
 static int busy_handler(void *arg, int attempt) {
   struct bw_store *s = arg;
 
-  (void)attempt;
-  if (!s->busy_wait(s->busy_arg))
+  if (!s->busy_wait(s->busy_arg, attempt))
     return 0;
   (void)sqlite3_sleep(BUSY_SLEEP_MS);
   return 1;
 }
 
-void bw_store_set_busy(struct bw_store *store, bool (*wait)(void *arg), void *arg) {
+void bw_store_set_busy(struct bw_store *store, bool (*wait)(void *arg, int attempt),
+                       void *arg) {
   store->busy_wait = wait;
   store->busy_arg = arg;
   if (wait)

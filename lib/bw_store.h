@@ -104,11 +104,12 @@ void bw_store_rollback(struct bw_store *store);
 int bw_store_prove(struct bw_store *store, struct bw_errs *errs);
 
 /*
- * Replaces the busy timeout: while another connection holds the lock, wait(arg) is asked every
- * few milliseconds whether to keep waiting; when it returns false the statement fails with
- * -EBUSY. It is called on the thread that uses the store. NULL restores the default timeout.
+ * Replaces the busy timeout: while another connection holds the lock, wait(arg, attempt) is asked
+ * every few milliseconds whether to keep waiting (attempt is 0 at the first look of each wait);
+ * when it returns false the statement fails with -EBUSY. It is called on the thread that uses the
+ * store. NULL restores the default timeout.
  */
-void bw_store_set_busy(struct bw_store *store, bool (*wait)(void *arg), void *arg);
+void bw_store_set_busy(struct bw_store *store, bool (*wait)(void *arg, int attempt), void *arg);
 
 /* bw_store_put_run() inside the caller's transaction; *ret_target gets the target's id. */
 int bw_store_put_run_in(struct bw_store *store, const struct bw_run *run, int64_t *ret_target,

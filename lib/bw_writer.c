@@ -162,8 +162,9 @@ static void deliver(void *arg) {
 /* ---- the thread ---- */
 
 /* Whether a store call should keep waiting for another connection's lock. */
-static bool keep_waiting(void *arg) {
+static bool keep_waiting(void *arg, int attempt) {
   struct bw_writer *w = arg;
+  (void)attempt;
   int64_t now = bw_now_us();
   if (atomic_load(&w->stop_now) && (w->attempt_retry || now >= atomic_load(&w->stop_deadline_us)))
     return false;

@@ -10,7 +10,7 @@
 #include "bw_result.h"
 #include "bw_spool.h"
 #include "bw_store.h"
-#include "bw_transfer.h"
+#include "bw_loop.h"
 
 /*
  * Storage off the loop: a thread with its own database connection stores and judges the runs

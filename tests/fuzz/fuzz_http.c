@@ -26,7 +26,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bw_transfer.h"
+#include "bw_http_server.h"
+#include "bw_loop.h"
 #include "bw_util.h"
 #include "fuzz_check.h"
 

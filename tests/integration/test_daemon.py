@@ -82,6 +82,27 @@ class DaemonTest(unittest.TestCase):
     def page(self, name, path="/index.html"):
         return '{name: %s, kind: page, url: "%s%s", requests: 5}' % (name, self.nginx.base, path)
 
+    def test_log_line_reads_a_backend_against_the_others(self):
+        # Two backends of one download, one behind a 200 KB/s limit: the daemon's line for the
+        # slow one reads it against the other's latest run, as the report does.
+        shaped = Nginx(big="1M", limit_rate="200k")
+        try:
+            self.write(['{name: big, kind: download, url: "%s/big.bin", backends: '
+                        '["127.0.0.1:%d", "127.0.0.1:%d"]}' % (self.nginx.base, self.nginx.port,
+                                                              shaped.port)])
+            d = Daemon(self.config, args=["--once"])
+            self.assertEqual(d.proc.wait(timeout=60), 0, d.log())
+            d.err.close()
+        finally:
+            shaped.stop()
+        line = [l for l in d.log().splitlines() if "big [127.0.0.1:%d]" % shaped.port in l]
+        self.assertEqual(len(line), 1, d.log())
+        self.assertRegex(line[0], r"for the whole transfer, steady \(the other 1 backend "
+                                  r"[0-9.]+ [MG]B/s\)[^;]*: the path is shaped or congested, not "
+                                  r"stalled")
+        fast = [l for l in d.log().splitlines() if "big [127.0.0.1:%d]" % self.nginx.port in l]
+        self.assertNotIn("shaped", fast[0])
+
     def test_repeated_broken_reload_logged_each_time(self):
         # The same broken file, reloaded three times in a row: each reload says why, in full,
         # however soon after the last (the log otherwise holds back a repeat within a minute).

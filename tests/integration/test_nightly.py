@@ -5,13 +5,15 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
 import tempfile
 import time
 import unittest
 
 from harness import Faultd, free_port
-from test_daemon import Daemon
+from test_daemon import DAEMON, Daemon, sql
 from test_mail import Smtpd
+from test_storage import Locker, metrics
 
 
 class NightlyTest(unittest.TestCase):
@@ -70,6 +72,56 @@ class NightlyTest(unittest.TestCase):
         self.assertEqual(con.execute("SELECT count(*), sum(sent_us IS NOT NULL), max(attempts) "
                                      "FROM report").fetchone(), (1, 1, 2))
         con.close()
+
+    def test_composed_off_the_loop_while_locked(self):
+        """A database locked when the report is due delays the report, not the measurements: the
+        loop answers /metrics and measures through it, and the report is kept and mailed once
+        the lock is gone."""
+        mport = free_port()
+        with open(self.config, "w") as f:
+            f.write("database: bw.db\nmax_parallel: 2\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
+                    "report: {at: \"00:00\", smtp: \"smtp://127.0.0.1:%d\", from: \"bw@monitor.test\","
+                    " to: [\"ops@example.test\"], tls: none}\n"
+                    "defaults: {every: 1s, jitter: 0}\ntests:\n" % (mport, self.port))
+            for name in ("a", "b"):
+                f.write('  - {name: %s, kind: page, requests: 5, url: "%s/delay?ms=50"}\n'
+                        % (name, self.faultd.base))
+        subprocess.run([DAEMON, "--config", self.config, "--check"], check=True,
+                       stderr=subprocess.DEVNULL)
+        smtpd = Smtpd("--port", str(self.port))
+        locker = Locker(self.db, 14)
+        d = Daemon(self.config)
+        try:
+            d.wait_log("/metrics")
+            answered = 0
+            while time.monotonic() - locker.t0 < 12:
+                t0 = time.monotonic()
+                metrics(mport)
+                self.assertLess(time.monotonic() - t0, 2.5)
+                answered += 1
+                time.sleep(0.3)
+            self.assertGreater(answered, 10)
+            d.wait_log("not composed; trying again in 10 s", timeout=5)
+            self.assertEqual(smtpd.messages(), [])
+            locker.release()
+            d.wait_log("mailed to 1 recipients", timeout=40)
+            self.assertEqual(d.stop(), 0)
+            self.assertEqual(len(smtpd.messages()), 1, d.log())
+        finally:
+            locker.release()
+            if d.proc.poll() is None:
+                d.stop(signal.SIGKILL)
+            smtpd.stop()
+        log = d.log()
+        self.assertEqual(sql(self.db, "SELECT count(*), sum(sent_us IS NOT NULL) FROM report"),
+                         [(1, 1)])
+        # The measurements went on through the lock, with the transfers' own figures.
+        lo, hi, n = sql(self.db, "SELECT min(p50_us), max(p50_us), count(*) FROM run "
+                                 "WHERE outcome = 'ok'")[0]
+        self.assertGreaterEqual(n, 10, log)
+        self.assertGreaterEqual(lo, 50000)
+        self.assertLess(hi, 150000)
+        self.assertLess(sql(self.db, "SELECT max(max_us) FROM run")[0][0], 1000000)
 
 
 if __name__ == "__main__":

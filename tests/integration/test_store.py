@@ -62,6 +62,9 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(sql(db, "SELECT outcome, error_class, p50_us IS NULL FROM run "
                                  "ORDER BY id DESC LIMIT 1"), [["failed", "connect", "1"]])
         self.assertEqual(sql(db, "SELECT count(*) FROM target"), [["1"]])
+        # A page run records this host's side of the path too, once while it stays the same.
+        self.assertEqual(sql(db, "SELECT ifname, mtu > 0, tcp_cc != '' FROM env"),
+                         [["lo", "1", "1"]])
 
     def test_configured_download_per_backend(self):
         other = Faultd()

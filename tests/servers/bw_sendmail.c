@@ -16,7 +16,8 @@
 
 #include "bw_file.h"
 #include "bw_mail.h"
-#include "bw_transfer.h"
+#include "bw_smtp.h"
+#include "bw_loop.h"
 
 #define MAX_TO 16
 

@@ -11,6 +11,8 @@
 # The site in DIR/www: index.html (10 KB of fixed HTML), small.txt (about 200 bytes) and big.bin
 # (BIGSIZE bytes of zeros, default 64M; a size as truncate(1) takes it: K, M, G are powers of 1024).
 # Logging is off apart from DIR/logs/error.log: a benchmark target must not flood its own disk.
+# With NGINX_LIMIT_RATE set (bytes per second, as nginx's limit_rate takes it: 200k), every
+# response is sent at that rate: a node on a shaped path.
 # Exit status: 0, 1 on failure, 64 for usage, 77 (ctest's skip) when nginx is not installed.
 set -eu
 
@@ -105,6 +107,9 @@ write_config() {
     echo "  tcp_nodelay on;"
     echo "  keepalive_timeout 65s;"
     echo "  keepalive_requests 100000;"
+    if [ -n "${NGINX_LIMIT_RATE:-}" ]; then
+      echo "  limit_rate $NGINX_LIMIT_RATE;"
+    fi
     echo "  client_body_temp_path \"$dir/tmp/body\";"
     for m in proxy fastcgi uwsgi scgi; do
       if has_module "$m"; then

@@ -187,13 +187,13 @@ static void stalls_are_counted_and_placed(void **state) {
   r.min_rate_bps = 0;
   char *t = text(&r, NULL, 0);
   assert_string_equal(t, "stalled 3 times, the longest 8.0 s, the first after 1.0 MB (2.0 s in); "
-                         "12 s stalled in all");
+                         "12 s under the stall rate in all");
   free(t);
   r.stalls = 1;
   r.stall_longest_us = r.stall_us = 3 * S;
   t = text(&r, NULL, 0);
   assert_string_equal(t, "stalled once, for 3.0 s, starting after 1.0 MB (2.0 s in); 3.0 s "
-                         "stalled in all");
+                         "under the stall rate in all");
   free(t);
   bw_run_reset(&r);
 }
