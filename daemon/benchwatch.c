@@ -558,6 +558,7 @@ static const struct command commands[] = {
     {"history", cmd_history, "a test's runs with baseline and verdict, and a chart"},
     {"backtest", cmd_backtest, "replay detection over stored history: what would have opened"},
     {"report", cmd_report, "the nightly report now, as text, HTML or JSON"},
+    {"prune", cmd_prune, "delete history older than the retention (dry run on a terminal)"},
     {NULL, NULL, NULL},
 };
 
