@@ -1520,12 +1520,13 @@ static void test_rollup_migration(void **state) {
   db = raw_open(fx->db);
   raw_exec(db, "DROP TRIGGER run_day_insert; DROP TRIGGER run_day_delete;"
                " DROP TRIGGER run_day_update; DROP VIEW daily; DROP TABLE run_day;"
-               " DROP INDEX run_failed; CREATE VIEW daily AS SELECT 1 AS day_utc;");
+               " DROP INDEX run_failed; DROP TABLE prune;"
+               " CREATE VIEW daily AS SELECT 1 AS day_utc;");
   set_version(db, 6);
   (void)sqlite3_close(db);
 
   open_store(fx);
-  assert_int_equal(bw_store_version(fx->store), 7);
+  assert_int_equal(bw_store_version(fx->store), 8);
   close_store(fx);
   db = raw_open(fx->db);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 3);
