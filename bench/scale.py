@@ -373,6 +373,7 @@ def fleet(a):
     config = os.path.join(tmp, "fleet.yaml")
     db = os.path.join(tmp, "fleet.db")
     with open(config, "w") as f:
+        # offsets spread the targets over the minute, as a fleet's config would
         f.write("database: %s\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
                 "defaults: {every: 1m, jitter: 0s}\ntests:\n" % (db, mport))
         for i in range(a.targets):
@@ -396,15 +397,20 @@ def fleet(a):
         cpu = cpu_seconds(p.pid) - c0
         wall = time.monotonic() - t0
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-        runs, ok = con.execute("SELECT count(*), sum(outcome = 'ok') FROM run "
-                               "WHERE started_us >= ?", (int((time.time() - wall) * 1e6),)) \
-            .fetchone()
+        rows = con.execute("SELECT t.name, r.started_us, r.outcome FROM run r JOIN target t"
+                           " ON t.id = r.target_id WHERE r.started_us >= ?",
+                           (int((time.time() - wall) * 1e6),)).fetchall()
         con.close()
+        runs, ok = len(rows), sum(1 for r in rows if r[2] == "ok")
+        # Each run's start against its due time: the minute plus the target's offset.
+        late = sorted(((us - (int(name[1:]) * 60000 // a.targets) * 1000) % 60000000) / 1e3
+                      for name, us, _ in rows)
         print("%d targets every minute for %.1f min against nginx:" % (a.targets, wall / 60))
         print("  runs stored %d of %d due (%d ok)" % (runs, int(a.targets * wall / 60), ok or 0))
-        print("  skipped turns %d, scheduler lag max %.3f s, median %.3f s"
-              % (metric(text, "benchwatch_skipped_runs_total"), max(lags),
-                 statistics.median(lags)))
+        print("  skipped turns %d; start after its due time: median %.1f ms, 99th percentile "
+              "%.1f ms, max %.1f ms; benchwatch_scheduler_lag_seconds at most %.3f s"
+              % (metric(text, "benchwatch_skipped_runs_total"), late[len(late) // 2],
+                 late[len(late) * 99 // 100], late[-1], max(lags)))
         print("  CPU %.1f %% of one core (%.2f ms per run)"
               % (100 * cpu / wall, 1e3 * cpu / max(runs, 1)))
         print("  /metrics: %d scrapes, median %.0f ms, max %.0f ms, %d bytes"

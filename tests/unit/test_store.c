@@ -1497,6 +1497,22 @@ static void test_rollups(void **state) {
   db = raw_open(fx->db);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 1);
   assert_rollup_true(db);
+
+  /*
+   * A day of more than 32 runs has its median taken again at 64 and when the next day begins,
+   * not at every run: 40 rising p50s keep the median of the first 32 until the next day's run.
+   */
+  raw_exec(db, "INSERT INTO target (id, name, kind, url, created_us) VALUES (9, 'm', 'page', 'u', 0)");
+  raw_exec(db, "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 39)"
+               " INSERT INTO run (target_id, started_us, outcome, p50_us)"
+               " SELECT 9, 1700006400000000 + i * 60000000, 'ok', 1000 + i FROM k");
+  assert_int_equal(raw_int(db, "SELECT p50_med_us * 2 FROM run_day WHERE target_id = 9"), 2031);
+  raw_exec(db, "INSERT INTO run (target_id, started_us, outcome, p50_us)"
+               " VALUES (9, 1700006400000000 + 86400000000, 'ok', 5)");
+  assert_int_equal(raw_int(db, "SELECT p50_med_us * 2 FROM run_day WHERE target_id = 9"
+                               " ORDER BY day LIMIT 1"),
+                   2039);
+  assert_rollup_true(db);
   (void)sqlite3_close(db);
 }
 
