@@ -98,6 +98,7 @@ DROP TRIGGER run_day_update;
 DROP INDEX run_target_started;
 DROP INDEX run_started;
 DROP INDEX run_failed;
+DROP INDEX run_target_failed;
 INSERT INTO target (id, name, backend, kind, url, created_us) VALUES {values};
 .timer on
 -- pages
@@ -171,6 +172,7 @@ SELECT 'indexes';
 CREATE INDEX run_target_started ON run (target_id, started_us);
 CREATE INDEX run_started ON run (started_us);
 CREATE INDEX run_failed ON run (started_us) WHERE outcome = 'failed';
+CREATE INDEX run_target_failed ON run (target_id, started_us) WHERE outcome = 'failed';
 SELECT 'migration 0007 fill';
 {fill}
 .timer off
@@ -293,10 +295,10 @@ def history(a):
     if not os.path.exists(db):
         end_us = int(time.time() // 3600 * 3600) * 1000000
         took, steps = generate(db, a.targets, a.years, end_us)
-        steps += [0.0] * 9
+        steps += [0.0] * 10
         print("generated in %.0f s: page runs %.0f s, download runs %.0f s, indexes %.0f s, "
               "run_day as migration 0007 fills it %.0f s"
-              % (took, steps[0], steps[1], sum(steps[3:6]), sum(steps[7:9])))
+              % (took, steps[0], steps[1], sum(steps[3:7]), sum(steps[8:10])))
     con0 = sqlite3.connect(db)
     runs = con0.execute("SELECT count(*) FROM run").fetchone()[0]
     size = os.path.getsize(db)

@@ -173,14 +173,15 @@ BEGIN
                             AND rate_bps IS NOT NULL)
       WHERE i IN ((n + 1) / 2, (n + 2) / 2)) END
   WHERE target_id = NEW.target_id
-    AND ((day = date(NEW.started_us / 1000000, 'unixepoch')
-          AND (runs <= 32 OR (runs & (runs - 1)) = 0))
-         OR (day = (SELECT max(day) FROM run_day
-                    WHERE target_id = NEW.target_id
-                      AND day < date(NEW.started_us / 1000000, 'unixepoch'))
-             AND (SELECT runs FROM run_day
-                  WHERE target_id = NEW.target_id
-                    AND day = date(NEW.started_us / 1000000, 'unixepoch')) = 1));
+    AND day IN (date(NEW.started_us / 1000000, 'unixepoch'),
+                (SELECT max(day) FROM run_day
+                 WHERE target_id = NEW.target_id
+                   AND day < date(NEW.started_us / 1000000, 'unixepoch')))
+    AND CASE WHEN day = date(NEW.started_us / 1000000, 'unixepoch')
+             THEN runs <= 32 OR (runs & (runs - 1)) = 0
+             ELSE (SELECT runs FROM run_day
+                   WHERE target_id = NEW.target_id
+                     AND day = date(NEW.started_us / 1000000, 'unixepoch')) = 1 END;
 END;
 
 -- A run deleted or changed by hand: its day (both days, if it moved) is summed again from the
@@ -264,8 +265,10 @@ BEGIN
      OR (target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch'));
 END;
 
--- Failures over a period, for all targets: a few rows against every run.
+-- Failures over a period, for all targets and for one (the report's failures by error class):
+-- a few rows against every run.
 CREATE INDEX run_failed ON run (started_us) WHERE outcome = 'failed';
+CREATE INDEX run_target_failed ON run (target_id, started_us) WHERE outcome = 'failed';
 
 -- The detail of a run: one row per request (page) or per timeline interval (download). Each is
 -- something that started at_us after the run began, took duration_us and moved bytes.

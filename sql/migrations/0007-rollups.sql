@@ -1,7 +1,7 @@
 -- Version 7: years of history at fleet size. run_day sums each target's runs per UTC day, kept
 -- by triggers in the transaction that writes each run, so the daily view and the questions about
--- weeks and months read one row a day instead of every run; run_failed finds the failures of a
--- period among millions of runs. This file also fills run_day from the runs already stored.
+-- weeks and months read one row a day instead of every run; run_failed and run_target_failed
+-- find the failures of a period among millions of runs. This file also fills run_day from the runs already stored.
 -- One row per target and UTC day that has runs: what the daily view shows, summed so that a new
 -- run only adds to it. Sums and counts of a figure leave out the runs that did not measure it,
 -- so sum / count is the mean of those that did; NULL when none did. A median cannot be summed:
@@ -81,14 +81,15 @@ BEGIN
                             AND rate_bps IS NOT NULL)
       WHERE i IN ((n + 1) / 2, (n + 2) / 2)) END
   WHERE target_id = NEW.target_id
-    AND ((day = date(NEW.started_us / 1000000, 'unixepoch')
-          AND (runs <= 32 OR (runs & (runs - 1)) = 0))
-         OR (day = (SELECT max(day) FROM run_day
-                    WHERE target_id = NEW.target_id
-                      AND day < date(NEW.started_us / 1000000, 'unixepoch'))
-             AND (SELECT runs FROM run_day
-                  WHERE target_id = NEW.target_id
-                    AND day = date(NEW.started_us / 1000000, 'unixepoch')) = 1));
+    AND day IN (date(NEW.started_us / 1000000, 'unixepoch'),
+                (SELECT max(day) FROM run_day
+                 WHERE target_id = NEW.target_id
+                   AND day < date(NEW.started_us / 1000000, 'unixepoch')))
+    AND CASE WHEN day = date(NEW.started_us / 1000000, 'unixepoch')
+             THEN runs <= 32 OR (runs & (runs - 1)) = 0
+             ELSE (SELECT runs FROM run_day
+                   WHERE target_id = NEW.target_id
+                     AND day = date(NEW.started_us / 1000000, 'unixepoch')) = 1 END;
 END;
 
 -- A run deleted or changed by hand: its day (both days, if it moved) is summed again from the
@@ -172,8 +173,10 @@ BEGIN
      OR (target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch'));
 END;
 
--- Failures over a period, for all targets: a few rows against every run.
+-- Failures over a period, for all targets and for one (the report's failures by error class):
+-- a few rows against every run.
 CREATE INDEX run_failed ON run (started_us) WHERE outcome = 'failed';
+CREATE INDEX run_target_failed ON run (target_id, started_us) WHERE outcome = 'failed';
 
 -- The runs already stored, summed in one pass over run_target_started.
 INSERT INTO run_day (target_id, day, runs, failed_runs, partial_runs, first_us, last_us, p50_runs,
