@@ -248,6 +248,7 @@ static int read_period(struct bw_store *store, int64_t id, const struct bw_metri
     if (!isnan(days[k].stall_us))
       p->stall_us += days[k].stall_us;
   }
+  int64_t last_day = nd ? days[nd - 1].start_us : 0;
   free(days);
   struct period tail;
   memset(&tail, 0, sizeof(tail));
@@ -262,9 +263,14 @@ static int read_period(struct bw_store *store, int64_t id, const struct bw_metri
     p->last_failed = tail.last_failed;
     p->last_id = tail.last_id;
   } else if (r == 0 && nd > 0) {
-    /* Nothing ran on the last day: the newest good run is in the days before. */
-    p->last_failed = false;
-    p->last_id = 0;
+    /* Nothing ran on the last day: the newest run is on the newest day with runs (read as a
+     * page's, for its stall time is counted already). */
+    struct period last;
+    memset(&last, 0, sizeof(last));
+    r = add_runs(store, id, metric, BW_KIND_PAGE, last_day, last_day + DAY_US, false, &last, errs);
+    p->last_failed = last.last_failed;
+    p->last_id = last.last_id;
+    free(last.values);
   }
   free(tail.values);
   if (r < 0)
