@@ -329,6 +329,8 @@ def history(a):
     print("\n%-56s %7s %7s" % ("command", "s", "CPU s"))
     page, dl = "page-%04d" % 96, "dl-0000"
     for cmd in (["report", "--since", "24h"], ["report", "--since", "24h", "--format", "html"],
+                ["report", "--since", "7d"], ["report", "--since", "30d"],
+                ["report", "--since", "365d"],
                 ["history", page, "--since", "2d"], ["history", page],
                 ["history", dl, "--backend", "node-2:8088", "--since", "7d"], ["backtest", page], ["baseline", dl],
                 ["regressions", "--open"], ["regressions", "--since", "30d"]):
