@@ -7,7 +7,7 @@ history: generates a database of TARGETS targets (60 % page tests, the rest down
          on the target and the hour, so every generation holds the same runs, shifted to end now.
          Every 97th target has an open regression (its last 3 days twice as slow) and 0.5 % of
          the runs failed. The schema is benchwatch's own (sql/schema.sql); run_day is filled by
-         the statement migration 0007 fills it with, so its time is what that migration takes.
+         migration 0007's own statement.
          Then it times every query of README's "Querying history with sqlite3" and of
          sql/queries.sql (the median of 3, warm cache, through the sqlite3 library), `benchwatch
          report`, `history`, `backtest`, `baseline`, `regressions`, and benchwatchd's start-up to
