@@ -189,7 +189,8 @@ PRAGMA journal_mode = WAL;
     # The triggers and the indexes must come back exactly as schema.sql has them.
     for obj in ("run_day_insert", "run_day_delete", "run_day_update"):
         m = re.search(r"^CREATE TRIGGER %s .*?^END;$" % obj, schema, re.S | re.M)
-        script = script.replace("PRAGMA journal_mode = WAL;", m.group(0) + "\nPRAGMA journal_mode = WAL;")
+        script = script.replace("PRAGMA journal_mode = WAL;",
+                                m.group(0) + "\nPRAGMA journal_mode = WAL;")
     t0 = time.monotonic()
     p = subprocess.run(["sqlite3", db], input=script, capture_output=True, text=True)
     if p.returncode != 0 or "Error" in p.stderr:
@@ -332,12 +333,14 @@ def history(a):
                 ["report", "--since", "7d"], ["report", "--since", "30d"],
                 ["report", "--since", "365d"],
                 ["history", page, "--since", "2d"], ["history", page],
-                ["history", dl, "--backend", "node-2:8088", "--since", "7d"], ["backtest", page], ["baseline", dl],
+                ["history", dl, "--backend", "node-2:8088", "--since", "7d"],
+                ["backtest", page], ["baseline", dl],
                 ["regressions", "--open"], ["regressions", "--since", "30d"]):
         best = min((timed([cli] + cmd + ["--config", config])[1:] for _ in range(2)))
         print("%-56s %7.2f %7.2f" % ("benchwatch " + " ".join(cmd), best[0], best[1]))
     took = [ready_time(daemon, config, tmp) for _ in range(3)]
-    print("%-56s %7.2f" % ("benchwatchd start-up to READY=1 (median of 3)", statistics.median(took)))
+    print("%-56s %7.2f" % ("benchwatchd start-up to READY=1 (median of 3)",
+                           statistics.median(took)))
     if os.path.exists(db + ".spool"):
         os.unlink(db + ".spool")  # the daemon's, beside the database
     if a.db:
