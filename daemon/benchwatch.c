@@ -178,6 +178,7 @@ static void run_usage(FILE *f) {
       "  -s, --timeout DURATION  page: per request; download: connect and silence (default 60s)\n"
       "      --insecure          do not check the TLS certificate\n"
       "      --http2             HTTP/2 where TLS negotiates it\n"
+      "      --engine ENGINE     page: auto (default), lean or curl\n"
       "  -d, --download          a download test\n"
       "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
       "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
@@ -194,7 +195,7 @@ static void run_usage(FILE *f) {
 
 static int cmd_run(int argc, char **argv) {
   enum { O_INSECURE = 256, O_HTTP2, O_MAXTIME, O_MAXBYTES, O_INTERVAL, O_STALL, O_JSON, O_STORE,
-         O_DB, O_NAME };
+         O_DB, O_NAME, O_ENGINE };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
       {"concurrency", required_argument, NULL, 'c'},
@@ -205,6 +206,7 @@ static int cmd_run(int argc, char **argv) {
       {"timeout", required_argument, NULL, 's'},
       {"insecure", no_argument, NULL, O_INSECURE},
       {"http2", no_argument, NULL, O_HTTP2},
+      {"engine", required_argument, NULL, O_ENGINE},
       {"download", no_argument, NULL, 'd'},
       {"max-time", required_argument, NULL, O_MAXTIME},
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
@@ -260,6 +262,9 @@ static int cmd_run(int argc, char **argv) {
       break;
     case O_HTTP2:
       bw_buf_printf(&opts, ", http: \"2\"");
+      break;
+    case O_ENGINE:
+      yaml_kv(&opts, "engine", optarg);
       break;
     case 'd':
       download = true;
