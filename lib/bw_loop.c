@@ -77,10 +77,17 @@ void bw_loop_free(struct bw_loop *loop) {
 }
 
 struct evdns_base *bw_loop_dns(struct bw_loop *loop) {
-  /* Inactive, it holds no event: the loop still ends when nothing else is in flight. */
-  if (!loop->dns)
-    loop->dns = evdns_base_new(loop->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                               EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+  if (loop->dns)
+    return loop->dns;
+  /*
+   * Inactive, it holds no event, so the loop still ends when nothing else is in flight. The flag
+   * must be set before the nameservers are added (libevent 2.1 arms their sockets as it adds them
+   * otherwise): hence no EVDNS_BASE_INITIALIZE_NAMESERVERS here. Without a resolv.conf, evdns
+   * falls back to 127.0.0.1, as the C library does; /etc/hosts is read either way.
+   */
+  loop->dns = evdns_base_new(loop->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+  if (loop->dns)
+    (void)evdns_base_resolv_conf_parse(loop->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
   return loop->dns;
 }
 
