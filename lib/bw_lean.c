@@ -407,8 +407,12 @@ static bool retry_fresh(struct bw_lean *c) {
 }
 
 static void done_reading(struct bw_lean *c, bool keep) {
+  /* An idle connection is not watched, as curl's cache does not: the loop may end with it open,
+   * and a close by the server while idle shows when the next request finds it (retry_fresh). */
   if (!keep || !c->req.reuse)
     conn_close(c);
+  else
+    (void)io_wait(c, 0);
   deliver(c);
 }
 
