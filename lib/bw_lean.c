@@ -407,12 +407,10 @@ static bool retry_fresh(struct bw_lean *c) {
 }
 
 static void done_reading(struct bw_lean *c, bool keep) {
-  /* An idle connection is not watched, as curl's cache does not: the loop may end with it open,
-   * and a close by the server while idle shows when the next request finds it (retry_fresh). */
+  /* A kept connection stays watched while idle (a close by the server is seen at once, and the
+   * next request costs no epoll_ctl); bw_lean_park() stops that when the test is over. */
   if (!keep || !c->req.reuse)
     conn_close(c);
-  else
-    (void)io_wait(c, 0);
   deliver(c);
 }
 
@@ -859,6 +857,11 @@ void bw_lean_abort(struct bw_lean *c) {
     return;
   }
   fail(c, CURLE_ABORTED_BY_CALLBACK, "aborted", "stopped before the end");
+}
+
+void bw_lean_park(struct bw_lean *c) {
+  if (c && !c->active)
+    (void)io_wait(c, 0);
 }
 
 void bw_lean_free(struct bw_lean *c) {

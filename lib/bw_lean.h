@@ -35,6 +35,11 @@ int bw_lean_start(struct bw_lean *c, const struct bw_request *req, struct bw_err
 int bw_lean_restart(struct bw_lean *c, struct bw_errs *errs);
 /* Stops c if running; its on_done is called with error_class "aborted". */
 void bw_lean_abort(struct bw_lean *c);
+/*
+ * Stops watching c's idle connection (it stays open for a later request, which finds out then if
+ * the server closed it), so that the loop can end. For when no more requests are coming soon.
+ */
+void bw_lean_park(struct bw_lean *c);
 /* Frees c and closes its connection; a running request is dropped without on_done. NULL-safe. */
 void bw_lean_free(struct bw_lean *c);
 

@@ -27,6 +27,7 @@ struct engine {
   int (*restart)(void *conn, struct bw_errs *errs);
   void (*abort)(void *conn);
   void (*destroy)(void *conn);
+  void (*park)(void *conn); /* the run is over: an idle connection must not keep the loop */
 };
 
 static void *curl_make(struct bw_loop *loop) {
@@ -44,6 +45,9 @@ static void curl_abort(void *conn) {
 static void curl_destroy(void *conn) {
   bw_xfer_free(conn);
 }
+static void curl_park(void *conn) {
+  (void)conn; /* curl watches no idle connection */
+}
 static void *lean_make(struct bw_loop *loop) {
   return bw_lean_new(loop);
 }
@@ -60,12 +64,17 @@ static void lean_destroy(void *conn) {
   bw_lean_free(conn);
 }
 
+static void lean_park(void *conn) {
+  bw_lean_park(conn);
+}
+
 static const struct engine curl_engine = {
     .make = curl_make,
     .start = curl_start,
     .restart = curl_restart,
     .abort = curl_abort,
     .destroy = curl_destroy,
+    .park = curl_park,
 };
 static const struct engine lean_engine = {
     .make = lean_make,
@@ -73,6 +82,7 @@ static const struct engine lean_engine = {
     .restart = lean_restart,
     .abort = lean_abort,
     .destroy = lean_destroy,
+    .park = lean_park,
 };
 
 struct slot {
@@ -200,6 +210,8 @@ static void report(struct page *pg) {
   if (pg->reported)
     return;
   pg->reported = true;
+  for (size_t i = 0; i < pg->n_slots; i++)
+    pg->engine->park(pg->slots[i].conn);
   summarize(run, (pg->last_end_us ? pg->last_end_us : bw_now_us()) - pg->base.t0_us);
   if (pg->aborting) {
     run->outcome = BW_OUTCOME_ABORTED;
