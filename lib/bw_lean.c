@@ -438,8 +438,8 @@ static void on_bytes(struct bw_lean *c, const char *data, size_t n) {
     done_reading(c, c->parse.keep_alive && used == n);
     return;
   case BW_LEAN_TOO_LARGE:
-    fail(c, CURLE_RECV_ERROR, "reset", "Too large response headers: %lld > %d",
-         (long long)c->parse.consumed, BW_LEAN_MAX_HEAD);
+    /* curl 7.88 stops there with CURLE_OUT_OF_MEMORY: the same class, and the reason. */
+    fail(c, CURLE_OUT_OF_MEMORY, "other", "the response headers exceed %d bytes", BW_LEAN_MAX_HEAD);
     return;
   case BW_LEAN_PROTOCOL:
     fail(c, CURLE_WEIRD_SERVER_REPLY, "protocol", "%s",

@@ -25,6 +25,8 @@ SCENARIOS = [
     ("/chunked?size=2500&chunk=1000", [], "ok", None, "complete"),
     ("/chunked?size=0", [], "ok", None, "complete"),
     ("/close?size=300", [], "ok", None, "complete"),
+    ("/bighead?size=20000", [], "ok", None, "complete"),
+    ("/bighead?size=200000", [], "failed", "other", "failed_exception"),  # over curl's 100 KB
 ]
 
 

@@ -106,6 +106,7 @@ struct plan {
   bool mute; /* the status line and headers, then silence until the peer leaves */
   uint64_t chunk; /* > 0: Transfer-Encoding: chunked, in chunks of this many bytes */
   bool close;     /* Connection: close and a FIN after the response, whatever the request said */
+  uint64_t header_pad; /* > 0: an X-Pad header of this many bytes (an oversized head) */
   const char *location;
   char msg[256]; /* a text body (error responses) in place of filler; empty when unused */
 };
@@ -517,6 +518,12 @@ static int build_close(const struct args *a, struct plan *p) {
   return 0;
 }
 
+static int build_bighead(const struct args *a, struct plan *p) {
+  plan_body(p, 0);
+  p->header_pad = a->v[P_SIZE];
+  return 0;
+}
+
 static const struct endpoint {
   const char *path;
   unsigned takes; /* parameters the query may carry */
@@ -538,6 +545,7 @@ static const struct endpoint {
     {"/headers", BIT(P_SIZE), 0, build_headers},
     {"/chunked", BIT(P_SIZE) | BIT(P_CHUNK), 0, build_chunked},
     {"/close", BIT(P_SIZE), 0, build_close},
+    {"/bighead", BIT(P_SIZE), BIT(P_SIZE), build_bighead},
 };
 
 /* Checks the query against the endpoint's parameters and builds the plan (a 400 on any error). */
@@ -770,6 +778,15 @@ static void begin_body(struct conn *c) {
                               p->msg[0] ? "text/plain; charset=utf-8" : "application/octet-stream");
   if (p->location)
     (void)evbuffer_add_printf(out, "Location: %s\r\n", p->location);
+  if (p->header_pad) {
+    static const char pad[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    (void)evbuffer_add_printf(out, "X-Pad: ");
+    for (uint64_t k = 0; k < p->header_pad; k += sizeof(pad) - 1)
+      (void)evbuffer_add(out, pad,
+                         p->header_pad - k < sizeof(pad) - 1 ? (size_t)(p->header_pad - k)
+                                                            : sizeof(pad) - 1);
+    (void)evbuffer_add(out, "\r\n", 2);
+  }
   if (!c->keep_alive)
     (void)evbuffer_add_printf(out, "Connection: close\r\n");
   else if (c->http10)
@@ -1279,6 +1296,7 @@ static void usage(FILE *f) {
       "  /collapse?fast&rate&size /reset?after&size /lie?claim&send "
       "/status?code&size\n"
       "  /redirect-loop /hang /headers?size /chunked?size&chunk /close?size\n"
+      "  /bighead?size (an X-Pad header of size bytes)\n"
       "  (size defaults to %d bytes)\n",
       DEFAULT_SIZE);
 }
