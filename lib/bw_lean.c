@@ -353,7 +353,11 @@ static void deliver(struct bw_lean *c) {
   res->header_bytes = c->parse.header_bytes;
   res->body_bytes = c->parse.body_bytes;
   res->content_length = c->parse.content_length;
-  res->http_version = !c->parse.status ? "" : c->parse.http_minor == 0 ? "1.0" : "1.1";
+  /* As curl: the version of any status line read, even when the response then failed. */
+  const llhttp_t *hp = &c->parse.parser;
+  res->http_version = hp->http_major == 0 && hp->http_minor == 0   ? ""
+                      : hp->http_major == 1 && hp->http_minor == 0 ? "1.0"
+                                                                   : "1.1";
   (void)snprintf(res->remote_ip, sizeof(res->remote_ip), "%s", c->remote_ip);
   res->remote_port = c->remote_port;
   c->req.on_done(c->req.arg, res);
