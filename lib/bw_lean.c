@@ -418,7 +418,8 @@ static void done_reading(struct bw_lean *c, bool keep) {
   deliver(c);
 }
 
-static void on_bytes(struct bw_lean *c, const char *data, size_t n) {
+/* Reads n bytes of the response. False once the request has ended: on_done may have freed c. */
+static bool on_bytes(struct bw_lean *c, const char *data, size_t n) {
   int64_t now = bw_now_us();
   int64_t body_before = c->parse.body_bytes;
   bool had_head = c->parse.headers_done;
@@ -436,23 +437,24 @@ static void on_bytes(struct bw_lean *c, const char *data, size_t n) {
   }
   switch (st) {
   case BW_LEAN_MORE:
-    return;
+    return true;
   case BW_LEAN_DONE:
     /* Bytes after the response answer nothing we asked: the connection is not trusted again. */
     done_reading(c, c->parse.keep_alive && used == n);
-    return;
+    return false;
   case BW_LEAN_TOO_LARGE:
     /* curl 7.88 stops there with CURLE_OUT_OF_MEMORY: the same class, and the reason. */
     fail(c, CURLE_OUT_OF_MEMORY, "other", "the response headers exceed %d bytes", BW_LEAN_MAX_HEAD);
-    return;
+    return false;
   case BW_LEAN_PROTOCOL:
     fail(c, CURLE_WEIRD_SERVER_REPLY, "protocol", "%s",
          c->parse.reason ? c->parse.reason : "malformed response");
-    return;
+    return false;
   case BW_LEAN_EMPTY:
   case BW_LEAN_LENGTH:
-    return; /* only at the end of input */
+    break; /* only at the end of input */
   }
+  return true;
 }
 
 static void on_eof(struct bw_lean *c) {
@@ -491,9 +493,8 @@ static void do_read(struct bw_lean *c) {
     for (;;) {
       int n = SSL_read(c->ssl, c->buf, READ_BUF);
       if (n > 0) {
-        on_bytes(c, c->buf, (size_t)n);
-        if (c->state != C_READING || !c->ssl)
-          return;
+        if (!on_bytes(c, c->buf, (size_t)n))
+          return; /* c may be gone */
         continue; /* OpenSSL may hold more of the record already */
       }
       int e = SSL_get_error(c->ssl, n);
@@ -514,7 +515,7 @@ static void do_read(struct bw_lean *c) {
   }
   ssize_t n = recv(c->fd, c->buf, READ_BUF, 0);
   if (n > 0)
-    on_bytes(c, c->buf, (size_t)n);
+    (void)on_bytes(c, c->buf, (size_t)n);
   else if (n == 0)
     on_eof(c);
   else if (errno != EAGAIN && errno != EINTR)
