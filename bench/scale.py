@@ -7,7 +7,7 @@ history: generates a database of TARGETS targets (60 % page tests, the rest down
          on the target and the hour, so every generation holds the same runs, shifted to end now.
          Every 97th target has an open regression (its last 3 days twice as slow) and 0.5 % of
          the runs failed. The schema is benchwatch's own (sql/schema.sql); run_day is filled by
-         the statement migration 0007 fills it with, so its time is what that migration takes.
+         migration 0007's own statement.
          Then it times every query of README's "Querying history with sqlite3" and of
          sql/queries.sql (the median of 3, warm cache, through the sqlite3 library), `benchwatch
          report`, `history`, `backtest`, `baseline`, `regressions`, and benchwatchd's start-up to
@@ -98,6 +98,7 @@ DROP TRIGGER run_day_update;
 DROP INDEX run_target_started;
 DROP INDEX run_started;
 DROP INDEX run_failed;
+DROP INDEX run_target_failed;
 INSERT INTO target (id, name, backend, kind, url, created_us) VALUES {values};
 .timer on
 -- pages
@@ -171,6 +172,7 @@ SELECT 'indexes';
 CREATE INDEX run_target_started ON run (target_id, started_us);
 CREATE INDEX run_started ON run (started_us);
 CREATE INDEX run_failed ON run (started_us) WHERE outcome = 'failed';
+CREATE INDEX run_target_failed ON run (target_id, started_us) WHERE outcome = 'failed';
 SELECT 'migration 0007 fill';
 {fill}
 .timer off
@@ -187,7 +189,8 @@ PRAGMA journal_mode = WAL;
     # The triggers and the indexes must come back exactly as schema.sql has them.
     for obj in ("run_day_insert", "run_day_delete", "run_day_update"):
         m = re.search(r"^CREATE TRIGGER %s .*?^END;$" % obj, schema, re.S | re.M)
-        script = script.replace("PRAGMA journal_mode = WAL;", m.group(0) + "\nPRAGMA journal_mode = WAL;")
+        script = script.replace("PRAGMA journal_mode = WAL;",
+                                m.group(0) + "\nPRAGMA journal_mode = WAL;")
     t0 = time.monotonic()
     p = subprocess.run(["sqlite3", db], input=script, capture_output=True, text=True)
     if p.returncode != 0 or "Error" in p.stderr:
@@ -293,10 +296,10 @@ def history(a):
     if not os.path.exists(db):
         end_us = int(time.time() // 3600 * 3600) * 1000000
         took, steps = generate(db, a.targets, a.years, end_us)
-        steps += [0.0] * 9
+        steps += [0.0] * 10
         print("generated in %.0f s: page runs %.0f s, download runs %.0f s, indexes %.0f s, "
               "run_day as migration 0007 fills it %.0f s"
-              % (took, steps[0], steps[1], sum(steps[3:6]), sum(steps[7:9])))
+              % (took, steps[0], steps[1], sum(steps[3:7]), sum(steps[8:10])))
     con0 = sqlite3.connect(db)
     runs = con0.execute("SELECT count(*) FROM run").fetchone()[0]
     size = os.path.getsize(db)
@@ -327,13 +330,17 @@ def history(a):
     print("\n%-56s %7s %7s" % ("command", "s", "CPU s"))
     page, dl = "page-%04d" % 96, "dl-0000"
     for cmd in (["report", "--since", "24h"], ["report", "--since", "24h", "--format", "html"],
+                ["report", "--since", "7d"], ["report", "--since", "30d"],
+                ["report", "--since", "365d"],
                 ["history", page, "--since", "2d"], ["history", page],
-                ["history", dl, "--backend", "node-2:8088", "--since", "7d"], ["backtest", page], ["baseline", dl],
+                ["history", dl, "--backend", "node-2:8088", "--since", "7d"],
+                ["backtest", page], ["baseline", dl],
                 ["regressions", "--open"], ["regressions", "--since", "30d"]):
         best = min((timed([cli] + cmd + ["--config", config])[1:] for _ in range(2)))
         print("%-56s %7.2f %7.2f" % ("benchwatch " + " ".join(cmd), best[0], best[1]))
     took = [ready_time(daemon, config, tmp) for _ in range(3)]
-    print("%-56s %7.2f" % ("benchwatchd start-up to READY=1 (median of 3)", statistics.median(took)))
+    print("%-56s %7.2f" % ("benchwatchd start-up to READY=1 (median of 3)",
+                           statistics.median(took)))
     if os.path.exists(db + ".spool"):
         os.unlink(db + ".spool")  # the daemon's, beside the database
     if a.db:
@@ -373,6 +380,7 @@ def fleet(a):
     config = os.path.join(tmp, "fleet.yaml")
     db = os.path.join(tmp, "fleet.db")
     with open(config, "w") as f:
+        # offsets spread the targets over the minute, as a fleet's config would
         f.write("database: %s\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
                 "defaults: {every: 1m, jitter: 0s}\ntests:\n" % (db, mport))
         for i in range(a.targets):
@@ -396,15 +404,20 @@ def fleet(a):
         cpu = cpu_seconds(p.pid) - c0
         wall = time.monotonic() - t0
         con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-        runs, ok = con.execute("SELECT count(*), sum(outcome = 'ok') FROM run "
-                               "WHERE started_us >= ?", (int((time.time() - wall) * 1e6),)) \
-            .fetchone()
+        rows = con.execute("SELECT t.name, r.started_us, r.outcome FROM run r JOIN target t"
+                           " ON t.id = r.target_id WHERE r.started_us >= ?",
+                           (int((time.time() - wall) * 1e6),)).fetchall()
         con.close()
+        runs, ok = len(rows), sum(1 for r in rows if r[2] == "ok")
+        # Each run's start against its due time: the minute plus the target's offset.
+        late = sorted(((us - (int(name[1:]) * 60000 // a.targets) * 1000) % 60000000) / 1e3
+                      for name, us, _ in rows)
         print("%d targets every minute for %.1f min against nginx:" % (a.targets, wall / 60))
         print("  runs stored %d of %d due (%d ok)" % (runs, int(a.targets * wall / 60), ok or 0))
-        print("  skipped turns %d, scheduler lag max %.3f s, median %.3f s"
-              % (metric(text, "benchwatch_skipped_runs_total"), max(lags),
-                 statistics.median(lags)))
+        print("  skipped turns %d; start after its due time: median %.1f ms, 99th percentile "
+              "%.1f ms, max %.1f ms; benchwatch_scheduler_lag_seconds at most %.3f s"
+              % (metric(text, "benchwatch_skipped_runs_total"), late[len(late) // 2],
+                 late[len(late) * 99 // 100], late[-1], max(lags)))
         print("  CPU %.1f %% of one core (%.2f ms per run)"
               % (100 * cpu / wall, 1e3 * cpu / max(runs, 1)))
         print("  /metrics: %d scrapes, median %.0f ms, max %.0f ms, %d bytes"

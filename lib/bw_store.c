@@ -1328,6 +1328,67 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
 
 /* ---- imports ---- */
 
+/* The first midnight UTC at or after us, in seconds. */
+static int64_t day_at_or_after_s(int64_t us) {
+  int64_t day = 86400 * INT64_C(1000000);
+  int64_t d = us / day;
+  if (d * day < us)
+    d++;
+  return d * 86400;
+}
+
+int bw_store_days(struct bw_store *store, int64_t target_id, const char *metric, int64_t from_us,
+                  int64_t until_us, struct bw_day **ret, size_t *ret_n, struct bw_errs *errs) {
+  static const char *const sql[] = {
+      "SELECT unixepoch(day) * 1000000, p50_runs + failed_runs, failed_runs, p50_med_us, stall_us"
+      " FROM run_day WHERE target_id = ? AND day >= date(?, 'unixepoch')"
+      " AND day < date(?, 'unixepoch') ORDER BY day",
+      "SELECT unixepoch(day) * 1000000, rate_runs + failed_runs, failed_runs, rate_med_bps,"
+      " stall_us FROM run_day WHERE target_id = ? AND day >= date(?, 'unixepoch')"
+      " AND day < date(?, 'unixepoch') ORDER BY day",
+  };
+  int which = metric && strcmp(metric, "p50_us") == 0     ? 0
+              : metric && strcmp(metric, "rate_bps") == 0 ? 1
+                                                          : -1;
+  struct bw_day *list = NULL;
+  size_t n = 0, cap = 0;
+  sqlite3_stmt *st = NULL;
+
+  if (which < 0) {
+    add_err(errs, "run_day keeps no median of %s", metric ? metric : "(none)");
+    return -EINVAL;
+  }
+  int r = prepare_once(store, sql[which], &st, "cannot read the days", errs);
+  if (r < 0)
+    return r;
+  int rc = sqlite3_bind_int64(st, 1, target_id);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, day_at_or_after_s(from_us));
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, day_at_or_after_s(until_us));
+  while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bw_xgrow(&list, &cap, n + 1, sizeof(*list));
+    struct bw_day *d = &list[n++];
+    d->start_us = sqlite3_column_int64(st, 0);
+    d->runs = (size_t)sqlite3_column_int64(st, 1);
+    d->failed = (size_t)sqlite3_column_int64(st, 2);
+    d->median =
+        sqlite3_column_type(st, 3) == SQLITE_NULL ? (double)NAN : sqlite3_column_double(st, 3);
+    d->stall_us =
+        sqlite3_column_type(st, 4) == SQLITE_NULL ? (double)NAN : sqlite3_column_double(st, 4);
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_DONE) {
+    r = fail_sql(store, rc, errs, "cannot read the days");
+    free(list);
+  } else {
+    *ret = list;
+    *ret_n = n;
+  }
+  (void)sqlite3_finalize(st);
+  return r;
+}
+
 static const char run_exists_sql[] =
     "SELECT EXISTS (SELECT 1 FROM run WHERE target_id = ? AND started_us = ?)";
 

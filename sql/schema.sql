@@ -96,9 +96,12 @@ CREATE INDEX run_started ON run (started_us);
 
 -- One row per target and UTC day that has runs: what the daily view shows, summed so that a new
 -- run only adds to it. Sums and counts of a figure leave out the runs that did not measure it,
--- so sum / count is the mean of those that did; NULL when none did. The day's medians are taken
--- again from the day's runs (through run_target_started) each time one is added: a median
--- cannot be summed, and a day holds at most 1440 runs of a target that runs every minute.
+-- so sum / count is the mean of those that did; NULL when none did. A median cannot be summed:
+-- the day's medians are taken again from its runs (through run_target_started) when it has 32
+-- runs or fewer, when its count reaches a power of two, and when the target's next day begins,
+-- so they are exact for every day that is over and for a day of hourly runs, and cost a target
+-- that runs every minute about three reads of a run per run stored (taking them at every run
+-- made storing 14,400 minutely runs 11 s instead of 0.03 s).
 CREATE TABLE run_day (
   target_id    INTEGER NOT NULL REFERENCES target (id) ON DELETE CASCADE,
   day          TEXT NOT NULL,        -- UTC day, YYYY-MM-DD, as date(started_us / 1000000, 'unixepoch')
@@ -111,13 +114,13 @@ CREATE TABLE run_day (
   p50_sum_us   INTEGER,
   p50_min_us   INTEGER,
   p50_max_us   INTEGER,
-  p50_med_us   REAL,                 -- the median of the day's p50_us
+  p50_med_us   REAL,                 -- the median of the day's p50_us (see above)
   p90_max_us   INTEGER,
   rate_runs    INTEGER NOT NULL,     -- runs with a rate_bps
   rate_sum_bps INTEGER,
   rate_min_bps INTEGER,
   rate_max_bps INTEGER,
-  rate_med_bps REAL,                 -- the median of the day's rate_bps
+  rate_med_bps REAL,                 -- the median of the day's rate_bps (see above)
   stall_us     INTEGER,              -- the sum of the runs' stall_us
   PRIMARY KEY (target_id, day)
 ) WITHOUT ROWID;
@@ -152,26 +155,33 @@ BEGIN
     rate_max_bps = coalesce(max(rate_max_bps, excluded.rate_max_bps), rate_max_bps,
                             excluded.rate_max_bps),
     stall_us = coalesce(stall_us + excluded.stall_us, stall_us, excluded.stall_us);
-  UPDATE run_day SET p50_med_us = (
-    SELECT avg(v) FROM (SELECT p50_us AS v, row_number() OVER (ORDER BY p50_us) AS i,
-                               count(*) OVER () AS n
-                        FROM run
-                        WHERE run.target_id = run_day.target_id
-                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
-                          AND p50_us IS NOT NULL)
-    WHERE i IN ((n + 1) / 2, (n + 2) / 2))
-  WHERE target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch')
-    AND NEW.p50_us IS NOT NULL;
-  UPDATE run_day SET rate_med_bps = (
-    SELECT avg(v) FROM (SELECT rate_bps AS v, row_number() OVER (ORDER BY rate_bps) AS i,
-                               count(*) OVER () AS n
-                        FROM run
-                        WHERE run.target_id = run_day.target_id
-                          AND started_us BETWEEN run_day.first_us AND run_day.last_us
-                          AND rate_bps IS NOT NULL)
-    WHERE i IN ((n + 1) / 2, (n + 2) / 2))
-  WHERE target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch')
-    AND NEW.rate_bps IS NOT NULL;
+  UPDATE run_day SET
+    p50_med_us = CASE WHEN p50_runs > 0 THEN (
+      SELECT avg(v) FROM (SELECT p50_us AS v, row_number() OVER (ORDER BY p50_us) AS i,
+                                 count(*) OVER () AS n
+                          FROM run
+                          WHERE run.target_id = run_day.target_id
+                            AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                            AND p50_us IS NOT NULL)
+      WHERE i IN ((n + 1) / 2, (n + 2) / 2)) END,
+    rate_med_bps = CASE WHEN rate_runs > 0 THEN (
+      SELECT avg(v) FROM (SELECT rate_bps AS v, row_number() OVER (ORDER BY rate_bps) AS i,
+                                 count(*) OVER () AS n
+                          FROM run
+                          WHERE run.target_id = run_day.target_id
+                            AND started_us BETWEEN run_day.first_us AND run_day.last_us
+                            AND rate_bps IS NOT NULL)
+      WHERE i IN ((n + 1) / 2, (n + 2) / 2)) END
+  WHERE target_id = NEW.target_id
+    AND day IN (date(NEW.started_us / 1000000, 'unixepoch'),
+                (SELECT max(day) FROM run_day
+                 WHERE target_id = NEW.target_id
+                   AND day < date(NEW.started_us / 1000000, 'unixepoch')))
+    AND CASE WHEN day = date(NEW.started_us / 1000000, 'unixepoch')
+             THEN runs <= 32 OR (runs & (runs - 1)) = 0
+             ELSE (SELECT runs FROM run_day
+                   WHERE target_id = NEW.target_id
+                     AND day = date(NEW.started_us / 1000000, 'unixepoch')) = 1 END;
 END;
 
 -- Retention (benchwatch prune, and the daemon once a day): each pass that deleted history. Runs
@@ -271,8 +281,10 @@ BEGIN
      OR (target_id = NEW.target_id AND day = date(NEW.started_us / 1000000, 'unixepoch'));
 END;
 
--- Failures over a period, for all targets: a few rows against every run.
+-- Failures over a period, for all targets and for one (the report's failures by error class):
+-- a few rows against every run.
 CREATE INDEX run_failed ON run (started_us) WHERE outcome = 'failed';
+CREATE INDEX run_target_failed ON run (target_id, started_us) WHERE outcome = 'failed';
 
 -- The detail of a run: one row per request (page) or per timeline interval (download). Each is
 -- something that started at_us after the run began, took duration_us and moved bytes.
