@@ -32,6 +32,7 @@ enum opt_type {
   T_METHOD,   /* GET | HEAD */
   T_TLS,      /* none | opportunistic | required (mail) */
   T_HTTP,     /* 1.1 | 2 */
+  T_ENGINE,   /* auto | lean | curl */
   T_DETECT,   /* a mapping of detect_opts: this test's own detection settings */
   T_BOOL,
   T_INT,
@@ -107,6 +108,9 @@ static const struct opt test_opts[] = {
      "this test's own detection settings, over the global detect: (any of its keys)"},
     {"http", T_HTTP, TEST(http_version), 0, 0, "1.1", 0,
      "HTTP version: 1.1, or 2 (negotiated by TLS ALPN on https, falling back to 1.1)"},
+    {"engine", T_ENGINE, TEST(engine), 0, 0, "auto", F_PAGE_ONLY,
+     "page: the client: lean (HTTP/1.1 at ab's cost per request), curl (libcurl), or auto (lean "
+     "wherever it does the test: http 1.1, no user in the URL)"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -178,10 +182,20 @@ static const struct opt metrics_opts[] = {
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
+#define RET(field) offsetof(struct bw_retention, field)
+static const struct opt retention_opts[] = {
+    {"samples", T_DURATION, RET(samples_us), 0, 100 * 366 * DAY, "90d", 0,
+     "the per-request latencies and timeline steps of older runs are deleted; 0 = keep them"},
+    {"runs", T_DURATION, RET(runs_us), 0, 100 * 366 * DAY, "0", 0,
+     "older runs are deleted (their days stay in run_day); at least every detect window; "
+     "0 = keep them"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
 #define N_TEST_OPTS (sizeof(test_opts) / sizeof(test_opts[0]) - 1)
 
 static const char *const top_keys[] = {"database", "max_parallel", "defaults", "tests", "detect",
-                                       "report", "metrics", NULL};
+                                       "report", "metrics", "retention", NULL};
 static const char default_database[] = "/var/lib/benchwatch/benchwatch.db";
 
 /* ---- parse context ---- */
@@ -644,6 +658,16 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
     else
       r = 0, *(int *)(void *)field = s[0] == '2' ? 2 : 1;
     break;
+  case T_ENGINE:
+    if (strcmp(s, "auto") == 0)
+      r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_AUTO;
+    else if (strcmp(s, "lean") == 0)
+      r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_LEAN;
+    else if (strcmp(s, "curl") == 0)
+      r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_CURL;
+    else
+      err_at(c, &n->start_mark, path, "expected auto, lean or curl, got %s", q);
+    break;
   case T_BOOL: {
     bool b;
     if (parse_bool(s, &b) < 0)
@@ -842,6 +866,11 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
            "concurrency %" PRId64 " is greater than requests %" PRId64
            " (like ab, every request slot needs a request)",
            t->concurrency, t->requests);
+    r = -EINVAL;
+  }
+  if (t->kind == BW_KIND_PAGE && t->engine == BW_ENGINE_LEAN && t->http_version == 2) {
+    err_at(c, &map->start_mark, path,
+           "engine: lean speaks HTTP/1.1 only; http: 2 needs engine: curl (or auto)");
     r = -EINVAL;
   }
   if (t->kind == BW_KIND_DOWNLOAD && strcmp(t->method, "GET") != 0) {
@@ -1056,6 +1085,12 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   if (n && parse_section(c, n, "metrics", metrics_opts, 0, &cfg->metrics, &set) < 0)
     r = -EINVAL;
 
+  const yaml_node_t *retention = find_key(c, root, "retention");
+  apply_builtin(retention_opts, &cfg->retention, c->errs);
+  if (retention &&
+      parse_section(c, retention, "retention", retention_opts, 0, &cfg->retention, &set) < 0)
+    r = -EINVAL;
+
   n = find_key(c, root, "tests");
   if (!n) {
     err_at(c, &root->start_mark, NULL, "missing required key \"tests\"");
@@ -1064,6 +1099,21 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
     r = -EINVAL;
   }
   bw_test_clear(&defaults);
+  /* Runs the judge still reads must stay: no window may reach past the runs kept. */
+  if (r == 0 && cfg->retention.runs_us > 0) {
+    int64_t longest = cfg->detect.window_us;
+    for (size_t i = 0; i < cfg->n_tests; i++)
+      if (cfg->tests[i].detect.window_us > longest)
+        longest = cfg->tests[i].detect.window_us;
+    if (cfg->retention.runs_us < longest) {
+      char want[32];
+      (void)bw_format_duration(longest, want, sizeof(want));
+      err_at(c, retention ? &retention->start_mark : &root->start_mark, "retention.runs",
+             "must be 0 or at least the longest detect window (%s): the baseline reads that far "
+             "back", want);
+      r = -EINVAL;
+    }
+  }
   return r;
 }
 
@@ -1332,6 +1382,11 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     case T_HTTP:
       bw_buf_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
       continue;
+    case T_ENGINE: {
+      static const char *const names[] = {"auto", "lean", "curl"};
+      bw_buf_printf(b, "%s%s: %s\n", indent, o->key, names[*(const enum bw_engine *)field]);
+      continue;
+    }
     case T_DETECT: {
       /* a test's detect is only ever dumped from its test: its figures are the ones its kind
        * measures, so that the dump reads back (a test's own list may not name others) */
@@ -1410,6 +1465,8 @@ char *bw_config_dump(const struct bw_config *cfg) {
     bw_buf_printf(&b, "metrics:\n");
     dump_opts(&b, metrics_opts, &cfg->metrics, "  ", 0);
   }
+  bw_buf_printf(&b, "retention:\n");
+  dump_opts(&b, retention_opts, &cfg->retention, "  ", 0);
   bw_buf_printf(&b, "tests:\n");
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *t = &cfg->tests[i];

@@ -31,6 +31,9 @@ struct bw_detect {
   int64_t false_alarm_us; /* at most one false opening per this much time, per target */
 };
 
+/* Which client runs a page test: auto takes lean wherever it does the test exactly as curl. */
+enum bw_engine { BW_ENGINE_AUTO, BW_ENGINE_LEAN, BW_ENGINE_CURL };
+
 struct bw_test {
   char *name;
   enum bw_kind kind;
@@ -53,6 +56,7 @@ struct bw_test {
   int64_t interval_us; /* download: timeline step */
   int64_t stall_rate;  /* download: bytes/s below which a timeline step counts as stalled */
   int http_version;    /* 1 (HTTP/1.1) or 2 */
+  enum bw_engine engine; /* page: the client */
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;
@@ -81,6 +85,12 @@ struct bw_metrics {
   int64_t timeout_us;      /* a connection's whole request and answer */
 };
 
+/* How long history is kept (benchwatch prune, and the daemon once a day). 0 keeps it. */
+struct bw_retention {
+  int64_t samples_us; /* the detail rows (per request, per timeline step) of older runs go */
+  int64_t runs_us;    /* older runs go, their days kept in run_day; at least every window */
+};
+
 struct bw_config {
   char *path;     /* as given to bw_config_parse() */
   char *database; /* a relative path is resolved against the config file's directory */
@@ -90,6 +100,7 @@ struct bw_config {
   struct bw_detect detect;
   struct bw_report report;
   struct bw_metrics metrics;
+  struct bw_retention retention;
   unsigned refs; /* holders besides the first (bw_config_ref()) */
 };
 

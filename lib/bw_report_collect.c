@@ -46,13 +46,14 @@ static int figure_values(struct bw_store *store, int64_t id, const char *figure,
 static int now_and_usual(struct bw_store *store, int64_t id, const char *figure, int64_t from,
                          int64_t until, int64_t window_us, double *now, double *usual,
                          struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
   double *v, last;
-  size_t n;
-  int r = figure_values(store, id, figure, from, until, &v, &n, &last, errs);
+  size_t n = 0;
+  int r = bw_store_window(store, id, figure, from, until, 1, &pts, &n, errs);
   if (r < 0)
     return r;
-  free(v);
-  *now = last;
+  *now = n ? pts[0].value : (double)NAN;
+  free(pts);
   r = figure_values(store, id, figure, from - window_us, from, &v, &n, &last, errs);
   if (r < 0)
     return r;
@@ -196,6 +197,136 @@ static int env_change(struct bw_store *store, int64_t target_id, int64_t opened_
   return 0;
 }
 
+#define DAY_US (86400 * INT64_C(1000000))
+
+/* What the report says of one target's period, from its runs or from its days. */
+struct period {
+  size_t runs, failures;
+  double *values; /* the chart's points, oldest first */
+  size_t n_values;
+  double latest;    /* the newest good run's figure, NAN without one */
+  bool last_failed; /* the newest run failed */
+  int64_t last_id;  /* the newest good or failed run, 0 without one */
+  double stall_us;  /* downloads: the stall time summed (0 when none was measured) */
+};
+
+/* Adds runs in [from, until) to p: counted, and their good values as points (or as one point,
+ * their median, when as_one). */
+static int add_runs(struct bw_store *store, int64_t id, const struct bw_metric *metric,
+                    enum bw_kind kind, int64_t from, int64_t until, bool as_one, struct period *p,
+                    struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
+  size_t n = 0, first = p->n_values;
+  if (from >= until)
+    return 0;
+  int r = bw_store_series(store, id, metric->name, from, until, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  p->values = bw_xrealloc(p->values, (p->n_values + n + 1) * sizeof(*p->values));
+  for (size_t k = 0; k < n; k++) {
+    if (isnan(pts[k].value)) {
+      p->failures++;
+    } else {
+      p->values[p->n_values++] = pts[k].value;
+      p->latest = pts[k].value;
+    }
+  }
+  p->runs += n;
+  if (n > 0) {
+    p->last_failed = isnan(pts[n - 1].value);
+    p->last_id = pts[n - 1].run_id;
+  }
+  free(pts);
+  if (as_one && p->n_values > first) {
+    double m = median_of(p->values + first, p->n_values - first);
+    p->n_values = first;
+    p->values[p->n_values++] = m;
+  }
+  if (kind == BW_KIND_DOWNLOAD) {
+    double *st, last;
+    size_t ns;
+    r = figure_values(store, id, "stall_us", from, until, &st, &ns, &last, errs);
+    if (r < 0)
+      return r;
+    for (size_t k = 0; k < ns; k++)
+      p->stall_us += st[k];
+    free(st);
+  }
+  return 0;
+}
+
+/*
+ * A target's period. Up to two days it is read run by run; a longer one (a report --since 30d)
+ * reads its whole UTC days from run_day, one point a day (the day's median), and only the partial
+ * days at its ends run by run, one point each: the counts and the stall time stay exact, the
+ * chart has a point a day, and the median is the median of those points. The newest run is
+ * always read: it is the latest value and says whether the target fails now.
+ */
+static int read_period(struct bw_store *store, int64_t id, const struct bw_metric *metric,
+                       enum bw_kind kind, int64_t from, int64_t until, struct period *p,
+                       struct bw_errs *errs) {
+  memset(p, 0, sizeof(*p));
+  p->latest = (double)NAN;
+  if (until - from <= 2 * DAY_US)
+    return add_runs(store, id, metric, kind, from, until, false, p, errs);
+  int64_t days_from = (from + DAY_US - 1) / DAY_US * DAY_US; /* both > 0: no rounding doubt */
+  int64_t days_until = (until - 1) / DAY_US * DAY_US;        /* the last day, partial or not */
+  struct bw_day *days = NULL;
+  size_t nd = 0;
+  int r = add_runs(store, id, metric, kind, from, days_from, true, p, errs);
+  if (r == 0)
+    r = bw_store_days(store, id, metric->name, days_from, days_until, &days, &nd, errs);
+  if (r < 0)
+    return r;
+  p->values = bw_xrealloc(p->values, (p->n_values + nd + 2) * sizeof(*p->values));
+  for (size_t k = 0; k < nd; k++) {
+    p->runs += days[k].runs;
+    p->failures += days[k].failed;
+    if (!isnan(days[k].median))
+      p->values[p->n_values++] = days[k].median;
+    if (!isnan(days[k].stall_us))
+      p->stall_us += days[k].stall_us;
+  }
+  int64_t last_day = nd ? days[nd - 1].start_us : 0;
+  free(days);
+  struct period tail;
+  memset(&tail, 0, sizeof(tail));
+  tail.latest = (double)NAN;
+  r = add_runs(store, id, metric, kind, days_until, until, true, &tail, errs);
+  if (r == 0 && tail.runs > 0) {
+    p->runs += tail.runs;
+    p->failures += tail.failures;
+    p->stall_us += tail.stall_us;
+    if (tail.n_values)
+      p->values[p->n_values++] = tail.values[0];
+    p->last_failed = tail.last_failed;
+    p->last_id = tail.last_id;
+  } else if (r == 0 && nd > 0) {
+    /* Nothing ran on the last day: the newest run is on the newest day with runs (read as a
+     * page's, for its stall time is counted already). */
+    struct period last;
+    memset(&last, 0, sizeof(last));
+    r = add_runs(store, id, metric, BW_KIND_PAGE, last_day, last_day + DAY_US, false, &last, errs);
+    p->last_failed = last.last_failed;
+    p->last_id = last.last_id;
+    free(last.values);
+  }
+  free(tail.values);
+  if (r < 0)
+    return r;
+  /* The newest good value of the whole period, and its run. */
+  struct bw_point *pts = NULL;
+  size_t n = 0;
+  r = bw_store_window(store, id, metric->name, from, until, 1, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  p->latest = n ? pts[0].value : (double)NAN;
+  if (n && !p->last_id)
+    p->last_id = pts[0].run_id;
+  free(pts);
+  return 0;
+}
+
 int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const char *host,
                       int64_t from_us, int64_t until_us, struct bw_nightly *ret,
                       struct bw_errs *errs) {
@@ -235,37 +366,32 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     else
       bw_config_default_detect(&det);
     struct bw_nightly_target *t = &ret->targets[ret->n_targets];
-    struct bw_point *pts = NULL;
-    size_t n = 0;
+    struct period p;
     memset(t, 0, sizeof(*t));
     t->metric = bw_detect_metric(row->kind);
-    r = bw_store_series(store, row->id, t->metric->name, from_us, until_us, &pts, &n, errs);
-    if (r < 0)
+    r = read_period(store, row->id, t->metric, row->kind, from_us, until_us, &p, errs);
+    if (r < 0) {
+      free(p.values);
       break;
+    }
     for (size_t k = 0; k < ret->n_open; k++)
       t->open = t->open || same_target(&ret->open[k], row);
-    if (n == 0 && !t->open) {
-      free(pts);
+    if (p.runs == 0 && !t->open) {
+      free(p.values);
       continue; /* nothing ran and nothing is wrong: not worth a line */
     }
     t->target_id = row->id;
     t->test = bw_xstrdup(row->test);
     t->backend = bw_xstrdup(row->backend);
     ret->n_targets++; /* counted now, so that an error below still frees it */
-    t->runs = n;
-    t->values = bw_xmalloc((n + 1) * sizeof(*t->values));
-    for (size_t k = 0; k < n; k++) {
-      if (isnan(pts[k].value))
-        t->failures++;
-      else
-        t->values[t->n_values++] = pts[k].value;
-    }
-    t->last_failed = n > 0 && isnan(pts[n - 1].value);
+    t->runs = p.runs;
+    t->failures = p.failures;
+    t->values = p.values;
+    t->n_values = p.n_values;
+    t->last_failed = p.last_failed;
     ret->failing += t->last_failed;
-    int64_t pts_last_id = n > 0 ? pts[n - 1].run_id : 0;
-    free(pts);
+    int64_t pts_last_id = p.last_id;
     t->median = median_of(t->values, t->n_values);
-    double last;
     /* The judge's own baseline and state at the end of the period, never one of our own. */
     struct bw_judge_view jv;
     r = bw_judge_state(store, &det, row->id, t->metric, until_us, &jv, errs);
@@ -289,7 +415,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       r = series_median(store, row->id, "p99_us", from_us, until_us, &t->p99, errs);
     if (r < 0)
       break;
-    t->latest = t->n_values ? t->values[t->n_values - 1] : (double)NAN;
+    t->latest = p.latest;
     t->latest_ratio = t->latest / t->baseline;
     t->open_since_us = BW_NONE;
     if (jv.open) {
@@ -304,16 +430,9 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     if (r == 0)
       r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
-      double *st;
-      size_t ns;
-      r = figure_values(store, row->id, "stall_us", from_us, until_us, &st, &ns, &last, errs);
-      if (r == 0) {
-        for (size_t k = 0; k < ns; k++)
-          t->stall_s += st[k] / 1e6;
-        free(st);
-        r = now_and_usual(store, row->id, "tcp_rcv_mss", from_us, until_us, det.window_us, &t->mss,
-                          &t->mss_usual, errs);
-      }
+      t->stall_s = p.stall_us / 1e6;
+      r = now_and_usual(store, row->id, "tcp_rcv_mss", from_us, until_us, det.window_us, &t->mss,
+                        &t->mss_usual, errs);
       if (r == 0)
         r = now_and_usual(store, row->id, "tcp_rcv_ooopack", from_us, until_us, det.window_us,
                           &t->ooo, &t->ooo_usual, errs);
@@ -322,7 +441,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
                           &t->rtt_ms, &t->rtt_ms_usual, errs);
       t->rtt_ms /= 1e3;
       t->rtt_ms_usual /= 1e3;
-      if (r == 0 && n > 0)
+      if (r == 0 && pts_last_id)
         r = latest_run(store, pts_last_id, &latest[ret->n_targets - 1], errs);
     } else {
       t->mss = t->mss_usual = t->ooo = t->ooo_usual = (double)NAN;
