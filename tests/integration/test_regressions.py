@@ -42,21 +42,21 @@ class RegressionTest(unittest.TestCase):
         d = Daemon(self.config)
         try:
             d.wait_log("(run 12)", timeout=60)
-            self.assertRegex(d.log(), r"vs mode 2\d\.\d\d ms")  # the per-run line shows the baseline
+            self.assertRegex(d.log(), r"vs mode [23]\d\.\d\d ms")  # the per-run line shows the baseline
             # The server slows down five times: a few slow runs open the regression (with a
             # window this young, more than open_after: chance is not yet ruled out).
             self.write("/delay?ms=100")
             d.proc.send_signal(signal.SIGHUP)
-            d.wait_log("REGRESSION OPENED home: median 10", timeout=60)
-            self.assertRegex(d.log(), r"REGRESSION OPENED home: median 10\d\.\d\d ms vs mode "
-                                      r"2\d\.\d\d ms \(x[45]\.\d\d\), worse \(regression 1\)")
+            d.wait_log("REGRESSION OPENED home: median 1", timeout=60)
+            self.assertRegex(d.log(), r"REGRESSION OPENED home: median 1\d\d\.\d\d ms vs mode "
+                                      r"[23]\d\.\d\d ms \(x[3-6]\.\d\d\), worse \(regression 1\)")
             # A slow run later is still judged against the old, frozen baseline.
             out = cli("regressions", "--open", "--db", self.db).stdout
             self.assertIn("home", out)
             self.assertIn("open for", out)
             self.assertIn("median (ms)", out)
             out = cli("baseline", "home", "--config", self.config).stdout
-            self.assertRegex(out, r"REGRESSED since .* \(frozen baseline 2\d\.")
+            self.assertRegex(out, r"REGRESSED since .* \(frozen baseline [23]\d\.")
             # Back to normal: two good runs close it.
             self.write("/delay?ms=20")
             d.proc.send_signal(signal.SIGHUP)
@@ -145,7 +145,9 @@ class RegressionTest(unittest.TestCase):
                 time.sleep(0.2)
             after = [l for l in d.log().splitlines()[acked_at:] if "(run " in l]
             self.assertGreaterEqual(len(after), 8)
-            self.assertRegex(after[-1], r"median 10\d\.\d\d ms vs mode 10\d\.\d\d ms \(x[01]\.")
+            # The delay is a floor (100 ms); how far above it a loaded machine lands does not
+            # matter, only that the run is judged against the new level.
+            self.assertRegex(after[-1], r"median 1\d\d\.\d\d ms vs mode 1\d\d\.\d\d ms \(x[01]\.")
             self.assertEqual(d.stop(), 0)
         finally:
             if d.proc.poll() is None:
@@ -170,8 +172,8 @@ class RegressionTest(unittest.TestCase):
         self.assertTrue(text.startswith("[benchwatch %s] 1 regression, 1 recovered, 1 failing\n"
                                         % sk.gethostname()), text[:200])
         self.assertIn("OPEN REGRESSIONS\n  home: runs failing, since", text)
-        self.assertRegex(text, r"RECOVERED OR ACCEPTED\n  home: median 2\d\.\d\d ms -> "
-                               r"10\d\.\d\d ms \(x[45]\.\d\d\) since .*; recovered")
+        self.assertRegex(text, r"RECOVERED OR ACCEPTED\n  home: median [23]\d\.\d\d ms -> "
+                               r"1\d\d\.\d\d ms \(x[3-6]\.\d\d\) since .*; recovered")
         self.assertRegex(text, r"  home +\d+ runs, [2-6] failed; median")
         self.assertIn("failed with connect: Couldn't connect to server", text)
         p = cli("report", "--since", "1h", "--config", self.config, "--format", "html")
@@ -181,8 +183,8 @@ class RegressionTest(unittest.TestCase):
                        '<img src="data:image/png;base64,', "runs failing",
                        "1 regression, 1 recovered, 1 failing"):
             self.assertIn(needle, page)
-        # 100 ms against about 20 ms: x4.9 or x5.0 as the machine's own delay falls.
-        self.assertRegex(page, r"\(x[45]\.\d\d\)")
+        # 100 ms against about 20 ms: about x5, as far as a loaded machine moves both.
+        self.assertRegex(page, r"\(x[3-6]\.\d\d\)")
         self.assertNotIn("<script", page)
         # Nothing fetched from anywhere: the charts are inside the page; without report.url, no
         # links.
