@@ -183,6 +183,8 @@ static void run_usage(FILE *f) {
       "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
       "      --interval DURATION download: timeline step (default 1s)\n"
       "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
+      "      --streams N         download: N transfers at once, rated as their aggregate\n"
+      "      --split MODE        download with streams: whole (default) or ranges\n"
       "  -C, --config FILE       read the test (and database) from a config\n"
       "  -t, --test NAME         the configured test to run\n"
       "      --json              print the full result as JSON\n"
@@ -194,7 +196,7 @@ static void run_usage(FILE *f) {
 
 static int cmd_run(int argc, char **argv) {
   enum { O_INSECURE = 256, O_HTTP2, O_MAXTIME, O_MAXBYTES, O_INTERVAL, O_STALL, O_JSON, O_STORE,
-         O_DB, O_NAME };
+         O_DB, O_NAME, O_STREAMS, O_SPLIT };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
       {"concurrency", required_argument, NULL, 'c'},
@@ -210,6 +212,8 @@ static int cmd_run(int argc, char **argv) {
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
       {"interval", required_argument, NULL, O_INTERVAL},
       {"stall-rate", required_argument, NULL, O_STALL},
+      {"streams", required_argument, NULL, O_STREAMS},
+      {"split", required_argument, NULL, O_SPLIT},
       {"config", required_argument, NULL, 'C'},
       {"test", required_argument, NULL, 't'},
       {"json", no_argument, NULL, O_JSON},
@@ -275,6 +279,12 @@ static int cmd_run(int argc, char **argv) {
       break;
     case O_STALL:
       yaml_kv(&opts, "stall_rate", optarg);
+      break;
+    case O_STREAMS:
+      yaml_kv(&opts, "streams", optarg);
+      break;
+    case O_SPLIT:
+      yaml_kv(&opts, "split", optarg);
       break;
     case 'C':
       config_path = optarg;
