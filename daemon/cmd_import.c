@@ -424,9 +424,11 @@ static void fixed_int(int64_t v, char *buf, size_t size) {
 /* A column of the export: its name and the run's figure as text ("" when unmeasured). */
 struct column {
   const char *name;
-  size_t offset; /* of an int64_t in struct bw_run */
-  int digits;    /* -1: an integer as it is; else the figure / 10^digits (3 or 6) */
+  size_t offset; /* of an int64_t in struct bw_run (a double when digits is REAL) */
+  int digits;    /* -1: an integer as it is; REAL: a double to 3 places; else the figure /
+                    10^digits (3 or 6) */
 };
+#define REAL (-2)
 
 static const struct column page_columns[] = {
     {"p90_ms", offsetof(struct bw_run, p90_us), 3},
@@ -435,6 +437,8 @@ static const struct column page_columns[] = {
     {"ttfb_ms", offsetof(struct bw_run, ttfb_p50_us), 3},
     {"requests", offsetof(struct bw_run, requests), -1},
     {"failed", offsetof(struct bw_run, failed), -1},
+    {"rps", offsetof(struct bw_run, rps), REAL},
+    {"transfer_mb_per_s", offsetof(struct bw_run, transfer_bps), 6},
     {NULL, 0, 0},
 };
 
@@ -443,11 +447,23 @@ static const struct column download_columns[] = {
     {"stall_s", offsetof(struct bw_run, stall_us), 6},
     {"min_mb_per_s", offsetof(struct bw_run, min_rate_bps), 6},
     {"tcp_retrans", offsetof(struct bw_run, tcp_retrans), -1},
+    {"streams", offsetof(struct bw_run, streams), -1},
+    {"stream_min_mb_per_s", offsetof(struct bw_run, stream_min_bps), 6},
+    {"stream_max_mb_per_s", offsetof(struct bw_run, stream_max_bps), 6},
     {NULL, 0, 0},
 };
 
 static void column_text(const struct column *c, const struct bw_run *run, char *buf, size_t size) {
   int64_t v;
+  if (c->digits == REAL) {
+    double d;
+    memcpy(&d, (const char *)run + c->offset, sizeof(d));
+    if (isnan(d))
+      (void)snprintf(buf, size, "%s", "");
+    else
+      (void)snprintf(buf, size, "%.3f", d);
+    return;
+  }
   memcpy(&v, (const char *)run + c->offset, sizeof(v));
   if (c->digits < 0)
     fixed_int(v, buf, size);
@@ -505,8 +521,10 @@ static void export_usage(FILE *f) {
       "value is the headline figure: the median request time in ms for a page test, the rate in\n"
       "MB/s (10^6 bytes/s) for a download; empty (null) for a failed run.\n"
       "Columns: time,run_id,outcome,value,unit, then for a page test p90_ms,p99_ms,mode_ms,\n"
-      "ttfb_ms,requests,failed, for a download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans, then\n"
-      "error (the failure's class). JSON adds started_us (exact) and error_message.\n"
+      "ttfb_ms,requests,failed,rps,transfer_mb_per_s, for a download ttfb_ms,stall_s,\n"
+      "min_mb_per_s,tcp_retrans,streams,stream_min_mb_per_s,stream_max_mb_per_s (value is the\n"
+      "streams' aggregate), then error (the failure's class). JSON adds started_us (exact) and\n"
+      "error_message.\n"
       "Exit status: 0, 1 no such target or a database error, 64 usage, 78 config.\n");
 }
 

@@ -6,13 +6,16 @@ times it. The bounds are wide enough for a loaded machine (a slow machine only m
 slower than the limit, never faster) and narrow enough that a broken aggregate fails them: a sum
 that double-counted, or a rate of one stream standing for the whole, is off by a factor.
 """
+import csv
+import io
 import os
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 import unittest
 
-from harness import Faultd, Nginx, run_one
+from harness import CLI, Faultd, Nginx, run_one
 
 LIMIT = 200 * 1024  # nginx's "200k": bytes per second per connection
 
@@ -113,6 +116,22 @@ class StreamsTest(unittest.TestCase):
             rates = [int(x) for x in row[1].split()]
             self.assertEqual((row[4], row[5]), (min(rates), max(rates)))
             self.assertGreaterEqual(row[6], 0)
+            # export: the aggregate as the value, the streams in their own columns.
+            out = subprocess.run([CLI, "export", "--db", db, "--test", "pulls", "--csv"],
+                                 capture_output=True, text=True, check=True).stdout
+            rows = list(csv.DictReader(io.StringIO(out)))
+            self.assertEqual(len(rows), 1)
+            self.assertEqual(rows[0]["value"], "%d.%06d" % divmod(r["rate_bps"], 1000000))
+            self.assertEqual(rows[0]["streams"], "3")
+            self.assertEqual(rows[0]["stream_min_mb_per_s"],
+                             "%d.%06d" % divmod(min(rates), 1000000))
+            self.assertEqual(rows[0]["stream_max_mb_per_s"],
+                             "%d.%06d" % divmod(max(rates), 1000000))
+            # The report: the aggregate as the headline, the streams and the slowest beside it.
+            text = subprocess.run([CLI, "report", "--db", db, "--since", "1h"],
+                                  capture_output=True, text=True, check=True).stdout
+            self.assertIn("latest: 3 streams, the rate their aggregate; %.2f MB/s the slowest"
+                          % (min(rates) / 1e6), text)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
