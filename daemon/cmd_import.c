@@ -97,8 +97,8 @@ static void import_usage(FILE *f) {
       "      --db F          another database than the config's\n"
       "  -t, --test NAME     the test the numbers belong to\n"
       "  -b, --backend B     the backend, for a test that has backends\n"
-      "  -f, --format F      plain, ab-tsv (ab -g) or ab-csv (ab -e); by default from the\n"
-      "                      file's first line\n"
+      "  -f, --format F      plain, ab-tsv (ab -g), ab-csv (ab -e) or kv (key=value lines);\n"
+      "                      by default from the file's first line\n"
       "  -u, --unit U        plain files: us, ms or s for a page test (default ms), B/s, KB/s or\n"
       "                      MB/s (10^6 bytes/s) for a download (default MB/s)\n"
       "      --at TIME       when the run of an ab -e file started (the file holds no time):\n"
@@ -107,6 +107,9 @@ static void import_usage(FILE *f) {
       "Plain files: one \"TIME VALUE\" per line, blank- or comma-separated, # comments; TIME in\n"
       "Unix seconds or ISO 8601 (2026-11-21T10:05:00Z, 2026-11-21 10:05:00+02:00; no offset\n"
       "means UTC). ab -g files: runs are told apart by a gap of %d s or more between requests.\n"
+      "kv files (MonALISA-style): one run per line, time=TIME and figures by name, such as\n"
+      "  time=2026-11-21T10:05:00Z rate_bps=238.4MB/s stream_min_bps=27.9MB/s streams=8\n"
+      "each stored with the run; the test's headline figure (p50_us or rate_bps) is required.\n"
       "Exit status: 0 imported, 1 database error, 64 usage, 65 a file is malformed,\n"
       "66 a file cannot be read, 78 config.\n",
       BW_IMPORT_AB_GAP_S);
@@ -137,6 +140,8 @@ static void point_run(const struct bw_test *t, const char *backend, const char *
     run->rate_bps = llround(p->value);
   else
     run->p50_us = llround(p->value);
+  for (size_t i = 0; i < p->n_figures; i++) /* kv: every figure the line named */
+    bw_figure_set(p->figures[i].figure, run, p->figures[i].value);
 }
 
 /* Counts the points of in that are not in the store yet, writing nothing. */
@@ -208,11 +213,13 @@ static int read_input(struct input *in, enum bw_import_format format, const stru
     return EX_USAGE;
   }
   if (o.unit != BW_IMPORT_UNIT_DEFAULT && in->format != BW_IMPORT_PLAIN) {
-    (void)fprintf(stderr, "benchwatch import: %s: --unit is for plain files; ab's times are ms\n",
-                  in->path);
+    (void)fprintf(stderr, "benchwatch import: %s: --unit is for plain files; %s\n", in->path,
+                  in->format == BW_IMPORT_KV ? "kv values carry their own units"
+                                             : "ab's times are ms");
     return EX_USAGE;
   }
-  if (in->format != BW_IMPORT_PLAIN && t->kind != BW_KIND_PAGE) {
+  if ((in->format == BW_IMPORT_AB_TSV || in->format == BW_IMPORT_AB_CSV) &&
+      t->kind != BW_KIND_PAGE) {
     (void)fprintf(stderr,
                   "benchwatch import: %s: ab's files hold request times, but %s is a download "
                   "test\n",
@@ -260,7 +267,8 @@ int cmd_import(int argc, char **argv) {
     case 'f':
       if (bw_import_format_parse(optarg, &format) < 0) {
         (void)fprintf(stderr,
-                      "benchwatch import: --format: expected plain, ab-tsv or ab-csv, got \"%s\"\n",
+                      "benchwatch import: --format: expected plain, ab-tsv, ab-csv or kv, got "
+                      "\"%s\"\n",
                       optarg);
         return EX_USAGE;
       }
