@@ -50,6 +50,7 @@ expect "portal-api portal-home " _benchwatch "$cli" history --config "$tmp/bw.ya
 expect "big " _benchwatch "$cli" run -C "$tmp/bw.yaml" --test b
 expect "$tmp/other.yaml " _benchwatch "$cli" run --config "$tmp/ot"
 expect "ab-csv ab-tsv " _benchwatch "$cli" import --format ab
+expect "kv " _benchwatch "$cli" import --format k
 expect "--streams " _benchwatch "$cli" run --strea
 expect "ranges " _benchwatch "$cli" run --split r
 expect "--check " _benchwatchd "$daemon" --che
