@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bw_config.h"
 #include "bw_file.h"
@@ -18,35 +19,83 @@
 #include "bw_util.h"
 #include "cli.h"
 
+static void check_config_usage(FILE *f) {
+  (void)fprintf(f, "usage: benchwatch check-config [--print | --json] [-c] FILE\n"
+                   "Validates FILE and reports every problem as FILE:LINE:COLUMN: key: message.\n"
+                   "  -p, --print  show the fully resolved configuration (every default applied)\n"
+                   "      --json   the verdict as one JSON object: valid, counts, errors\n"
+                   "Exit status: 0 valid, 78 invalid, 64 usage.\n");
+}
+
+/* check-config --json: the verdict and every problem as one object; exit status as without. */
+static int check_config_json(const char *path) {
+  struct bw_errs errs = {0};
+  struct bw_config *cfg = bw_config_load(path, &errs);
+  json_t *o = json_object(), *list = json_array();
+  size_t targets = 0, pages = 0;
+  for (size_t i = 0; cfg && i < cfg->n_tests; i++) {
+    targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
+    pages += cfg->tests[i].kind == BW_KIND_PAGE;
+  }
+  for (size_t i = 0; i < errs.n; i++)
+    (void)json_array_append_new(list, bw_json_str(errs.msg[i]));
+  (void)json_object_set_new(o, "path", bw_json_str(path));
+  (void)json_object_set_new(o, "valid", json_boolean(cfg != NULL));
+  (void)json_object_set_new(o, "tests", bw_json_int(cfg ? (int64_t)cfg->n_tests : BW_NONE));
+  (void)json_object_set_new(o, "page_tests", bw_json_int(cfg ? (int64_t)pages : BW_NONE));
+  (void)json_object_set_new(o, "download_tests",
+                            bw_json_int(cfg ? (int64_t)(cfg->n_tests - pages) : BW_NONE));
+  (void)json_object_set_new(o, "targets", bw_json_int(cfg ? (int64_t)targets : BW_NONE));
+  (void)json_object_set_new(o, "database", bw_json_str(cfg ? cfg->database : NULL));
+  (void)json_object_set_new(o, "errors", list);
+  int status = print_json(o);
+  bw_errs_clear(&errs);
+  if (!cfg)
+    return BW_EXIT_CONFIG;
+  bw_config_free(cfg);
+  return status;
+}
 
 static int cmd_check_config(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"print", no_argument, NULL, 'p'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
+      {"print", no_argument, NULL, 'p'},        {"json", no_argument, NULL, O_JSON},
+      {"config", required_argument, NULL, 'c'}, {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
   };
-  bool print = false;
+  bool print = false, json = false;
+  const char *path = NULL;
   int ch;
-  while ((ch = getopt_long(argc, argv, "ph", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "pc:C:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'p':
       print = true;
       break;
+    case O_JSON:
+      json = true;
+      break;
+    case 'c':
+    case 'C':
+      path = optarg;
+      break;
+    case 'V':
+      return print_version();
     case 'h':
-      (void)printf("usage: benchwatch check-config [--print] FILE\n"
-                   "Validates FILE and reports every problem as FILE:LINE:COLUMN: key: message.\n"
-                   "  -p, --print  show the fully resolved configuration (every default applied)\n"
-                   "Exit status: 0 valid, 78 invalid, 64 usage.\n");
+      check_config_usage(stdout);
       return 0;
     default:
+      check_config_usage(stderr);
       return 64;
     }
   }
-  if (optind != argc - 1) {
-    (void)fprintf(stderr, "usage: benchwatch check-config [--print] FILE\n");
+  if (!path && optind == argc - 1)
+    path = argv[optind++];
+  if (!path || optind != argc || (print && json)) {
+    check_config_usage(stderr);
     return 64;
   }
-  struct bw_config *cfg = load_config(argv[optind]);
+  if (json)
+    return check_config_json(path);
+  struct bw_config *cfg = load_config(path);
   if (!cfg)
     return BW_EXIT_CONFIG;
   if (print) {
@@ -101,9 +150,8 @@ static void yaml_list(struct bw_buf *b, const char *key, char *const *items, siz
  * gets the same defaults and the same checks as a config file.
  */
 static struct bw_config *config_from_args(const char *name, const char *url, bool download,
-                                          struct bw_buf *opts,
-                                          char **headers, size_t n_headers, char **backends,
-                                          size_t n_backends) {
+                                          struct bw_buf *opts, char **headers, size_t n_headers,
+                                          char **backends, size_t n_backends) {
   struct bw_buf b = {0};
   struct bw_errs errs = {0};
   bw_buf_printf(&b, "tests: [{kind: %s", download ? "download" : "page");
@@ -130,7 +178,17 @@ static struct bw_config *config_from_args(const char *name, const char *url, boo
 struct run_wait {
   struct bw_run run;
   bool done;
+  /* Live progress on a terminal (NULL timer: none). */
+  struct bw_probe *probe;
+  struct bw_timer *tick;
+  int64_t t0_us;
+  int64_t requests;            /* page: the requests the test sends */
+  int64_t last_us, last_bytes; /* download: at the previous tick, for the current rate */
+  double rate;
+  bool shown;
 };
+
+#define PROGRESS_EVERY_US 200000
 
 static void run_done(void *arg, struct bw_run *run) {
   struct run_wait *w = arg;
@@ -138,10 +196,44 @@ static void run_done(void *arg, struct bw_run *run) {
   w->done = true;
 }
 
-/* Runs one target to its end on loop; *ret gets the run. Returns 0, or -1 if nothing started. */
-static int run_target(struct bw_loop *loop, const struct bw_test *t, const char *backend,
+/*
+ * One line on stderr, rewritten in place: ab's "Completed N requests" for a page test; bytes, the
+ * rate so far and the time for a download. It reads what the probe has recorded: a page run gains
+ * a sample per finished request, a download one per timeline step.
+ */
+static void progress(void *arg) {
+  struct run_wait *w = arg;
+  const struct bw_run *r = &w->probe->run;
+  double secs = (double)(bw_now_us() - w->t0_us) / 1e6;
+  if (w->done)
+    return;
+  if (r->kind == BW_KIND_PAGE) {
+    (void)fprintf(stderr, "\r\033[KCompleted %zu of %" PRId64 " requests, %.1f s", r->n_samples,
+                  w->requests, secs);
+  } else {
+    /* As wget: the rate now, over the last second or so, not the average since the start. */
+    int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();
+    if (now - w->last_us >= 1000000 || (w->last_bytes == 0 && bytes > 0)) {
+      if (w->last_us && now > w->last_us)
+        w->rate = (double)(bytes - w->last_bytes) / (double)(now - w->last_us);
+      w->last_us = now;
+      w->last_bytes = bytes;
+    }
+    (void)fprintf(stderr, "\r\033[K%.1f MB received, %.2f MB/s, %.1f s", (double)bytes / 1e6,
+                  w->rate, secs);
+  }
+  w->shown = true;
+  bw_timer_arm(w->tick, PROGRESS_EVERY_US);
+}
+
+/*
+ * Runs one target to its end on loop; *ret gets the run. With show, progress on stderr while it
+ * runs (the line is cleared at the end). Returns 0, or -1 if nothing started.
+ */
+static int run_target(struct bw_loop *loop, const struct bw_test *t, const char *backend, bool show,
                       struct bw_run *ret) {
-  struct run_wait w = {.done = false};
+  struct run_wait w = {.done = false, .t0_us = bw_now_us(), .requests = t->requests};
+  w.last_us = w.t0_us;
   struct bw_errs errs = {0};
   bw_run_init(&w.run);
   struct bw_probe *p = bw_probe_start(loop, t, backend, run_done, &w, &errs);
@@ -151,11 +243,19 @@ static int run_target(struct bw_loop *loop, const struct bw_test *t, const char 
     bw_errs_clear(&errs);
     return -1;
   }
+  if (show && !w.done) {
+    w.probe = p;
+    w.tick = bw_timer_new(loop, progress, &w);
+    bw_timer_arm(w.tick, PROGRESS_EVERY_US);
+  }
   while (!w.done)
     if (bw_loop_run(loop) < 0)
       break;
   if (!w.done)
     bw_probe_abort(p);
+  bw_timer_free(w.tick);
+  if (w.shown)
+    (void)fputs("\r\033[K", stderr);
   bw_probe_free(p);
   bw_run_move(ret, &w.run);
   return 0;
@@ -163,63 +263,93 @@ static int run_target(struct bw_loop *loop, const struct bw_test *t, const char 
 
 static void run_usage(FILE *f) {
   (void)fprintf(
-      f,
-      "usage: benchwatch run [options] URL              a page test, like ab\n"
-      "       benchwatch run --download [options] URL   a download test, like wget\n"
-      "       benchwatch run --config FILE --test NAME  a configured test\n"
-      "\n"
-      "  -n, --requests N        page: requests in total (default 20)\n"
-      "  -c, --concurrency N     page: requests in flight (default 1)\n"
-      "  -k, --keepalive         page: reuse connections\n"
-      "  -i, --head              page: HEAD instead of GET\n"
-      "  -H, --header 'N: v'     an extra request header (repeatable)\n"
-      "  -b, --backend HOST:PORT run against this backend: same URL, Host and TLS name\n"
-      "                          (repeatable: one run per backend)\n"
-      "  -s, --timeout DURATION  page: per request; download: connect and silence (default 60s)\n"
-      "      --insecure          do not check the TLS certificate\n"
-      "      --http2             HTTP/2 where TLS negotiates it\n"
-      "  -d, --download          a download test\n"
-      "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
-      "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
-      "      --interval DURATION download: timeline step (default 1s)\n"
-      "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
-      "      --streams N         download: N transfers at once, rated as their aggregate\n"
-      "      --split MODE        download with streams: whole (default) or ranges\n"
-      "  -C, --config FILE       read the test (and database) from a config\n"
-      "  -t, --test NAME         the configured test to run\n"
-      "      --json              print the full result as JSON\n"
-      "      --store             store the run in the database\n"
-      "      --db FILE           the database for --store (default: the config's)\n"
-      "      --name NAME         the test's name in the database (default adhoc)\n"
-      "Exit status: 0 every run ok or partial, 1 a run failed, 64 usage, 78 config.\n");
+      f, "usage: benchwatch run [options] URL                a page test, like ab\n"
+         "       benchwatch run --download [options] URL     a download test, like wget\n"
+         "       benchwatch run --config FILE [options] TEST a configured test\n"
+         "\n"
+         "  -n, --requests N        page: requests in total (default 20), as ab -n\n"
+         "  -c, --concurrency N     page: requests in flight (default 1), as ab -c\n"
+         "  -k, --keepalive         page: reuse connections, as ab -k\n"
+         "  -i, --head              page: HEAD instead of GET, as ab -i\n"
+         "  -H, --header 'N: v'     an extra request header (repeatable), as ab -H\n"
+         "  -s, --timeout DURATION  page: per request; download: connect and silence\n"
+         "                          (default 60s; a bare number is seconds, as ab -s)\n"
+         "      --backend HOST:PORT run against this backend: same URL, Host and TLS name\n"
+         "                          (repeatable: one run per backend)\n"
+         "      --insecure          do not check the TLS certificate\n"
+         "      --http2             HTTP/2 where TLS negotiates it\n"
+         "      --download          a download test\n"
+         "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
+         "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
+         "      --interval DURATION download: timeline step (default 1s)\n"
+         "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
+         "      --streams N         download: N transfers at once, rated as their aggregate\n"
+         "      --split MODE        download with streams: whole (default) or ranges\n"
+         "      --config FILE       read the test (and database) from a config; TEST names it\n"
+         "                          (-c is ab's concurrency here)\n"
+         "      --json              print the full result as JSON, one line per run\n"
+         "      --store             store the run in the database\n"
+         "      --db FILE           the database for --store (default: the config's)\n"
+         "      --name NAME         the test's name in the database (default adhoc)\n"
+         "  -q, --quiet             no progress on stderr (as ab -q); there is none unless\n"
+         "                          stderr is a terminal\n"
+         "  -V, --version           print the version\n"
+         "Exit status: 0 every run ok or partial, 1 a run failed, 64 usage, 78 config.\n");
+}
+
+/* ab's -s takes seconds: a bare number gets its unit. */
+static void timeout_opt(struct bw_buf *opts, const char *text) {
+  if (*text && strspn(text, "0123456789") == strlen(text)) {
+    char *secs = bw_xasprintf("%ss", text);
+    yaml_kv(opts, "timeout", secs);
+    free(secs);
+  } else {
+    yaml_kv(opts, "timeout", text);
+  }
 }
 
 static int cmd_run(int argc, char **argv) {
-  enum { O_INSECURE = 256, O_HTTP2, O_MAXTIME, O_MAXBYTES, O_INTERVAL, O_STALL, O_JSON, O_STORE,
-         O_DB, O_NAME, O_STREAMS, O_SPLIT };
+  enum {
+    O_INSECURE = O_CMD0,
+    O_HTTP2,
+    O_MAXTIME,
+    O_MAXBYTES,
+    O_INTERVAL,
+    O_STALL,
+    O_STORE,
+    O_NAME,
+    O_BACKEND,
+    O_DOWNLOAD,
+    O_CONFIG,
+    O_TEST,
+    O_STREAMS,
+    O_SPLIT
+  };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
       {"concurrency", required_argument, NULL, 'c'},
       {"keepalive", no_argument, NULL, 'k'},
       {"head", no_argument, NULL, 'i'},
       {"header", required_argument, NULL, 'H'},
-      {"backend", required_argument, NULL, 'b'},
+      {"backend", required_argument, NULL, O_BACKEND},
       {"timeout", required_argument, NULL, 's'},
       {"insecure", no_argument, NULL, O_INSECURE},
       {"http2", no_argument, NULL, O_HTTP2},
-      {"download", no_argument, NULL, 'd'},
+      {"download", no_argument, NULL, O_DOWNLOAD},
       {"max-time", required_argument, NULL, O_MAXTIME},
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
       {"interval", required_argument, NULL, O_INTERVAL},
       {"stall-rate", required_argument, NULL, O_STALL},
       {"streams", required_argument, NULL, O_STREAMS},
       {"split", required_argument, NULL, O_SPLIT},
-      {"config", required_argument, NULL, 'C'},
-      {"test", required_argument, NULL, 't'},
+      {"config", required_argument, NULL, O_CONFIG},
+      {"test", required_argument, NULL, O_TEST},
       {"json", no_argument, NULL, O_JSON},
       {"store", no_argument, NULL, O_STORE},
       {"db", required_argument, NULL, O_DB},
       {"name", required_argument, NULL, O_NAME},
+      {"quiet", no_argument, NULL, 'q'},
+      {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -227,14 +357,14 @@ static int cmd_run(int argc, char **argv) {
   char **headers = NULL, **backends = NULL;
   size_t n_headers = 0, cap_headers = 0, n_backends = 0, cap_backends = 0;
   const char *config_path = NULL, *test_name = NULL, *db = NULL, *name = "adhoc";
-  bool download = false, json = false, store_it = false;
+  bool download = false, json = false, store_it = false, quiet = false;
   struct bw_config *cfg = NULL;
   struct bw_loop *loop = NULL;
   struct bw_store *store = NULL;
   struct bw_errs errs = {0};
   int status = 64, ch;
 
-  while ((ch = getopt_long(argc, argv, "n:c:kiH:b:s:dC:t:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "n:c:kiH:s:qVh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'n':
       yaml_kv(&opts, "requests", optarg);
@@ -252,12 +382,12 @@ static int cmd_run(int argc, char **argv) {
       bw_xgrow(&headers, &cap_headers, n_headers + 1, sizeof(*headers));
       headers[n_headers++] = optarg;
       break;
-    case 'b':
+    case O_BACKEND:
       bw_xgrow(&backends, &cap_backends, n_backends + 1, sizeof(*backends));
       backends[n_backends++] = optarg;
       break;
     case 's':
-      yaml_kv(&opts, "timeout", optarg);
+      timeout_opt(&opts, optarg);
       break;
     case O_INSECURE:
       bw_buf_printf(&opts, ", tls_verify: false");
@@ -265,7 +395,7 @@ static int cmd_run(int argc, char **argv) {
     case O_HTTP2:
       bw_buf_printf(&opts, ", http: \"2\"");
       break;
-    case 'd':
+    case O_DOWNLOAD:
       download = true;
       break;
     case O_MAXTIME:
@@ -286,10 +416,10 @@ static int cmd_run(int argc, char **argv) {
     case O_SPLIT:
       yaml_kv(&opts, "split", optarg);
       break;
-    case 'C':
+    case O_CONFIG:
       config_path = optarg;
       break;
-    case 't':
+    case O_TEST:
       test_name = optarg;
       break;
     case O_JSON:
@@ -304,6 +434,12 @@ static int cmd_run(int argc, char **argv) {
     case O_NAME:
       name = optarg;
       break;
+    case 'q':
+      quiet = true;
+      break;
+    case 'V':
+      status = print_version();
+      goto out;
     case 'h':
       run_usage(stdout);
       status = 0;
@@ -313,12 +449,16 @@ static int cmd_run(int argc, char **argv) {
       goto out;
     }
   }
+  /* With a config, the one argument is the test's name (--test NAME is the older spelling). */
+  if (config_path && !test_name && optind == argc - 1)
+    test_name = argv[optind++];
+  bool show = !quiet && isatty(STDERR_FILENO);
 
   const struct bw_test *test;
   if (config_path || test_name) {
     if (!config_path || !test_name || optind != argc || opts.len || n_headers || download) {
-      (void)fprintf(stderr, "benchwatch run: --config and --test go together, with no URL and "
-                            "no test options (only --backend, --json, --store, --db)\n");
+      (void)fprintf(stderr, "benchwatch run: --config FILE TEST runs a configured test, with no "
+                            "URL and no test options (only --backend, --json, --store, --db)\n");
       goto out;
     }
     cfg = load_config(config_path);
@@ -368,14 +508,13 @@ static int cmd_run(int argc, char **argv) {
   for (size_t i = 0; i < (n_targets ? n_targets : 1); i++) {
     struct bw_run run;
     bw_run_init(&run);
-    if (run_target(loop, test, n_targets ? targets[i] : NULL, &run) < 0) {
+    if (run_target(loop, test, n_targets ? targets[i] : NULL, show, &run) < 0) {
       status = 1;
       continue;
     }
-    char *text = json ? bw_render_json(&run)
-                 : run.kind == BW_KIND_PAGE
-                     ? bw_render_ab(&run, test->concurrency, test->keepalive)
-                     : bw_render_download(&run);
+    char *text = json                       ? bw_render_json(&run)
+                 : run.kind == BW_KIND_PAGE ? bw_render_ab(&run, test->concurrency, test->keepalive)
+                                            : bw_render_download(&run);
     if (!json && n_targets > 1)
       (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
     (void)fputs(text, stdout);
@@ -426,19 +565,31 @@ static const struct command commands[] = {
     {"run", cmd_run, "run one test now and print it as ab or wget would (--store: keep it)"},
     {"regressions", cmd_regressions, "list regressions (--open, --since 7d); ack ID accepts one"},
     {"baseline", cmd_baseline, "the current baseline (rolling mode) of a test, per backend"},
-    {"import", cmd_import, "add ab -g/-e files or \"time value\" text to a test's history"},
-    {"export", cmd_export, "a test's runs as CSV or JSON, oldest first (--since 30d)"},
+    {"import", cmd_import, "add ab -g/-e files, \"time value\" text or an export to the history"},
+    {"export", cmd_export, "a test's runs as CSV or JSON, or every run as NDJSON (--all)"},
     {"history", cmd_history, "a test's runs with baseline and verdict, and a chart"},
     {"backtest", cmd_backtest, "replay detection over stored history: what would have opened"},
-    {"report", cmd_report, "the nightly report now, as text or HTML"},
+    {"report", cmd_report, "the nightly report now, as text, HTML or JSON"},
     {NULL, NULL, NULL},
 };
 
 static void usage(FILE *f) {
-  (void)fprintf(f, "usage: benchwatch COMMAND [ARGS]\n\ncommands:\n");
+  (void)fprintf(f, "usage: benchwatch COMMAND [ARGS]\n"
+                   "       benchwatch help COMMAND | -h | --help | -V | --version\n\n"
+                   "commands:\n");
   for (const struct command *c = commands; c->name; c++)
     (void)fprintf(f, "  %-14s %s\n", c->name, c->help);
-  (void)fprintf(f, "\n'benchwatch COMMAND --help' describes one command.\n");
+  (void)fprintf(f, "\n'benchwatch help COMMAND' or 'benchwatch COMMAND --help' describes one "
+                   "command;\nman benchwatch tells the whole.\n");
+}
+
+static const struct command *find_command(const char *name) {
+  for (const struct command *c = commands; c->name; c++)
+    if (strcmp(name, c->name) == 0)
+      return c;
+  (void)fprintf(stderr, "benchwatch: unknown command \"%s\"\n", name);
+  usage(stderr);
+  return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -447,18 +598,23 @@ int main(int argc, char **argv) {
     return 64;
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-      strcmp(argv[1], "help") == 0) {
+      (strcmp(argv[1], "help") == 0 && argc == 2)) {
     usage(stdout);
     return 0;
   }
-  if (strcmp(argv[1], "--version") == 0) {
-    (void)printf("benchwatch %s\n", BW_VERSION);
-    return 0;
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+    return print_version();
+  if (strcmp(argv[1], "help") == 0) {
+    const struct command *c = argc == 3 ? find_command(argv[2]) : NULL;
+    if (!c) {
+      if (argc != 3)
+        usage(stderr);
+      return 64;
+    }
+    char help[] = "--help";
+    char *args[] = {argv[2], help, NULL};
+    return c->run(2, args);
   }
-  for (const struct command *c = commands; c->name; c++)
-    if (strcmp(argv[1], c->name) == 0)
-      return c->run(argc - 1, argv + 1);
-  (void)fprintf(stderr, "benchwatch: unknown command \"%s\"\n", argv[1]);
-  usage(stderr);
-  return 64;
+  const struct command *c = find_command(argv[1]);
+  return c ? c->run(argc - 1, argv + 1) : 64;
 }

@@ -510,7 +510,7 @@ static void usage(FILE *f) {
                 "                        that it is sound and takes writes, open the spool, exit\n"
                 "      --spool-size SIZE the spool beside the database (DATABASE.spool), for\n"
                 "                        runs the database cannot take yet (default 16MiB)\n"
-                "      --version         print the version\n"
+                "  -V, --version         print the version\n"
                 "Signals: HUP reloads the config, TERM and INT stop (runs in flight are stored\n"
                 "as aborted, or spooled). Exit status: 0; 1 start-up failure; 64 usage; 73 the\n"
                 "database or its spool cannot be written (read-only, permissions; with --check\n"
@@ -537,7 +537,7 @@ int main(int argc, char **argv) {
   bool check = false, once = false;
   int ch, r, status = 1;
 
-  while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'c':
       d.config_path = optarg;

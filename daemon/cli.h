@@ -3,7 +3,12 @@
 
 /* What the benchwatch commands share: messages, the config, the database. */
 
+#include <getopt.h>
+#include <stdbool.h>
+
 #include "bw_config.h"
+#include "bw_detect.h"
+#include "bw_json.h"
 #include "bw_store.h"
 #include "bw_util.h"
 
@@ -17,16 +22,45 @@ struct bw_config *load_config(const char *path);
  * one the default config names (when it exists), else the default database. Prints why it
  * cannot. *ret_cfg (may be NULL) gets the config it read, if any.
  */
-int open_history(const char *db, const char *config_path, struct bw_store **ret,
+int open_history(const char *db, const char *config_path, bool write, struct bw_store **ret,
                  struct bw_config **ret_cfg);
-/* Parses a duration given on the command line ("7d"); prints an error and returns -1 if bad. */
-int parse_since(const char *text, int64_t *ret_us);
+/*
+ * A point in time given to --since or --until (opt, for the message): a duration back from
+ * now_us ("7d"), a date ("2026-11-21", from 00:00 UTC) or an ISO 8601 time. Prints an error and
+ * returns -1 if bad.
+ */
+int parse_when(const char *opt, const char *text, int64_t now_us, int64_t *ret_us);
+/* Prints j (stolen) as one line of JSON; 0, or 1 when stdout cannot be written. */
+int print_json(json_t *j);
+/*
+ * A value of metric m (may be NULL) in its figure's unit (README "JSON"): an integer for a figure
+ * stored as one (µs, bytes/s), null for NAN.
+ */
+json_t *figure_json(const struct bw_metric *m, double v);
+/* "open", "accepted" or "recovered". */
+const char *regression_state(const struct bw_regression *g);
+/* One regression as a JSON record: id, test, backend, metric, state, times, figures. */
+json_t *regression_json(const struct bw_regression *g);
+/* "benchwatch VERSION" on stdout; returns 0, the exit status. */
+int print_version(void);
+
+/*
+ * The options every command shares, for getopt_long: -c/--config (and the older -C), --db,
+ * -V/--version, -h/--help. Long-only codes start at 256; each command adds its own.
+ */
+enum { O_DB = 256, O_JSON, O_UNTIL, O_CMD0 };
+#define COMMON_LONGOPTS                                                                            \
+  {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, O_DB},                 \
+      {"version", no_argument, NULL, 'V'}, {                                                       \
+    "help", no_argument, NULL, 'h'                                                                 \
+  }
 
 int cmd_regressions(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
-/* benchwatch import: ab -g/-e files and plain "time value" text into a configured test's history. */
+/* benchwatch import: ab -g/-e files and plain "time value" text into a configured test's history.
+ */
 int cmd_import(int argc, char **argv);
-/* benchwatch export: a target's runs as CSV or JSON, oldest first. */
+/* benchwatch export: a target's runs as CSV or JSON, or every run as NDJSON, oldest first. */
 int cmd_export(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_backtest(int argc, char **argv);

@@ -46,7 +46,7 @@ static int regressions_ack(int argc, char **argv, const char *db, const char *co
                   argv[0]);
     return 64;
   }
-  int r = open_history(db, config, &store, NULL);
+  int r = open_history(db, config, true, &store, NULL);
   if (r)
     return r;
   r = bw_store_ack(store, id, bw_wall_us(), &errs);
@@ -59,66 +59,104 @@ static int regressions_ack(int argc, char **argv, const char *db, const char *co
   return 0;
 }
 
+static void regressions_usage(FILE *f) {
+  (void)fprintf(f,
+                "usage: benchwatch regressions [-c CONFIG | --db F] [--open] [--since WHEN]\n"
+                "                              [--until WHEN] [--json]\n"
+                "       benchwatch regressions [-c CONFIG | --db F] ack ID\n"
+                "Lists the regressions open now or opened in the period (default: the last 7d).\n"
+                "  -o, --open         only those still open\n"
+                "  -s, --since WHEN   a duration back from now (7d), a date (2026-11-21, UTC)\n"
+                "                     or an ISO 8601 time (2026-11-21T10:05:00Z)\n"
+                "      --until WHEN   the end of the period (default: now)\n"
+                "      --json         one JSON array of records (README \"JSON\")\n"
+                "  ack ID             accept regression ID as the new normal\n"
+                "Exit status: 0, 1 database error, 64 usage, 66 no database, 78 config.\n");
+}
+
 int cmd_regressions(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"open", no_argument, NULL, 'o'},        {"since", required_argument, NULL, 's'},
-      {"db", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'C'},
-      {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+      {"open", no_argument, NULL, 'o'},
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL;
-  bool open_only = false;
-  int64_t since = 7 * 86400 * INT64_C(1000000);
+  bool open_only = false, json = false;
+  int64_t now = bw_wall_us(), since = now - 7 * 86400 * INT64_C(1000000), until = INT64_MAX;
   int ch;
-  while ((ch = getopt_long(argc, argv, "os:d:C:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "os:c:C:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'o':
       open_only = true;
       break;
     case 's':
-      if (parse_since(optarg, &since) < 0)
+      if (parse_when("--since", optarg, now, &since) < 0)
         return 64;
       break;
-    case 'd':
+    case O_UNTIL:
+      if (parse_when("--until", optarg, now, &until) < 0)
+        return 64;
+      break;
+    case O_JSON:
+      json = true;
+      break;
+    case O_DB:
       db = optarg;
       break;
+    case 'c':
     case 'C':
       config = optarg;
       break;
+    case 'V':
+      return print_version();
     case 'h':
-      (void)printf("usage: benchwatch regressions [--open] [--since 7d] [--db F | --config F]\n"
-                   "       benchwatch regressions ack ID   accept a change as the new normal\n");
+      regressions_usage(stdout);
       return 0;
     default:
+      regressions_usage(stderr);
       return 64;
     }
   }
   if (optind < argc && strcmp(argv[optind], "ack") == 0)
     return regressions_ack(argc - optind - 1, argv + optind + 1, db, config);
   if (optind != argc) {
-    (void)fprintf(stderr, "usage: benchwatch regressions [--open] [--since 7d] | ack ID\n");
+    regressions_usage(stderr);
     return 64;
   }
   struct bw_store *store = NULL;
   struct bw_regression *list = NULL;
   struct bw_errs errs = {0};
   size_t n = 0;
-  int r = open_history(db, config, &store, NULL);
+  int r = open_history(db, config, false, &store, NULL);
   if (r)
     return r;
-  int64_t now = bw_wall_us();
-  if (bw_store_regressions(store, now - since, open_only, &list, &n, &errs) < 0) {
+  if (bw_store_regressions(store, since, open_only, &list, &n, &errs) < 0) {
     print_errs(&errs);
     bw_errs_clear(&errs);
     bw_store_close(store);
     return 1;
   }
-  if (n == 0)
+  /* The store lists from since on; --until drops those opened after it. */
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++)
+    kept += list[i].opened_us < until;
+  json_t *arr = json ? json_array() : NULL;
+  if (!json && kept == 0)
     (void)printf(open_only ? "no open regressions\n" : "no regressions in this period\n");
-  else
+  else if (!json)
     (void)printf("%5s  %-16s  %-22s  %-30s  %-12s %10s %10s %7s\n", "ID", "OPENED", "STATE",
                  "TARGET", "METRIC", "BASELINE", "OBSERVED", "RATIO");
   for (size_t i = 0; i < n; i++) {
     const struct bw_regression *g = &list[i];
+    if (g->opened_us >= until)
+      continue;
+    if (json) {
+      (void)json_array_append_new(arr, regression_json(g));
+      continue;
+    }
     char opened[32], state[64], dur[32], target[128], metric[32], base[16] = "-", obs[16] = "-",
                                                                   ratio[16] = "-";
     local_time(g->opened_us, opened, sizeof(opened));
@@ -127,8 +165,7 @@ int cmd_regressions(int argc, char **argv) {
       (void)snprintf(state, sizeof(state), "open for %s", dur);
     } else {
       span(g->closed_us - g->opened_us, dur, sizeof(dur));
-      (void)snprintf(state, sizeof(state), "%s after %s",
-                     g->acked_us != BW_NONE ? "accepted" : "recovered", dur);
+      (void)snprintf(state, sizeof(state), "%s after %s", regression_state(g), dur);
     }
     (void)snprintf(target, sizeof(target), "%s%s%s%s", g->test, g->backend[0] ? " [" : "",
                    g->backend, g->backend[0] ? "]" : "");
@@ -149,7 +186,7 @@ int cmd_regressions(int argc, char **argv) {
   }
   bw_regressions_free(list, n);
   bw_store_close(store);
-  return 0;
+  return json ? print_json(arr) : 0;
 }
 
 static const struct bw_metric *pick_metric(struct bw_store *store, int64_t target_id,
@@ -199,40 +236,56 @@ static int print_odd_one_out(struct bw_store *store, const char *name, char *con
   return r < 0 ? -1 : 0;
 }
 
+static void baseline_usage(FILE *f) {
+  (void)fprintf(f, "usage: benchwatch baseline [-c CONFIG | --db F] [--backend B] [--json] TEST\n"
+                   "The baseline (rolling mode) of each target of TEST, and its state.\n"
+                   "Exit status: 0, 1 no such target or a database error, 64 usage,\n"
+                   "66 no database, 78 config.\n");
+}
+
 int cmd_baseline(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"backend", required_argument, NULL, 'b'}, {"db", required_argument, NULL, 'd'},
-      {"config", required_argument, NULL, 'C'},  {"help", no_argument, NULL, 'h'},
+      {"backend", required_argument, NULL, 'b'},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
       {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL, *backend = NULL;
+  bool json = false;
   int ch;
-  while ((ch = getopt_long(argc, argv, "b:d:C:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "b:c:C:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'b':
       backend = optarg;
       break;
-    case 'd':
+    case O_JSON:
+      json = true;
+      break;
+    case O_DB:
       db = optarg;
       break;
+    case 'c':
     case 'C':
       config = optarg;
       break;
+    case 'V':
+      return print_version();
     case 'h':
-      (void)printf("usage: benchwatch baseline TEST [--backend B] [--db F | --config F]\n");
+      baseline_usage(stdout);
       return 0;
     default:
+      baseline_usage(stderr);
       return 64;
     }
   }
   if (optind != argc - 1) {
-    (void)fprintf(stderr, "usage: benchwatch baseline TEST [--backend B] [--db F | --config F]\n");
+    baseline_usage(stderr);
     return 64;
   }
   const char *name = argv[optind];
   struct bw_store *store = NULL;
   struct bw_config *cfg = NULL;
-  int r = open_history(db, config, &store, &cfg);
+  int r = open_history(db, config, false, &store, &cfg);
   if (r)
     return r;
   /* The window and the test's backends come from the config when there is one. */
@@ -249,8 +302,10 @@ int cmd_baseline(int argc, char **argv) {
   }
   int status = 0;
   int64_t now = bw_wall_us();
-  (void)printf("%-30s  %-12s %10s %10s %6s  %s\n", "TARGET", "METRIC", "MODE", "SPREAD", "RUNS",
-               "STATE");
+  json_t *arr = json ? json_array() : NULL;
+  if (!json)
+    (void)printf("%-30s  %-12s %10s %10s %6s  %s\n", "TARGET", "METRIC", "MODE", "SPREAD", "RUNS",
+                 "STATE");
   for (size_t i = 0; i < nb; i++) {
     struct bw_errs errs = {0};
     int64_t target_id;
@@ -292,10 +347,35 @@ int cmd_baseline(int argc, char **argv) {
     }
     if (jv.open && jv.avail_open)
       (void)snprintf(state + strlen(state), sizeof(state) - strlen(state), "; FAILING");
-    (void)printf("%-30s  %-12s %10s %10s %6zu  %s\n", target, metric, mode, spread, n, state);
+    if (json) {
+      json_t *o = json_object();
+      const char *what = jv.open                     ? "regressed"
+                         : jv.avail_open             ? "failing"
+                         : (int64_t)n < det.min_runs ? "learning"
+                                                     : "normal";
+      (void)json_object_set_new(o, "test", bw_json_str(name));
+      (void)json_object_set_new(o, "backend", bw_json_str(backends[i]));
+      (void)json_object_set_new(o, "metric", bw_json_str(m->name));
+      (void)json_object_set_new(o, "mode", figure_json(m, n ? jv.baseline.mode : (double)NAN));
+      (void)json_object_set_new(o, "spread",
+                                bw_json_real(n ? exp(jv.baseline.spread) - 1 : (double)NAN));
+      (void)json_object_set_new(o, "runs", bw_json_int((int64_t)n));
+      (void)json_object_set_new(o, "min_runs", bw_json_int(det.min_runs));
+      (void)json_object_set_new(o, "state", bw_json_str(what));
+      (void)json_object_set_new(o, "reference", figure_json(m, jv.reference));
+      (void)json_object_set_new(o, "regressed_since_us",
+                                bw_json_int(jv.open ? jv.opened_us : BW_NONE));
+      (void)json_object_set_new(o, "failing_since_us",
+                                bw_json_int(jv.avail_open ? jv.avail_opened_us : BW_NONE));
+      (void)json_array_append_new(arr, o);
+    } else {
+      (void)printf("%-30s  %-12s %10s %10s %6zu  %s\n", target, metric, mode, spread, n, state);
+    }
     bw_errs_clear(&errs);
   }
-  if (nb >= 3 && print_odd_one_out(store, name, backends, nb) < 0)
+  if (!json && nb >= 3 && print_odd_one_out(store, name, backends, nb) < 0)
+    status = 1;
+  if (json && print_json(arr) != 0)
     status = 1;
   bw_config_free(cfg);
   bw_store_close(store);
@@ -400,14 +480,14 @@ static const char *event_name(const struct bw_replay_verdict *v) {
 }
 
 /* The values as one line of block characters, low to high, at most width columns. */
-static void sparkline(const struct replayed *r, size_t from, size_t width) {
+static void sparkline(const struct replayed *r, size_t from, size_t to, size_t width) {
   static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                        "\u2585", "\u2586", "\u2587", "\u2588"};
-  size_t n = r->n - from;
+  size_t n = to - from;
   double lo = INFINITY, hi = -INFINITY;
   if (n == 0)
     return;
-  for (size_t i = from; i < r->n; i++) {
+  for (size_t i = from; i < to; i++) {
     if (isnan(r->pts[i].value))
       continue;
     lo = fmin(lo, r->pts[i].value);
@@ -454,60 +534,81 @@ static void print_why(struct bw_store *store, int64_t run_id) {
   bw_errs_clear(&errs);
 }
 
+static void history_usage(FILE *f) {
+  (void)fprintf(f,
+                "usage: benchwatch history [-c CONFIG | --db F] [--backend B] [--since WHEN]\n"
+                "                          [--until WHEN] [--metric M] [--csv | --json] TEST\n"
+                "Runs with their figure, the baseline and the detector's verdict (replayed\n"
+                "with the configured detect settings), and a chart of the figure.\n"
+                "  -s, --since WHEN  a duration back from now (default 7d), a date (2026-11-21,\n"
+                "                    UTC) or an ISO 8601 time; --until WHEN ends the period\n"
+                "Exit status: 0, 1 no such target or a database error, 64 usage,\n"
+                "66 no database, 78 config.\n");
+}
+
 int cmd_history(int argc, char **argv) {
+  enum { O_CSV = O_CMD0 };
   static const struct option longopts[] = {
-      {"backend", required_argument, NULL, 'b'}, {"since", required_argument, NULL, 's'},
-      {"metric", required_argument, NULL, 'm'},  {"csv", no_argument, NULL, 'c'},
-      {"json", no_argument, NULL, 'j'},          {"db", required_argument, NULL, 'd'},
-      {"config", required_argument, NULL, 'C'},  {"help", no_argument, NULL, 'h'},
+      {"backend", required_argument, NULL, 'b'},
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"metric", required_argument, NULL, 'm'},
+      {"csv", no_argument, NULL, O_CSV},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
       {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL, *backend = "", *metric = NULL;
-  int64_t since = 7 * 86400 * INT64_C(1000000);
+  int64_t now = bw_wall_us(), from_us = now - 7 * 86400 * INT64_C(1000000), until_us = INT64_MAX;
   bool csv = false, json = false;
   int ch;
-  while ((ch = getopt_long(argc, argv, "b:s:m:d:C:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "b:s:m:d:c:C:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'b':
       backend = optarg;
       break;
     case 's':
-      if (parse_since(optarg, &since) < 0)
+      if (parse_when("--since", optarg, now, &from_us) < 0)
+        return 64;
+      break;
+    case O_UNTIL:
+      if (parse_when("--until", optarg, now, &until_us) < 0)
         return 64;
       break;
     case 'm':
       metric = optarg;
       break;
-    case 'c':
+    case O_CSV:
       csv = true;
       break;
-    case 'j':
+    case O_JSON:
       json = true;
       break;
     case 'd':
+    case O_DB:
       db = optarg;
       break;
+    case 'c':
     case 'C':
       config = optarg;
       break;
+    case 'V':
+      return print_version();
     case 'h':
-      (void)printf("usage: benchwatch history TEST [--backend B] [--since 7d] [--metric M]\n"
-                   "                         [--csv | --json] [--db F | --config F]\n"
-                   "Runs with their figure, the baseline and the detector's verdict (replayed\n"
-                   "with the configured detect settings), and a chart of the figure.\n");
+      history_usage(stdout);
       return 0;
     default:
+      history_usage(stderr);
       return 64;
     }
   }
   if (optind != argc - 1 || (csv && json)) {
-    (void)fprintf(stderr, "usage: benchwatch history TEST [--backend B] [--since 7d] "
-                          "[--metric M] [--csv | --json]\n");
+    history_usage(stderr);
     return 64;
   }
   struct bw_store *store = NULL;
   struct bw_config *cfg = NULL;
-  int r = open_history(db, config, &store, &cfg);
+  int r = open_history(db, config, false, &store, &cfg);
   if (r)
     return r;
   struct bw_detect det;
@@ -520,29 +621,29 @@ int cmd_history(int argc, char **argv) {
   struct replayed rp;
   r = replay_target(store, &det, argv[optind], backend, t, metric, &rp);
   if (r == 0) {
-    int64_t from_us = bw_wall_us() - since;
-    size_t first = 0;
+    size_t first = 0, end = rp.n;
+    json_t *arr = json ? json_array() : NULL;
     while (first < rp.n && rp.pts[first].started_us < from_us)
       first++;
+    while (end > first && rp.pts[end - 1].started_us >= until_us)
+      end--;
     const struct bw_metric *m = rp.m;
     if (csv)
       (void)printf("time,run_id,%s,baseline,ratio,verdict\n", m->name);
-    else if (json)
-      (void)printf("[");
-    else
+    else if (!json)
       (void)printf("%-20s %7s %12s %12s %7s  %s\n", "TIME (UTC)", "RUN", m->label, "BASELINE",
                    "RATIO", "VERDICT");
-    for (size_t i = first; i < rp.n; i++) {
+    for (size_t i = first; i < end; i++) {
       const struct bw_point *p = &rp.pts[i];
       const struct bw_verdict *v = &rp.v[i].v;
       const char *ev = event_name(&rp.v[i]);
       char when[32];
       /* a run of an open regression never reads "ok", even one that looks normal by itself */
-      const char *verdict = isnan(p->value)  ? "failed"
-                            : !v->judged     ? "learning"
-                            : rp.v[i].open   ? "regressed"
-                            : v->bad         ? "worse"
-                                             : "ok";
+      const char *verdict = isnan(p->value) ? "failed"
+                            : !v->judged    ? "learning"
+                            : rp.v[i].open  ? "regressed"
+                            : v->bad        ? "worse"
+                                            : "ok";
       utc_time(p->started_us, when, sizeof(when));
       if (csv) {
         (void)printf("%s,%" PRId64 ",", when, p->run_id);
@@ -555,14 +656,20 @@ int cmd_history(int argc, char **argv) {
           (void)printf(",");
         (void)printf(",%s%s%s\n", verdict, *ev ? " " : "", ev);
       } else if (json) {
-        (void)printf("%s\n{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"value\":", i > first ? "," : "",
-                     when, p->run_id);
-        (void)printf(isnan(p->value) ? "null" : "%.0f", p->value);
-        if (v->judged)
-          (void)printf(",\"baseline\":%.0f,\"ratio\":%.4f", v->reference, v->ratio);
-        else
-          (void)printf(",\"baseline\":null,\"ratio\":null");
-        (void)printf(",\"verdict\":\"%s\",\"event\":\"%s\"}", verdict, ev);
+        json_t *o = json_object();
+        (void)json_object_set_new(o, "test", bw_json_str(argv[optind]));
+        (void)json_object_set_new(o, "backend", bw_json_str(backend));
+        (void)json_object_set_new(o, "run_id", bw_json_int(p->run_id));
+        (void)json_object_set_new(o, "time", bw_json_time(p->started_us));
+        (void)json_object_set_new(o, "started_us", bw_json_int(p->started_us));
+        (void)json_object_set_new(o, "metric", bw_json_str(m->name));
+        (void)json_object_set_new(o, "value", figure_json(m, p->value));
+        (void)json_object_set_new(o, "baseline",
+                                  figure_json(m, v->judged ? v->reference : (double)NAN));
+        (void)json_object_set_new(o, "ratio", bw_json_real(v->judged ? v->ratio : (double)NAN));
+        (void)json_object_set_new(o, "verdict", bw_json_str(verdict));
+        (void)json_object_set_new(o, "event", bw_json_str(ev));
+        (void)json_array_append_new(arr, o);
       } else {
         char val[24] = "-", base[24] = "-", ratio[16] = "-";
         if (!isnan(p->value))
@@ -578,9 +685,9 @@ int cmd_history(int argc, char **argv) {
       }
     }
     if (json)
-      (void)printf("\n]\n");
-    else if (!csv && rp.n > first)
-      sparkline(&rp, first, 72);
+      r = print_json(arr);
+    else if (!csv && end > first)
+      sparkline(&rp, first, end, 72);
     else if (!csv)
       (void)printf("no runs in this period\n");
   }
@@ -590,50 +697,62 @@ int cmd_history(int argc, char **argv) {
   return r;
 }
 
+static void backtest_usage(FILE *f) {
+  (void)fprintf(f, "usage: benchwatch backtest [-c CONFIG] [--db F] [--backend B] [--json] TEST\n"
+                   "Replays the detector, with the config's detect settings, over the stored\n"
+                   "history of a target, and lists the regressions it would have opened and\n"
+                   "closed. Tune the factors here before trusting the nightly mail.\n"
+                   "Exit status: 0, 1 no such target or a database error, 64 usage,\n"
+                   "66 no database, 78 config.\n");
+}
+
 int cmd_backtest(int argc, char **argv) {
   static const struct option longopts[] = {
-      {"backend", required_argument, NULL, 'b'}, {"json", no_argument, NULL, 'j'},
-      {"db", required_argument, NULL, 'd'},      {"config", required_argument, NULL, 'C'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+      {"backend", required_argument, NULL, 'b'},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
   const char *db = NULL, *config = NULL, *backend = "";
   bool json = false;
   int ch;
-  while ((ch = getopt_long(argc, argv, "b:d:C:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "b:d:c:C:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'b':
       backend = optarg;
       break;
-    case 'j':
+    case O_JSON:
       json = true;
       break;
     case 'd':
+    case O_DB:
       db = optarg;
       break;
+    case 'c':
     case 'C':
       config = optarg;
       break;
+    case 'V':
+      return print_version();
     case 'h':
-      (void)printf("usage: benchwatch backtest [--config F] TEST [--backend B] [--json]\n"
-                   "Replays the detector, with the config's detect settings, over the stored\n"
-                   "history of a target, and lists the regressions it would have opened and\n"
-                   "closed. Tune the factors here before trusting the nightly mail.\n");
+      backtest_usage(stdout);
       return 0;
     default:
+      backtest_usage(stderr);
       return 64;
     }
   }
   if (optind != argc - 1) {
-    (void)fprintf(stderr, "usage: benchwatch backtest [--config F] TEST [--backend B] [--json]\n");
+    backtest_usage(stderr);
     return 64;
   }
   struct bw_store *store = NULL;
   struct bw_config *cfg = NULL;
-  int r = open_history(db, config, &store, &cfg);
+  int r = open_history(db, config, false, &store, &cfg);
   if (r)
     return r;
   if (!cfg) {
-    (void)fprintf(stderr, "benchwatch backtest: needs --config (its detect settings)\n");
+    (void)fprintf(stderr, "benchwatch backtest: needs -c CONFIG (its detect settings)\n");
     bw_store_close(store);
     return 64;
   }
@@ -644,8 +763,7 @@ int cmd_backtest(int argc, char **argv) {
     size_t opened = 0, closed = 0, failed = 0;
     bool open = rp.end.st.open;
     const struct bw_metric *m = rp.m;
-    if (json)
-      (void)printf("{\"events\":[");
+    json_t *events = json ? json_array() : NULL;
     for (size_t i = 0; i < rp.n; i++) {
       const struct bw_verdict *v = &rp.v[i].v;
       enum bw_event av = rp.v[i].avail_event;
@@ -657,26 +775,42 @@ int cmd_backtest(int argc, char **argv) {
       opened += (v->event == BW_EVENT_OPENED) + (av == BW_EVENT_OPENED);
       closed += (v->event == BW_EVENT_CLOSED) + (av == BW_EVENT_CLOSED);
       if (json) {
-        (void)printf("%s{\"time\":\"%s\",\"run_id\":%" PRId64 ",\"event\":\"%s\"",
-                     opened + closed > 1 ? "," : "", when, rp.pts[i].run_id,
-                     event_name(&rp.v[i]));
-        if (v->judged && v->event)
-          (void)printf(",\"baseline\":%.0f,\"observed\":%.0f,\"ratio\":%.4f", v->reference,
-                       rp.pts[i].value, v->ratio);
-        (void)printf("}");
+        json_t *o = json_object();
+        bool figure = v->judged && v->event;
+        (void)json_object_set_new(o, "test", bw_json_str(argv[optind]));
+        (void)json_object_set_new(o, "backend", bw_json_str(backend));
+        (void)json_object_set_new(o, "run_id", bw_json_int(rp.pts[i].run_id));
+        (void)json_object_set_new(o, "time", bw_json_str(when));
+        (void)json_object_set_new(o, "started_us", bw_json_int(rp.pts[i].started_us));
+        (void)json_object_set_new(o, "event", bw_json_str(event_name(&rp.v[i])));
+        (void)json_object_set_new(o, "metric", bw_json_str(m->name));
+        (void)json_object_set_new(o, "baseline",
+                                  figure_json(m, figure ? v->reference : (double)NAN));
+        (void)json_object_set_new(o, "observed",
+                                  figure_json(m, figure ? rp.pts[i].value : (double)NAN));
+        (void)json_object_set_new(o, "ratio", bw_json_real(figure ? v->ratio : (double)NAN));
+        (void)json_array_append_new(events, o);
       } else if (v->judged && v->event) {
-        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when,
-                     event_name(&rp.v[i]), m->label, rp.pts[i].value / m->scale, m->unit,
-                     v->reference / m->scale, m->unit, v->ratio);
+        (void)printf("%s  %-22s  %s %.2f %s vs mode %.2f %s (x%.2f)\n", when, event_name(&rp.v[i]),
+                     m->label, rp.pts[i].value / m->scale, m->unit, v->reference / m->scale,
+                     m->unit, v->ratio);
       } else {
         (void)printf("%s  %s\n", when, event_name(&rp.v[i]));
       }
     }
-    if (json)
-      (void)printf("],\"runs\":%zu,\"failed\":%zu,\"opened\":%zu,\"closed\":%zu,"
-                   "\"open_at_end\":%s}\n",
-                   rp.n, failed, opened, closed, open ? "true" : "false");
-    else
+    if (json) {
+      json_t *o = json_object();
+      (void)json_object_set_new(o, "test", bw_json_str(argv[optind]));
+      (void)json_object_set_new(o, "backend", bw_json_str(backend));
+      (void)json_object_set_new(o, "metric", bw_json_str(m->name));
+      (void)json_object_set_new(o, "events", events);
+      (void)json_object_set_new(o, "runs", bw_json_int((int64_t)rp.n));
+      (void)json_object_set_new(o, "failed", bw_json_int((int64_t)failed));
+      (void)json_object_set_new(o, "opened", bw_json_int((int64_t)opened));
+      (void)json_object_set_new(o, "closed", bw_json_int((int64_t)closed));
+      (void)json_object_set_new(o, "open_at_end", json_boolean(open));
+      r = print_json(o);
+    } else
       (void)printf("%s%s%s%s: %zu runs replayed (%zu failed): %zu regressions opened, %zu "
                    "closed%s\n",
                    argv[optind], backend[0] ? " [" : "", backend, backend[0] ? "]" : "", rp.n,

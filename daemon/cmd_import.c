@@ -13,10 +13,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bw_detect.h"
 #include "bw_file.h"
 #include "bw_import.h"
+#include "bw_json.h"
 #include "bw_judge.h"
 #include "bw_loop.h"
 #include "bw_url.h"
@@ -86,16 +88,19 @@ static int check_backend(const char *cmd, const char *config, const struct bw_te
 static void import_usage(FILE *f) {
   (void)fprintf(
       f,
-      "usage: benchwatch import --config F --test NAME [--backend B] [--format FORMAT]\n"
-      "                         [--unit UNIT] [--at TIME] [--dry-run] FILE...\n"
-      "Adds the runs in each FILE to the history of a configured test, so that its baseline\n"
-      "exists at once. Each run is stored as ok with its headline figure: the median request\n"
-      "time for a page test, the rate for a download. A run already there (same test, backend\n"
-      "and start time) is skipped, so importing a file twice adds nothing. A file with a bad\n"
-      "line is not imported at all; every bad line is reported as FILE:LINE.\n"
-      "  -C, --config F      the config naming the test and the database\n"
+      "usage: benchwatch import [-c CONFIG] [--db F] [options] TEST FILE...\n"
+      "       benchwatch import [-c CONFIG | --db F] [--dry-run] [--json] EXPORT...\n"
+      "The first form adds the runs in each FILE (ab -g or -e files, plain \"time value\"\n"
+      "text, key=value lines) to the history of TEST, a configured test, so that its baseline exists at once.\n"
+      "Each run is stored as ok with its headline figure: the median request time for a page\n"
+      "test, the rate for a download. The second form reads back what benchwatch export\n"
+      "writes (NDJSON from export --all or --ndjson, or the array of export --json): every\n"
+      "run with its figures and samples, for the tests and backends the records name.\n"
+      "A run already there (same test, backend and start time) is skipped, so importing a\n"
+      "file twice adds nothing. A file with a bad line is not imported at all; every bad line\n"
+      "is reported as FILE:LINE. The history of each target that gained runs is judged again.\n"
+      "  -c, --config F      the config naming the test and the database\n"
       "      --db F          another database than the config's\n"
-      "  -t, --test NAME     the test the numbers belong to\n"
       "  -b, --backend B     the backend, for a test that has backends\n"
       "  -f, --format F      plain, ab-tsv (ab -g), ab-csv (ab -e) or kv (key=value lines);\n"
       "                      by default from the file's first line\n"
@@ -104,6 +109,7 @@ static void import_usage(FILE *f) {
       "      --at TIME       when the run of an ab -e file started (the file holds no time):\n"
       "                      Unix seconds or ISO 8601 such as 2026-11-21T10:05:00Z\n"
       "  -n, --dry-run       read and check everything, count what would be added, write nothing\n"
+      "      --json          what was imported as one JSON object (README \"JSON\")\n"
       "Plain files: one \"TIME VALUE\" per line, blank- or comma-separated, # comments; TIME in\n"
       "Unix seconds or ISO 8601 (2026-11-21T10:05:00Z, 2026-11-21 10:05:00+02:00; no offset\n"
       "means UTC). ab -g files: runs are told apart by a gap of %d s or more between requests.\n"
@@ -234,98 +240,40 @@ static int read_input(struct input *in, enum bw_import_format format, const stru
   return 0;
 }
 
-int cmd_import(int argc, char **argv) {
-  enum { O_DB = 256, O_AT };
-  static const struct option longopts[] = {
-      {"config", required_argument, NULL, 'C'}, {"db", required_argument, NULL, O_DB},
-      {"test", required_argument, NULL, 't'},   {"backend", required_argument, NULL, 'b'},
-      {"format", required_argument, NULL, 'f'}, {"unit", required_argument, NULL, 'u'},
-      {"at", required_argument, NULL, O_AT},    {"dry-run", no_argument, NULL, 'n'},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-  };
-  const char *config = BW_DEFAULT_CONFIG, *db = NULL, *test = NULL, *backend = NULL;
-  struct bw_import_opts opts = {.at_us = BW_NONE, .latest_us = BW_NONE};
-  enum bw_import_format format = BW_IMPORT_AUTO;
-  bool dry_run = false;
-  const char *why = NULL;
-  int ch;
+/* What one file added (or would add), for the closing lines or --json. */
+static void file_done(json_t *files, const char *path, size_t fresh, size_t there, bool dry_run) {
+  if (files) {
+    json_t *o = json_object();
+    (void)json_object_set_new(o, "path", bw_json_str(path));
+    (void)json_object_set_new(o, "imported", bw_json_int((int64_t)fresh));
+    (void)json_object_set_new(o, "already_there", bw_json_int((int64_t)there));
+    (void)json_array_append_new(files, o);
+    return;
+  }
+  (void)printf("%s: %zu run%s %s, %zu already there\n", path, fresh, fresh == 1 ? "" : "s",
+               dry_run ? "would be imported" : "imported", there);
+}
 
-  while ((ch = getopt_long(argc, argv, "C:t:b:f:u:nh", longopts, NULL)) != -1) {
-    switch (ch) {
-    case 'C':
-      config = optarg;
-      break;
-    case O_DB:
-      db = optarg;
-      break;
-    case 't':
-      test = optarg;
-      break;
-    case 'b':
-      backend = optarg;
-      break;
-    case 'f':
-      if (bw_import_format_parse(optarg, &format) < 0) {
-        (void)fprintf(stderr,
-                      "benchwatch import: --format: expected plain, ab-tsv, ab-csv or kv, got "
-                      "\"%s\"\n",
-                      optarg);
-        return EX_USAGE;
-      }
-      break;
-    case 'u':
-      if (bw_import_unit_parse(optarg, &opts.unit) < 0) {
-        (void)fprintf(stderr,
-                      "benchwatch import: --unit: expected us, ms, s, B/s, KB/s or MB/s, got "
-                      "\"%s\"\n",
-                      optarg);
-        return EX_USAGE;
-      }
-      break;
-    case O_AT:
-      if (bw_import_parse_time(optarg, strlen(optarg), &opts.at_us, &why) < 0) {
-        (void)fprintf(stderr, "benchwatch import: --at: %s, got \"%s\"\n", why, optarg);
-        return EX_USAGE;
-      }
-      break;
-    case 'n':
-      dry_run = true;
-      break;
-    case 'h':
-      import_usage(stdout);
-      return 0;
-    default:
-      import_usage(stderr);
-      return EX_USAGE;
-    }
-  }
-  if (!test || optind == argc) {
-    (void)fprintf(stderr, "benchwatch import: %s\n",
-                  !test ? "--test NAME is required" : "no FILE to import");
-    import_usage(stderr);
-    return EX_USAGE;
-  }
-  size_t n_in = (size_t)(argc - optind);
-  if (opts.at_us != BW_NONE && n_in > 1) {
-    (void)fprintf(stderr, "benchwatch import: --at is the start of one run: import one ab -e "
-                          "file at a time\n");
-    return EX_USAGE;
-  }
+/* The closing object of --json. */
+static int import_json_end(json_t *files, bool dry_run, size_t regressions, bool judged) {
+  json_t *o = json_object();
+  (void)json_object_set_new(o, "dry_run", json_boolean(dry_run));
+  (void)json_object_set_new(o, "files", files);
+  (void)json_object_set_new(o, "regressions", bw_json_int(judged ? (int64_t)regressions : BW_NONE));
+  return print_json(o);
+}
 
-  struct bw_config *cfg = load_config(config);
-  if (!cfg)
-    return BW_EXIT_CONFIG;
+/* import TEST FILE...: ab's files and plain text into one configured target. */
+static int import_points(struct bw_config *cfg, const char *db, const struct bw_test *t,
+                         const char *backend, enum bw_import_format format,
+                         struct bw_import_opts opts, bool dry_run, bool json, char **paths,
+                         size_t n_in) {
   struct input *in = bw_xcalloc(n_in, sizeof(*in));
   struct bw_store *store = NULL;
   struct bw_errs errs = {0};
-  int status = 0;
-  const struct bw_test *t = bw_config_find_test(cfg, test);
-  if (!t) {
-    (void)fprintf(stderr, "benchwatch import: %s has no test named \"%s\"\n", config, test);
-    status = BW_EXIT_CONFIG;
-    goto out;
-  }
-  status = check_backend("import", config, t, backend);
+  json_t *files = json ? json_array() : NULL;
+  size_t added = 0, opened = 0;
+  int status = check_backend("import", cfg->path, t, backend);
   if (status)
     goto out;
   if (!bw_import_unit_fits(opts.unit, t->kind)) {
@@ -341,7 +289,7 @@ int cmd_import(int argc, char **argv) {
   /* Every file is read and checked before anything is written. */
   bool usage = false, unreadable = false, malformed = false;
   for (size_t i = 0; i < n_in; i++) {
-    in[i].path = argv[optind + (int)i];
+    in[i].path = paths[i];
     int r = read_input(&in[i], format, t, &opts, &errs);
     print_errs(&errs);
     bw_errs_clear(&errs);
@@ -360,7 +308,6 @@ int cmd_import(int argc, char **argv) {
     status = 1;
     goto out;
   }
-  size_t added = 0;
   for (size_t i = 0; i < n_in; i++) {
     size_t fresh = 0;
     int r = dry_run ? count_new(store, t, backend, &in[i], &fresh, &errs)
@@ -372,15 +319,13 @@ int cmd_import(int argc, char **argv) {
       status = 1;
       goto out;
     }
-    (void)printf("%s: %zu run%s %s, %zu already there\n", in[i].path, fresh, fresh == 1 ? "" : "s",
-                 dry_run ? "would be imported" : "imported", in[i].n - fresh);
+    file_done(files, in[i].path, fresh, in[i].n - fresh, dry_run);
     added += fresh;
   }
   if (!dry_run && added > 0) {
     /* The judge never saw these runs: it judges the whole history again, as the daemon would
      * have judged it run by run, so that detector, regressions and history agree. */
     int64_t target_id;
-    size_t opened = 0;
     if (bw_store_find_target(store, t->name, backend, &target_id, &errs) < 0 ||
         bw_judge_rebuild(store, &t->detect, t->every_us, target_id, t->kind, &opened, &errs) < 0) {
       print_errs(&errs);
@@ -389,12 +334,18 @@ int cmd_import(int argc, char **argv) {
       status = 1;
       goto out;
     }
-    (void)printf("judged the history again: %zu regression%s in it\n", opened,
-                 opened == 1 ? "" : "s");
+    if (!json)
+      (void)printf("judged the history again: %zu regression%s in it\n", opened,
+                   opened == 1 ? "" : "s");
+  }
+  if (json) {
+    status = import_json_end(files, dry_run, opened, !dry_run && added > 0);
+    files = NULL;
   }
   (void)fflush(stdout);
 
 out:
+  json_decref(files);
   bw_errs_clear(&errs);
   bw_store_close(store);
   for (size_t i = 0; i < n_in; i++) {
@@ -402,6 +353,291 @@ out:
     free(in[i].points);
   }
   free(in);
+  return status;
+}
+
+/* The runs of one export file. */
+struct records {
+  const char *path;
+  struct bw_run *runs;
+  size_t n;
+};
+
+/*
+ * Reads an export (bw_json_read_runs()); every bad record is reported as FILE:LINE. Returns 0 or
+ * an exit status.
+ */
+static int read_records(const char *path, struct records *rec) {
+  struct bw_errs errs = {0};
+  char *buf = NULL;
+  size_t len = 0;
+  int status = 0;
+  rec->path = path;
+  if (bw_file_read(path, IMPORT_MAX_BYTES, &buf, &len, &errs) < 0)
+    status = EX_NOINPUT;
+  else if (bw_json_read_runs(path, buf, len, &rec->runs, &rec->n, &errs) < 0)
+    status = EX_DATAERR;
+  print_errs(&errs);
+  bw_errs_clear(&errs);
+  free(buf);
+  return status;
+}
+
+static void records_free(struct records *rec) {
+  for (size_t i = 0; i < rec->n; i++)
+    bw_run_reset(&rec->runs[i]);
+  free(rec->runs);
+}
+
+/* Counts the runs of rec not in the store yet, writing nothing. */
+static int records_count_new(struct bw_store *store, const struct records *rec, size_t *ret_new,
+                             struct bw_errs *errs) {
+  size_t fresh = 0;
+  for (size_t i = 0; i < rec->n; i++) {
+    const struct bw_run *run = &rec->runs[i];
+    int64_t target_id;
+    bool there = false;
+    int r = bw_store_find_target(store, run->test, run->backend, &target_id, errs);
+    if (r == -ENOENT) {
+      bw_errs_clear(errs);
+    } else if (r < 0 ||
+               (r = bw_store_run_exists(store, target_id, run->started_us, &there, errs)) < 0) {
+      return r;
+    }
+    fresh += !there;
+  }
+  *ret_new = fresh;
+  return 0;
+}
+
+/* A target that gained runs, to be judged again. */
+struct touched {
+  char *test, *backend;
+  enum bw_kind kind;
+};
+
+/* import EXPORT...: what benchwatch export wrote, back into a database. */
+static int import_records(struct bw_config *cfg, const char *db, bool dry_run, bool json,
+                          char **paths, size_t n_in) {
+  struct records *rec = bw_xcalloc(n_in, sizeof(*rec));
+  struct touched *tt = NULL;
+  size_t n_tt = 0, cap_tt = 0, opened = 0, added_all = 0;
+  struct bw_store *store = NULL;
+  struct bw_errs errs = {0};
+  json_t *files = json ? json_array() : NULL;
+  int status = 0;
+  bool unreadable = false, malformed = false;
+
+  for (size_t i = 0; i < n_in; i++) {
+    int r = read_records(paths[i], &rec[i]);
+    unreadable = unreadable || r == EX_NOINPUT;
+    malformed = malformed || r == EX_DATAERR;
+  }
+  if (unreadable || malformed) {
+    (void)fprintf(stderr, "benchwatch import: nothing imported\n");
+    status = unreadable ? EX_NOINPUT : EX_DATAERR;
+    goto out;
+  }
+  if (!db && !cfg) {
+    (void)fprintf(stderr, "benchwatch import: no database: give --db FILE or -c CONFIG\n");
+    status = EX_USAGE;
+    goto out;
+  }
+  if (bw_store_open(db ? db : cfg->database, &store, &errs) < 0) {
+    print_errs(&errs);
+    status = 1;
+    goto out;
+  }
+  for (size_t i = 0; i < n_in; i++) {
+    size_t fresh = 0;
+    int r = 0;
+    if (dry_run) {
+      r = records_count_new(store, &rec[i], &fresh, &errs);
+    } else {
+      for (size_t k = 0; k < rec[i].n && r == 0; k += IMPORT_BATCH) {
+        size_t got = 0, m = rec[i].n - k < IMPORT_BATCH ? rec[i].n - k : IMPORT_BATCH;
+        r = bw_store_put_new_runs(store, &rec[i].runs[k], m, &got, &errs);
+        fresh += got;
+      }
+    }
+    if (r < 0) {
+      print_errs(&errs);
+      (void)fprintf(stderr, "benchwatch import: %s: stopped at a database error%s\n", paths[i],
+                    dry_run ? "" : " (importing it again adds only what is missing)");
+      status = 1;
+      goto out;
+    }
+    file_done(files, paths[i], fresh, rec[i].n - fresh, dry_run);
+    added_all += fresh;
+    for (size_t k = 0; k < rec[i].n && fresh; k++) {
+      const struct bw_run *run = &rec[i].runs[k];
+      bool seen = false;
+      for (size_t j = 0; j < n_tt && !seen; j++)
+        seen = strcmp(tt[j].test, run->test) == 0 && strcmp(tt[j].backend, run->backend) == 0;
+      if (!seen) {
+        bw_xgrow(&tt, &cap_tt, n_tt + 1, sizeof(*tt));
+        tt[n_tt++] = (struct touched){run->test, run->backend, run->kind};
+      }
+    }
+  }
+  /* Each target that gained runs is judged again, with its test's settings when configured. */
+  for (size_t j = 0; j < n_tt && !dry_run; j++) {
+    const struct bw_test *t = cfg ? bw_config_find_test(cfg, tt[j].test) : NULL;
+    struct bw_detect det;
+    int64_t target_id;
+    size_t got = 0;
+    bw_config_default_detect(&det);
+    if (cfg)
+      det = t ? t->detect : cfg->detect;
+    if (bw_store_find_target(store, tt[j].test, tt[j].backend, &target_id, &errs) < 0 ||
+        bw_judge_rebuild(store, &det, t ? t->every_us : 3600 * INT64_C(1000000), target_id,
+                         tt[j].kind, &got, &errs) < 0) {
+      print_errs(&errs);
+      (void)fprintf(stderr, "benchwatch import: the runs are stored, but judging them failed; "
+                            "importing again judges them again\n");
+      status = 1;
+      goto out;
+    }
+    opened += got;
+  }
+  if (json) {
+    status = import_json_end(files, dry_run, opened, !dry_run && added_all > 0);
+    files = NULL;
+  } else if (!dry_run && added_all > 0) {
+    (void)printf("judged the history again: %zu regression%s in it\n", opened,
+                 opened == 1 ? "" : "s");
+  }
+  (void)fflush(stdout);
+out:
+  json_decref(files);
+  bw_errs_clear(&errs);
+  bw_store_close(store);
+  free(tt);
+  for (size_t i = 0; i < n_in; i++)
+    records_free(&rec[i]);
+  free(rec);
+  return status;
+}
+
+int cmd_import(int argc, char **argv) {
+  enum { O_AT = O_CMD0, O_TEST };
+  static const struct option longopts[] = {
+      {"test", required_argument, NULL, O_TEST},
+      {"backend", required_argument, NULL, 'b'},
+      {"format", required_argument, NULL, 'f'},
+      {"unit", required_argument, NULL, 'u'},
+      {"at", required_argument, NULL, O_AT},
+      {"dry-run", no_argument, NULL, 'n'},
+      {"json", no_argument, NULL, O_JSON},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
+  };
+  const char *config = NULL, *db = NULL, *test = NULL, *backend = NULL;
+  struct bw_import_opts opts = {.at_us = BW_NONE, .latest_us = BW_NONE};
+  enum bw_import_format format = BW_IMPORT_AUTO;
+  bool dry_run = false, json = false, point_opts = false;
+  const char *why = NULL;
+  int ch;
+
+  while ((ch = getopt_long(argc, argv, "c:C:t:b:f:u:nVh", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'c':
+    case 'C':
+      config = optarg;
+      break;
+    case O_DB:
+      db = optarg;
+      break;
+    case 't':
+    case O_TEST:
+      test = optarg;
+      break;
+    case 'b':
+      backend = optarg;
+      point_opts = true;
+      break;
+    case 'f':
+      if (bw_import_format_parse(optarg, &format) < 0) {
+        (void)fprintf(stderr,
+                      "benchwatch import: --format: expected plain, ab-tsv, ab-csv or kv, got "
+                      "\"%s\"\n",
+                      optarg);
+        return EX_USAGE;
+      }
+      point_opts = true;
+      break;
+    case 'u':
+      if (bw_import_unit_parse(optarg, &opts.unit) < 0) {
+        (void)fprintf(stderr,
+                      "benchwatch import: --unit: expected us, ms, s, B/s, KB/s or MB/s, got "
+                      "\"%s\"\n",
+                      optarg);
+        return EX_USAGE;
+      }
+      point_opts = true;
+      break;
+    case O_AT:
+      if (bw_import_parse_time(optarg, strlen(optarg), &opts.at_us, &why) < 0) {
+        (void)fprintf(stderr, "benchwatch import: --at: %s, got \"%s\"\n", why, optarg);
+        return EX_USAGE;
+      }
+      point_opts = true;
+      break;
+    case 'n':
+      dry_run = true;
+      break;
+    case O_JSON:
+      json = true;
+      break;
+    case 'V':
+      return print_version();
+    case 'h':
+      import_usage(stdout);
+      return 0;
+    default:
+      import_usage(stderr);
+      return EX_USAGE;
+    }
+  }
+  /* The config is needed for a test's kind; an export names its own tests, --db will do. */
+  struct bw_config *cfg = NULL;
+  if (config || !db || access(BW_DEFAULT_CONFIG, R_OK) == 0) {
+    cfg = load_config(config ? config : BW_DEFAULT_CONFIG);
+    if (!cfg)
+      return BW_EXIT_CONFIG;
+  }
+  /* TEST FILE...: the first argument names a configured test. */
+  if (!test && cfg && argc - optind >= 2 && bw_config_find_test(cfg, argv[optind]))
+    test = argv[optind++];
+  int status;
+  if (!test && cfg && argc - optind >= 2 && access(argv[optind], F_OK) != 0) {
+    (void)fprintf(stderr, "benchwatch import: %s has no test named \"%s\"\n", cfg->path,
+                  argv[optind]);
+    status = BW_EXIT_CONFIG;
+  } else if (optind == argc) {
+    (void)fprintf(stderr, "benchwatch import: no FILE to import\n");
+    import_usage(stderr);
+    status = EX_USAGE;
+  } else if (test) {
+    const struct bw_test *t = bw_config_find_test(cfg, test);
+    size_t n_in = (size_t)(argc - optind);
+    if (!t) {
+      (void)fprintf(stderr, "benchwatch import: %s has no test named \"%s\"\n", cfg->path, test);
+      status = BW_EXIT_CONFIG;
+    } else if (opts.at_us != BW_NONE && n_in > 1) {
+      (void)fprintf(stderr, "benchwatch import: --at is the start of one run: import one ab -e "
+                            "file at a time\n");
+      status = EX_USAGE;
+    } else {
+      status = import_points(cfg, db, t, backend, format, opts, dry_run, json, argv + optind, n_in);
+    }
+  } else if (point_opts) {
+    (void)fprintf(stderr, "benchwatch import: --backend, --format, --unit and --at are for "
+                          "TEST FILE...; an export names its tests itself\n");
+    status = EX_USAGE;
+  } else {
+    status = import_records(cfg, db, dry_run, json, argv + optind, (size_t)(argc - optind));
+  }
   bw_config_free(cfg);
   return status;
 }
@@ -496,51 +732,90 @@ static void csv_field(const char *s) {
   (void)putchar('"');
 }
 
-static void json_string(const char *s) {
-  if (!s) {
-    (void)fputs("null", stdout);
-    return;
-  }
-  (void)putchar('"');
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      (void)printf("\\%c", c);
-    else if (c < 0x20)
-      (void)printf("\\u%04x", c);
-    else
-      (void)putchar(c);
-  }
-  (void)putchar('"');
-}
-
-/* A number for JSON: the text, or null when it is empty. */
-static void json_number(const char *text) {
-  (void)fputs(*text ? text : "null", stdout);
-}
-
 static void export_usage(FILE *f) {
   (void)fprintf(
-      f,
-      "usage: benchwatch export --config F | --db F --test NAME [--backend B] [--since 30d]\n"
-      "                         [--csv | --json]\n"
-      "Prints a target's runs, oldest first (runs the daemon aborted left out), as CSV with a\n"
-      "header (the default) or as a JSON array of objects. time is ISO 8601 UTC to the second;\n"
-      "value is the headline figure: the median request time in ms for a page test, the rate in\n"
-      "MB/s (10^6 bytes/s) for a download; empty (null) for a failed run.\n"
-      "Columns: time,run_id,outcome,value,unit, then for a page test p90_ms,p99_ms,mode_ms,\n"
-      "ttfb_ms,requests,failed,rps,transfer_mb_per_s, for a download ttfb_ms,stall_s,\n"
-      "min_mb_per_s,tcp_retrans,streams,stream_min_mb_per_s,stream_max_mb_per_s (value is the\n"
-      "streams' aggregate), then error (the failure's class). JSON adds started_us (exact) and\n"
-      "error_message.\n"
-      "Exit status: 0, 1 no such target or a database error, 64 usage, 78 config.\n");
+      f, "usage: benchwatch export [-c CONFIG | --db F] [--backend B] [--since WHEN]\n"
+         "                         [--until WHEN] [--csv | --json | --ndjson] TEST\n"
+         "       benchwatch export [-c CONFIG | --db F] [--since WHEN] [--until WHEN] --all\n"
+         "Prints a target's runs, oldest first (runs the daemon aborted left out).\n"
+         "--csv (the default) is for spreadsheets: time is ISO 8601 UTC to the second; value is\n"
+         "the headline figure: the median request time in ms for a page test, the rate in MB/s\n"
+         "(10^6 bytes/s) for a download; empty for a failed run. Columns: time,run_id,outcome,\n"
+         "value,unit, then for a page test p90_ms,p99_ms,mode_ms,ttfb_ms,requests,failed,rps,\n"
+         "transfer_mb_per_s, for a download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans,streams,\n"
+         "stream_min_mb_per_s,stream_max_mb_per_s (value is then the streams' aggregate), then\n"
+         "error (the failure's class).\n"
+         "--json (an array) and --ndjson (one per line) print whole run records: every figure\n"
+         "under its stored name and unit (µs, bytes, bytes/s), the samples included (README\n"
+         "\"JSON\"). --all prints every run of every target as NDJSON, in the order they were\n"
+         "stored: benchwatch import reads it back.\n"
+         "  -s, --since WHEN  a duration back from now (30d), a date (2026-11-21, UTC) or an\n"
+         "                    ISO 8601 time; --until WHEN ends the period\n"
+         "Exit status: 0, 1 no such target or a database error, 64 usage, 66 no database,\n"
+         "78 config.\n");
+}
+
+/* Prints the record of run id (samples included): one line, or one element of an array. */
+static int export_record(struct bw_store *store, int64_t id, const char *sep, bool *wrote,
+                         struct bw_errs *errs) {
+  struct bw_run run;
+  if (bw_store_get_run(store, id, &run, errs) < 0)
+    return -1;
+  char *text = bw_json_take_text(bw_json_run(&run, id, true), false);
+  (void)printf("%s%s", *wrote ? sep : "", text);
+  *wrote = true;
+  free(text);
+  bw_run_reset(&run);
+  return 0;
+}
+
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* export --all: every stored run of every target, NDJSON, by run id (the order of storing). */
+static int export_all(struct bw_store *store, int64_t since_us, int64_t until_us) {
+  struct bw_target_row *targets = NULL;
+  struct bw_errs errs = {0};
+  int64_t *ids = NULL;
+  size_t n_targets = 0, n = 0, cap = 0;
+  bool wrote = false;
+  int status = 0;
+  if (bw_store_targets(store, &targets, &n_targets, &errs) < 0)
+    goto fail;
+  for (size_t i = 0; i < n_targets; i++) {
+    struct bw_point *pts = NULL;
+    size_t np = 0;
+    if (bw_store_series(store, targets[i].id, bw_detect_metric(targets[i].kind)->name, since_us,
+                        until_us, &pts, &np, &errs) < 0)
+      goto fail;
+    bw_xgrow(&ids, &cap, n + np + 1, sizeof(*ids));
+    for (size_t k = 0; k < np; k++)
+      ids[n++] = pts[k].run_id;
+    free(pts);
+  }
+  if (n)
+    qsort(ids, n, sizeof(*ids), cmp_id);
+  for (size_t i = 0; i < n; i++)
+    if (export_record(store, ids[i], "", &wrote, &errs) < 0)
+      goto fail;
+  goto out;
+fail:
+  print_errs(&errs);
+  status = 1;
+out:
+  bw_errs_clear(&errs);
+  bw_target_rows_free(targets, n_targets);
+  free(ids);
+  return status;
 }
 
 /* The series of the target's headline figure; kind is found from its runs when not known. */
 static int export_series(struct bw_store *store, int64_t target_id, int64_t since_us,
-                         bool kind_known, enum bw_kind *kind, struct bw_point **ret, size_t *ret_n,
-                         struct bw_errs *errs) {
-  int r = bw_store_series(store, target_id, bw_detect_metric(*kind)->name, since_us, INT64_MAX, ret,
+                         int64_t until_us, bool kind_known, enum bw_kind *kind,
+                         struct bw_point **ret, size_t *ret_n, struct bw_errs *errs) {
+  int r = bw_store_series(store, target_id, bw_detect_metric(*kind)->name, since_us, until_us, ret,
                           ret_n, errs);
   if (r < 0 || kind_known)
     return r;
@@ -560,30 +835,33 @@ static int export_series(struct bw_store *store, int64_t target_id, int64_t sinc
   *ret = NULL;
   *ret_n = 0;
   *kind = found;
-  return bw_store_series(store, target_id, bw_detect_metric(found)->name, since_us, INT64_MAX, ret,
+  return bw_store_series(store, target_id, bw_detect_metric(found)->name, since_us, until_us, ret,
                          ret_n, errs);
 }
 
 int cmd_export(int argc, char **argv) {
-  enum { O_DB = 256, O_CSV, O_JSON };
+  enum { O_CSV = O_CMD0, O_NDJSON, O_ALL, O_TEST };
+  enum { CSV, JSON, NDJSON } format = CSV;
   static const struct option longopts[] = {
-      {"config", required_argument, NULL, 'C'},
-      {"db", required_argument, NULL, O_DB},
-      {"test", required_argument, NULL, 't'},
+      {"test", required_argument, NULL, O_TEST},
       {"backend", required_argument, NULL, 'b'},
       {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
       {"csv", no_argument, NULL, O_CSV},
       {"json", no_argument, NULL, O_JSON},
-      {"help", no_argument, NULL, 'h'},
+      {"ndjson", no_argument, NULL, O_NDJSON},
+      {"all", no_argument, NULL, O_ALL},
+      COMMON_LONGOPTS,
       {NULL, 0, NULL, 0},
   };
   const char *config = NULL, *db = NULL, *test = NULL, *backend = NULL;
-  int64_t since = 0;
-  bool json = false, since_given = false;
+  int64_t now = bw_wall_us(), since_us = INT64_MIN, until_us = INT64_MAX;
+  bool all = false, format_given = false;
   int ch;
 
-  while ((ch = getopt_long(argc, argv, "C:t:b:s:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "c:C:t:b:s:Vh", longopts, NULL)) != -1) {
     switch (ch) {
+    case 'c':
     case 'C':
       config = optarg;
       break;
@@ -591,22 +869,37 @@ int cmd_export(int argc, char **argv) {
       db = optarg;
       break;
     case 't':
+    case O_TEST:
       test = optarg;
       break;
     case 'b':
       backend = optarg;
       break;
     case 's':
-      if (parse_since(optarg, &since) < 0)
+      if (parse_when("--since", optarg, now, &since_us) < 0)
         return EX_USAGE;
-      since_given = true;
+      break;
+    case O_UNTIL:
+      if (parse_when("--until", optarg, now, &until_us) < 0)
+        return EX_USAGE;
       break;
     case O_CSV:
-      json = false;
+      format = CSV;
+      format_given = true;
       break;
     case O_JSON:
-      json = true;
+      format = JSON;
+      format_given = true;
       break;
+    case O_NDJSON:
+      format = NDJSON;
+      format_given = true;
+      break;
+    case O_ALL:
+      all = true;
+      break;
+    case 'V':
+      return print_version();
     case 'h':
       export_usage(stdout);
       return 0;
@@ -615,19 +908,40 @@ int cmd_export(int argc, char **argv) {
       return EX_USAGE;
     }
   }
-  if (!test || optind != argc) {
+  if (!test && !all && optind == argc - 1)
+    test = argv[optind++];
+  if (all && (test || backend || optind != argc || (format_given && format != NDJSON))) {
+    (void)fprintf(stderr, "benchwatch export: --all is every run of every target, as NDJSON: no "
+                          "TEST, --backend or other format\n");
+    return EX_USAGE;
+  }
+  if (!all && (!test || optind != argc)) {
     (void)fprintf(stderr, "benchwatch export: %s\n",
-                  !test ? "--test NAME is required" : "unexpected arguments");
+                  !test ? "give a TEST, or --all" : "unexpected arguments");
     export_usage(stderr);
     return EX_USAGE;
   }
+  if (all) {
+    struct bw_store *store = NULL;
+    int status = open_history(db, config, false, &store, NULL);
+    if (status)
+      return status;
+    status = export_all(store, since_us, until_us);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+      (void)fprintf(stderr, "benchwatch export: cannot write the output\n");
+      status = 1;
+    }
+    bw_store_close(store);
+    return status;
+  }
+  bool json = format != CSV;
 
   struct bw_store *store = NULL;
   struct bw_config *cfg = NULL;
   struct bw_point *pts = NULL;
   struct bw_errs errs = {0};
   size_t n = 0;
-  int status = open_history(db, config, &store, &cfg);
+  int status = open_history(db, config, false, &store, &cfg);
   if (status)
     return status;
   /* The kind and backends come from the config; a test no longer configured still exports. */
@@ -647,24 +961,34 @@ int cmd_export(int argc, char **argv) {
     status = 1;
     goto out;
   } else {
-    int64_t since_us = since_given ? bw_wall_us() - since : INT64_MIN;
-    if (export_series(store, target_id, since_us, t != NULL, &kind, &pts, &n, &errs) < 0) {
+    if (export_series(store, target_id, since_us, until_us, t != NULL, &kind, &pts, &n, &errs) <
+        0) {
       print_errs(&errs);
       status = 1;
       goto out;
     }
   }
 
+  if (json) {
+    /* Whole run records: an array, or one per line. */
+    bool wrote = false;
+    if (format == JSON)
+      (void)printf("[");
+    for (size_t i = 0; i < n && status == 0; i++)
+      if (export_record(store, pts[i].run_id, format == JSON ? "," : "", &wrote, &errs) < 0) {
+        print_errs(&errs);
+        status = 1;
+      }
+    if (format == JSON)
+      (void)printf("]\n");
+    goto flush;
+  }
   const struct bw_metric *m = bw_detect_metric(kind);
   const struct column *cols = kind == BW_KIND_DOWNLOAD ? download_columns : page_columns;
-  if (json) {
-    (void)printf("[");
-  } else {
-    (void)printf("time,run_id,outcome,value,unit");
-    for (const struct column *c = cols; c->name; c++)
-      (void)printf(",%s", c->name);
-    (void)printf(",error\n");
-  }
+  (void)printf("time,run_id,outcome,value,unit");
+  for (const struct column *c = cols; c->name; c++)
+    (void)printf(",%s", c->name);
+  (void)printf(",error\n");
   for (size_t i = 0; i < n; i++) {
     struct bw_run run;
     char when[32], value[48], text[48];
@@ -679,37 +1003,18 @@ int cmd_export(int argc, char **argv) {
           value, sizeof(value));
     if (run.outcome == BW_OUTCOME_FAILED)
       value[0] = '\0';
-    if (json) {
-      (void)printf("%s\n  {\"time\": \"%s\", \"started_us\": %" PRId64 ", \"run_id\": %" PRId64
-                   ", \"outcome\": \"%s\", \"value\": ",
-                   i ? "," : "", when, run.started_us, pts[i].run_id, bw_outcome_name(run.outcome));
-      json_number(value);
-      (void)printf(", \"unit\": \"%s\"", m->unit);
-      for (const struct column *c = cols; c->name; c++) {
-        column_text(c, &run, text, sizeof(text));
-        (void)printf(", \"%s\": ", c->name);
-        json_number(text);
-      }
-      (void)printf(", \"error_class\": ");
-      json_string(run.error_class);
-      (void)printf(", \"error_message\": ");
-      json_string(run.error_message);
-      (void)printf("}");
-    } else {
-      (void)printf("%s,%" PRId64 ",%s,%s,%s", when, pts[i].run_id, bw_outcome_name(run.outcome),
-                   value, m->unit);
-      for (const struct column *c = cols; c->name; c++) {
-        column_text(c, &run, text, sizeof(text));
-        (void)printf(",%s", text);
-      }
-      (void)putchar(',');
-      csv_field(run.error_class);
-      (void)putchar('\n');
+    (void)printf("%s,%" PRId64 ",%s,%s,%s", when, pts[i].run_id, bw_outcome_name(run.outcome),
+                 value, m->unit);
+    for (const struct column *c = cols; c->name; c++) {
+      column_text(c, &run, text, sizeof(text));
+      (void)printf(",%s", text);
     }
+    (void)putchar(',');
+    csv_field(run.error_class);
+    (void)putchar('\n');
     bw_run_reset(&run);
   }
-  if (json)
-    (void)printf("%s]\n", n ? "\n" : "");
+flush:
   if (fflush(stdout) != 0 || ferror(stdout)) {
     (void)fprintf(stderr, "benchwatch export: cannot write the output\n");
     status = 1;

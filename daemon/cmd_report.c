@@ -37,53 +37,137 @@ static int deliver(const struct bw_report *settings, const struct bw_nightly *re
   return r;
 }
 
+static void report_usage(FILE *f) {
+  (void)fprintf(f,
+                "usage: benchwatch report [-c CONFIG | --db F] [--since WHEN] [--until WHEN]\n"
+                "                         [--format text|html|json | --json] [--send]\n"
+                "The nightly report for a period (default: the 24h that end now): what\n"
+                "regressed, what recovered, what failed, per target against its baseline.\n"
+                "  -s, --since WHEN  a duration back from the end (24h), a date (2026-11-21,\n"
+                "                    UTC) or an ISO 8601 time; --until WHEN ends the period\n"
+                "  -f, --format F    text (default), html, or json (README \"JSON\")\n"
+                "      --send        mail it as the daemon does (report: in the config), do not\n"
+                "                    print\n"
+                "Exit status: 0, 1 database or mail error, 64 usage, 66 no database, 78 config.\n");
+}
+
+static json_t *regressions_json(const struct bw_regression *list, size_t n) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < n; i++)
+    (void)json_array_append_new(arr, regression_json(&list[i]));
+  return arr;
+}
+
+/* The report as one JSON object (README "JSON"): the period, each target, the regressions. */
+static json_t *report_json(const struct bw_nightly *rep) {
+  json_t *o = json_object(), *targets = json_array();
+  (void)json_object_set_new(o, "host", bw_json_str(rep->host));
+  (void)json_object_set_new(o, "from", bw_json_time(rep->from_us));
+  (void)json_object_set_new(o, "from_us", bw_json_int(rep->from_us));
+  (void)json_object_set_new(o, "until", bw_json_time(rep->until_us));
+  (void)json_object_set_new(o, "until_us", bw_json_int(rep->until_us));
+  (void)json_object_set_new(o, "failing", bw_json_int((int64_t)rep->failing));
+  for (size_t i = 0; i < rep->n_targets; i++) {
+    const struct bw_nightly_target *t = &rep->targets[i];
+    json_t *to = json_object(), *errors = json_object();
+    (void)json_object_set_new(to, "test", bw_json_str(t->test));
+    (void)json_object_set_new(to, "backend", bw_json_str(t->backend));
+    (void)json_object_set_new(to, "metric", bw_json_str(t->metric ? t->metric->name : NULL));
+    (void)json_object_set_new(to, "runs", bw_json_int((int64_t)t->runs));
+    (void)json_object_set_new(to, "failures", bw_json_int((int64_t)t->failures));
+    (void)json_object_set_new(to, "median", figure_json(t->metric, t->median));
+    (void)json_object_set_new(to, "baseline", figure_json(t->metric, t->baseline));
+    (void)json_object_set_new(to, "ratio", bw_json_real(t->ratio));
+    (void)json_object_set_new(to, "latest", figure_json(t->metric, t->latest));
+    (void)json_object_set_new(to, "latest_ratio", bw_json_real(t->latest_ratio));
+    (void)json_object_set_new(to, "open", json_boolean(t->open));
+    (void)json_object_set_new(to, "open_what", bw_json_str(t->open_what));
+    (void)json_object_set_new(to, "open_since_us",
+                              bw_json_int(t->open_what ? t->open_since_us : BW_NONE));
+    (void)json_object_set_new(to, "last_failed", json_boolean(t->last_failed));
+    for (size_t k = 0; k < t->n_errors; k++)
+      (void)json_object_set_new(errors, t->errors[k].error_class ? t->errors[k].error_class : "?",
+                                bw_json_int(t->errors[k].count));
+    (void)json_object_set_new(to, "errors", errors);
+    (void)json_object_set_new(to, "diagnosis", bw_json_str(t->diagnosis));
+    (void)json_object_set_new(to, "odd_one_out", bw_json_str(t->odd));
+    (void)json_object_set_new(to, "env_change", bw_json_str(t->env_change));
+    (void)json_array_append_new(targets, to);
+  }
+  (void)json_object_set_new(o, "targets", targets);
+  (void)json_object_set_new(o, "opened", regressions_json(rep->opened, rep->n_opened));
+  (void)json_object_set_new(o, "open", regressions_json(rep->open, rep->n_open));
+  (void)json_object_set_new(o, "closed", regressions_json(rep->closed, rep->n_closed));
+  return o;
+}
+
 int cmd_report(int argc, char **argv) {
+  enum { O_SEND = O_CMD0 };
   static const struct option longopts[] = {
-      {"since", required_argument, NULL, 's'}, {"format", required_argument, NULL, 'f'},
-      {"db", required_argument, NULL, 'd'},    {"config", required_argument, NULL, 'C'},
-      {"send", no_argument, NULL, 'S'},
-      {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+      {"since", required_argument, NULL, 's'},
+      {"until", required_argument, NULL, O_UNTIL},
+      {"format", required_argument, NULL, 'f'},
+      {"json", no_argument, NULL, O_JSON},
+      {"send", no_argument, NULL, O_SEND},
+      COMMON_LONGOPTS,
+      {NULL, 0, NULL, 0},
   };
-  const char *db = NULL, *config = NULL, *format = "text";
-  int64_t since = 24 * 3600 * INT64_C(1000000);
+  const char *db = NULL, *config = NULL, *format = "text", *since_text = NULL;
+  int64_t now = bw_wall_us(), since = 0;
   bool send = false;
   int ch;
-  while ((ch = getopt_long(argc, argv, "s:f:d:C:h", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "s:f:d:c:C:Vh", longopts, NULL)) != -1) {
     switch (ch) {
     case 's':
-      if (parse_since(optarg, &since) < 0)
+      since_text = optarg;
+      break;
+    case O_UNTIL:
+      if (parse_when("--until", optarg, now, &now) < 0)
         return 64;
       break;
     case 'f':
       format = optarg;
       break;
+    case O_JSON:
+      format = "json";
+      break;
     case 'd':
+    case O_DB:
       db = optarg;
       break;
+    case 'c':
     case 'C':
       config = optarg;
       break;
-    case 'S':
+    case O_SEND:
       send = true;
       break;
+    case 'V':
+      return print_version();
     case 'h':
-      (void)printf("usage: benchwatch report [--since 24h] [--format text|html] [--send] "
-                   "[--db F | --config F]\n"
-                   "  --send  mail it as the daemon does (report: in the config), do not print\n"
-                   "The nightly report for the period that ends now: what regressed, what\n"
-                   "recovered, what failed, per target against its baseline.\n");
+      report_usage(stdout);
       return 0;
     default:
+      report_usage(stderr);
       return 64;
     }
   }
-  if (optind != argc || (strcmp(format, "text") != 0 && strcmp(format, "html") != 0)) {
-    (void)fprintf(stderr, "usage: benchwatch report [--since 24h] [--format text|html]\n");
+  bool json = strcmp(format, "json") == 0;
+  if (optind != argc || (strcmp(format, "text") != 0 && strcmp(format, "html") != 0 && !json) ||
+      (send && json)) {
+    report_usage(stderr);
+    return 64;
+  }
+  /* A duration goes back from the period's end, --until's or now. */
+  if (parse_when("--since", since_text ? since_text : "24h", now, &since) < 0)
+    return 64;
+  if (since >= now) {
+    (void)fprintf(stderr, "benchwatch report: --since is not before the period's end\n");
     return 64;
   }
   struct bw_store *store = NULL;
   struct bw_config *cfg = NULL;
-  int r = open_history(db, config, &store, &cfg);
+  int r = open_history(db, config, false, &store, &cfg);
   if (r)
     return r;
   if (send && (!cfg || !cfg->report.enabled)) {
@@ -96,12 +180,14 @@ int cmd_report(int argc, char **argv) {
   (void)gethostname(host, sizeof(host) - 1);
   struct bw_nightly rep;
   struct bw_errs errs = {0};
-  int64_t now = bw_wall_us();
-  if (bw_report_collect(store, cfg, host, now - since, now, &rep, &errs) < 0) {
+  if (bw_report_collect(store, cfg, host, since, now, &rep, &errs) < 0) {
     print_errs(&errs);
     r = 1;
   } else if (send) {
     r = deliver(&cfg->report, &rep, now);
+    bw_report_free(&rep);
+  } else if (json) {
+    r = print_json(report_json(&rep));
     bw_report_free(&rep);
   } else {
     char *text = strcmp(format, "html") == 0 ? bw_report_html(&rep) : bw_report_text(&rep);

@@ -390,32 +390,26 @@ static bool valid_figure(const char *s) {
   return figure_bit(s) != 0;
 }
 
+/*
+ * A backend's "host:port" (an IPv6 address in brackets), checked by libcurl's URL parser as the
+ * URL "http://host:port": a host and a port from 1 to 65535, and nothing else.
+ */
 static bool valid_hostport(const char *s) {
-  const char *colon;
-  if (s[0] == '[') {
-    const char *end = strchr(s, ']');
-    if (!end || end == s + 1 || end[1] != ':')
-      return false;
-    for (const char *p = s + 1; p < end; p++)
-      if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
-        return false;
-    colon = end + 1;
-  } else {
-    colon = strrchr(s, ':');
-    if (!colon || colon == s)
-      return false;
-    for (const char *p = s; p < colon; p++)
-      if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
-        return false;
-  }
-  const char *port = colon + 1;
-  if (!*port || strlen(port) > 5)
+  if (!*s || strpbrk(s, "/?#@ ") || has_ctl(s))
     return false;
-  for (const char *p = port; *p; p++)
-    if (!isdigit((unsigned char)*p))
-      return false;
-  long v = strtol(port, NULL, 10);
-  return v >= 1 && v <= 65535;
+  char *url = bw_xasprintf("http://%s", s), *host = NULL, *port = NULL;
+  CURLU *u = curl_url();
+  if (!u)
+    abort();
+  bool ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && atol(port) >= 1 &&
+            atol(port) <= 65535;
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  free(url);
+  return ok;
 }
 
 static bool valid_header(const char *s) {

@@ -40,7 +40,11 @@ struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_t
                                          const char *backend, bw_probe_done_fn done, void *arg,
                                          struct bw_errs *errs);
 
-/* What both kinds share; the kinds embed it first. */
+/*
+ * What both kinds share; the kinds embed it first. While a probe runs, its run shows how far it
+ * got: a page test's run.n_samples counts the finished requests, a download's run.bytes the body
+ * bytes received (BW_NONE before the first).
+ */
 struct bw_probe {
   void (*abort)(struct bw_probe *p);
   void (*destroy)(struct bw_probe *p);

@@ -50,6 +50,8 @@ struct download {
 static void on_data(void *arg, size_t bytes, int64_t now_us) {
   struct download *d = arg;
   bw_timeline_add(&d->tl, now_us, (int64_t)bytes);
+  /* The body so far, for a progress display (bw_probe.h); the end sets the final count. */
+  d->base.run.bytes = (d->base.run.bytes == BW_NONE ? 0 : d->base.run.bytes) + (int64_t)bytes;
 }
 
 static char *tcp_options(const struct bw_tcp_facts *t) {

@@ -9,7 +9,9 @@
 #include <time.h>
 
 #include "bw_diagnose.h"
+#include "bw_json.h"
 #include "bw_stats.h"
+#include "bw_url.h"
 #include "bw_util.h"
 
 static double ms(int64_t us) {
@@ -38,34 +40,13 @@ static void conn_row(struct bw_buf *b, const char *name, const double *v, size_t
   free(s);
 }
 
-/*
- * ab's "Server Hostname", "Server Port" and "Document Path" of url: *ret_host and *ret_path are
- * allocated (the caller frees them). The userinfo is never part of the host.
- */
+/* ab's "Server Hostname", "Server Port" and "Document Path" of url (bw_url_parts()). */
 static void url_parts(const char *url, char **ret_host, char **ret_path, int *ret_port) {
-  const char *p = strstr(url, "://");
-  bool tls = strncmp(url, "https", 5) == 0;
-  p = p ? p + 3 : url;
-  size_t authority = strcspn(p, "/?#");
-  for (size_t i = authority; i > 0; i--) {
-    if (p[i - 1] == '@') {
-      p += i;
-      authority -= i;
-      break;
-    }
+  if (bw_url_parts(url, ret_host, ret_port, ret_path) < 0) {
+    *ret_host = bw_xstrdup(url);
+    *ret_port = 0;
+    *ret_path = bw_xstrdup("/");
   }
-  char *host = bw_xstrndup(p, authority);
-  const char *rest = p + authority;
-  *ret_path = rest[0] == '/' ? bw_xstrdup(rest) : bw_xasprintf("/%s", rest);
-  *ret_port = tls ? 443 : 80;
-  char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-  if (colon) {
-    if (host[0] == '[')
-      colon++;
-    *ret_port = atoi(colon + 1);
-    *colon = '\0';
-  }
-  *ret_host = host;
 }
 
 char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive) {
@@ -347,94 +328,8 @@ char *bw_render_download(const struct bw_run *run) {
   return bw_buf_take(&b);
 }
 
-static void json_str(struct bw_buf *b, const char *s) {
-  if (!s) {
-    bw_buf_printf(b, "null");
-    return;
-  }
-  bw_buf_add(b, "\"", 1);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      bw_buf_printf(b, "\\%c", c);
-    else if (c < 0x20)
-      bw_buf_printf(b, "\\u%04x", c);
-    else
-      bw_buf_add(b, (const char *)&c, 1);
-  }
-  bw_buf_add(b, "\"", 1);
-}
-
-static void json_int(struct bw_buf *b, int64_t v) {
-  if (v == BW_NONE)
-    bw_buf_printf(b, "null");
-  else
-    bw_buf_printf(b, "%" PRId64, v);
-}
-
 char *bw_render_json(const struct bw_run *run) {
-  struct bw_buf b = {0};
-  bw_buf_printf(&b, "{\"test\":");
-  json_str(&b, run->test);
-  bw_buf_printf(&b, ",\"backend\":");
-  json_str(&b, run->backend);
-  bw_buf_printf(&b, ",\"kind\":");
-  json_str(&b, bw_kind_name(run->kind));
-  bw_buf_printf(&b, ",\"url\":");
-  json_str(&b, run->url);
-  bw_buf_printf(&b, ",\"started_us\":");
-  json_int(&b, run->started_us);
-  bw_buf_printf(&b, ",\"outcome\":");
-  json_str(&b, bw_outcome_name(run->outcome));
-  bw_buf_printf(&b, ",\"error_class\":");
-  json_str(&b, run->error_class);
-  bw_buf_printf(&b, ",\"error_message\":");
-  json_str(&b, run->error_message);
-  bw_buf_printf(&b, ",\"remote_ip\":");
-  json_str(&b, run->remote_ip);
-  bw_buf_printf(&b, ",\"http_version\":");
-  json_str(&b, run->http_version);
-  bw_buf_printf(&b, ",\"tcp_options\":");
-  json_str(&b, run->tcp_options);
-  bw_buf_printf(&b, ",\"stream_rates\":");
-  json_str(&b, run->stream_rates);
-  for (const struct bw_figure *f = bw_run_figures; f->name; f++) {
-    double v;
-    bw_buf_printf(&b, ",\"%s\":", f->name);
-    if (!bw_figure_get(f, run, &v))
-      bw_buf_printf(&b, "null");
-    else if (f->real)
-      bw_buf_printf(&b, "%.6g", v);
-    else
-      bw_buf_printf(&b, "%.0f", v);
-  }
-  bw_buf_printf(&b, ",\"samples\":[");
-  for (size_t i = 0; i < run->n_samples; i++) {
-    const struct bw_sample *s = &run->samples[i];
-    bw_buf_printf(&b, "%s{\"at_us\":", i ? "," : "");
-    json_int(&b, s->at_us);
-    bw_buf_printf(&b, ",\"duration_us\":");
-    json_int(&b, s->duration_us);
-    bw_buf_printf(&b, ",\"bytes\":");
-    json_int(&b, s->bytes);
-    if (run->kind == BW_KIND_PAGE) {
-      bw_buf_printf(&b, ",\"status\":");
-      json_int(&b, s->status);
-      bw_buf_printf(&b, ",\"dns_us\":");
-      json_int(&b, s->dns_us);
-      bw_buf_printf(&b, ",\"connect_us\":");
-      json_int(&b, s->connect_us);
-      bw_buf_printf(&b, ",\"tls_us\":");
-      json_int(&b, s->tls_us);
-      bw_buf_printf(&b, ",\"ttfb_us\":");
-      json_int(&b, s->ttfb_us);
-      bw_buf_printf(&b, ",\"error_class\":");
-      json_str(&b, s->error_class);
-    }
-    bw_buf_printf(&b, "}");
-  }
-  bw_buf_printf(&b, "]}\n");
-  return bw_buf_take(&b);
+  return bw_json_take_text(bw_json_run(run, BW_NONE, true), false);
 }
 
 char *bw_render_line(const struct bw_run *run) {

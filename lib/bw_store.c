@@ -545,6 +545,61 @@ fail:
   return r;
 }
 
+/* Opens path read-only (as a URI when uri) and reads its schema version and object count. */
+static int open_ro(struct bw_store *s, const char *name, bool uri, int64_t *ret_have,
+                   int64_t *ret_objects, struct bw_errs *errs) {
+  int rc = sqlite3_open_v2(name, &s->db, SQLITE_OPEN_READONLY | (uri ? SQLITE_OPEN_URI : 0), NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+  if (rc != SQLITE_OK)
+    return fail_sql(s, rc, errs, "cannot open the database");
+  return read_state(s, ret_have, ret_objects, errs);
+}
+
+int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_errs *errs) {
+  struct bw_store *s = bw_xcalloc(1, sizeof(*s));
+  struct bw_errs first = {0};
+  int64_t have = 0, objects = 0;
+  int r;
+
+  s->path = bw_xstrdup(path);
+  r = open_ro(s, path, false, &have, &objects, &first);
+  if (r < 0 && !strpbrk(path, "?#%")) {
+    /* A WAL database whose -shm is gone (no writer open), in a directory this user may not
+     * write: SQLite cannot open it read-only, but with no writer it may read the file as it
+     * is. */
+    char *uri = bw_xasprintf("file:%s?immutable=1", path);
+    (void)sqlite3_close(s->db);
+    s->db = NULL;
+    r = open_ro(s, uri, true, &have, &objects, errs);
+    free(uri);
+  } else if (r < 0) {
+    for (size_t i = 0; i < first.n; i++)
+      add_err(errs, "%s", first.msg[i]);
+  }
+  bw_errs_clear(&first);
+  if (r == 0)
+    r = check_state(s, have, objects, bw_sql_version, errs);
+  if (r < 0)
+    goto fail;
+  if (have < bw_sql_version) {
+    add_err(errs,
+            "%s: %s (schema version %" PRId64 ", this benchwatch reads %d); benchwatchd or "
+            "benchwatch import brings it up to date",
+            path, have == 0 ? "not a benchwatch database yet" : "an older benchwatch database",
+            have, bw_sql_version);
+    r = -EPROTO;
+    goto fail;
+  }
+  s->version = bw_sql_version;
+  build_sql(s);
+  *ret = s;
+  return 0;
+fail:
+  bw_store_close(s);
+  return r;
+}
+
 void bw_store_close(struct bw_store *store) {
   if (!store)
     return;

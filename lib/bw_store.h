@@ -31,6 +31,12 @@ int bw_store_open(const char *path, struct bw_store **ret, struct bw_errs *errs)
 int bw_store_open_with(const char *path, const char *schema, const struct bw_sql_migration *migs,
                        int version, struct bw_store **ret, struct bw_errs *errs);
 
+/*
+ * Opens an existing database read-only, for commands that only read history: never creates the
+ * file nor changes its schema. A database whose schema is older than this program's is refused.
+ */
+int bw_store_open_readonly(const char *path, struct bw_store **ret, struct bw_errs *errs);
+
 /* Closes the database. Accepts NULL. */
 void bw_store_close(struct bw_store *store);
 

@@ -28,4 +28,11 @@ char *bw_url_redact_in(const char *text, const char *url);
  */
 char *bw_url_server(const char *url);
 
+/*
+ * ab's view of url, by libcurl's parser: the host (an IPv6 address in brackets, never the
+ * userinfo), the port (the scheme's default when none is given) and the path with its query.
+ * Returns 0 with the allocated strings, or -EINVAL (nothing written) when libcurl cannot parse it.
+ */
+int bw_url_parts(const char *url, char **ret_host, int *ret_port, char **ret_path);
+
 #endif

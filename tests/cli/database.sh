@@ -87,6 +87,41 @@ for cmd in "regressions" "regressions --open" "history home" "baseline home" "ba
   [ ! -e "$scratch/typo.db" ] && ok || not_ok "$cmd created $scratch/typo.db"
 done
 
+for cmd in "export --all" "report" "export home"; do
+  # shellcheck disable=SC2086
+  run "$bw" $cmd --db "$scratch/typo.db"
+  check_status 66 "$cmd on a missing database"
+  [ ! -e "$scratch/typo.db" ] && ok || not_ok "$cmd created $scratch/typo.db"
+done
+# An empty file is not a history: refused, and left empty (never given a schema).
+: >"$scratch/empty.db"
+run "$bw" regressions --db "$scratch/empty.db"
+check_status 1 "regressions on an empty file"
+check_contains "$err" "not a benchwatch database yet" "empty file"
+[ ! -s "$scratch/empty.db" ] && ok || not_ok "regressions wrote into an empty file"
+
+# History is read read-only: a user who may read the database but not write it or its directory
+# (the daemon stopped, no -wal or -shm left) reads it, and nothing in the directory changes.
+sqlite3 "$scratch/data.db" "PRAGMA user_version = $version; PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+rm -f "$scratch/data.db-wal" "$scratch/data.db-shm"
+chmod 644 "$scratch/data.db"
+chmod 755 "$scratch"
+listing=$(ls -l --time-style=full-iso "$scratch" | grep data.db)
+as_reader=()
+if [ "$(id -u)" -eq 0 ]; then
+  as_reader=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+else
+  chmod 555 "$scratch"
+fi
+for cmd in "regressions" "regressions --json" "export --all" "report --json"; do
+  # shellcheck disable=SC2086
+  run "${as_reader[@]}" "$bw" $cmd --db "$scratch/data.db"
+  check_status 0 "$cmd by a reader who may not write"
+done
+chmod 755 "$scratch"
+after=$(ls -l --time-style=full-iso "$scratch" | grep data.db)
+[ "$after" = "$listing" ] && ok || not_ok "reading changed the directory: $listing // $after"
+
 # A damaged database: garbage over its header, or over a page inside it. --check and the start
 # fail with 74 and say what is wrong, instead of starting and failing to store every run.
 printf 'database: fresh.db\ntests: [{name: a, kind: page, url: "http://h/"}]\n' >"$scratch/fresh.yaml"

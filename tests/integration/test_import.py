@@ -60,17 +60,17 @@ class ImportTest(unittest.TestCase):
             con.close()
 
     def imp(self, *args):
-        return cli("import", "--config", self.config, *args)
+        return cli("import", "-c", self.config, *args)
 
     def export(self, *args):
-        p = cli("export", "--config", self.config, *args)
+        p = cli("export", "-c", self.config, *args)
         self.assertEqual(p.returncode, 0, p.stderr)
         return p.stdout
 
     def test_plain_round_trip(self):
         path = self.write("home.txt", "# hourly ab, median ms\n" + "".join(
             "%d %.3f\n" % (t, v) for t, v in self.points))
-        p = self.imp("--test", "home", path)
+        p = self.imp("home", path)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, "%s: 200 runs imported, 0 already there\n"
                                    "judged the history again: 0 regressions in it\n" % path)
@@ -92,7 +92,7 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(self.sql("SELECT count(*) FROM run"), [(200,)])
 
         # CSV: one row per run, oldest first, ms exact to the µs.
-        out = list(csv.DictReader(io.StringIO(self.export("--test", "home", "--csv"))))
+        out = list(csv.DictReader(io.StringIO(self.export("home", "--csv"))))
         self.assertEqual(len(out), 200)
         self.assertEqual(list(out[0])[:5], ["time", "run_id", "outcome", "value", "unit"])
         for row, (t, v) in zip(out, self.points):
@@ -102,16 +102,21 @@ class ImportTest(unittest.TestCase):
             self.assertEqual(row["unit"], "ms")
             self.assertEqual(row["p90_ms"], "")
             self.assertEqual(row["error"], "")
-        # JSON: the same runs, with the exact start.
-        out = json.loads(self.export("--test", "home", "--json"))
+        # JSON: the same runs as whole records, figures in their stored units (µs).
+        out = json.loads(self.export("home", "--json"))
         self.assertEqual(len(out), 200)
         for obj, (t, v) in zip(out, self.points):
             self.assertEqual(obj["started_us"], t * 1000000)
             self.assertEqual(obj["time"], iso(t))
-            self.assertEqual(obj["value"], v)
-            self.assertEqual(obj["unit"], "ms")
-            self.assertIsNone(obj["p90_ms"])
+            self.assertEqual((obj["test"], obj["backend"], obj["kind"]), ("home", "", "page"))
+            self.assertEqual(obj["p50_us"], round(v * 1000))
+            self.assertIsNone(obj["p90_us"])
+            self.assertIsNone(obj["rate_bps"])
             self.assertIsNone(obj["error_class"])
+            self.assertEqual(obj["samples"], [])
+        # NDJSON: the same records, one per line.
+        lines = self.export("home", "--ndjson").splitlines()
+        self.assertEqual([json.loads(x) for x in lines], out)
         # --since keeps the recent ones.
         recent = [t for t, _ in self.points if t >= time.time() - 2 * 86400 + 60]
         out = list(csv.DictReader(io.StringIO(self.export("--test", "home", "--since", "2d"))))
@@ -140,7 +145,7 @@ class ImportTest(unittest.TestCase):
         self.assertEqual(p.returncode, 64)
         self.assertIn("--unit ms does not fit tarball, a download test", p.stderr)
 
-        p = self.imp("--test", "tarball", "--backend", "node-2:8088", path)
+        p = self.imp("tarball", "--backend", "node-2:8088", path)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, "%s: 24 runs imported, 0 already there\n"
                                    "judged the history again: 0 regressions in it\n" % path)
@@ -162,8 +167,8 @@ class ImportTest(unittest.TestCase):
         p = self.imp("--test", "tarball", "--backend", "node-1:8088", "--unit", "KB/s", path)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(": 24 runs imported, 0 already there", p.stdout)
-        out = json.loads(self.export("--test", "tarball", "--backend", "node-1:8088", "--json"))
-        self.assertEqual({o["value"] for o in out}, {16.5})
+        out = json.loads(self.export("tarball", "--backend", "node-1:8088", "--json"))
+        self.assertEqual({(o["rate_bps"], o["backend"]) for o in out}, {(16500000, "node-1:8088")})
 
     def test_kv_lines_keep_every_named_figure(self):
         # The load-testing team's log: one run per line, its time and named figures.

@@ -108,7 +108,9 @@ write_config() {
     echo "  keepalive_timeout 65s;"
     echo "  keepalive_requests 100000;"
     if [ -n "${NGINX_LIMIT_RATE:-}" ]; then
+      # Small pieces, so that the rate is steady second by second rather than bursts and pauses.
       echo "  limit_rate $NGINX_LIMIT_RATE;"
+      echo "  sendfile_max_chunk 16k;"
     fi
     echo "  client_body_temp_path \"$dir/tmp/body\";"
     for m in proxy fastcgi uwsgi scgi; do

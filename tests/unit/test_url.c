@@ -1,4 +1,5 @@
 /* URL redaction: passwords never leave the program; everything else is left as it was. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +51,32 @@ static void unparsable(void **state) {
   check("http://us er:pa ss@ho st/", "http://us er:***@ho st/");
 }
 
+static void parts(const char *url, const char *host, int port, const char *path) {
+  char *h = NULL, *p = NULL;
+  int n = -1;
+  if (bw_url_parts(url, &h, &n, &p) < 0)
+    fail_msg("bw_url_parts(\"%s\") failed", url);
+  if (strcmp(h, host) != 0 || n != port || strcmp(p, path) != 0)
+    fail_msg("bw_url_parts(\"%s\"): got %s %d %s, want %s %d %s", url, h, n, p, host, port, path);
+  free(h);
+  free(p);
+}
+
+/* ab's Server Hostname, Server Port and Document Path, from libcurl's parser. */
+static void url_parts(void **state) {
+  (void)state;
+  parts("http://user:pw@archive.example.org:8088/data/x.tar?v=1", "archive.example.org", 8088,
+        "/data/x.tar?v=1");
+  parts("https://[::1]/x", "[::1]", 443, "/x");
+  parts("http://host", "host", 80, "/");
+  parts("http://h@host/p@q", "host", 80, "/p@q");
+  char *h = NULL, *p = NULL;
+  int n = 7;
+  assert_int_equal(bw_url_parts("not a url", &h, &n, &p), -EINVAL);
+  assert_null(h);
+  assert_int_equal(n, 7);
+}
+
 static void redact_in_text(void **state) {
   (void)state;
   const char *url = "http://u:hunter2@h:1/p";
@@ -66,10 +93,9 @@ static void redact_in_text(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(passwords_masked),
-      cmocka_unit_test(others_unchanged),
-      cmocka_unit_test(unparsable),
-      cmocka_unit_test(redact_in_text),
+      cmocka_unit_test(passwords_masked), cmocka_unit_test(others_unchanged),
+      cmocka_unit_test(unparsable),       cmocka_unit_test(redact_in_text),
+      cmocka_unit_test(url_parts),
   };
   return cmocka_run_group_tests_name("url", tests, NULL, NULL);
 }
