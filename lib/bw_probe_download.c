@@ -336,13 +336,14 @@ static void streams_finish(struct download *d) {
   for (size_t i = 0; i < d->n_streams; i++)
     aborted = aborted || (d->streams[i].res.error_class &&
                           strcmp(d->streams[i].res.error_class, "aborted") == 0);
-  for (size_t i = 0; run->outcome != BW_OUTCOME_ABORTED && i < d->n_streams; i++) {
+  /* The first stream that failed (or stopped, when the run was aborted) says why. */
+  for (size_t i = 0; i < d->n_streams; i++) {
     const struct stream *s = &d->streams[i];
     bool is_abort = s->res.error_class && strcmp(s->res.error_class, "aborted") == 0;
-    if (aborted ? is_abort : stream_failed(d, s))
+    if (aborted ? is_abort : stream_failed(d, s)) {
       stream_failure(d, i, s);
-    if (run->outcome == BW_OUTCOME_FAILED && !aborted)
       break;
+    }
   }
   if (run->outcome == BW_OUTCOME_OK || run->outcome == BW_OUTCOME_PARTIAL)
     stream_figures(d);
