@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""benchwatch's measurement engine side by side with ab, wrk, curl and wget, in one run.
+"""benchwatch's measurement engines side by side with ab, wrk, curl and wget, in one run.
 
 Starts a real nginx on loopback (tests/servers/nginx.sh) and measures, on the same server:
-  page:     benchwatch run -k -c 10 vs ab -k -c 10 and wrk -c 10: requests/s, and CPU seconds
-            (user + sys of the client process) per 10,000 requests
+  page:     benchwatch run --engine lean and --engine curl vs ab (and wrk at c=10 keep-alive):
+            requests/s, CPU seconds (user + sys of the client process) per 10,000 requests and
+            the mean time per request, at c=10 with and without keep-alive, c=1 keep-alive and
+            TLS c=10 keep-alive (without keep-alive and at c=1, a fifth of the requests)
   download: benchwatch run --download vs curl -o /dev/null and wget -O /dev/null of one file:
             MB/s (10^6 bytes/s)
 Each figure is the median of --repeat runs. Prints the table and benchwatch's ratios.
 
-usage: bench/engine.py [--build DIR] [--requests N] [--size 1G] [--repeat 5]
+usage: bench/engine.py [--build DIR] [--requests N] [--size 1G] [--repeat 5] [--no-download]
 Needs: nginx-light, apache2-utils (ab), wrk, curl, wget (apt-get install ...).
 """
 import argparse
@@ -38,30 +40,46 @@ def timed(cmd):
     return p.stdout + p.stderr, wall, cpu
 
 
-def page_benchwatch(cli, url, n):
-    out, wall, cpu = timed([cli, "run", "-k", "-c", "10", "-n", str(n), url])
+def ab_figures(out):
     rps = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
     failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
-    return rps, cpu / n * 10000, failed
+    mean_ms = float(re.search(r"Time per request:\s+([\d.]+) \[ms\] \(mean\)", out).group(1))
+    return rps, failed, mean_ms
 
 
-def page_ab(url, n):
-    out, wall, cpu = timed(["ab", "-q", "-k", "-c", "10", "-n", str(n), url])
-    rps = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
-    failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
-    return rps, cpu / n * 10000, failed
+def page_benchwatch(cli, engine, url, n, c, keep):
+    cmd = [cli, "run", "--engine", engine, "--insecure", "-c", str(c), "-n", str(n), url]
+    out, wall, cpu = timed(cmd + (["-k"] if keep else []))
+    rps, failed, mean_ms = ab_figures(out)
+    return rps, cpu / n * 10000, failed, mean_ms * 1000
 
 
-def page_wrk(url, seconds):
-    out, wall, cpu = timed(["wrk", "-t", "1", "-c", "10", "-d", "%ds" % seconds, url])
+def page_ab(url, n, c, keep):
+    out, wall, cpu = timed(["ab", "-q"] + (["-k"] if keep else []) +
+                           ["-c", str(c), "-n", str(n), url])
+    rps, failed, mean_ms = ab_figures(out)
+    return rps, cpu / n * 10000, failed, mean_ms * 1000
+
+
+def page_wrk(url, seconds, c):
+    out, wall, cpu = timed(["wrk", "-t", "1", "-c", str(c), "-d", "%ds" % seconds, url])
     total = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return rps, cpu / total * 10000, 0
+    return rps, cpu / total * 10000, 0, c / rps * 1e6
 
 
 def download(cmd, size):
     out, wall, cpu = timed(cmd)
     return size / wall / 1e6
+
+
+# (name, concurrency, keep-alive, TLS, wrk too, the figure the target is about)
+SCENARIOS = [
+    ("c=10 keep-alive", 10, True, False, True),
+    ("c=10 new connection each", 10, False, False, False),
+    ("c=1 keep-alive", 1, True, False, False),
+    ("TLS c=10 keep-alive", 10, True, True, False),
+]
 
 
 def main():
@@ -70,6 +88,7 @@ def main():
     ap.add_argument("--requests", type=int, default=50000)
     ap.add_argument("--size", default="1G")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-download", action="store_true", help="page scenarios only")
     a = ap.parse_args()
     cli = os.path.join(a.build, "daemon", "benchwatch")
     for tool in ("ab", "wrk", "curl", "wget"):
@@ -78,45 +97,69 @@ def main():
     d = tempfile.mkdtemp(prefix="bw-bench-")
     port = subprocess.run([os.path.join(ROOT, "tests", "servers", "nginx.sh"), "start", d, a.size],
                           check=True, capture_output=True, text=True).stdout.strip()
+    tls_port = None
+    if os.path.exists(os.path.join(d, "tls_port")):
+        with open(os.path.join(d, "tls_port")) as f:
+            tls_port = int(f.read())
+    wrk_s = 3
+    results = []
     try:
-        page = "http://127.0.0.1:%s/index.html" % port
         big = "http://127.0.0.1:%s/big.bin" % port
         size = os.path.getsize(os.path.join(d, "www", "big.bin"))
-        wrk_s = 3
-        rows = {"benchwatch": [], "ab": [], "wrk": []}
-        for _ in range(a.repeat):  # interleaved, so drift on the machine hits all alike
-            rows["benchwatch"].append(page_benchwatch(cli, page, a.requests))
-            rows["ab"].append(page_ab(page, a.requests))
-            rows["wrk"].append(page_wrk(page, wrk_s))
-        med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v),
-                   max(r[2] for r in v)) for k, v in rows.items()}
-        dl = {"benchwatch": [], "curl": [], "wget": []}
-        for _ in range(a.repeat):
-            dl["benchwatch"].append(download([cli, "run", "--download", "--max-time", "1h", big],
-                                             size))
-            dl["curl"].append(download(["curl", "-s", "-o", "/dev/null", big], size))
-            dl["wget"].append(download(["wget", "-q", "-O", "/dev/null", big], size))
-        dmed = {k: statistics.median(v) for k, v in dl.items()}
+        for name, c, keep, tls, with_wrk in SCENARIOS:
+            if tls and not tls_port:
+                continue
+            page = ("https://127.0.0.1:%d/index.html" % tls_port if tls
+                    else "http://127.0.0.1:%s/index.html" % port)
+            n = a.requests // 5 if c == 1 or not keep else a.requests
+            rows = {"lean": [], "curl": [], "ab": []}
+            if with_wrk:
+                rows["wrk"] = []
+            for _ in range(a.repeat):  # interleaved, so drift on the machine hits all alike
+                rows["lean"].append(page_benchwatch(cli, "lean", page, n, c, keep))
+                rows["curl"].append(page_benchwatch(cli, "curl", page, n, c, keep))
+                rows["ab"].append(page_ab(page, n, c, keep))
+                if with_wrk:
+                    rows["wrk"].append(page_wrk(page, wrk_s, c))
+            med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v),
+                       max(r[2] for r in v), statistics.median(r[3] for r in v))
+                   for k, v in rows.items()}
+            results.append((name, n, med))
+        dmed = None
+        if not a.no_download:
+            dl = {"benchwatch": [], "curl": [], "wget": []}
+            for _ in range(a.repeat):
+                dl["benchwatch"].append(download(
+                    [cli, "run", "--download", "--max-time", "1h", big], size))
+                dl["curl"].append(download(["curl", "-s", "-o", "/dev/null", big], size))
+                dl["wget"].append(download(["wget", "-q", "-O", "/dev/null", big], size))
+            dmed = {k: statistics.median(v) for k, v in dl.items()}
     finally:
         subprocess.run([os.path.join(ROOT, "tests", "servers", "nginx.sh"), "stop", d])
         shutil.rmtree(d, ignore_errors=True)
 
-    print("Page: %d requests (wrk: %d s), concurrency 10, keep-alive, nginx on loopback, "
-          "median of %d" % (a.requests, wrk_s, a.repeat))
-    print("  %-11s %12s %22s %8s" % ("tool", "requests/s", "CPU s / 10k requests", "failed"))
-    for k, (rps, cpu, failed) in med.items():
-        print("  %-11s %12.0f %22.3f %8d" % (k, rps, cpu, failed))
-    print("Download: %d bytes, median of %d; MB/s = 10^6 bytes/s" % (size, a.repeat))
-    for k, v in dmed.items():
-        print("  %-11s %10.1f MB/s" % (k, v))
-    b = med["benchwatch"]
-    print("Ratios (benchwatch / other):")
-    print("  requests/s      vs ab %.2f (target >= 1.00), vs wrk %.2f" % (
-        b[0] / med["ab"][0], b[0] / med["wrk"][0]))
-    print("  CPU per request vs ab %.2f (target <= 1.50), vs wrk %.2f" % (
-        b[1] / med["ab"][1], b[1] / med["wrk"][1]))
-    print("  download MB/s   vs curl %.2f (target >= 0.95), vs wget %.2f (target >= 1.00)" % (
-        dmed["benchwatch"] / dmed["curl"], dmed["benchwatch"] / dmed["wget"]))
+    print("Page: nginx on loopback, 9.8 KB page, median of %d; lean and curl are benchwatch's two "
+          "engines (--engine)" % a.repeat)
+    for name, n, med in results:
+        print("%s, %d requests (wrk: %d s)" % (name, n, wrk_s))
+        print("  %-6s %12s %22s %18s %8s" % ("tool", "requests/s", "CPU s / 10k requests",
+                                             "mean µs/request", "failed"))
+        for k, (rps, cpu, failed, mean_us) in med.items():
+            print("  %-6s %12.0f %22.3f %18.1f %8d" % (k, rps, cpu, mean_us, failed))
+        ab = med["ab"]
+        for k in ("lean", "curl"):
+            b = med[k]
+            print("  %-4s vs ab: requests/s %.2f, CPU per request %.2f, mean time per request "
+                  "%+.1f µs" % (k, b[0] / ab[0], b[1] / ab[1], b[3] - ab[3]))
+    if dmed:
+        print("Download: %d bytes, median of %d; MB/s = 10^6 bytes/s" % (size, a.repeat))
+        for k, v in dmed.items():
+            print("  %-11s %10.1f MB/s" % (k, v))
+        print("  download MB/s vs curl %.2f (target >= 0.95), vs wget %.2f" % (
+            dmed["benchwatch"] / dmed["curl"], dmed["benchwatch"] / dmed["wget"]))
+    print("Targets (lean vs ab): requests/s >= 1.00 and CPU per request <= 1.10 at c=10 with and "
+          "without keep-alive; mean time per request within +10 µs at c=1; TLS: requests/s >= "
+          "1.00, CPU <= 1.20")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 # features) and the corpus it ended with. bench/fuzz.md explains the numbers and keeps the last
 # ones measured.
 #
-# usage: bench/fuzz.sh [-t SECONDS] [NAME...]     NAME: config, import, http (default: all three)
+# usage: bench/fuzz.sh [-t SECONDS] [NAME...]     NAME: config, import, http, response (default: all)
 #
 # The corpus grows across campaigns in build-fuzz/campaign/NAME (seeded from tests/fuzz/corpus/
 # NAME); a finding is saved as build-fuzz/campaign/NAME-crash-* (or -leak-, -timeout-, -oom-)
@@ -17,11 +17,11 @@ seconds=300
 while getopts t: opt; do
   case $opt in
   t) seconds=$OPTARG ;;
-  *) echo "usage: $0 [-t SECONDS] [config|import|http...]" >&2; exit 64 ;;
+  *) echo "usage: $0 [-t SECONDS] [config|import|http|response...]" >&2; exit 64 ;;
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- config import http
+[ $# -gt 0 ] || set -- config import http response
 
 CC=clang cmake -S . -B build-fuzz -DBW_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc 2>/dev/null || echo 2)" --target fuzz >/dev/null

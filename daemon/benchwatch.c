@@ -278,6 +278,7 @@ static void run_usage(FILE *f) {
          "                          (repeatable: one run per backend)\n"
          "      --insecure          do not check the TLS certificate\n"
          "      --http2             HTTP/2 where TLS negotiates it\n"
+         "      --engine ENGINE     page: auto (default), lean or curl\n"
          "      --download          a download test\n"
          "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
          "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
@@ -323,7 +324,8 @@ static int cmd_run(int argc, char **argv) {
     O_CONFIG,
     O_TEST,
     O_STREAMS,
-    O_SPLIT
+    O_SPLIT,
+    O_ENGINE
   };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
@@ -335,6 +337,7 @@ static int cmd_run(int argc, char **argv) {
       {"timeout", required_argument, NULL, 's'},
       {"insecure", no_argument, NULL, O_INSECURE},
       {"http2", no_argument, NULL, O_HTTP2},
+      {"engine", required_argument, NULL, O_ENGINE},
       {"download", no_argument, NULL, O_DOWNLOAD},
       {"max-time", required_argument, NULL, O_MAXTIME},
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
@@ -394,6 +397,9 @@ static int cmd_run(int argc, char **argv) {
       break;
     case O_HTTP2:
       bw_buf_printf(&opts, ", http: \"2\"");
+      break;
+    case O_ENGINE:
+      yaml_kv(&opts, "engine", optarg);
       break;
     case O_DOWNLOAD:
       download = true;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bw_chart.h"
+#include "bw_mail.h"
 #include "bw_report.h"
 #include "bw_report_mail.h"
 #include "bw_smtp.h"
@@ -101,6 +103,28 @@ static json_t *report_json(const struct bw_nightly *rep) {
   return o;
 }
 
+/* The HTML as a page of its own: the charts inside it as data: addresses, nothing fetched. A
+ * chart that cannot be drawn is left out; errs says why. */
+static char *page(const struct bw_nightly *rep, struct bw_errs *errs) {
+  char **src = bw_xcalloc(rep->n_targets + 1, sizeof(*src));
+  for (size_t i = 0; i < rep->n_targets; i++) {
+    unsigned char *png;
+    size_t len;
+    if (bw_report_chart(rep, i, &png, &len, errs) < 0)
+      continue;
+    struct bw_buf b = {0};
+    bw_buf_printf(&b, "data:image/png;base64,");
+    bw_mail_base64(&b, png, len, 0);
+    src[i] = bw_buf_take(&b);
+    free(png);
+  }
+  char *html = bw_report_html(rep, (const char *const *)src);
+  for (size_t k = 0; k < rep->n_targets; k++)
+    free(src[k]);
+  free(src);
+  return html;
+}
+
 int cmd_report(int argc, char **argv) {
   enum { O_SEND = O_CMD0 };
   static const struct option longopts[] = {
@@ -190,13 +214,15 @@ int cmd_report(int argc, char **argv) {
     r = print_json(report_json(&rep));
     bw_report_free(&rep);
   } else {
-    char *text = strcmp(format, "html") == 0 ? bw_report_html(&rep) : bw_report_text(&rep);
+    char *text = strcmp(format, "html") == 0 ? page(&rep, &errs) : bw_report_text(&rep);
     (void)fputs(text, stdout);
+    print_errs(&errs); /* charts left out, if any: said, and the report printed anyway */
     free(text);
     bw_report_free(&rep);
   }
   bw_errs_clear(&errs);
   bw_config_free(cfg);
   bw_store_close(store);
+  bw_chart_finish();
   return r;
 }

@@ -33,6 +33,7 @@ enum opt_type {
   T_TLS,      /* none | opportunistic | required (mail) */
   T_HTTP,     /* 1.1 | 2 */
   T_SPLIT,    /* whole | ranges, into a bool (ranges) */
+  T_ENGINE,   /* auto | lean | curl */
   T_DETECT,   /* a mapping of detect_opts: this test's own detection settings */
   T_BOOL,
   T_INT,
@@ -113,6 +114,9 @@ static const struct opt test_opts[] = {
     {"split", T_SPLIT, TEST(split_ranges), 0, 0, "whole", F_DOWNLOAD_ONLY,
      "download with streams: whole (each stream fetches the whole URL) or ranges (each one byte "
      "range of it, where the server supports ranges)"},
+    {"engine", T_ENGINE, TEST(engine), 0, 0, "auto", F_PAGE_ONLY,
+     "page: the client: lean (HTTP/1.1 at ab's cost per request), curl (libcurl), or auto (lean "
+     "wherever it does the test: http 1.1, no user in the URL)"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -167,6 +171,9 @@ static const struct opt report_opts[] = {
      "limit for delivering the report, connecting included"},
     {"send_when_quiet", T_BOOL, REP(send_when_quiet), 0, 0, "true", 0,
      "send a short \"all normal\" report on a night with nothing to say; false = send nothing"},
+    {"url", T_URL, REP(url), 0, 0, NULL, 0,
+     "base URL of the daemon's status page as readers reach it, e.g. http://monitor:9469; "
+     "the report then links each target and regression there; absent = no links"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -653,6 +660,16 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
     else
       r = 0, *(bool *)(void *)field = s[0] == 'r';
     break;
+  case T_ENGINE:
+    if (strcmp(s, "auto") == 0)
+      r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_AUTO;
+    else if (strcmp(s, "lean") == 0)
+      r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_LEAN;
+    else if (strcmp(s, "curl") == 0)
+      r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_CURL;
+    else
+      err_at(c, &n->start_mark, path, "expected auto, lean or curl, got %s", q);
+    break;
   case T_BOOL: {
     bool b;
     if (parse_bool(s, &b) < 0)
@@ -856,6 +873,11 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
   if (t->kind == BW_KIND_DOWNLOAD && t->split_ranges && t->streams < 2) {
     err_at(c, &map->start_mark, path,
            "split: ranges divides the URL among streams: it needs streams of 2 or more");
+    r = -EINVAL;
+  }
+  if (t->kind == BW_KIND_PAGE && t->engine == BW_ENGINE_LEAN && t->http_version == 2) {
+    err_at(c, &map->start_mark, path,
+           "engine: lean speaks HTTP/1.1 only; http: 2 needs engine: curl (or auto)");
     r = -EINVAL;
   }
   if (t->kind == BW_KIND_DOWNLOAD && strcmp(t->method, "GET") != 0) {
@@ -1276,6 +1298,7 @@ void bw_config_free(struct bw_config *cfg) {
   free(cfg->report.tls);
   free(cfg->report.username);
   free(cfg->report.password_file);
+  free(cfg->report.url);
   free_list(cfg->report.to, cfg->report.n_to);
   free(cfg->metrics.listen);
   free(cfg);
@@ -1348,6 +1371,11 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     case T_SPLIT:
       bw_buf_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "ranges" : "whole");
       continue;
+    case T_ENGINE: {
+      static const char *const names[] = {"auto", "lean", "curl"};
+      bw_buf_printf(b, "%s%s: %s\n", indent, o->key, names[*(const enum bw_engine *)field]);
+      continue;
+    }
     case T_DETECT: {
       /* a test's detect is only ever dumped from its test: its figures are the ones its kind
        * measures, so that the dump reads back (a test's own list may not name others) */

@@ -31,6 +31,9 @@ struct bw_detect {
   int64_t false_alarm_us; /* at most one false opening per this much time, per target */
 };
 
+/* Which client runs a page test: auto takes lean wherever it does the test exactly as curl. */
+enum bw_engine { BW_ENGINE_AUTO, BW_ENGINE_LEAN, BW_ENGINE_CURL };
+
 struct bw_test {
   char *name;
   enum bw_kind kind;
@@ -55,6 +58,7 @@ struct bw_test {
   int http_version;    /* 1 (HTTP/1.1) or 2 */
   int64_t streams;     /* download: simultaneous transfers (1: a single one) */
   bool split_ranges;   /* download with streams: each fetches one byte range, not the whole */
+  enum bw_engine engine; /* page: the client */
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;
@@ -74,6 +78,7 @@ struct bw_report {
   char *password_file; /* the password is its first line, read at send time; NULL: none */
   int64_t timeout_us;  /* the whole delivery */
   bool send_when_quiet; /* mail a short "all normal" report on a night with nothing to say */
+  char *url; /* the status page's base URL for links in the report (http[s]://); NULL: none */
 };
 
 struct bw_metrics {

@@ -112,8 +112,7 @@ static double margin_of(const struct bw_detect *cfg, const struct bw_metric *m) 
   return (double)cfg->latency_margin_us;
 }
 
-/* The value beyond which a run is bad against ref (above it, or below for a throughput). */
-static double bad_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref) {
+double bw_detect_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref) {
   double margin = margin_of(cfg, m);
   if (m->higher_is_worse)
     return fmax(ref * cfg->latency_factor, ref + margin);
@@ -122,7 +121,7 @@ static double bad_threshold(const struct bw_detect *cfg, const struct bw_metric 
 
 static bool is_bad(const struct bw_detect *cfg, const struct bw_metric *m, double ref,
                    double value) {
-  double t = bad_threshold(cfg, m, ref);
+  double t = bw_detect_threshold(cfg, m, ref);
   return m->higher_is_worse ? value > t : value < t;
 }
 

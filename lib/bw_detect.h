@@ -95,6 +95,12 @@ struct bw_baseline {
   size_t pairs;     /* ... right after another bad run */
 };
 
+/*
+ * The value beyond which a run is bad against the reference ref (above it, or below it for a
+ * throughput): the factor and the margin together. Between ref and it lies the normal band.
+ */
+double bw_detect_threshold(const struct bw_detect *cfg, const struct bw_metric *m, double ref);
+
 /* The baseline of a window of metric m's values (with its bad and pairs counts). n == 0 gives
  * mode NAN. */
 void bw_baseline_compute(const struct bw_metric *m,

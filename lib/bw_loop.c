@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <stdlib.h>
@@ -67,10 +68,27 @@ void bw_loop_free(struct bw_loop *loop) {
     return;
   /* curl_multi_cleanup may still call the socket callback: the base must outlive it. */
   (void)curl_multi_cleanup(loop->multi);
+  if (loop->dns)
+    evdns_base_free(loop->dns, 1);
   if (event_initialized(&loop->timer))
     (void)evtimer_del(&loop->timer);
   event_base_free(loop->base);
   free(loop);
+}
+
+struct evdns_base *bw_loop_dns(struct bw_loop *loop) {
+  if (loop->dns)
+    return loop->dns;
+  /*
+   * Inactive, it holds no event, so the loop still ends when nothing else is in flight. The flag
+   * must be set before the nameservers are added (libevent 2.1 arms their sockets as it adds them
+   * otherwise): hence no EVDNS_BASE_INITIALIZE_NAMESERVERS here. Without a resolv.conf, evdns
+   * falls back to 127.0.0.1, as the C library does; /etc/hosts is read either way.
+   */
+  loop->dns = evdns_base_new(loop->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+  if (loop->dns)
+    (void)evdns_base_resolv_conf_parse(loop->dns, DNS_OPTIONS_ALL, "/etc/resolv.conf");
+  return loop->dns;
 }
 
 int bw_loop_run(struct bw_loop *loop) {

@@ -148,6 +148,18 @@ static void base64(struct bw_buf *b, const unsigned char *s, size_t n) {
   }
 }
 
+void bw_mail_base64(struct bw_buf *out, const unsigned char *src, size_t len, size_t line_len) {
+  size_t step = line_len ? line_len / 4 * 3 : len;
+  if (step == 0)
+    step = 3;
+  for (size_t i = 0; i < len; i += step) {
+    base64(out, src + i, len - i < step ? len - i : step);
+    if (line_len)
+      bw_buf_add(out, "\r\n", 2);
+  }
+  bw_buf_add(out, "", 0);
+}
+
 /*
  * Subject: as it is when it is short printable ASCII that cannot be mistaken for an encoded word;
  * otherwise RFC 2047 B-encoded words, each on its own folded line, never splitting a UTF-8
@@ -192,6 +204,25 @@ static void add_part(struct bw_buf *b, const char *boundary, const char *type, c
   bw_buf_add(b, "\r\n", 2);
 }
 
+/* The HTML and the pictures it shows, as one multipart/related part. */
+static void add_related(struct bw_buf *b, const char *outer, const char *boundary,
+                        const struct bw_mail_message *m) {
+  bw_buf_printf(b,
+                "--%s\r\nContent-Type: multipart/related; type=\"text/html\";\r\n"
+                " boundary=\"%s\"\r\n\r\n",
+                outer, boundary);
+  add_part(b, boundary, "text/html", m->html);
+  for (size_t i = 0; i < m->n_inline; i++) {
+    const struct bw_mail_inline *p = &m->inl[i];
+    bw_buf_printf(b,
+                  "--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: base64\r\n"
+                  "Content-ID: <%s>\r\nContent-Disposition: inline;\r\n filename=\"%s\"\r\n\r\n",
+                  boundary, p->type, p->cid, p->filename);
+    bw_mail_base64(b, p->data, p->len, 76);
+  }
+  bw_buf_printf(b, "--%s--\r\n", boundary);
+}
+
 char *bw_mail_compose(const struct bw_mail_message *m, int64_t now_us, struct bw_errs *errs) {
   static unsigned counter;
   struct bw_buf b = {NULL, 0, 0};
@@ -210,6 +241,24 @@ char *bw_mail_compose(const struct bw_mail_message *m, int64_t now_us, struct bw
   if (!m->text) {
     bw_errs_add(errs, "mail: the text body is missing");
     r = -EINVAL;
+  }
+  if (m->n_inline && !m->html) {
+    bw_errs_add(errs, "mail: pictures without an HTML part");
+    r = -EINVAL;
+  }
+  for (size_t i = 0; i < m->n_inline; i++) {
+    r |= check_field("picture's Content-ID", m->inl[i].cid, true, errs);
+    r |= check_field("picture's type", m->inl[i].type, true, errs);
+    r |= check_field("picture's file name", m->inl[i].filename, true, errs);
+    if (r == 0 && (strpbrk(m->inl[i].cid, "<>\" ") || strchr(m->inl[i].filename, '"') ||
+                   strlen(m->inl[i].cid) > 60 || strlen(m->inl[i].filename) > 60 ||
+                   strlen(m->inl[i].type) > 40)) {
+      bw_errs_add(errs,
+                  "mail: picture %zu: a Content-ID, file name or type that does not fit a "
+                  "header line",
+                  i + 1);
+      r = -EINVAL;
+    }
   }
   if (r)
     return NULL;
@@ -239,7 +288,14 @@ char *bw_mail_compose(const struct bw_mail_message *m, int64_t now_us, struct bw
                 "This is a message in MIME format: a plain text and an HTML version.\r\n\r\n",
                 boundary);
   add_part(&b, boundary, "text/plain", m->text);
-  add_part(&b, boundary, "text/html", m->html);
+  if (m->n_inline) {
+    /* Not the outer boundary with something after it: a parser may match on a prefix. */
+    char related[96];
+    (void)snprintf(related, sizeof(related), "=_bwr%s", boundary + 4);
+    add_related(&b, boundary, related, m);
+  } else {
+    add_part(&b, boundary, "text/html", m->html);
+  }
   bw_buf_printf(&b, "--%s--\r\n", boundary);
   return bw_buf_take(&b);
 }

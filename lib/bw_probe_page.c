@@ -13,22 +13,89 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_lean.h"
 #include "bw_probe.h"
 #include "bw_stats.h"
 #include "bw_url.h"
 
 struct page;
 
+/* A page test's client, picked once per run: libcurl's bw_xfer or the lean engine. */
+struct engine {
+  void *(*make)(struct bw_loop *loop);
+  int (*start)(void *conn, const struct bw_request *req, struct bw_errs *errs);
+  int (*restart)(void *conn, struct bw_errs *errs);
+  void (*abort)(void *conn);
+  void (*destroy)(void *conn);
+  void (*park)(void *conn); /* the run is over: an idle connection must not keep the loop */
+};
+
+static void *curl_make(struct bw_loop *loop) {
+  return bw_xfer_new(loop);
+}
+static int curl_start(void *conn, const struct bw_request *req, struct bw_errs *errs) {
+  return bw_xfer_start(conn, req, errs);
+}
+static int curl_restart(void *conn, struct bw_errs *errs) {
+  return bw_xfer_restart(conn, errs);
+}
+static void curl_abort(void *conn) {
+  bw_xfer_abort(conn);
+}
+static void curl_destroy(void *conn) {
+  bw_xfer_free(conn);
+}
+static void curl_park(void *conn) {
+  (void)conn; /* curl watches no idle connection */
+}
+static void *lean_make(struct bw_loop *loop) {
+  return bw_lean_new(loop);
+}
+static int lean_start(void *conn, const struct bw_request *req, struct bw_errs *errs) {
+  return bw_lean_start(conn, req, errs);
+}
+static int lean_restart(void *conn, struct bw_errs *errs) {
+  return bw_lean_restart(conn, errs);
+}
+static void lean_abort(void *conn) {
+  bw_lean_abort(conn);
+}
+static void lean_destroy(void *conn) {
+  bw_lean_free(conn);
+}
+
+static void lean_park(void *conn) {
+  bw_lean_park(conn);
+}
+
+static const struct engine curl_engine = {
+    .make = curl_make,
+    .start = curl_start,
+    .restart = curl_restart,
+    .abort = curl_abort,
+    .destroy = curl_destroy,
+    .park = curl_park,
+};
+static const struct engine lean_engine = {
+    .make = lean_make,
+    .start = lean_start,
+    .restart = lean_restart,
+    .abort = lean_abort,
+    .destroy = lean_destroy,
+    .park = lean_park,
+};
+
 struct slot {
   struct page *page;
-  struct bw_xfer *x;
+  void *conn; /* the engine's: a bw_xfer or a bw_lean */
   bool busy;
-  bool used; /* x holds this test's request already */
+  bool used; /* conn holds this test's request already */
 };
 
 struct page {
   struct bw_probe base;
   struct bw_loop *loop;
+  const struct engine *engine;
   struct slot *slots;
   size_t n_slots;
   int64_t started;
@@ -146,6 +213,8 @@ static void report(struct page *pg) {
   if (pg->reported)
     return;
   pg->reported = true;
+  for (size_t i = 0; i < pg->n_slots; i++)
+    pg->engine->park(pg->slots[i].conn);
   summarize(run, (pg->last_end_us ? pg->last_end_us : bw_now_us()) - pg->base.t0_us);
   if (pg->aborting) {
     run->outcome = BW_OUTCOME_ABORTED;
@@ -167,6 +236,13 @@ static void report(struct page *pg) {
 }
 
 static void start_next(struct slot *sl);
+
+/* The request every slot sends. */
+static void page_request(const struct page *pg, struct bw_request *req) {
+  bw_probe_request(&pg->base, req);
+  req->reuse = pg->base.test.keepalive;
+  req->timeout_us = pg->base.test.timeout_us;
+}
 
 static void on_done(void *arg, const struct bw_response *res) {
   struct slot *sl = arg;
@@ -236,15 +312,14 @@ static void start_next(struct slot *sl) {
   struct bw_request req;
   struct bw_errs errs = {0};
 
-  bw_probe_request(&pg->base, &req);
-  req.reuse = pg->base.test.keepalive;
-  req.timeout_us = pg->base.test.timeout_us;
+  page_request(pg, &req);
   req.on_done = on_done;
   req.arg = sl;
   while (pg->started < run->requests) {
     pg->started++;
     /* The first request on a slot sets the handle up; the rest reuse the setup as it is. */
-    int r = sl->used ? bw_xfer_restart(sl->x, &errs) : bw_xfer_start(sl->x, &req, &errs);
+    int r =
+        sl->used ? pg->engine->restart(sl->conn, &errs) : pg->engine->start(sl->conn, &req, &errs);
     if (r == 0) {
       sl->used = true;
       sl->busy = true;
@@ -273,15 +348,15 @@ static void page_abort(struct bw_probe *p) {
   pg->in_abort = true;
   for (size_t i = 0; i < pg->n_slots; i++)
     if (pg->slots[i].busy)
-      bw_xfer_abort(pg->slots[i].x);
+      pg->engine->abort(pg->slots[i].conn);
   pg->in_abort = false;
   report(pg); /* done may free the probe: nothing after this */
 }
 
 static void page_destroy(struct bw_probe *p) {
   struct page *pg = (struct page *)p;
-  for (size_t i = 0; i < pg->n_slots; i++)
-    bw_xfer_free(pg->slots[i].x);
+  for (size_t i = 0; pg->slots && i < pg->n_slots; i++)
+    pg->engine->destroy(pg->slots[i].conn);
   free(pg->slots);
   free(pg->first_error);
   bw_probe_release(&pg->base);
@@ -301,12 +376,22 @@ struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test 
   run->requests = test->requests;
   run->complete = run->failed_connect = run->failed_receive = run->failed_length = 0;
   run->failed_exception = run->non_2xx = 0;
+  struct bw_request req;
+  const char *why = NULL;
+  page_request(pg, &req);
+  bool lean = bw_lean_supports(&req, &why);
+  if (test->engine == BW_ENGINE_LEAN && !lean) {
+    bw_errs_add(errs, "%s: engine: lean does not do %s; use engine: curl or auto", run->url, why);
+    page_destroy(&pg->base);
+    return NULL;
+  }
+  pg->engine = test->engine == BW_ENGINE_CURL || !lean ? &curl_engine : &lean_engine;
   pg->n_slots = (size_t)(test->concurrency < test->requests ? test->concurrency : test->requests);
   pg->slots = bw_xcalloc(pg->n_slots, sizeof(*pg->slots));
   for (size_t i = 0; i < pg->n_slots; i++) {
     pg->slots[i].page = pg;
-    pg->slots[i].x = bw_xfer_new(loop);
-    if (!pg->slots[i].x) {
+    pg->slots[i].conn = pg->engine->make(loop);
+    if (!pg->slots[i].conn) {
       bw_errs_add(errs, "%s: cannot create a transfer", pg->base.run.url);
       page_destroy(&pg->base);
       return NULL;

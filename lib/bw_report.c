@@ -45,23 +45,61 @@ static void target_name(const char *test, const char *backend, char *buf, size_t
                  backend[0] ? "]" : "");
 }
 
-/* One line per regression: the target, the metric, baseline -> observed, since when. */
-static void regression_line(struct bw_buf *b, const struct bw_regression *g, bool html) {
+static void html_escape(struct bw_buf *b, const char *s);
+
+/* "<a href="URL/WHAT/ID">" when the status page is known: the text that follows links there. */
+static bool link_open(struct bw_buf *b, const struct bw_nightly *r, const char *what, int64_t id) {
+  if (!r->url)
+    return false;
+  bw_buf_printf(b, "<a href=\"");
+  html_escape(b, r->url);
+  bw_buf_printf(b, "/%s/%" PRId64, what, id);
+  bw_buf_printf(b, "\" style=\"color:#1f5fbf\">");
+  return true;
+}
+
+/*
+ * One line per regression: the target, the metric, baseline -> observed, since when, its id (for
+ * `benchwatch regressions ack ID` and the status page), and for a closed one how it closed.
+ */
+static void regression_line(struct bw_buf *b, const struct bw_nightly *r,
+                            const struct bw_regression *g, bool html) {
   char tn[200], since[64], base[32], obs[32];
   target_name(g->test, g->backend, tn, sizeof(tn));
   when(g->opened_us, since, sizeof(since));
+  const char *how = g->closed_us == BW_NONE  ? NULL
+                    : g->acked_us != BW_NONE ? "accepted"
+                                             : "recovered";
+  if (html) {
+    bw_buf_printf(b, "<li style=\"margin-bottom:4px\"><b>");
+    html_escape(b, tn);
+    bw_buf_printf(b, "</b>: ");
+  } else {
+    bw_buf_printf(b, "  %s: ", tn);
+  }
   if (strcmp(g->metric, "availability") == 0) {
-    bw_buf_printf(b, html ? "<li><b>%s</b>: runs failing, since %s</li>\n"
-                          : "  %s: runs failing, since %s\n",
-                  tn, since);
+    bw_buf_printf(b, "runs failing, since %s", since);
+  } else {
+    const struct bw_metric *m = metric_of(g->metric);
+    fmt_value(m, g->baseline, base, sizeof(base));
+    fmt_value(m, g->observed, obs, sizeof(obs));
+    bw_buf_printf(b, html ? "%s %s &rarr; %s (x%.2f) since %s" : "%s %s -> %s (x%.2f) since %s",
+                  m->label, base, obs, g->ratio, since);
+  }
+  if (!html) {
+    bw_buf_printf(b, " (id %" PRId64, g->id);
+    if (r->url)
+      bw_buf_printf(b, ", %s/regression/%" PRId64, r->url, g->id);
+    bw_buf_printf(b, ")%s%s\n", how ? "; " : "", how ? how : "");
     return;
   }
-  const struct bw_metric *m = metric_of(g->metric);
-  fmt_value(m, g->baseline, base, sizeof(base));
-  fmt_value(m, g->observed, obs, sizeof(obs));
-  bw_buf_printf(b, html ? "<li><b>%s</b>: %s %s &rarr; %s (x%.2f) since %s</li>\n"
-                        : "  %s: %s %s -> %s (x%.2f) since %s\n",
-                tn, m->label, base, obs, g->ratio, since);
+  bw_buf_printf(b, " (");
+  bool a = link_open(b, r, "regression", g->id);
+  bw_buf_printf(b, "id %" PRId64 "%s)", g->id, a ? "</a>" : "");
+  if (how)
+    bw_buf_printf(b, "; <b style=\"color:%s\">%s</b>", g->acked_us != BW_NONE ? "#555" : "#1b7f3b",
+                  how);
+  bw_buf_printf(b, "</li>\n");
 }
 
 /* A text sparkline of the period's values. */
@@ -79,38 +117,6 @@ static void spark_text(struct bw_buf *b, const double *v, size_t n) {
     int level = hi > lo ? (int)((x - lo) / (hi - lo) * 7.999) : 3;
     bw_buf_printf(b, "%s", blocks[level]);
   }
-}
-
-/* An inline SVG polyline of the values, with the baseline as a dashed line. */
-static void spark_svg(struct bw_buf *b, const double *v, size_t n, double baseline) {
-  const int w = 160, h = 28;
-  double lo = INFINITY, hi = -INFINITY;
-  for (size_t i = 0; i < n; i++) {
-    lo = fmin(lo, v[i]);
-    hi = fmax(hi, v[i]);
-  }
-  if (!isnan(baseline)) {
-    lo = fmin(lo, baseline);
-    hi = fmax(hi, baseline);
-  }
-  if (!(hi > lo)) {
-    hi = lo + 1;
-    lo -= 1;
-  }
-  bw_buf_printf(b, "<svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">", w, h, w,
-                h);
-  if (!isnan(baseline))
-    bw_buf_printf(b,
-                  "<line x1=\"0\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" "
-                  "stroke-dasharray=\"3,3\"/>",
-                  w, h - 2 - (baseline - lo) / (hi - lo) * (h - 4),
-                  h - 2 - (baseline - lo) / (hi - lo) * (h - 4));
-  bw_buf_printf(b, "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"1.5\" points=\"");
-  for (size_t i = 0; i < n; i++)
-    bw_buf_printf(b, "%s%.1f,%.1f", i ? " " : "",
-                  n > 1 ? (double)i * (w - 2) / (double)(n - 1) + 1 : w / 2.0,
-                  h - 2 - (v[i] - lo) / (hi - lo) * (h - 4));
-  bw_buf_printf(b, "\"/></svg>");
 }
 
 static void html_escape(struct bw_buf *b, const char *s) {
@@ -172,6 +178,26 @@ static void rates(struct bw_buf *b, const struct bw_nightly_target *t) {
   }
 }
 
+/* "p90 12.00 ms, p99 30.00 ms; a week before 9.80 ms (x1.02)": what the headline leaves out. */
+static void more_figures(struct bw_buf *b, const struct bw_nightly_target *t) {
+  char v[32];
+  const struct bw_metric *m = t->metric;
+  if (!isnan(t->p90)) {
+    fmt_value(m, t->p90, v, sizeof(v));
+    bw_buf_printf(b, "p90 %s", v);
+  }
+  if (!isnan(t->p99)) {
+    fmt_value(m, t->p99, v, sizeof(v));
+    bw_buf_printf(b, "%sp99 %s", b->len ? ", " : "", v);
+  }
+  if (!isnan(t->week_before)) {
+    fmt_value(m, t->week_before, v, sizeof(v));
+    bw_buf_printf(b, "%sa week before %s", b->len ? "; " : "", v);
+    if (!isnan(t->median) && t->week_before > 0)
+      bw_buf_printf(b, " (x%.2f)", t->median / t->week_before);
+  }
+}
+
 char *bw_report_text(const struct bw_nightly *r) {
   struct bw_buf b = {0};
   char from[64], until[64];
@@ -179,26 +205,26 @@ char *bw_report_text(const struct bw_nightly *r) {
   when(r->until_us, until, sizeof(until));
   char *subject = bw_report_subject(r);
   bw_buf_printf(&b, "%s\n%s to %s\n", subject, from, until);
+  if (r->url)
+    bw_buf_printf(&b, "Status page: %s/\n", r->url);
   free(subject);
   if (bw_report_quiet(r))
-    bw_buf_printf(&b, "\nAll normal: no regression open, none opened or closed, nothing failing.\n");
+    bw_buf_printf(&b,
+                  "\nAll normal: no regression open, none opened or closed, nothing failing.\n");
   if (r->n_open) {
     bw_buf_printf(&b, "\nOPEN REGRESSIONS\n");
     for (size_t i = 0; i < r->n_open; i++)
-      regression_line(&b, &r->open[i], false);
+      regression_line(&b, r, &r->open[i], false);
   }
   if (r->n_opened) {
     bw_buf_printf(&b, "\nOPENED IN THIS PERIOD\n");
     for (size_t i = 0; i < r->n_opened; i++)
-      regression_line(&b, &r->opened[i], false);
+      regression_line(&b, r, &r->opened[i], false);
   }
   if (r->n_closed) {
     bw_buf_printf(&b, "\nRECOVERED OR ACCEPTED\n");
-    for (size_t i = 0; i < r->n_closed; i++) {
-      regression_line(&b, &r->closed[i], false);
-      b.len--; /* replace the newline */
-      bw_buf_printf(&b, "; %s\n", r->closed[i].acked_us != BW_NONE ? "accepted" : "recovered");
-    }
+    for (size_t i = 0; i < r->n_closed; i++)
+      regression_line(&b, r, &r->closed[i], false);
   }
   bw_buf_printf(&b, "\nTARGETS\n");
   for (size_t i = 0; i < r->n_targets; i++) {
@@ -222,6 +248,11 @@ char *bw_report_text(const struct bw_nightly *r) {
     } else {
       bw_buf_printf(&b, "%s\n", t->open ? "  REGRESSED" : "");
     }
+    struct bw_buf more = {0};
+    more_figures(&more, t);
+    if (more.len)
+      bw_buf_printf(&b, "      %s\n", more.s);
+    free(more.s);
     if (t->n_values > 1) {
       bw_buf_printf(&b, "      ");
       spark_text(&b, t->values, t->n_values);
@@ -260,24 +291,155 @@ char *bw_report_text(const struct bw_nightly *r) {
   return bw_buf_take(&b);
 }
 
-char *bw_report_html(const struct bw_nightly *r) {
+/*
+ * The HTML part. Mail clients keep inline styles best (some drop <style>), so the layout is in
+ * style attributes: one column at most 640 px wide, text that wraps, long words broken, and
+ * charts that shrink with the window (max-width:100%): nothing overflows a 640 px window.
+ */
+#define FONT "font-family:Helvetica,Arial,sans-serif;"
+#define SMALL "color:#666;font-size:13px;"
+#define BAD "color:#b00020;font-weight:bold;"
+
+static void html_figure(struct bw_buf *b, const char *name, const char *value, bool bad) {
+  bw_buf_printf(b,
+                "<span style=\"white-space:nowrap;display:inline-block;margin-right:14px\">%s "
+                "<b%s>%s</b></span>",
+                name, bad ? " style=\"" BAD "\"" : "", value);
+}
+
+static void html_target(struct bw_buf *b, const struct bw_nightly *r, size_t i, const char *src) {
+  const struct bw_nightly_target *t = &r->targets[i];
+  char tn[200], v[32], ratio[48];
+  target_name(t->test, t->backend, tn, sizeof(tn));
+  bw_buf_printf(b, "<div style=\"margin:18px 0 0;padding-top:8px;border-top:1px solid #ddd\">\n"
+                   "<h3 style=\"margin:0 0 4px;font-size:16px\">");
+  bool a = link_open(b, r, "target", t->target_id);
+  html_escape(b, tn);
+  bw_buf_printf(b, "%s", a ? "</a>" : "");
+  if (t->open_what) {
+    char since[64];
+    when(t->open_since_us, since, sizeof(since));
+    bw_buf_printf(b, " <span style=\"" BAD "font-size:14px\"><b>regressed</b> (%s) since %s</span>",
+                  t->open_what, since);
+  } else if (t->open) {
+    bw_buf_printf(b, " <span style=\"" BAD "font-size:14px\"><b>regressed</b></span>");
+  }
+  bw_buf_printf(b, "</h3>\n<div style=\"line-height:1.6\">");
+  fmt_value(t->metric, t->median, v, sizeof(v));
+  html_figure(b, t->metric->label, v, t->open);
+  if (!isnan(t->p90)) {
+    fmt_value(t->metric, t->p90, v, sizeof(v));
+    html_figure(b, "p90", v, false);
+  }
+  if (!isnan(t->p99)) {
+    fmt_value(t->metric, t->p99, v, sizeof(v));
+    html_figure(b, "p99", v, false);
+  }
+  fmt_value(t->metric, t->baseline, v, sizeof(v));
+  if (!isnan(t->ratio))
+    (void)snprintf(ratio, sizeof(ratio), "%s (x%.2f)", v, t->ratio);
+  else
+    (void)snprintf(ratio, sizeof(ratio), "%s", v);
+  html_figure(b, "baseline", ratio, false);
+  if (!isnan(t->latest_ratio)) {
+    fmt_value(t->metric, t->latest, v, sizeof(v));
+    (void)snprintf(ratio, sizeof(ratio), "%s (x%.2f)", v, t->latest_ratio);
+    html_figure(b, "latest", ratio, false);
+  }
+  fmt_value(t->metric, t->week_before, v, sizeof(v));
+  if (!isnan(t->week_before) && !isnan(t->median) && t->week_before > 0)
+    (void)snprintf(ratio, sizeof(ratio), "%s (x%.2f)", v, t->median / t->week_before);
+  else
+    (void)snprintf(ratio, sizeof(ratio), "%s", v);
+  html_figure(b, "a week before", ratio, false);
+  (void)snprintf(ratio, sizeof(ratio), "%zu, %zu failed", t->runs, t->failures);
+  html_figure(b, "runs", ratio, t->failures > 0);
+  bw_buf_printf(b, "</div>\n");
+  if (src) {
+    bw_buf_printf(b, "<img src=\"");
+    html_escape(b, src);
+    bw_buf_printf(b, "\" width=\"%d\" height=\"%d\" alt=\"", BW_REPORT_CHART_WIDTH,
+                  BW_REPORT_CHART_HEIGHT);
+    html_escape(b, tn);
+    bw_buf_printf(b,
+                  ": %s, %s\" style=\"display:block;width:100%%;max-width:%dpx;height:auto;"
+                  "border:0;margin:6px 0 2px\">\n",
+                  t->metric->label, t->metric->unit, BW_REPORT_CHART_WIDTH);
+  }
+  bw_buf_printf(b, "<div style=\"" SMALL "\">");
+  bool any = false;
+  struct bw_buf rate = {0};
+  rates(&rate, t);
+  if (rate.len) {
+    bw_buf_printf(b, "latest: ");
+    html_escape(b, rate.s);
+    any = true;
+  }
+  free(rate.s);
+  for (size_t k = 0; k < t->n_errors; k++) {
+    bw_buf_printf(b, "%s%" PRId64 " failed with %s: ", any ? "<br>" : "", t->errors[k].count,
+                  t->errors[k].error_class);
+    html_escape(b, t->errors[k].last_message);
+    any = true;
+  }
+  if (t->stall_s > 0) {
+    struct bw_buf tcp = {0};
+    tcp_changes(&tcp, t);
+    bw_buf_printf(b, "%s%.1f s under the stall rate%s", any ? "<br>" : "", t->stall_s,
+                  tcp.len ? "; " : "");
+    if (tcp.len)
+      html_escape(b, tcp.s);
+    free(tcp.s);
+    any = true;
+  }
+  if (t->diagnosis) {
+    bw_buf_printf(b, "%s<b>why:</b> ", any ? "<br>" : "");
+    html_escape(b, t->diagnosis);
+    any = true;
+  }
+  if (t->odd) {
+    bw_buf_printf(b, "%s<b>odd one out:</b> ", any ? "<br>" : "");
+    html_escape(b, t->odd);
+    any = true;
+  }
+  if (t->env_change) {
+    char at[64];
+    when(t->env_change_us, at, sizeof(at));
+    bw_buf_printf(b, "%s<b>environment changed before it:</b> ", any ? "<br>" : "");
+    html_escape(b, t->env_change);
+    bw_buf_printf(b, " (");
+    html_escape(b, at);
+    bw_buf_printf(b, ")");
+  }
+  bw_buf_printf(b, "</div>\n</div>\n");
+}
+
+char *bw_report_html(const struct bw_nightly *r, const char *const *chart_src) {
   struct bw_buf b = {0};
   char from[64], until[64];
   when(r->from_us, from, sizeof(from));
   when(r->until_us, until, sizeof(until));
   char *subject = bw_report_subject(r);
-  bw_buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+  bw_buf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                    "<title>");
   html_escape(&b, subject);
-  bw_buf_printf(&b, "</title>\n<style>body{font-family:sans-serif;margin:1.5em;color:#222}"
-                    "table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid "
-                    "#ddd;text-align:left;vertical-align:middle}.bad{color:#b00020;font-weight:bold}"
-                    ".ok{color:#1b7f3b}.small{color:#666;font-size:90%%}</style></head>\n<body>\n<h1>");
+  bw_buf_printf(&b, "</title></head>\n<body style=\"margin:0;padding:0;background:#fff\">\n"
+                    "<div style=\"" FONT "color:#222;font-size:14px;max-width:624px;padding:8px;"
+                    "overflow-wrap:break-word;word-wrap:break-word\">\n"
+                    "<h1 style=\"font-size:20px;margin:4px 0\">");
   html_escape(&b, subject);
-  bw_buf_printf(&b, "</h1>\n<p class=\"small\">%s to %s</p>\n", from, until);
+  bw_buf_printf(&b, "</h1>\n<p style=\"" SMALL "margin:0 0 8px\">%s to %s", from, until);
+  if (r->url) {
+    bw_buf_printf(&b, " &middot; <a href=\"");
+    html_escape(&b, r->url);
+    bw_buf_printf(&b, "/\" style=\"color:#1f5fbf\">status page</a>");
+  }
+  bw_buf_printf(&b, "</p>\n");
   free(subject);
   if (bw_report_quiet(r))
-    bw_buf_printf(&b, "<p class=\"ok\">All normal: no regression open, none opened or closed, "
-                      "nothing failing.</p>\n");
+    bw_buf_printf(&b, "<p style=\"color:#1b7f3b\">All normal: no regression open, none opened or "
+                      "closed, nothing failing.</p>\n");
   struct {
     const char *title;
     const struct bw_regression *list;
@@ -288,81 +450,44 @@ char *bw_report_html(const struct bw_nightly *r) {
   for (size_t gi = 0; gi < 3; gi++) {
     if (!groups[gi].n)
       continue;
-    bw_buf_printf(&b, "<h2>%s</h2>\n<ul>\n", groups[gi].title);
-    for (size_t i = 0; i < groups[gi].n; i++) {
-      struct bw_buf one = {0};
-      regression_line(&one, &groups[gi].list[i], true);
-      /* The names are the config's: letters, digits, '.', '_', '-', ':' and brackets. */
-      bw_buf_add(&b, one.s, one.len);
-      free(one.s);
-    }
+    bw_buf_printf(&b,
+                  "<h2 style=\"font-size:17px;margin:14px 0 4px\">%s</h2>\n"
+                  "<ul style=\"margin:0;padding-left:20px\">\n",
+                  groups[gi].title);
+    for (size_t i = 0; i < groups[gi].n; i++)
+      regression_line(&b, r, &groups[gi].list[i], true);
     bw_buf_printf(&b, "</ul>\n");
   }
-  bw_buf_printf(&b, "<h2>Targets</h2>\n<table>\n<tr><th>target</th><th>runs</th><th>failed</th>"
-                    "<th>period</th><th>baseline</th><th>ratio</th><th>chart</th><th>notes</th>"
-                    "</tr>\n");
-  for (size_t i = 0; i < r->n_targets; i++) {
-    const struct bw_nightly_target *t = &r->targets[i];
-    char tn[200], med[32], base[32];
-    target_name(t->test, t->backend, tn, sizeof(tn));
-    fmt_value(t->metric, t->median, med, sizeof(med));
-    fmt_value(t->metric, t->baseline, base, sizeof(base));
-    bw_buf_printf(&b, "<tr><td>");
-    html_escape(&b, tn);
-    bw_buf_printf(&b, "</td><td>%zu</td><td%s>%zu</td><td%s>%s %s</td><td>%s</td><td>", t->runs,
-                  t->failures ? " class=\"bad\"" : "", t->failures,
-                  t->open ? " class=\"bad\"" : "", t->metric->label, med, base);
-    if (!isnan(t->ratio))
-      bw_buf_printf(&b, "x%.2f", t->ratio);
-    if (!isnan(t->latest_ratio))
-      bw_buf_printf(&b, "<br>latest x%.2f", t->latest_ratio);
-    if (t->open_what)
-      bw_buf_printf(&b, "<br><b>regressed</b> (%s)", t->open_what);
-    bw_buf_printf(&b, "</td><td>");
-    if (t->n_values > 1)
-      spark_svg(&b, t->values, t->n_values, t->baseline);
-    bw_buf_printf(&b, "</td><td class=\"small\">");
-    struct bw_buf rate = {0};
-    rates(&rate, t);
-    if (rate.len) {
-      bw_buf_printf(&b, "latest: ");
-      html_escape(&b, rate.s);
-      bw_buf_printf(&b, "<br>");
-    }
-    free(rate.s);
-    for (size_t k = 0; k < t->n_errors; k++) {
-      bw_buf_printf(&b, "%" PRId64 " failed with %s: ", t->errors[k].count,
-                    t->errors[k].error_class);
-      html_escape(&b, t->errors[k].last_message);
-      bw_buf_printf(&b, "<br>");
-    }
-    if (t->stall_s > 0) {
-      struct bw_buf tcp = {0};
-      tcp_changes(&tcp, t);
-      bw_buf_printf(&b, "%.1f s under the stall rate%s", t->stall_s, tcp.len ? "; " : "");
-      if (tcp.len)
-        html_escape(&b, tcp.s);
-      free(tcp.s);
-    }
-    if (t->diagnosis) {
-      bw_buf_printf(&b, "<br><b>why:</b> ");
-      html_escape(&b, t->diagnosis);
-    }
-    if (t->odd) {
-      bw_buf_printf(&b, "<br><b>odd one out:</b> ");
-      html_escape(&b, t->odd);
-    }
-    if (t->env_change) {
-      char at[64];
-      when(t->env_change_us, at, sizeof(at));
-      bw_buf_printf(&b, "<br><b>environment changed before it:</b> ");
-      html_escape(&b, t->env_change);
-      bw_buf_printf(&b, " (");
-      html_escape(&b, at);
-      bw_buf_printf(&b, ")");
-    }
-    bw_buf_printf(&b, "</td></tr>\n");
-  }
-  bw_buf_printf(&b, "</table>\n</body></html>\n");
+  bw_buf_printf(&b, "<h2 style=\"font-size:17px;margin:14px 0 4px\">Targets</h2>\n");
+  if (r->n_targets)
+    bw_buf_printf(&b, "<p style=\"" SMALL "margin:0\">Charts: the runs in blue, the normal band "
+                      "in green (the baseline dashed), regressions in red, accepted ones in grey, "
+                      "failed runs as red ticks; this period shaded.</p>\n");
+  else
+    bw_buf_printf(&b, "<p>No runs in this period.</p>\n");
+  for (size_t i = 0; i < r->n_targets; i++)
+    html_target(&b, r, i, chart_src ? chart_src[i] : NULL);
+  bw_buf_printf(&b, "</div>\n</body></html>\n");
   return bw_buf_take(&b);
+}
+
+int bw_report_chart(const struct bw_nightly *r, size_t i, unsigned char **ret, size_t *ret_len,
+                    struct bw_errs *errs) {
+  const struct bw_nightly_target *t = &r->targets[i];
+  struct bw_chart c = {
+      .width = BW_REPORT_CHART_WIDTH,
+      .height = BW_REPORT_CHART_HEIGHT,
+      .from_us = r->chart_from_us,
+      .until_us = r->until_us,
+      .period_from_us = r->from_us,
+      .points = t->history,
+      .n_points = t->n_history,
+      .reference = t->baseline,
+      .threshold = t->threshold,
+      .spans = t->spans,
+      .n_spans = t->n_spans,
+      .scale = t->metric->scale,
+      .unit = t->metric->unit,
+  };
+  return bw_chart_png(&c, ret, ret_len, errs);
 }

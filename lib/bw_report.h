@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bw_chart.h"
 #include "bw_config.h"
 #include "bw_detect.h"
 #include "bw_store.h"
@@ -13,26 +14,43 @@
  * The nightly report: per target, the period against its baseline; the regressions that opened,
  * are still open, or closed; the failures by class; for downloads the stalls and the TCP facts
  * that differ from the usual. bw_report_collect() reads it from the store; the renderers are
- * pure: the same content as plain text (any mail client, a terminal) and as one self-contained
- * HTML page (inline CSS and SVG, no scripts, nothing fetched).
+ * pure: the same content as plain text (any mail client, a terminal) and as HTML for a window
+ * 640 px wide (inline CSS, no scripts), with each target's history as a PNG chart (bw_chart).
  */
+
+/* The charts' size in pixels: they fit a 640 px mail window beside its margins. */
+#define BW_REPORT_CHART_WIDTH 600
+#define BW_REPORT_CHART_HEIGHT 180
+/* How much history a chart shows at least, ending with the period. */
+#define BW_REPORT_CHART_SPAN_US (7 * 86400 * INT64_C(1000000))
+/* Week-over-week: the period against the same period this long before. */
+#define BW_REPORT_WEEK_US (7 * 86400 * INT64_C(1000000))
+
 struct bw_nightly_target {
+  int64_t target_id; /* the store's target id (the status page's /target/ID) */
   char *test;
   char *backend;
   const struct bw_metric *metric;
   size_t runs;
   size_t failures;
-  double median;   /* the period's median of the metric, NAN without good runs */
-  double baseline; /* the mode of the window ending with the period, NAN without history */
+  double median;      /* the period's median of the metric, NAN without good runs */
+  double p90, p99;    /* pages: the period's median of the runs' p90 and p99; NAN otherwise */
+  double week_before; /* the median of the same period a week earlier, NAN without runs */
+  double threshold;   /* the normal band's edge against baseline (bw_detect_threshold) */
+  double baseline;    /* the mode of the window ending with the period, NAN without history */
   double ratio;
-  bool open;       /* a regression of this target is open now */
-  double latest;   /* the latest good run's figure in the period, NAN without one */
-  double latest_ratio; /* ... over the judge's reference */
+  bool open;             /* a regression of this target is open now */
+  double latest;         /* the latest good run's figure in the period, NAN without one */
+  double latest_ratio;   /* ... over the judge's reference */
   int64_t open_since_us; /* when the open regression (figure first, else availability) opened */
   const char *open_what; /* its figure's label, or "availability"; NULL when none is open */
   bool last_failed;
-  double *values;  /* the period's good values, oldest first, for the chart */
+  double *values; /* the period's good values, oldest first, for the text sparkline */
   size_t n_values;
+  struct bw_point *history; /* runs of the chart's span, oldest first, NAN for failed ones */
+  size_t n_history;
+  struct bw_chart_span *spans; /* this target's regressions within the chart's span */
+  size_t n_spans;
   struct bw_error_count *errors;
   size_t n_errors;
   /* Downloads: the period's stall time, and the receiver's TCP facts now against the window's
@@ -59,8 +77,10 @@ struct bw_nightly_target {
 
 struct bw_nightly {
   char *host;
+  char *url; /* the status page's base URL (report.url) without a trailing "/"; NULL: no links */
   int64_t from_us;
   int64_t until_us;
+  int64_t chart_from_us; /* the charts' time axis: [chart_from_us, until_us) */
   struct bw_nightly_target *targets;
   size_t n_targets;
   struct bw_regression *opened; /* opened in the period */
@@ -81,7 +101,14 @@ void bw_report_free(struct bw_nightly *r);
 /* "[benchwatch HOST] 2 regressions, 1 recovered, 0 failing" or "... all normal". */
 char *bw_report_subject(const struct bw_nightly *r);
 char *bw_report_text(const struct bw_nightly *r);
-char *bw_report_html(const struct bw_nightly *r);
+/*
+ * The HTML. chart_src[i] is the image address of targets[i]'s chart ("cid:..." in a mail,
+ * "data:image/png;base64,..." on a page of its own), NULL for none; chart_src may be NULL.
+ */
+char *bw_report_html(const struct bw_nightly *r, const char *const *chart_src);
+/* targets[i]'s chart as a PNG of BW_REPORT_CHART_WIDTH x _HEIGHT (bw_chart_png()). */
+int bw_report_chart(const struct bw_nightly *r, size_t i, unsigned char **ret, size_t *ret_len,
+                    struct bw_errs *errs);
 /* Nothing to say: no regression open, opened or closed, and nothing failing. */
 bool bw_report_quiet(const struct bw_nightly *r);
 

@@ -46,13 +46,14 @@ static int figure_values(struct bw_store *store, int64_t id, const char *figure,
 static int now_and_usual(struct bw_store *store, int64_t id, const char *figure, int64_t from,
                          int64_t until, int64_t window_us, double *now, double *usual,
                          struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
   double *v, last;
-  size_t n;
-  int r = figure_values(store, id, figure, from, until, &v, &n, &last, errs);
+  size_t n = 0;
+  int r = bw_store_window(store, id, figure, from, until, 1, &pts, &n, errs);
   if (r < 0)
     return r;
-  free(v);
-  *now = last;
+  *now = n ? pts[0].value : (double)NAN;
+  free(pts);
   r = figure_values(store, id, figure, from - window_us, from, &v, &n, &last, errs);
   if (r < 0)
     return r;
@@ -61,21 +62,61 @@ static int now_and_usual(struct bw_store *store, int64_t id, const char *figure,
   return 0;
 }
 
+/* The median of a figure's good values over [from, until), every ok run counted (unlike a
+ * baseline window, which leaves out the runs judged bad): NAN without one. */
+static int series_median(struct bw_store *store, int64_t id, const char *figure, int64_t from,
+                         int64_t until, double *ret, struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
+  size_t n = 0, good = 0;
+  int r = bw_store_series(store, id, figure, from, until, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  double *v = bw_xmalloc((n + 1) * sizeof(*v));
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(pts[i].value))
+      v[good++] = pts[i].value;
+  *ret = median_of(v, good);
+  free(v);
+  free(pts);
+  return 0;
+}
+
+/* The target's regressions, of any figure, that overlap [from, until), as chart spans. */
+static void chart_spans(const struct bw_regression *all, size_t n, const struct bw_target_row *row,
+                        int64_t from, int64_t until, struct bw_nightly_target *t) {
+  size_t cap = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct bw_regression *g = &all[i];
+    if (strcmp(g->test, row->test) != 0 || strcmp(g->backend, row->backend) != 0)
+      continue;
+    int64_t end = g->closed_us == BW_NONE ? until : g->closed_us;
+    if (g->opened_us >= until || end < from)
+      continue;
+    bw_xgrow(&t->spans, &cap, t->n_spans + 1, sizeof(*t->spans));
+    t->spans[t->n_spans++] = (struct bw_chart_span){
+        .from_us = g->opened_us,
+        .until_us = end,
+        .accepted = g->acked_us != BW_NONE,
+    };
+  }
+}
+
 static bool same_target(const struct bw_regression *g, const struct bw_target_row *t) {
   return strcmp(g->test, t->test) == 0 && strcmp(g->backend, t->backend) == 0;
 }
 
 /* Copies the regressions that pass keep() into a new list. */
-static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until,
-                 int which, struct bw_regression **ret, size_t *ret_n) {
+static void pick(const struct bw_regression *all, size_t n, int64_t from, int64_t until, int which,
+                 struct bw_regression **ret, size_t *ret_n) {
   *ret = NULL;
   *ret_n = 0;
   size_t cap = 0;
   for (size_t i = 0; i < n; i++) {
     const struct bw_regression *g = &all[i];
-    bool keep = which == 0   ? g->opened_us >= from && g->opened_us < until
-                : which == 1 ? g->closed_us == BW_NONE
-                             : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
+    bool keep = which == 0 ? g->opened_us >= from && g->opened_us < until
+                : which == 1
+                    ? g->closed_us == BW_NONE
+                    : g->closed_us != BW_NONE && g->closed_us >= from && g->closed_us < until;
     if (!keep)
       continue;
     bw_xgrow(ret, &cap, *ret_n + 1, sizeof(**ret));
@@ -156,6 +197,136 @@ static int env_change(struct bw_store *store, int64_t target_id, int64_t opened_
   return 0;
 }
 
+#define DAY_US (86400 * INT64_C(1000000))
+
+/* What the report says of one target's period, from its runs or from its days. */
+struct period {
+  size_t runs, failures;
+  double *values; /* the chart's points, oldest first */
+  size_t n_values;
+  double latest;    /* the newest good run's figure, NAN without one */
+  bool last_failed; /* the newest run failed */
+  int64_t last_id;  /* the newest good or failed run, 0 without one */
+  double stall_us;  /* downloads: the stall time summed (0 when none was measured) */
+};
+
+/* Adds runs in [from, until) to p: counted, and their good values as points (or as one point,
+ * their median, when as_one). */
+static int add_runs(struct bw_store *store, int64_t id, const struct bw_metric *metric,
+                    enum bw_kind kind, int64_t from, int64_t until, bool as_one, struct period *p,
+                    struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
+  size_t n = 0, first = p->n_values;
+  if (from >= until)
+    return 0;
+  int r = bw_store_series(store, id, metric->name, from, until, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  p->values = bw_xrealloc(p->values, (p->n_values + n + 1) * sizeof(*p->values));
+  for (size_t k = 0; k < n; k++) {
+    if (isnan(pts[k].value)) {
+      p->failures++;
+    } else {
+      p->values[p->n_values++] = pts[k].value;
+      p->latest = pts[k].value;
+    }
+  }
+  p->runs += n;
+  if (n > 0) {
+    p->last_failed = isnan(pts[n - 1].value);
+    p->last_id = pts[n - 1].run_id;
+  }
+  free(pts);
+  if (as_one && p->n_values > first) {
+    double m = median_of(p->values + first, p->n_values - first);
+    p->n_values = first;
+    p->values[p->n_values++] = m;
+  }
+  if (kind == BW_KIND_DOWNLOAD) {
+    double *st, last;
+    size_t ns;
+    r = figure_values(store, id, "stall_us", from, until, &st, &ns, &last, errs);
+    if (r < 0)
+      return r;
+    for (size_t k = 0; k < ns; k++)
+      p->stall_us += st[k];
+    free(st);
+  }
+  return 0;
+}
+
+/*
+ * A target's period. Up to two days it is read run by run; a longer one (a report --since 30d)
+ * reads its whole UTC days from run_day, one point a day (the day's median), and only the partial
+ * days at its ends run by run, one point each: the counts and the stall time stay exact, the
+ * chart has a point a day, and the median is the median of those points. The newest run is
+ * always read: it is the latest value and says whether the target fails now.
+ */
+static int read_period(struct bw_store *store, int64_t id, const struct bw_metric *metric,
+                       enum bw_kind kind, int64_t from, int64_t until, struct period *p,
+                       struct bw_errs *errs) {
+  memset(p, 0, sizeof(*p));
+  p->latest = (double)NAN;
+  if (until - from <= 2 * DAY_US)
+    return add_runs(store, id, metric, kind, from, until, false, p, errs);
+  int64_t days_from = (from + DAY_US - 1) / DAY_US * DAY_US; /* both > 0: no rounding doubt */
+  int64_t days_until = (until - 1) / DAY_US * DAY_US;        /* the last day, partial or not */
+  struct bw_day *days = NULL;
+  size_t nd = 0;
+  int r = add_runs(store, id, metric, kind, from, days_from, true, p, errs);
+  if (r == 0)
+    r = bw_store_days(store, id, metric->name, days_from, days_until, &days, &nd, errs);
+  if (r < 0)
+    return r;
+  p->values = bw_xrealloc(p->values, (p->n_values + nd + 2) * sizeof(*p->values));
+  for (size_t k = 0; k < nd; k++) {
+    p->runs += days[k].runs;
+    p->failures += days[k].failed;
+    if (!isnan(days[k].median))
+      p->values[p->n_values++] = days[k].median;
+    if (!isnan(days[k].stall_us))
+      p->stall_us += days[k].stall_us;
+  }
+  int64_t last_day = nd ? days[nd - 1].start_us : 0;
+  free(days);
+  struct period tail;
+  memset(&tail, 0, sizeof(tail));
+  tail.latest = (double)NAN;
+  r = add_runs(store, id, metric, kind, days_until, until, true, &tail, errs);
+  if (r == 0 && tail.runs > 0) {
+    p->runs += tail.runs;
+    p->failures += tail.failures;
+    p->stall_us += tail.stall_us;
+    if (tail.n_values)
+      p->values[p->n_values++] = tail.values[0];
+    p->last_failed = tail.last_failed;
+    p->last_id = tail.last_id;
+  } else if (r == 0 && nd > 0) {
+    /* Nothing ran on the last day: the newest run is on the newest day with runs (read as a
+     * page's, for its stall time is counted already). */
+    struct period last;
+    memset(&last, 0, sizeof(last));
+    r = add_runs(store, id, metric, BW_KIND_PAGE, last_day, last_day + DAY_US, false, &last, errs);
+    p->last_failed = last.last_failed;
+    p->last_id = last.last_id;
+    free(last.values);
+  }
+  free(tail.values);
+  if (r < 0)
+    return r;
+  /* The newest good value of the whole period, and its run. */
+  struct bw_point *pts = NULL;
+  size_t n = 0;
+  r = bw_store_window(store, id, metric->name, from, until, 1, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  p->latest = n ? pts[0].value : (double)NAN;
+  if (n && !p->last_id)
+    p->last_id = pts[0].run_id;
+  free(pts);
+  return 0;
+}
+
 int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const char *host,
                       int64_t from_us, int64_t until_us, struct bw_nightly *ret,
                       struct bw_errs *errs) {
@@ -167,6 +338,13 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
   ret->host = bw_xstrdup(host);
   ret->from_us = from_us;
   ret->until_us = until_us;
+  ret->chart_from_us =
+      until_us - from_us > BW_REPORT_CHART_SPAN_US ? from_us : until_us - BW_REPORT_CHART_SPAN_US;
+  if (cfg && cfg->report.enabled && cfg->report.url) {
+    ret->url = bw_xstrdup(cfg->report.url);
+    for (size_t k = strlen(ret->url); k > 0 && ret->url[k - 1] == '/'; k--)
+      ret->url[k - 1] = '\0';
+  }
   int r = bw_store_targets(store, &rows, &n_rows, errs);
   if (r == 0)
     r = bw_store_regressions(store, from_us - YEAR_US, false, &all, &n_all, errs);
@@ -188,36 +366,32 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     else
       bw_config_default_detect(&det);
     struct bw_nightly_target *t = &ret->targets[ret->n_targets];
-    struct bw_point *pts = NULL;
-    size_t n = 0;
+    struct period p;
     memset(t, 0, sizeof(*t));
     t->metric = bw_detect_metric(row->kind);
-    r = bw_store_series(store, row->id, t->metric->name, from_us, until_us, &pts, &n, errs);
-    if (r < 0)
+    r = read_period(store, row->id, t->metric, row->kind, from_us, until_us, &p, errs);
+    if (r < 0) {
+      free(p.values);
       break;
+    }
     for (size_t k = 0; k < ret->n_open; k++)
       t->open = t->open || same_target(&ret->open[k], row);
-    if (n == 0 && !t->open) {
-      free(pts);
+    if (p.runs == 0 && !t->open) {
+      free(p.values);
       continue; /* nothing ran and nothing is wrong: not worth a line */
     }
+    t->target_id = row->id;
     t->test = bw_xstrdup(row->test);
     t->backend = bw_xstrdup(row->backend);
     ret->n_targets++; /* counted now, so that an error below still frees it */
-    t->runs = n;
-    t->values = bw_xmalloc((n + 1) * sizeof(*t->values));
-    for (size_t k = 0; k < n; k++) {
-      if (isnan(pts[k].value))
-        t->failures++;
-      else
-        t->values[t->n_values++] = pts[k].value;
-    }
-    t->last_failed = n > 0 && isnan(pts[n - 1].value);
+    t->runs = p.runs;
+    t->failures = p.failures;
+    t->values = p.values;
+    t->n_values = p.n_values;
+    t->last_failed = p.last_failed;
     ret->failing += t->last_failed;
-    int64_t pts_last_id = n > 0 ? pts[n - 1].run_id : 0;
-    free(pts);
+    int64_t pts_last_id = p.last_id;
     t->median = median_of(t->values, t->n_values);
-    double last;
     /* The judge's own baseline and state at the end of the period, never one of our own. */
     struct bw_judge_view jv;
     r = bw_judge_state(store, &det, row->id, t->metric, until_us, &jv, errs);
@@ -225,8 +399,23 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       break;
     t->open = t->open || jv.open || jv.avail_open;
     t->baseline = jv.reference;
+    t->threshold =
+        isnan(t->baseline) ? (double)NAN : bw_detect_threshold(&det, t->metric, t->baseline);
     t->ratio = t->median / t->baseline;
-    t->latest = t->n_values ? t->values[t->n_values - 1] : (double)NAN;
+    chart_spans(all, n_all, row, ret->chart_from_us, until_us, t);
+    r = bw_store_series(store, row->id, t->metric->name, ret->chart_from_us, until_us, &t->history,
+                        &t->n_history, errs);
+    if (r == 0)
+      r = series_median(store, row->id, t->metric->name, from_us - BW_REPORT_WEEK_US,
+                        until_us - BW_REPORT_WEEK_US, &t->week_before, errs);
+    t->p90 = t->p99 = (double)NAN;
+    if (r == 0 && row->kind == BW_KIND_PAGE)
+      r = series_median(store, row->id, "p90_us", from_us, until_us, &t->p90, errs);
+    if (r == 0 && row->kind == BW_KIND_PAGE)
+      r = series_median(store, row->id, "p99_us", from_us, until_us, &t->p99, errs);
+    if (r < 0)
+      break;
+    t->latest = p.latest;
     t->latest_ratio = t->latest / t->baseline;
     t->open_since_us = BW_NONE;
     if (jv.open) {
@@ -241,16 +430,9 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     if (r == 0)
       r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
-      double *st;
-      size_t ns;
-      r = figure_values(store, row->id, "stall_us", from_us, until_us, &st, &ns, &last, errs);
-      if (r == 0) {
-        for (size_t k = 0; k < ns; k++)
-          t->stall_s += st[k] / 1e6;
-        free(st);
-        r = now_and_usual(store, row->id, "tcp_rcv_mss", from_us, until_us, det.window_us, &t->mss,
-                          &t->mss_usual, errs);
-      }
+      t->stall_s = p.stall_us / 1e6;
+      r = now_and_usual(store, row->id, "tcp_rcv_mss", from_us, until_us, det.window_us, &t->mss,
+                        &t->mss_usual, errs);
       if (r == 0)
         r = now_and_usual(store, row->id, "tcp_rcv_ooopack", from_us, until_us, det.window_us,
                           &t->ooo, &t->ooo_usual, errs);
@@ -259,14 +441,15 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
                           &t->rtt_ms, &t->rtt_ms_usual, errs);
       t->rtt_ms /= 1e3;
       t->rtt_ms_usual /= 1e3;
-      if (r == 0 && n > 0)
+      if (r == 0 && pts_last_id)
         r = latest_run(store, pts_last_id, &latest[ret->n_targets - 1], errs);
       if (r == 0)
         r = now_and_usual(store, row->id, "stream_min_bps", from_us, until_us, det.window_us,
                           &t->stream_min_bps, &t->stream_min_usual, errs);
+      double streams_usual;
       if (r == 0)
         r = now_and_usual(store, row->id, "streams", from_us, until_us, det.window_us, &t->streams,
-                          &last, errs);
+                          &streams_usual, errs);
       t->rps = t->rps_usual = t->transfer_bps = t->transfer_usual = (double)NAN;
     } else {
       t->mss = t->mss_usual = t->ooo = t->ooo_usual = (double)NAN;
@@ -303,6 +486,8 @@ void bw_report_free(struct bw_nightly *r) {
     free(r->targets[i].test);
     free(r->targets[i].backend);
     free(r->targets[i].values);
+    free(r->targets[i].history);
+    free(r->targets[i].spans);
     free(r->targets[i].diagnosis);
     free(r->targets[i].env_change);
     free(r->targets[i].odd);
@@ -313,5 +498,6 @@ void bw_report_free(struct bw_nightly *r) {
   bw_regressions_free(r->open, r->n_open);
   bw_regressions_free(r->closed, r->n_closed);
   free(r->host);
+  free(r->url);
   memset(r, 0, sizeof(*r));
 }

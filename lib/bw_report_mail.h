@@ -10,7 +10,11 @@
  * the delivery settings of `report:`. Shared by `benchwatch report --send` and the daemon.
  */
 
-/* The whole RFC 5322 message for rep (free() it), or NULL with a message in errs. */
+/*
+ * The whole RFC 5322 message for rep (free() it), with one PNG chart per target inline, or NULL
+ * with a message in errs. A chart that cannot be drawn is left out with a message in errs, and
+ * the message is still composed.
+ */
 char *bw_report_message(const struct bw_report *settings, const struct bw_nightly *rep,
                         int64_t now_us, struct bw_errs *errs);
 

@@ -60,7 +60,6 @@ int bw_store_put_run(struct bw_store *store, const struct bw_run *run, int64_t *
 /* Reads run id back, samples included, into *ret (bw_run_init()ed by the call; caller resets). */
 int bw_store_get_run(struct bw_store *store, int64_t id, struct bw_run *ret, struct bw_errs *errs);
 
-
 /*
  * The window a baseline is computed from: the values of figure `metric` (a name from
  * bw_run_figures) of target_id's `ok` and `partial` runs (a capped download's rate stands) that
@@ -73,14 +72,30 @@ int bw_store_window(struct bw_store *store, int64_t target_id, const char *metri
                     int64_t until_us, size_t max_runs, struct bw_point **ret, size_t *ret_n,
                     struct bw_errs *errs);
 
+/* A target's UTC day as run_day sums it (bw_store_days). */
+struct bw_day {
+  int64_t start_us; /* midnight UTC */
+  size_t runs;      /* runs with the figure, and failed runs: what bw_store_series would list */
+  size_t failed;
+  double median;   /* the median of the day's figure (see sql/schema.sql), NAN without one */
+  double stall_us; /* the sum of the day's stall_us, NAN when none was measured */
+};
+
+/*
+ * target_id's days from run_day that start at or after from_us and before until_us, oldest
+ * first, for metric "p50_us" or "rate_bps" (the figures run_day keeps a median of; another is
+ * -EINVAL). A day without runs has no row. *ret is allocated (free() it).
+ */
+int bw_store_days(struct bw_store *store, int64_t target_id, const char *metric, int64_t from_us,
+                  int64_t until_us, struct bw_day **ret, size_t *ret_n, struct bw_errs *errs);
+
 /*
  * A target's runs as detection sees them, oldest first: ok and partial runs with the figure
  * `metric` (NULL figures left out), and failed runs with value NAN; aborted runs are left out.
  * started_us in [since_us, until_us). *ret is allocated (free() it).
  */
-int bw_store_series(struct bw_store *store, int64_t target_id, const char *metric,
-                    int64_t since_us, int64_t until_us, struct bw_point **ret, size_t *ret_n,
-                    struct bw_errs *errs);
+int bw_store_series(struct bw_store *store, int64_t target_id, const char *metric, int64_t since_us,
+                    int64_t until_us, struct bw_point **ret, size_t *ret_n, struct bw_errs *errs);
 
 /*
  * The environment (bw_env.h) of target_id in effect at at_us: its latest env row that began at
@@ -101,6 +116,7 @@ void bw_store_rollback(struct bw_store *store);
 
 /*
  * Proves that runs can be stored: the file is not open read-only, PRAGMA quick_check finds it
+ * (its schema and every table but run, sample, run_mark and run_day, which grow with every run)
  * sound, and a real write transaction (BEGIN IMMEDIATE, the schema version set to itself, COMMIT)
  * succeeds. Returns 0, or -EROFS (read-only), -EIO (damaged, with quick_check's first finding),
  * -EBUSY (another connection held the lock past the wait), -ENOSPC (a full disk) or another

@@ -3,8 +3,8 @@
 
 /*
  * What the transfer layer's own files share (bw_loop.c, bw_transfer.c, bw_http_server.c,
- * bw_smtp.c): the loop's and a transfer slot's insides. Nothing outside those files includes
- * this.
+ * bw_smtp.c, bw_lean.c): the loop's and a transfer slot's insides. Nothing outside those files
+ * includes this.
  */
 
 #include <curl/curl.h>
@@ -27,7 +27,11 @@ struct bw_loop {
   struct event timer;
   int running;
   struct bw_xfer *active; /* transfers in the multi handle, to fail them all if it breaks */
+  struct evdns_base *dns; /* the lean engine's resolver, made when first needed */
 };
+
+/* The loop's asynchronous resolver (libevent's evdns, with /etc/hosts), or NULL. */
+struct evdns_base *bw_loop_dns(struct bw_loop *loop);
 
 struct sock {
   struct event ev;

@@ -2,6 +2,7 @@
 import email
 import email.policy
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -10,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Faultd, free_port
+from harness import CLI, Faultd, free_port
 from test_daemon import DAEMON, Daemon, sql
 from test_mail import Smtpd
 from test_storage import Locker, metrics
@@ -38,6 +39,9 @@ class NightlyTest(unittest.TestCase):
 
     def test_kept_retried_and_sent_once(self):
         smtpd = None
+        # A run from before the daemon: the report has a target to chart.
+        subprocess.run([CLI, "run", "-n", "2", "--store", "--db", self.db, "--name", "home",
+                        self.faultd.base + "/delay?ms=1"], check=True, capture_output=True)
         d = Daemon(self.config)
         try:
             # The mail server is down: the report is kept and a retry is planned.
@@ -55,6 +59,18 @@ class NightlyTest(unittest.TestCase):
             msg = email.message_from_bytes(raw, policy=email.policy.default)
             self.assertEqual(msg["Subject"], rows[0][0])
             self.assertIn("all normal", msg.get_body(("plain",)).get_content().lower())
+            # The daemon's mail has the charts too: the HTML with its pictures, each one that
+            # the HTML shows attached, and nothing else.
+            html = msg.get_body(("html",))
+            related = next(p for p in msg.iter_parts()
+                           if p.get_content_type() == "multipart/related")
+            pictures = {str(p["Content-ID"])[1:-1]: p for p in related.iter_parts()
+                        if p.get_content_type() == "image/png"}
+            self.assertGreaterEqual(len(pictures), 1)
+            self.assertEqual(sorted(re.findall(r'src="cid:([^"]+)"', html.get_content())),
+                             sorted(pictures))
+            for p in pictures.values():
+                self.assertEqual(p.get_content()[:8], b"\x89PNG\r\n\x1a\n")
             self.assertEqual(d.stop(), 0)
             # A restart the same day sends nothing more: one report per calendar day.
             d = Daemon(self.config)

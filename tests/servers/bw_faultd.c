@@ -46,6 +46,7 @@
 
 #define MAX_BODY (UINT64_C(64) << 30)         /* larger sizes and rates are refused */
 #define MAX_WAIT_US (INT64_C(3600) * 1000000) /* longest delay or stall */
+#define MAX_CHUNKED (UINT64_C(16) << 20) /* a chunked body is queued whole */
 #define DEFAULT_SIZE 128                      /* body bytes when a query has no size */
 #define LINE_MAX_BYTES 8192                   /* request line or one header line */
 #define HEADERS_MAX 100
@@ -103,6 +104,9 @@ struct plan {
   enum body_end end;
   bool hang;
   bool mute; /* the status line and headers, then silence until the peer leaves */
+  uint64_t chunk; /* > 0: Transfer-Encoding: chunked, in chunks of this many bytes */
+  bool close;     /* Connection: close and a FIN after the response, whatever the request said */
+  uint64_t header_pad; /* > 0: an X-Pad header of this many bytes (an oversized head) */
   const char *location;
   char msg[256]; /* a text body (error responses) in place of filler; empty when unused */
 };
@@ -273,6 +277,7 @@ enum param {
   P_CLAIM,
   P_SEND,
   P_CODE,
+  P_CHUNK,
   P_COUNT
 };
 
@@ -297,6 +302,7 @@ static const struct param_def {
     [P_CLAIM] = {"claim", K_INT, 0, MAX_BODY},
     [P_SEND] = {"send", K_INT, 0, MAX_BODY},
     [P_CODE] = {"code", K_INT, 200, 599},
+    [P_CHUNK] = {"chunk", K_INT, 1, MAX_CHUNKED},
 };
 
 #define BIT(p) (1u << (p))
@@ -495,6 +501,29 @@ static int build_headers(const struct args *a, struct plan *p) {
   return 0;
 }
 
+static int build_chunked(const struct args *a, struct plan *p) {
+  if (a->v[P_SIZE] > MAX_CHUNKED) {
+    plan_error(p, 400, "size (%" PRIu64 ") is larger than %" PRIu64 " for a chunked body",
+               a->v[P_SIZE], MAX_CHUNKED);
+    return -1;
+  }
+  plan_body(p, a->v[P_SIZE]);
+  p->chunk = (a->present & BIT(P_CHUNK)) ? a->v[P_CHUNK] : 1000;
+  return 0;
+}
+
+static int build_close(const struct args *a, struct plan *p) {
+  plan_body(p, a->v[P_SIZE]);
+  p->close = true;
+  return 0;
+}
+
+static int build_bighead(const struct args *a, struct plan *p) {
+  plan_body(p, 0);
+  p->header_pad = a->v[P_SIZE];
+  return 0;
+}
+
 static const struct endpoint {
   const char *path;
   unsigned takes; /* parameters the query may carry */
@@ -514,6 +543,9 @@ static const struct endpoint {
     {"/redirect-loop", 0, 0, build_redirect_loop},
     {"/hang", 0, 0, build_hang},
     {"/headers", BIT(P_SIZE), 0, build_headers},
+    {"/chunked", BIT(P_SIZE) | BIT(P_CHUNK), 0, build_chunked},
+    {"/close", BIT(P_SIZE), 0, build_close},
+    {"/bighead", BIT(P_SIZE), BIT(P_SIZE), build_bighead},
 };
 
 /* Checks the query against the endpoint's parameters and builds the plan (a 400 on any error). */
@@ -735,13 +767,26 @@ static void begin_body(struct conn *c) {
   struct evbuffer *out = bufferevent_get_output(c->bev);
   struct plan *p = &c->plan;
   bool bodiless = p->status == 204 || p->status == 304;
+  if (p->close)
+    c->keep_alive = false;
   (void)evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: bw_faultd\r\n", p->status,
                             reason(p->status));
-  if (!bodiless)
+  if (p->chunk)
+    (void)evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+  else if (!bodiless)
     (void)evbuffer_add_printf(out, "Content-Length: %" PRIu64 "\r\nContent-Type: %s\r\n", p->length,
                               p->msg[0] ? "text/plain; charset=utf-8" : "application/octet-stream");
   if (p->location)
     (void)evbuffer_add_printf(out, "Location: %s\r\n", p->location);
+  if (p->header_pad) {
+    static const char pad[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    (void)evbuffer_add_printf(out, "X-Pad: ");
+    for (uint64_t k = 0; k < p->header_pad; k += sizeof(pad) - 1)
+      (void)evbuffer_add(out, pad,
+                         p->header_pad - k < sizeof(pad) - 1 ? (size_t)(p->header_pad - k)
+                                                            : sizeof(pad) - 1);
+    (void)evbuffer_add(out, "\r\n", 2);
+  }
   if (!c->keep_alive)
     (void)evbuffer_add_printf(out, "Connection: close\r\n");
   else if (c->http10)
@@ -759,6 +804,21 @@ static void begin_body(struct conn *c) {
     return;
   } else if (p->msg[0]) {
     (void)evbuffer_add(out, p->msg, strlen(p->msg));
+    c->queued = p->send;
+  } else if (p->chunk) {
+    /* The whole chunked body at once (it is at most MAX_CHUNKED): filler in p->chunk pieces. */
+    for (uint64_t k = 0; k < p->send; k += p->chunk) {
+      uint64_t n = p->send - k < p->chunk ? p->send - k : p->chunk;
+      (void)evbuffer_add_printf(out, "%" PRIx64 "\r\n", n);
+      for (uint64_t i = 0; i < n;) {
+        size_t off = (size_t)((k + i) % FILLER_BYTES);
+        size_t m = FILLER_BYTES - off < n - i ? FILLER_BYTES - off : (size_t)(n - i);
+        (void)evbuffer_add(out, filler + off, m);
+        i += m;
+      }
+      (void)evbuffer_add(out, "\r\n", 2);
+    }
+    (void)evbuffer_add(out, "0\r\n\r\n", 5);
     c->queued = p->send;
   }
   pump(c);
@@ -1235,7 +1295,9 @@ static void usage(FILE *f) {
       "/stall?after&seconds[&every]&size\n"
       "  /collapse?fast&rate&size /reset?after&size /lie?claim&send "
       "/status?code&size\n"
-      "  /redirect-loop /hang /headers?size (size defaults to %d bytes)\n",
+      "  /redirect-loop /hang /headers?size /chunked?size&chunk /close?size\n"
+      "  /bighead?size (an X-Pad header of size bytes)\n"
+      "  (size defaults to %d bytes)\n",
       DEFAULT_SIZE);
 }
 

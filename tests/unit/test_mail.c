@@ -1,4 +1,5 @@
-/* Mail composition: the message parsed back, line limits, quoted-printable round trips, refusals. */
+/* Mail composition: the message parsed back, line limits, quoted-printable round trips, refusals.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -38,8 +39,15 @@ static const char html_body[] =
     "11 40,10 50,8\"/></svg></body></html>\n";
 
 static char *compose(const char *subject, struct bw_errs *errs) {
-  struct bw_mail_message m = {"benchwatch@monitor.example.org", two_to, 2, subject, text_body,
-                              html_body, "monitor.example.org"};
+  struct bw_mail_message m = {"benchwatch@monitor.example.org",
+                              two_to,
+                              2,
+                              subject,
+                              text_body,
+                              html_body,
+                              "monitor.example.org",
+                              NULL,
+                              0};
   return bw_mail_compose(&m, NOW_US, errs);
 }
 
@@ -216,7 +224,8 @@ static char *b64_words_decode(const char *v) {
 static void subject_encoded_words(void **state) {
   struct bw_errs errs = {0};
   (void)state;
-  const char *subject = "benchwatch: 2 R\xc3\xbc" "ckschritte \xe2\x80\x94 portal-home langsamer, "
+  const char *subject = "benchwatch: 2 R\xc3\xbc"
+                        "ckschritte \xe2\x80\x94 portal-home langsamer, "
                         "big-tarball \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e, und eine lange Zeile";
   char *msg = compose(subject, &errs);
   assert_non_null(msg);
@@ -254,12 +263,13 @@ static void many_recipients_fold(void **state) {
     (void)snprintf(names[i], sizeof(names[i]), "operations-team-%02d@example.org", i);
     to[i] = names[i];
   }
-  struct bw_mail_message m = {"a@b", to, 12, "s", "t", NULL, "h"};
+  struct bw_mail_message m = {"a@b", to, 12, "s", "t", NULL, "h", NULL, 0};
   char *msg = bw_mail_compose(&m, NOW_US, &errs);
   assert_non_null(msg);
   assert_lines_ok(msg);
   char *h = headers_of(msg);
-  assert_non_null(strstr(h, "\nTo: operations-team-00@example.org, operations-team-01@example.org, "));
+  assert_non_null(
+      strstr(h, "\nTo: operations-team-00@example.org, operations-team-01@example.org, "));
   assert_non_null(strstr(h, "operations-team-10@example.org, operations-team-11@example.org\n"));
   /* Without HTML: a single text/plain body. */
   assert_non_null(strstr(h, "\nContent-Type: text/plain; charset=UTF-8\n"));
@@ -272,7 +282,7 @@ static void header_injection_refused(void **state) {
   struct bw_errs errs = {0};
   const char *bad_to[] = {"ops@example.org\r\nBcc: victim@example.org"};
   (void)state;
-  struct bw_mail_message m = {"a@b", two_to, 2, "report\r\nBcc: x@y", "t", "h", "host"};
+  struct bw_mail_message m = {"a@b", two_to, 2, "report\r\nBcc: x@y", "t", "h", "host", NULL, 0};
   assert_null(bw_mail_compose(&m, NOW_US, &errs));
   assert_int_equal(errs.n, 1);
   assert_non_null(strstr(errs.msg[0], "subject contains a line break"));
@@ -306,6 +316,85 @@ static void header_injection_refused(void **state) {
 }
 
 /* Lines of every length around the limit, with an escape at each position. */
+static int b64_value(char c) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const char *p = strchr(tab, c);
+  return c && p ? (int)(p - tab) : -1;
+}
+
+/* Base64 lines up to the next boundary line, decoded; every line at most 76 characters. */
+static size_t b64_decode(const char *s, const char *end, unsigned char *out) {
+  size_t n = 0, bits = 0;
+  uint32_t acc = 0;
+  for (; s < end; s++) {
+    if (*s == '\r' || *s == '\n' || *s == '=')
+      continue;
+    int v = b64_value(*s);
+    assert_true(v >= 0);
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[n++] = (unsigned char)(acc >> bits);
+    }
+  }
+  return n;
+}
+
+/* The HTML with its pictures: multipart/related inside the alternative, each picture base64
+ * with its Content-ID, and the bytes come back exactly. */
+static void inline_pictures(void **state) {
+  struct bw_errs errs = {0};
+  unsigned char a[1000], b[3];
+  (void)state;
+  for (size_t i = 0; i < sizeof(a); i++)
+    a[i] = (unsigned char)(i * 7);
+  memcpy(b, "\x89PN", 3);
+  struct bw_mail_inline pics[] = {{"chart1.x@benchwatch", "image/png", "chart1.png", a, sizeof(a)},
+                                  {"chart2.x@benchwatch", "image/png", "chart2.png", b, 3}};
+  struct bw_mail_message m = {
+      "a@b", two_to, 2, "s", "text", "<img src=\"cid:chart1.x@benchwatch\">", "host", pics, 2};
+  char *msg = bw_mail_compose(&m, NOW_US, &errs);
+  assert_non_null(msg);
+  assert_lines_ok(msg);
+  char *h = headers_of(msg);
+  assert_non_null(strstr(h, "\nContent-Type: multipart/alternative; boundary=\"=_bw_"));
+  free(h);
+  const char *rel = strstr(msg, "\r\nContent-Type: multipart/related; type=\"text/html\";\r\n"
+                                " boundary=\"=_bwr_");
+  assert_non_null(rel);
+  /* The text part comes before the related part; the HTML opens the related part. */
+  assert_true(strstr(msg, "Content-Type: text/plain") < rel);
+  assert_true(strstr(msg, "Content-Type: text/html") > rel);
+  for (size_t i = 0; i < 2; i++) {
+    char want[256];
+    (void)snprintf(want, sizeof(want),
+                   "Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+                   "Content-ID: <%s>\r\nContent-Disposition: inline;\r\n filename=\"%s\"\r\n\r\n",
+                   pics[i].cid, pics[i].filename);
+    const char *body = strstr(msg, want);
+    assert_non_null(body);
+    body += strlen(want);
+    const char *end = strstr(body, "\r\n--");
+    assert_non_null(end);
+    unsigned char got[1100];
+    assert_int_equal(b64_decode(body, end, got), pics[i].len);
+    assert_memory_equal(got, pics[i].data, pics[i].len);
+  }
+  assert_non_null(strstr(msg, "--\r\n--=_bw_")); /* the related part closes, then the outer */
+  free(msg);
+  /* A Content-ID that would break its header, and pictures without HTML: refused. */
+  pics[1].cid = "a>b@x";
+  assert_null(bw_mail_compose(&m, NOW_US, &errs));
+  assert_non_null(strstr(errs.msg[0], "picture 2"));
+  bw_errs_clear(&errs);
+  pics[1].cid = "ok@x";
+  m.html = NULL;
+  assert_null(bw_mail_compose(&m, NOW_US, &errs));
+  assert_non_null(strstr(errs.msg[0], "pictures without an HTML part"));
+  bw_errs_clear(&errs);
+}
+
 static void qp_limits(void **state) {
   (void)state;
   for (size_t len = 60; len < 170; len++) {
@@ -334,8 +423,9 @@ static void qp_limits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(structure_and_round_trip), cmocka_unit_test(message_ids_differ),
-      cmocka_unit_test(subject_encoded_words),   cmocka_unit_test(many_recipients_fold),
+      cmocka_unit_test(subject_encoded_words),    cmocka_unit_test(many_recipients_fold),
       cmocka_unit_test(header_injection_refused), cmocka_unit_test(qp_limits),
+      cmocka_unit_test(inline_pictures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -907,6 +907,8 @@ static void assert_counts(struct fixture *fx, int targets, int runs, int samples
   assert_int_equal(raw_int(db, "SELECT count(*) FROM target"), targets);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM run"), runs);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM sample"), samples);
+  /* run_day is written in the run's transaction: it counts exactly the runs that stayed. */
+  assert_int_equal(raw_int(db, "SELECT coalesce(sum(runs), 0) FROM run_day"), runs);
   (void)sqlite3_close(db);
 }
 
@@ -1180,6 +1182,388 @@ static void test_queries(void **state) {
   free(queries);
 }
 
+/* Every row of a query, its columns joined by '|' (NULL as nothing), one line each. */
+static char *raw_rows(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  struct bw_buf b = {0};
+  int rc;
+
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (int i = 0; i < sqlite3_column_count(st); i++) {
+      const unsigned char *t = sqlite3_column_text(st, i);
+      bw_buf_printf(&b, "%s%s", i ? "|" : "", t ? (const char *)t : "");
+    }
+    bw_buf_add(&b, "\n", 1);
+  }
+  if (rc != SQLITE_DONE)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  (void)sqlite3_finalize(st);
+  return bw_buf_take(&b);
+}
+
+/* --- the documented queries' plans --- */
+
+/* The statements of README's "Querying history with sqlite3" (its ```sql blocks) and of
+ * sql/queries.sql, each as its own string, NULL-terminated. */
+static char **documented_queries(sqlite3 *db, size_t *ret_n) {
+  char *readme = source_file("BW_SOURCE_DIR", "README.md");
+  char *file = source_file("BW_SOURCE_DIR", "sql/queries.sql");
+  char **out = bw_xcalloc(2 * MAX_QUERIES + 1, sizeof(*out));
+  size_t n = 0;
+  const char *p = strstr(readme, "## Querying history with sqlite3");
+  assert_non_null(p);
+  const char *end = strstr(p + 1, "\n## ");
+  assert_non_null(end);
+  while ((p = strstr(p, "```sql\n")) && p < end) {
+    p += strlen("```sql\n");
+    const char *q = strstr(p, "```");
+    assert_non_null(q);
+    assert_true(n < MAX_QUERIES);
+    out[n++] = bw_xstrndup(p, (size_t)(q - p));
+    p = q + 3;
+  }
+  assert_true(n >= 5);
+  /* queries.sql, split as sqlite3 splits it. */
+  for (const char *q = file, *tail = NULL; *q; q = tail) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, q, -1, &st, &tail) != SQLITE_OK)
+      fail_msg("queries.sql: %s", sqlite3_errmsg(db));
+    if (!st)
+      continue; /* only comments and space were left */
+    assert_true(n < 2 * MAX_QUERIES);
+    out[n++] = bw_xstrdup(sqlite3_sql(st));
+    (void)sqlite3_finalize(st);
+  }
+  free(readme);
+  free(file);
+  *ret_n = n;
+  return out;
+}
+
+/* Whether a line of a plan reads the run table: a scan of it, or one of its indexes. */
+static bool reads_run(const char *d) {
+  return strncmp(d, "SCAN r ", 7) == 0 || strcmp(d, "SCAN r") == 0 ||
+         strncmp(d, "SCAN run ", 9) == 0 || strcmp(d, "SCAN run") == 0 ||
+         strstr(d, "INDEX run_target_started") || strstr(d, "INDEX run_started") ||
+         strstr(d, "INDEX run_failed") || strstr(d, "INDEX run_target_failed");
+}
+
+/* Whether a line reads run_day (the daily view's d). */
+static bool reads_days(const char *d) {
+  return strncmp(d, "SCAN d", 6) == 0 || strncmp(d, "SEARCH d ", 9) == 0 || strstr(d, "run_day");
+}
+
+/*
+ * The query's plan, one detail line each, after checking that it never reads all of run or of
+ * run_day: every step on run is bounded by started_us or is a rowid lookup, every step on run_day
+ * by day. The one exception is the newest rows: a scan of run_started in its own order, stopped
+ * by a LIMIT, with nothing sorted afterwards.
+ */
+static char *checked_plan(sqlite3 *db, const char *sql) {
+  char *eqp = bw_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+  struct bw_buf b = {0};
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, eqp, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  while (sqlite3_step(st) == SQLITE_ROW)
+    bw_buf_printf(&b, "%s\n", (const char *)sqlite3_column_text(st, 3));
+  (void)sqlite3_finalize(st);
+  free(eqp);
+  char *plan = bw_buf_take(&b);
+  bool limited = strstr(sql, "LIMIT") && !strstr(plan, "TEMP B-TREE FOR ORDER BY");
+  for (char *line = plan, *nl; *line; line = nl + 1) {
+    nl = strchr(line, '\n');
+    char *d = bw_xstrndup(line, (size_t)(nl - line));
+    if (reads_run(d) && !strstr(d, "started_us") && !strstr(d, "rowid=?") &&
+        !(limited && strcmp(d, "SCAN r USING INDEX run_started") == 0))
+      fail_msg("reads every run (%s):\n%s\nplan:\n%s", d, sql, plan);
+    if (reads_days(d) && !strstr(d, "day>") && !strstr(d, "day=") && !strstr(d, "day<"))
+      fail_msg("reads every day (%s):\n%s\nplan:\n%s", d, sql, plan);
+    free(d);
+  }
+  return plan;
+}
+
+/* The query run to its end: how many virtual machine steps it took. */
+static int vm_steps(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    ;
+  if (rc != SQLITE_DONE)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  int steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
+  (void)sqlite3_finalize(st);
+  return steps;
+}
+
+/*
+ * Every query README and sql/queries.sql hand to people is answered through an index: its plan
+ * never reads all of run (or all of run_day), and it does the same work (give or take a seek)
+ * after a year of older history is added below the same targets.
+ */
+static void test_query_plans(void **state) {
+  struct fixture *fx = *state;
+  int64_t now = now_us() / HOUR_US * HOUR_US - HOUR_US / 2;
+  size_t n = 0;
+  char **queries = NULL;
+  struct bw_run r;
+  int steps[2 * MAX_QUERIES];
+
+  open_store(fx);
+  for (int i = 0; i < 72; i++) {
+    base_run(&r, "portal-home", NULL, BW_KIND_PAGE, now - i * HOUR_US);
+    r.p50_us = 100000 + i;
+    r.p90_us = 200000;
+    if (i % 10 == 3) {
+      r.outcome = BW_OUTCOME_FAILED;
+      r.error_class = bw_xstrdup("connect");
+      r.p50_us = BW_NONE;
+    }
+    (void)put(fx, &r);
+    bw_run_reset(&r);
+    download_run(&r);
+    r.started_us = now - i * HOUR_US + 60000000;
+    (void)put(fx, &r);
+    bw_run_reset(&r);
+  }
+  close_store(fx);
+  sqlite3 *db = raw_open(fx->db);
+  raw_exec(db, "INSERT INTO regression (target_id, metric, opened_us, open_run_id, baseline,"
+               " observed, ratio) SELECT target_id, 'p50_us', started_us, id, 100000, 200000, 2"
+               " FROM run WHERE p50_us = 100010");
+  queries = documented_queries(db, &n);
+  assert_true(n >= 12);
+  for (size_t i = 0; i < n; i++) {
+    char *plan = checked_plan(db, queries[i]);
+    free(plan);
+    steps[i] = vm_steps(db, queries[i]);
+  }
+  /* A year of hourly runs for both targets, ending 6 weeks before these. */
+  raw_exec(db, "WITH RECURSIVE h(k) AS (SELECT 1000 UNION ALL SELECT k + 1 FROM h WHERE k < 9760)"
+               " INSERT INTO run (target_id, started_us, outcome, p50_us, rate_bps, stall_us)"
+               " SELECT t.id, (SELECT min(started_us) FROM run) - k * 3600000000, 'ok',"
+               " CASE t.kind WHEN 'page' THEN 100000 + k END,"
+               " CASE t.kind WHEN 'download' THEN 1000000 + k END,"
+               " CASE t.kind WHEN 'download' THEN 0 END"
+               " FROM h, target t");
+  assert_true(raw_int(db, "SELECT count(*) FROM run") > 17000);
+  for (size_t i = 0; i < n; i++) {
+    int after = vm_steps(db, queries[i]);
+    /* A seek may land a step apart; reading the year would take thousands. */
+    if (after > steps[i] + 16)
+      fail_msg("%d steps before a year of older runs, %d after:\n%s", steps[i], after, queries[i]);
+    free(queries[i]);
+  }
+  (void)sqlite3_close(db);
+  free(queries);
+}
+
+/* --- run_day: the per-target, per-day rollup --- */
+
+/*
+ * run_day as it would be summed from scratch from run, one line per row, for comparing with what
+ * the triggers (or migration 0007) kept. The medians are computed here with a window of their
+ * own, not with the schema's statement.
+ */
+static char *rollup_from_runs(sqlite3 *db) {
+  return raw_rows(
+      db,
+      "WITH d AS (SELECT target_id, date(started_us / 1000000, 'unixepoch') AS day, * FROM run),"
+      " p AS (SELECT target_id, day, p50_us AS v, row_number() OVER (PARTITION BY target_id,"
+      " day ORDER BY p50_us) AS i, count(*) OVER (PARTITION BY target_id, day) AS n FROM d"
+      " WHERE p50_us IS NOT NULL),"
+      " q AS (SELECT target_id, day, rate_bps AS v, row_number() OVER (PARTITION BY"
+      " target_id, day ORDER BY rate_bps) AS i, count(*) OVER (PARTITION BY target_id, day)"
+      " AS n FROM d WHERE rate_bps IS NOT NULL)"
+      " SELECT target_id, day, count(*), sum(outcome = 'failed'),"
+      " sum(outcome = 'partial'), min(started_us), max(started_us), count(p50_us),"
+      " sum(p50_us), min(p50_us), max(p50_us), max(p90_us), count(rate_bps), sum(rate_bps),"
+      " min(rate_bps), max(rate_bps), sum(stall_us),"
+      " (SELECT avg(v) FROM p WHERE p.target_id = d.target_id AND p.day = d.day"
+      "  AND i IN ((n + 1) / 2, (n + 2) / 2)),"
+      " (SELECT avg(v) FROM q WHERE q.target_id = d.target_id AND q.day = d.day"
+      "  AND i IN ((n + 1) / 2, (n + 2) / 2))"
+      " FROM d GROUP BY target_id, day ORDER BY target_id, day");
+}
+
+static char *rollup_kept(sqlite3 *db) {
+  return raw_rows(db, "SELECT target_id, day, runs, failed_runs, partial_runs,"
+                      " first_us, last_us, p50_runs, p50_sum_us, p50_min_us, p50_max_us,"
+                      " p90_max_us, rate_runs, rate_sum_bps, rate_min_bps, rate_max_bps, stall_us,"
+                      " p50_med_us, rate_med_bps FROM run_day ORDER BY target_id, day");
+}
+
+static void assert_rollup_true(sqlite3 *db) {
+  char *want = rollup_from_runs(db), *got = rollup_kept(db);
+  assert_string_equal(got, want);
+  free(want);
+  free(got);
+}
+
+/* Ten hourly page runs from 22:13 UTC: two on the first day, eight on the next, the sixth failed.
+ */
+static void put_page_days(struct fixture *fx) {
+  struct bw_run r;
+  for (int i = 0; i < 10; i++) {
+    base_run(&r, "portal-home", NULL, BW_KIND_PAGE, T0_US + i * HOUR_US);
+    if (i == 5) {
+      r.outcome = BW_OUTCOME_FAILED;
+      r.error_class = bw_xstrdup("connect");
+    } else {
+      r.p50_us = (i + 1) * 1000;
+      r.p90_us = (i + 1) * 3000;
+    }
+    (void)put(fx, &r);
+    bw_run_reset(&r);
+  }
+}
+
+/*
+ * Every way a run reaches the database keeps run_day equal to a summary from scratch: stored
+ * one by one (as the daemon and `run --store` do), imported in a batch, deleted or changed by
+ * hand, and a whole target deleted. The daily view reads it.
+ */
+static void test_rollups(void **state) {
+  struct fixture *fx = *state;
+  struct bw_run runs[3], r;
+  size_t added = 0;
+  char *text;
+
+  open_store(fx);
+  put_page_days(fx);
+  for (int i = 0; i < 3; i++) {
+    download_run(&runs[i]);
+    runs[i].started_us = T0_US + (i + 3) * HOUR_US;
+    runs[i].rate_bps = (i + 1) * INT64_C(1000000);
+    runs[i].stall_us = i * INT64_C(500000);
+  }
+  runs[1].outcome = BW_OUTCOME_OK;
+  assert_int_equal(bw_store_put_new_runs(fx->store, runs, 3, &added, &fx->errs), 0);
+  assert_int_equal(added, 3);
+  for (int i = 0; i < 3; i++)
+    bw_run_reset(&runs[i]);
+  close_store(fx);
+
+  sqlite3 *db = raw_open(fx->db);
+  raw_exec(db, "PRAGMA foreign_keys = ON");
+  assert_rollup_true(db);
+  /* The second day of portal-home by hand: 8 runs, 1 failed, p50 3..10 ms without the 6th. */
+  text = raw_rows(db, "SELECT runs, failed_runs, p50_runs, p50_sum_us, p50_min_us,"
+                      " p50_max_us, p50_med_us, p90_max_us FROM run_day d JOIN target t"
+                      " ON t.id = d.target_id WHERE t.name = 'portal-home' ORDER BY day");
+  assert_string_equal(text, "2|0|2|3000|1000|2000|1500.0|6000\n"
+                            "8|1|7|46000|3000|10000|7000.0|30000\n");
+  free(text);
+  text = raw_rows(db, "SELECT day_utc, runs, failed_runs, partial_runs,"
+                      " avg_median_ms, median_ms, worst_p90_ms, avg_mb_per_s, min_mb_per_s,"
+                      " median_mb_per_s, max_mb_per_s, stall_s FROM daily ORDER BY test, day_utc");
+  assert_string_equal(text, "2023-11-15|3|0|2||||2.0|1.0|2.0|3.0|1.5\n"
+                            "2023-11-14|2|0|0|1.5|1.5|6.0|||||\n"
+                            "2023-11-15|8|1|0|6.57|7.0|30.0|||||\n");
+  free(text);
+
+  /* By hand: the slowest run deleted, another moved to the first day, one's figure changed. */
+  raw_exec(db, "DELETE FROM run WHERE p50_us = 10000");
+  raw_exec(db, "UPDATE run SET started_us = started_us - 2 * 3600000000 WHERE p50_us = 3000");
+  raw_exec(db, "UPDATE run SET p50_us = 100 WHERE p50_us = 9000");
+  assert_rollup_true(db);
+  assert_int_equal(raw_int(db, "SELECT runs FROM run_day WHERE day = '2023-11-14' AND target_id ="
+                               " (SELECT id FROM target WHERE name = 'portal-home')"),
+                   3);
+  /* The last run of a day goes: so does the day. A target goes: so do its days. */
+  raw_exec(db, "DELETE FROM run WHERE target_id = (SELECT id FROM target WHERE kind = 'download')"
+               " AND rate_bps = 1000000");
+  assert_rollup_true(db);
+  raw_exec(db, "DELETE FROM target WHERE name = 'portal-home'");
+  assert_rollup_true(db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 1);
+  (void)sqlite3_close(db);
+
+  /* A run that is rolled back leaves no trace in run_day either. */
+  open_store(fx);
+  base_run(&r, "portal-home", NULL, BW_KIND_PAGE, T0_US);
+  r.p50_us = 1;
+  assert_int_equal(bw_store_begin(fx->store, &fx->errs), 0);
+  assert_int_equal(bw_store_put_run_in(fx->store, &r, NULL, NULL, &fx->errs), 0);
+  bw_store_rollback(fx->store);
+  bw_run_reset(&r);
+  close_store(fx);
+  db = raw_open(fx->db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 1);
+  assert_rollup_true(db);
+
+  /*
+   * A day of more than 32 runs has its median taken again at 64 and when the next day begins,
+   * not at every run: 40 rising p50s keep the median of the first 32 until the next day's run.
+   */
+  raw_exec(db,
+           "INSERT INTO target (id, name, kind, url, created_us) VALUES (9, 'm', 'page', 'u', 0)");
+  raw_exec(db, "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 39)"
+               " INSERT INTO run (target_id, started_us, outcome, p50_us)"
+               " SELECT 9, 1700006400000000 + i * 60000000, 'ok', 1000 + i FROM k");
+  assert_int_equal(raw_int(db, "SELECT p50_med_us * 2 FROM run_day WHERE target_id = 9"), 2031);
+  raw_exec(db, "INSERT INTO run (target_id, started_us, outcome, p50_us)"
+               " VALUES (9, 1700006400000000 + 86400000000, 'ok', 5)");
+  assert_int_equal(raw_int(db, "SELECT p50_med_us * 2 FROM run_day WHERE target_id = 9"
+                               " ORDER BY day LIMIT 1"),
+                   2039);
+  assert_rollup_true(db);
+  (void)sqlite3_close(db);
+}
+
+/*
+ * A database from before run_day (version 6, runs and all) is given one by migration 0007, filled
+ * from its runs, and ends with the schema a new database has.
+ */
+static void test_rollup_migration(void **state) {
+  struct fixture *fx = *state;
+  char *fresh = in_dir(fx, "fresh.db");
+  char *old_dump, *new_dump;
+  struct bw_run r;
+  sqlite3 *db;
+
+  open_store(fx);
+  put_page_days(fx);
+  download_run(&r);
+  (void)put(fx, &r);
+  bw_run_reset(&r);
+  close_store(fx);
+  db = raw_open(fx->db);
+  raw_exec(db, "DROP TRIGGER run_day_insert; DROP TRIGGER run_day_delete;"
+               " DROP TRIGGER run_day_update; DROP VIEW daily; DROP TABLE run_day;"
+               " DROP INDEX run_failed; DROP INDEX run_target_failed;"
+               " CREATE VIEW daily AS SELECT 1 AS day_utc;");
+  /* And what version 8 added (0008-streams.sql), so that it is added again. */
+  raw_exec(db, "ALTER TABLE run DROP COLUMN transfer_bps; ALTER TABLE run DROP COLUMN streams;"
+               " ALTER TABLE run DROP COLUMN stream_min_bps;"
+               " ALTER TABLE run DROP COLUMN stream_max_bps;"
+               " ALTER TABLE run DROP COLUMN stream_spread;"
+               " ALTER TABLE run DROP COLUMN stream_rates;");
+  set_version(db, 6);
+  (void)sqlite3_close(db);
+
+  open_store(fx);
+  assert_int_equal(bw_store_version(fx->store), 8);
+  close_store(fx);
+  db = raw_open(fx->db);
+  assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 3);
+  assert_rollup_true(db);
+  (void)sqlite3_close(db);
+  assert_int_equal(bw_store_open(fresh, &fx->store, &fx->errs), 0);
+  close_store(fx);
+  old_dump = schema_dump(fx->db);
+  new_dump = schema_dump(fresh);
+  assert_string_equal(old_dump, new_dump);
+  free(old_dump);
+  free(new_dump);
+  free(fresh);
+}
+
 /*
  * A run's environment is kept only when it changed: a settled host adds one row, a change (a
  * tcp_timestamps turned off) another, and the row in effect at any time is the one that began at
@@ -1243,6 +1627,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_atomicity, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_plans, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollups, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollup_migration, setup, teardown),
       cmocka_unit_test_setup_teardown(test_env_when_changed, setup, teardown),
   };
   int failed;
