@@ -511,31 +511,46 @@ static int cmd_run(int argc, char **argv) {
   char *const *targets = n_backends ? backends : test->backends;
   size_t n_targets = n_backends ? n_backends : test->n_backends;
   status = 0;
-  for (size_t i = 0; i < (n_targets ? n_targets : 1); i++) {
-    struct bw_run run;
-    bw_run_init(&run);
-    if (run_target(loop, test, n_targets ? targets[i] : NULL, show, &run) < 0) {
+  /* Every backend is measured first, one after the other; then each is shown and stored, its
+   * diagnosis read against the others' runs (a backend is judged against its fleet). */
+  size_t n_runs = n_targets ? n_targets : 1;
+  struct bw_run *runs = bw_xcalloc(n_runs, sizeof(*runs));
+  bool *measured = bw_xcalloc(n_runs, sizeof(*measured));
+  const struct bw_run **peers = bw_xcalloc(n_runs, sizeof(*peers));
+  for (size_t i = 0; i < n_runs; i++) {
+    bw_run_init(&runs[i]);
+    measured[i] = run_target(loop, test, n_targets ? targets[i] : NULL, show, &runs[i]) == 0;
+    if (!measured[i])
       status = 1;
+  }
+  for (size_t i = 0; i < n_runs; i++) {
+    struct bw_run *run = &runs[i];
+    if (!measured[i])
       continue;
-    }
-    char *text = json                       ? bw_render_json(&run)
-                 : run.kind == BW_KIND_PAGE ? bw_render_ab(&run, test->concurrency, test->keepalive)
-                                            : bw_render_download(&run);
+    size_t n_peers = 0;
+    for (size_t k = 0; k < n_runs; k++)
+      if (k != i && measured[k])
+        peers[n_peers++] = &runs[k];
+    char *text = json ? bw_render_json(run)
+                 : run->kind == BW_KIND_PAGE
+                     ? bw_render_ab(run, test->concurrency, test->keepalive)
+                     : bw_render_download_among(run, peers, n_peers);
     if (!json && n_targets > 1)
       (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
     (void)fputs(text, stdout);
     (void)fflush(stdout);
     free(text);
-    if (run.outcome == BW_OUTCOME_FAILED || run.outcome == BW_OUTCOME_ABORTED) {
-      (void)fprintf(stderr, "benchwatch: %s%s%s: %s: %s\n", run.url, run.backend[0] ? " via " : "",
-                    run.backend, run.error_class ? run.error_class : "failed",
-                    run.error_message ? run.error_message : "");
+    if (run->outcome == BW_OUTCOME_FAILED || run->outcome == BW_OUTCOME_ABORTED) {
+      (void)fprintf(stderr, "benchwatch: %s%s%s: %s: %s\n", run->url,
+                    run->backend[0] ? " via " : "", run->backend,
+                    run->error_class ? run->error_class : "failed",
+                    run->error_message ? run->error_message : "");
       status = 1;
     }
     if (store) {
       struct bw_judgement j;
       /* A stored run is judged too, as the daemon would, so backtests replay the same. */
-      if (bw_judge_record(store, &test->detect, test->every_us, &run, &j, &errs) < 0) {
+      if (bw_judge_record(store, &test->detect, test->every_us, run, &j, &errs) < 0) {
         print_errs(&errs);
         bw_errs_clear(&errs);
         status = 1;
@@ -546,8 +561,12 @@ static int cmd_run(int argc, char **argv) {
         free(verdict);
       }
     }
-    bw_run_reset(&run);
   }
+  for (size_t i = 0; i < n_runs; i++)
+    bw_run_reset(&runs[i]);
+  free(runs);
+  free(measured);
+  free(peers);
 
 out:
   bw_loop_free(loop);
@@ -576,6 +595,7 @@ static const struct command commands[] = {
     {"history", cmd_history, "a test's runs with baseline and verdict, and a chart"},
     {"backtest", cmd_backtest, "replay detection over stored history: what would have opened"},
     {"report", cmd_report, "the nightly report now, as text, HTML or JSON"},
+    {"prune", cmd_prune, "delete history older than the retention (dry run on a terminal)"},
     {NULL, NULL, NULL},
 };
 

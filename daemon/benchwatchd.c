@@ -25,6 +25,7 @@
 #include "bw_file.h"
 #include "bw_log.h"
 #include "bw_reporter.h"
+#include "bw_retention.h"
 #include "bw_render.h"
 #include "bw_runner.h"
 #include "bw_spool.h"
@@ -58,6 +59,8 @@ struct daemon {
   struct bw_runner *runner;
   struct bw_timer *status_timer;
   struct bw_timer *watchdog_timer;
+  struct bw_timer *prune_timer; /* looks hourly whether the daily pass of retention is due */
+  bool pruning;
   struct bw_http_server *metrics;
   struct bw_reporter *reporter;
   struct bw_worker *worker; /* reads and the report's writes, off the loop */
@@ -339,6 +342,55 @@ static void on_writer_event(void *arg, struct bw_writer_event *ev) {
   free(line);
   free(started);
   refresh_storage(d, NULL);
+}
+
+/* ---- retention: once a day, on the worker ---- */
+
+#define PRUNE_LOOK_US (3600 * INT64_C(1000000))
+
+struct prune_job {
+  struct daemon *d;
+  struct bw_prune_plan plan;
+  struct bw_prune_result res;
+  bool ran;
+  struct bw_errs errs;
+};
+
+static void prune_work(struct bw_store *store, void *arg) {
+  struct prune_job *j = arg;
+  if (!bw_retention_due(bw_store_last_prune(store), j->plan.now_us))
+    return;
+  j->ran = true;
+  (void)bw_store_prune(store, &j->plan, &j->res, &j->errs);
+}
+
+static void prune_done(void *arg, bool ran) {
+  struct prune_job *j = arg;
+  if (ran) {
+    j->d->pruning = false;
+    if (j->errs.n)
+      bw_log(BW_LOG_WARNING, "retention: %s; trying again in an hour", j->errs.msg[0]);
+    else if (j->ran)
+      bw_log(BW_LOG_INFO,
+             "retention: deleted %" PRId64 " samples and %" PRId64 " runs (%" PRId64
+             " older runs kept for regressions)%s",
+             j->res.samples, j->res.runs, j->res.runs_kept,
+             j->res.bytes_freed > 0 ? "; the file shrank" : "");
+    bw_timer_arm(j->d->prune_timer, PRUNE_LOOK_US);
+  }
+  bw_errs_clear(&j->errs);
+  free(j);
+}
+
+static void on_prune_timer(void *arg) {
+  struct daemon *d = arg;
+  if (d->pruning)
+    return; /* the pass in flight arms the timer when it ends */
+  struct prune_job *j = bw_xcalloc(1, sizeof(*j));
+  j->d = d;
+  bw_retention_plan(d->cfg, bw_wall_us(), BW_NONE, BW_NONE, &j->plan);
+  d->pruning = true;
+  bw_worker_call(d->worker, prune_work, prune_done, j);
 }
 
 static void on_status_timer(void *arg) {
@@ -663,6 +715,11 @@ int main(int argc, char **argv) {
   notify("READY=1");
   send_status(&d);
   bw_timer_arm(d.status_timer, STATUS_EVERY_US);
+  if (!once) {
+    d.prune_timer = bw_timer_new(d.loop, on_prune_timer, &d);
+    if (d.prune_timer)
+      bw_timer_arm(d.prune_timer, 0); /* the first look right away: due after a long stop */
+  }
 
   if (bw_loop_run(d.loop) < 0) {
     bw_log(BW_LOG_ERR, "the event loop failed");
@@ -686,6 +743,7 @@ out:
     bw_signal_free(sigs[i]);
   bw_timer_free(d.status_timer);
   bw_timer_free(d.watchdog_timer);
+  bw_timer_free(d.prune_timer);
   bw_loop_free(d.loop);
   bw_store_close(d.store);
   bw_store_close(writer_store);

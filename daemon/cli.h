@@ -65,5 +65,7 @@ int cmd_export(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_backtest(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+/* benchwatch prune: history older than the retention, deleted (a dry run on a terminal). */
+int cmd_prune(int argc, char **argv);
 
 #endif

@@ -188,10 +188,20 @@ static const struct opt metrics_opts[] = {
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
+#define RET(field) offsetof(struct bw_retention, field)
+static const struct opt retention_opts[] = {
+    {"samples", T_DURATION, RET(samples_us), 0, 100 * 366 * DAY, "90d", 0,
+     "the per-request latencies and timeline steps of older runs are deleted; 0 = keep them"},
+    {"runs", T_DURATION, RET(runs_us), 0, 100 * 366 * DAY, "0", 0,
+     "older runs are deleted (their days stay in run_day); at least every detect window; "
+     "0 = keep them"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
 #define N_TEST_OPTS (sizeof(test_opts) / sizeof(test_opts[0]) - 1)
 
 static const char *const top_keys[] = {"database", "max_parallel", "defaults", "tests", "detect",
-                                       "report", "metrics", NULL};
+                                       "report", "metrics", "retention", NULL};
 static const char default_database[] = "/var/lib/benchwatch/benchwatch.db";
 
 /* ---- parse context ---- */
@@ -1092,6 +1102,12 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
   if (n && parse_section(c, n, "metrics", metrics_opts, 0, &cfg->metrics, &set) < 0)
     r = -EINVAL;
 
+  const yaml_node_t *retention = find_key(c, root, "retention");
+  apply_builtin(retention_opts, &cfg->retention, c->errs);
+  if (retention &&
+      parse_section(c, retention, "retention", retention_opts, 0, &cfg->retention, &set) < 0)
+    r = -EINVAL;
+
   n = find_key(c, root, "tests");
   if (!n) {
     err_at(c, &root->start_mark, NULL, "missing required key \"tests\"");
@@ -1100,6 +1116,21 @@ static int parse_root(struct ctx *c, const yaml_node_t *root, struct bw_config *
     r = -EINVAL;
   }
   bw_test_clear(&defaults);
+  /* Runs the judge still reads must stay: no window may reach past the runs kept. */
+  if (r == 0 && cfg->retention.runs_us > 0) {
+    int64_t longest = cfg->detect.window_us;
+    for (size_t i = 0; i < cfg->n_tests; i++)
+      if (cfg->tests[i].detect.window_us > longest)
+        longest = cfg->tests[i].detect.window_us;
+    if (cfg->retention.runs_us < longest) {
+      char want[32];
+      (void)bw_format_duration(longest, want, sizeof(want));
+      err_at(c, retention ? &retention->start_mark : &root->start_mark, "retention.runs",
+             "must be 0 or at least the longest detect window (%s): the baseline reads that far "
+             "back", want);
+      r = -EINVAL;
+    }
+  }
   return r;
 }
 
@@ -1454,6 +1485,8 @@ char *bw_config_dump(const struct bw_config *cfg) {
     bw_buf_printf(&b, "metrics:\n");
     dump_opts(&b, metrics_opts, &cfg->metrics, "  ", 0);
   }
+  bw_buf_printf(&b, "retention:\n");
+  dump_opts(&b, retention_opts, &cfg->retention, "  ", 0);
   bw_buf_printf(&b, "tests:\n");
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *t = &cfg->tests[i];

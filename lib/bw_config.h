@@ -87,6 +87,12 @@ struct bw_metrics {
   int64_t timeout_us;      /* a connection's whole request and answer */
 };
 
+/* How long history is kept (benchwatch prune, and the daemon once a day). 0 keeps it. */
+struct bw_retention {
+  int64_t samples_us; /* the detail rows (per request, per timeline step) of older runs go */
+  int64_t runs_us;    /* older runs go, their days kept in run_day; at least every window */
+};
+
 struct bw_config {
   char *path;     /* as given to bw_config_parse() */
   char *database; /* a relative path is resolved against the config file's directory */
@@ -96,6 +102,7 @@ struct bw_config {
   struct bw_detect detect;
   struct bw_report report;
   struct bw_metrics metrics;
+  struct bw_retention retention;
   unsigned refs; /* holders besides the first (bw_config_ref()) */
 };
 

@@ -273,6 +273,11 @@ static void tcp_facts(struct bw_buf *b, const struct bw_run *run) {
 }
 
 char *bw_render_download(const struct bw_run *run) {
+  return bw_render_download_among(run, NULL, 0);
+}
+
+char *bw_render_download_among(const struct bw_run *run, const struct bw_run *const *peers,
+                               size_t n_peers) {
   struct bw_buf b = {0};
   char when[32] = "", size[32];
   time_t t = (time_t)(run->started_us / 1000000);
@@ -321,7 +326,7 @@ char *bw_render_download(const struct bw_run *run) {
   phases(&b, run);
   timeline_chart(&b, run);
   tcp_facts(&b, run);
-  char **why = bw_diagnose(run, NULL, 0);
+  char **why = bw_diagnose(run, peers, n_peers);
   for (size_t i = 0; why[i]; i++)
     bw_buf_printf(&b, "%s%s\n", i ? "           " : "\nDiagnosis: ", why[i]);
   bw_diagnose_free(why);

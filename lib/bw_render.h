@@ -17,6 +17,9 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
 /* A download run as wget summarises it, then its phases, the throughput timeline, the TCP facts
  * and the diagnosis (bw_diagnose(), without peers). */
 char *bw_render_download(const struct bw_run *run);
+/* The same, with the diagnosis read against peers, the test's runs on its other backends. */
+char *bw_render_download_among(const struct bw_run *run, const struct bw_run *const *peers,
+                               size_t n_peers);
 
 /* The whole run, samples included, as one JSON object. */
 char *bw_render_json(const struct bw_run *run);

@@ -514,6 +514,13 @@ int bw_store_open_with(const char *path, const char *schema, const struct bw_sql
   r = check_state(s, have, objects, version, errs);
   if (r < 0)
     goto fail;
+  /* A new file gives the pages retention frees back to the file system (only settable while
+   * the file has no tables). */
+  if (objects == 0) {
+    r = exec(s, "PRAGMA auto_vacuum = INCREMENTAL", "cannot set the vacuum mode", errs);
+    if (r < 0)
+      goto fail;
+  }
   r = use_wal(s, errs);
   if (r < 0)
     goto fail;
@@ -1651,6 +1658,244 @@ bool bw_store_report_exists(struct bw_store *store, int day) {
     found = sqlite3_step(st) == SQLITE_ROW;
   (void)sqlite3_finalize(st);
   return found;
+}
+
+/* ---- retention ---- */
+
+#define PRUNE_BATCH 500 /* runs per transaction; the walk's LIMIT says the same */
+
+/* The file's size in bytes: pages times page size. */
+static int64_t file_bytes(struct bw_store *s) {
+  int64_t v[2] = {0, 0};
+  if (query_ints(s, "SELECT page_count * page_size, 0 FROM pragma_page_count, pragma_page_size", v,
+                 1, "cannot read the file's size", NULL) < 0)
+    return 0;
+  return v[0];
+}
+
+/*
+ * The runs kept below the boundary: those a regression opens or closes, and the window before
+ * each open regression. Temporary tables on this connection only.
+ */
+static int prune_keep(struct bw_store *s, const struct bw_prune_plan *p, struct bw_errs *errs) {
+  int r = exec(s,
+               "CREATE TEMP TABLE IF NOT EXISTS prune_keep (id INTEGER PRIMARY KEY);"
+               "CREATE TEMP TABLE IF NOT EXISTS prune_floor (target_id INTEGER PRIMARY KEY,"
+               " from_us INTEGER NOT NULL);"
+               "DELETE FROM prune_keep; DELETE FROM prune_floor;"
+               "INSERT OR IGNORE INTO prune_keep SELECT open_run_id FROM regression"
+               " WHERE open_run_id IS NOT NULL;"
+               "INSERT OR IGNORE INTO prune_keep SELECT close_run_id FROM regression"
+               " WHERE close_run_id IS NOT NULL;",
+               "cannot list the runs regressions need", errs);
+  if (r < 0)
+    return r;
+  return run_stmt(s,
+                  "INSERT INTO prune_floor SELECT target_id, min(opened_us) - ? FROM regression"
+                  " WHERE closed_us IS NULL GROUP BY target_id",
+                  "cannot list the runs open regressions need", errs, "i",
+                  p->baseline_us > 0 ? p->baseline_us : 0);
+}
+
+#define RUN_KEPT                                                                                   \
+  "(id IN (SELECT id FROM temp.prune_keep) OR started_us >= coalesce((SELECT from_us FROM"        \
+  " temp.prune_floor f WHERE f.target_id = run.target_id), 9223372036854775807))"
+
+/* What a dry run reports: the rows a pass would delete now. */
+static int prune_count(struct bw_store *s, const struct bw_prune_plan *p, int64_t samples_from,
+                       struct bw_prune_result *ret, struct bw_errs *errs) {
+  sqlite3_stmt *st = NULL;
+  int r = 0, rc;
+  if (p->samples_before_us != BW_NONE) {
+    r = prepare_once(s,
+                     "SELECT count(*) FROM sample WHERE run_id IN (SELECT id FROM run"
+                     " WHERE started_us >= ? AND started_us < ?)",
+                     &st, "cannot count the old samples", errs);
+    if (r < 0)
+      return r;
+    rc = bind_int(st, 1, samples_from);
+    if (rc == SQLITE_OK)
+      rc = bind_int(st, 2, p->samples_before_us);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+      ret->samples = sqlite3_column_int64(st, 0);
+    else
+      r = fail_sql(s, rc, errs, "cannot count the old samples");
+    (void)sqlite3_finalize(st);
+    if (r < 0)
+      return r;
+  }
+  if (p->runs_before_us != BW_NONE) {
+    r = prepare_once(s,
+                     "SELECT count(*) - sum(" RUN_KEPT "), sum(" RUN_KEPT ") FROM run"
+                     " WHERE started_us < ?",
+                     &st, "cannot count the old runs", errs);
+    if (r < 0)
+      return r;
+    rc = bind_int(st, 1, p->runs_before_us);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+      ret->runs = sqlite3_column_int64(st, 0);
+      ret->runs_kept = sqlite3_column_int64(st, 1);
+    } else {
+      r = fail_sql(s, rc, errs, "cannot count the old runs");
+    }
+    (void)sqlite3_finalize(st);
+  }
+  return r;
+}
+
+/*
+ * Deletes, PRUNE_BATCH runs' worth per transaction, what del (bound to a run id, then the
+ * boundary) deletes for each run started in [from_us, before_us), walking the runs by start.
+ * *ret_rows gets the rows deleted (sqlite3_changes: cascades not counted).
+ */
+static int prune_walk(struct bw_store *s, const char *del, int64_t from_us, int64_t before_us,
+                      int64_t *ret_rows, int64_t *ret_kept, struct bw_errs *errs) {
+  sqlite3_stmt *sel = NULL, *dst = NULL;
+  int64_t last_s = from_us - 1, last_id = INT64_MAX, ids[PRUNE_BATCH];
+  int r = prepare_once(s,
+                       "SELECT id, started_us FROM run WHERE (started_us, id) > (?, ?)"
+                       " AND started_us < ? ORDER BY started_us, id LIMIT 500",
+                       &sel, "cannot walk the old runs", errs);
+  if (r < 0)
+    return r;
+  r = prepare_once(s, del, &dst, "cannot delete old history", errs);
+  if (r < 0)
+    goto out;
+  for (;;) {
+    size_t n = 0;
+    int rc = bind_int(sel, 1, last_s);
+    if (rc == SQLITE_OK)
+      rc = bind_int(sel, 2, last_id);
+    if (rc == SQLITE_OK)
+      rc = bind_int(sel, 3, before_us);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_step(sel);
+    for (; rc == SQLITE_ROW && n < PRUNE_BATCH; rc = sqlite3_step(sel)) {
+      ids[n++] = sqlite3_column_int64(sel, 0);
+      last_id = ids[n - 1];
+      last_s = sqlite3_column_int64(sel, 1);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+      r = fail_sql(s, rc, errs, "cannot walk the old runs");
+      goto out;
+    }
+    (void)sqlite3_reset(sel);
+    if (n == 0)
+      break;
+    r = exec(s, "BEGIN IMMEDIATE", "cannot lock the database to prune it", errs);
+    if (r < 0)
+      goto out;
+    for (size_t i = 0; i < n; i++) {
+      rc = bind_int(dst, 1, ids[i]);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step(dst);
+      if (rc != SQLITE_DONE) {
+        r = fail_sql(s, rc, errs, "cannot delete old history");
+        (void)sqlite3_reset(dst);
+        rollback(s);
+        goto out;
+      }
+      int64_t changed = sqlite3_changes(s->db);
+      *ret_rows += changed;
+      if (ret_kept && changed == 0)
+        (*ret_kept)++;
+      (void)sqlite3_reset(dst);
+    }
+    r = exec(s, "COMMIT", "cannot commit a pass of retention", errs);
+    if (r < 0) {
+      rollback(s);
+      goto out;
+    }
+  }
+out:
+  (void)sqlite3_finalize(sel);
+  (void)sqlite3_finalize(dst);
+  return r;
+}
+
+int bw_store_prune(struct bw_store *store, const struct bw_prune_plan *p,
+                   struct bw_prune_result *ret, struct bw_errs *errs) {
+  int64_t samples_from = INT64_MIN / 2, mode = 0, pass = 0, freelist = 0, before = 0;
+  int r;
+
+  memset(ret, 0, sizeof(*ret));
+  r = query_ints(store, "PRAGMA auto_vacuum", &mode, 1, "cannot read the vacuum mode", errs);
+  if (r < 0)
+    return r;
+  ret->shrinks = mode == 2;
+  /* The samples before the last complete pass's boundary are gone already. */
+  int64_t v = 0;
+  r = query_ints(store,
+                 "SELECT coalesce(max(samples_before_us), -4611686018427387904) FROM prune"
+                 " WHERE done_us IS NOT NULL",
+                 &v, 1, "cannot read the last pass of retention", errs);
+  if (r < 0)
+    return r;
+  samples_from = v;
+  if (p->samples_before_us == BW_NONE && p->runs_before_us == BW_NONE)
+    return 0;
+  r = prune_keep(store, p, errs);
+  if (r < 0)
+    return r;
+  if (p->dry_run)
+    return prune_count(store, p, samples_from, ret, errs);
+
+  /* The boundary is recorded first: from then on, deleting a run below it leaves its day be. */
+  r = run_stmt(store,
+               "INSERT INTO prune (at_us, samples_before_us, runs_before_us) VALUES (?, ?, ?)",
+               "cannot record a pass of retention", errs, "iii", p->now_us,
+               p->samples_before_us, p->runs_before_us);
+  if (r < 0)
+    return r;
+  pass = sqlite3_last_insert_rowid(store->db);
+  if (p->samples_before_us != BW_NONE && p->samples_before_us > samples_from) {
+    r = prune_walk(store, "DELETE FROM sample WHERE run_id = ?", samples_from,
+                   p->samples_before_us, &ret->samples, NULL, errs);
+    if (r < 0)
+      return r;
+  }
+  if (p->runs_before_us != BW_NONE) {
+    r = prune_walk(store, "DELETE FROM run WHERE id = ? AND NOT " RUN_KEPT, INT64_MIN / 2,
+                   p->runs_before_us, &ret->runs, &ret->runs_kept, errs);
+    if (r < 0)
+      return r;
+  }
+  r = run_stmt(store,
+               "UPDATE prune SET done_us = CAST((julianday('now') - 2440587.5) * 86400000000 AS"
+               " INTEGER), samples = ?, runs = ? WHERE id = ?",
+               "cannot record a pass of retention", errs, "iii", ret->samples, ret->runs, pass);
+  if (r < 0 || !ret->shrinks)
+    return r;
+  before = file_bytes(store);
+  (void)query_ints(store, "PRAGMA freelist_count", &freelist, 1, "", NULL);
+  if (freelist > 0) {
+    r = exec(store, "PRAGMA incremental_vacuum", "cannot give free pages back", errs);
+    if (r < 0)
+      return r;
+    (void)sqlite3_exec(store->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  }
+  ret->bytes_freed = before - file_bytes(store);
+  return 0;
+}
+
+int64_t bw_store_last_prune(struct bw_store *store) {
+  int64_t v[2] = {0, 0};
+  if (query_ints(store, "SELECT count(*), max(at_us) FROM prune WHERE done_us IS NOT NULL", v, 2,
+                 "", NULL) < 0 ||
+      v[0] == 0)
+    return BW_NONE;
+  return v[1];
+}
+
+int bw_store_vacuum(struct bw_store *store, int64_t *ret_bytes_freed, struct bw_errs *errs) {
+  int64_t before = file_bytes(store);
+  int r = exec(store, "PRAGMA auto_vacuum = INCREMENTAL", "cannot set the vacuum mode", errs);
+  if (r == 0)
+    r = exec(store, "VACUUM", "cannot vacuum the database", errs);
+  if (r == 0)
+    (void)sqlite3_exec(store->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  *ret_bytes_freed = r == 0 ? before - file_bytes(store) : 0;
+  return r;
 }
 
 /* ---- the judge's memory ---- */

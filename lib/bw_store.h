@@ -257,6 +257,44 @@ int bw_store_report_add(struct bw_store *store, int day, int64_t now_us, const c
                         const char *message, bool *ret_created, struct bw_errs *errs);
 /* Whether the report of a day was composed (delivered or not). */
 bool bw_store_report_exists(struct bw_store *store, int day);
+
+/* ---- retention ---- */
+
+/* What a pass of retention deletes. A boundary of BW_NONE keeps that kind of row. */
+struct bw_prune_plan {
+  int64_t now_us;
+  int64_t samples_before_us; /* samples of runs started before this go */
+  int64_t runs_before_us;    /* runs started before this go, except: */
+  int64_t baseline_us;       /* the runs of a target with an open regression from this long before
+                                it opened (its baseline's window) stay, as do the runs that open
+                                or close any regression */
+  bool dry_run;              /* count only */
+};
+
+struct bw_prune_result {
+  int64_t samples;     /* deleted, or to delete (dry run) */
+  int64_t runs;
+  int64_t runs_kept;   /* older than the boundary, kept for a regression */
+  int64_t bytes_freed; /* returned to the file system by the incremental vacuum */
+  bool shrinks;        /* the file gives freed pages back (auto_vacuum incremental) */
+};
+
+/*
+ * Deletes old history in short transactions (a few hundred rows each), so that the writer is
+ * never kept waiting long; days stay in run_day (their runs below the boundary no longer sum
+ * them again). Records the pass in the prune table; then, when the file gives pages back,
+ * returns the free ones. A pass cut short (an error, a crash) leaves a consistent database and
+ * the next pass goes on from where it was.
+ */
+int bw_store_prune(struct bw_store *store, const struct bw_prune_plan *plan,
+                   struct bw_prune_result *ret, struct bw_errs *errs);
+/* When the last complete pass began; BW_NONE when none did (or on error). */
+int64_t bw_store_last_prune(struct bw_store *store);
+/*
+ * Rewrites the file compactly (VACUUM) and makes it give pages back from now on (auto_vacuum
+ * incremental), for a database made before that was the default. Needs room for a copy.
+ */
+int bw_store_vacuum(struct bw_store *store, int64_t *ret_bytes_freed, struct bw_errs *errs);
 /* The reports not yet delivered, oldest day first. */
 int bw_store_reports_unsent(struct bw_store *store, struct bw_report_row **ret, size_t *ret_n,
                             struct bw_errs *errs);

@@ -89,7 +89,7 @@ CREATE TABLE run (
   tcp_rcvq_max       INTEGER,
   tcp_samples        INTEGER,
   transfer_bps   INTEGER,
-  -- from version 8 (migrations/0008-streams.sql), transfer_bps above included: a page test's
+  -- from version 9 (migrations/0009-streams.sql), transfer_bps above included: a page test's
   -- bytes over its wall time (ab's "Transfer rate"); a download with streams: how many ran at
   -- once (rate_bps is then their aggregate), the slowest and fastest stream's rate, the sd of the
   -- streams' rates over their mean, and each stream's rate in bytes/s, blank-separated in order
@@ -194,10 +194,26 @@ BEGIN
                      AND day = date(NEW.started_us / 1000000, 'unixepoch')) = 1 END;
 END;
 
+-- Retention (benchwatch prune, and the daemon once a day): each pass that deleted history. Runs
+-- started before runs_before_us are gone, except those a regression names or an open one's
+-- baseline needs; their days stay in run_day as they were (deleting them sums nothing again).
+-- Samples of runs started before samples_before_us are gone.
+CREATE TABLE prune (
+  id                INTEGER PRIMARY KEY,
+  at_us             INTEGER NOT NULL,  -- when the pass began
+  done_us           INTEGER,           -- when it ended; NULL: it was cut short
+  samples_before_us INTEGER,           -- NULL: samples were not pruned
+  runs_before_us    INTEGER,           -- NULL: runs were not pruned
+  samples           INTEGER NOT NULL DEFAULT 0,  -- rows deleted
+  runs              INTEGER NOT NULL DEFAULT 0
+);
+
 -- A run deleted or changed by hand: its day (both days, if it moved) is summed again from the
 -- runs left, through run_target_started. A minimum cannot be taken back, hence not a subtraction.
--- When the target itself goes, run_day's rows go with it and nothing is summed again.
+-- When the target itself goes, run_day's rows go with it and nothing is summed again. A run older
+-- than a retention boundary (table prune) leaves its day as it was: the day outlives its runs.
 CREATE TRIGGER run_day_delete AFTER DELETE ON run
+WHEN NOT EXISTS (SELECT 1 FROM prune WHERE OLD.started_us < prune.runs_before_us)
 BEGIN
   DELETE FROM run_day WHERE target_id = OLD.target_id
                         AND day = date(OLD.started_us / 1000000, 'unixepoch');

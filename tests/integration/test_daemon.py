@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import Faultd, Nginx
+from harness import CLI, Faultd, Nginx
 
 DAEMON = os.environ.get("BW_DAEMON", "")
 
@@ -102,6 +102,22 @@ class DaemonTest(unittest.TestCase):
                                   r"stalled")
         fast = [l for l in d.log().splitlines() if "big [127.0.0.1:%d]" % self.nginx.port in l]
         self.assertNotIn("shaped", fast[0])
+
+    def test_run_reads_a_backend_against_the_others(self):
+        # benchwatch run with two backends measures both, then diagnoses each against the other.
+        shaped = Nginx(big="1M", limit_rate="200k")
+        try:
+            p = subprocess.run([CLI, "run", "--download", "--backend", "127.0.0.1:%d" % shaped.port,
+                                "--backend", "127.0.0.1:%d" % self.nginx.port,
+                                self.nginx.base + "/big.bin"],
+                               capture_output=True, text=True, timeout=120)
+        finally:
+            shaped.stop()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first, second = p.stdout.split("== backend 127.0.0.1:%d" % self.nginx.port)
+        self.assertRegex(first, r"Diagnosis: [0-9]+ KB/s for the whole transfer, steady \(the "
+                                r"other 1 backend [0-9.]+ [MG]B/s\)")
+        self.assertNotIn("shaped", second)
 
     def test_repeated_broken_reload_logged_each_time(self):
         # The same broken file, reloaded three times in a row: each reload says why, in full,
