@@ -284,6 +284,8 @@ static void run_usage(FILE *f) {
          "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
          "      --interval DURATION download: timeline step (default 1s)\n"
          "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
+         "      --streams N         download: N transfers at once, rated as their aggregate\n"
+         "      --split MODE        download with streams: whole (default) or ranges\n"
          "      --config FILE       read the test (and database) from a config; TEST names it\n"
          "                          (-c is ab's concurrency here)\n"
          "      --json              print the full result as JSON, one line per run\n"
@@ -321,6 +323,8 @@ static int cmd_run(int argc, char **argv) {
     O_DOWNLOAD,
     O_CONFIG,
     O_TEST,
+    O_STREAMS,
+    O_SPLIT,
     O_ENGINE
   };
   static const struct option longopts[] = {
@@ -339,6 +343,8 @@ static int cmd_run(int argc, char **argv) {
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
       {"interval", required_argument, NULL, O_INTERVAL},
       {"stall-rate", required_argument, NULL, O_STALL},
+      {"streams", required_argument, NULL, O_STREAMS},
+      {"split", required_argument, NULL, O_SPLIT},
       {"config", required_argument, NULL, O_CONFIG},
       {"test", required_argument, NULL, O_TEST},
       {"json", no_argument, NULL, O_JSON},
@@ -409,6 +415,12 @@ static int cmd_run(int argc, char **argv) {
       break;
     case O_STALL:
       yaml_kv(&opts, "stall_rate", optarg);
+      break;
+    case O_STREAMS:
+      yaml_kv(&opts, "streams", optarg);
+      break;
+    case O_SPLIT:
+      yaml_kv(&opts, "split", optarg);
       break;
     case O_CONFIG:
       config_path = optarg;

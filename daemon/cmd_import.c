@@ -91,7 +91,7 @@ static void import_usage(FILE *f) {
       "usage: benchwatch import [-c CONFIG] [--db F] [options] TEST FILE...\n"
       "       benchwatch import [-c CONFIG | --db F] [--dry-run] [--json] EXPORT...\n"
       "The first form adds the runs in each FILE (ab -g or -e files, plain \"time value\"\n"
-      "text) to the history of TEST, a configured test, so that its baseline exists at once.\n"
+      "text, key=value lines) to the history of TEST, a configured test, so that its baseline exists at once.\n"
       "Each run is stored as ok with its headline figure: the median request time for a page\n"
       "test, the rate for a download. The second form reads back what benchwatch export\n"
       "writes (NDJSON from export --all or --ndjson, or the array of export --json): every\n"
@@ -102,8 +102,8 @@ static void import_usage(FILE *f) {
       "  -c, --config F      the config naming the test and the database\n"
       "      --db F          another database than the config's\n"
       "  -b, --backend B     the backend, for a test that has backends\n"
-      "  -f, --format F      plain, ab-tsv (ab -g) or ab-csv (ab -e); by default from the\n"
-      "                      file's first line\n"
+      "  -f, --format F      plain, ab-tsv (ab -g), ab-csv (ab -e) or kv (key=value lines);\n"
+      "                      by default from the file's first line\n"
       "  -u, --unit U        plain files: us, ms or s for a page test (default ms), B/s, KB/s or\n"
       "                      MB/s (10^6 bytes/s) for a download (default MB/s)\n"
       "      --at TIME       when the run of an ab -e file started (the file holds no time):\n"
@@ -113,6 +113,9 @@ static void import_usage(FILE *f) {
       "Plain files: one \"TIME VALUE\" per line, blank- or comma-separated, # comments; TIME in\n"
       "Unix seconds or ISO 8601 (2026-11-21T10:05:00Z, 2026-11-21 10:05:00+02:00; no offset\n"
       "means UTC). ab -g files: runs are told apart by a gap of %d s or more between requests.\n"
+      "kv files (MonALISA-style): one run per line, time=TIME and figures by name, such as\n"
+      "  time=2026-11-21T10:05:00Z rate_bps=238.4MB/s stream_min_bps=27.9MB/s streams=8\n"
+      "each stored with the run; the test's headline figure (p50_us or rate_bps) is required.\n"
       "Exit status: 0 imported, 1 database error, 64 usage, 65 a file is malformed,\n"
       "66 a file cannot be read, 78 config.\n",
       BW_IMPORT_AB_GAP_S);
@@ -143,6 +146,8 @@ static void point_run(const struct bw_test *t, const char *backend, const char *
     run->rate_bps = llround(p->value);
   else
     run->p50_us = llround(p->value);
+  for (size_t i = 0; i < p->n_figures; i++) /* kv: every figure the line named */
+    bw_figure_set(p->figures[i].figure, run, p->figures[i].value);
 }
 
 /* Counts the points of in that are not in the store yet, writing nothing. */
@@ -214,11 +219,13 @@ static int read_input(struct input *in, enum bw_import_format format, const stru
     return EX_USAGE;
   }
   if (o.unit != BW_IMPORT_UNIT_DEFAULT && in->format != BW_IMPORT_PLAIN) {
-    (void)fprintf(stderr, "benchwatch import: %s: --unit is for plain files; ab's times are ms\n",
-                  in->path);
+    (void)fprintf(stderr, "benchwatch import: %s: --unit is for plain files; %s\n", in->path,
+                  in->format == BW_IMPORT_KV ? "kv values carry their own units"
+                                             : "ab's times are ms");
     return EX_USAGE;
   }
-  if (in->format != BW_IMPORT_PLAIN && t->kind != BW_KIND_PAGE) {
+  if ((in->format == BW_IMPORT_AB_TSV || in->format == BW_IMPORT_AB_CSV) &&
+      t->kind != BW_KIND_PAGE) {
     (void)fprintf(stderr,
                   "benchwatch import: %s: ab's files hold request times, but %s is a download "
                   "test\n",
@@ -552,7 +559,8 @@ int cmd_import(int argc, char **argv) {
     case 'f':
       if (bw_import_format_parse(optarg, &format) < 0) {
         (void)fprintf(stderr,
-                      "benchwatch import: --format: expected plain, ab-tsv or ab-csv, got \"%s\"\n",
+                      "benchwatch import: --format: expected plain, ab-tsv, ab-csv or kv, got "
+                      "\"%s\"\n",
                       optarg);
         return EX_USAGE;
       }
@@ -660,9 +668,11 @@ static void fixed_int(int64_t v, char *buf, size_t size) {
 /* A column of the export: its name and the run's figure as text ("" when unmeasured). */
 struct column {
   const char *name;
-  size_t offset; /* of an int64_t in struct bw_run */
-  int digits;    /* -1: an integer as it is; else the figure / 10^digits (3 or 6) */
+  size_t offset; /* of an int64_t in struct bw_run (a double when digits is REAL) */
+  int digits;    /* -1: an integer as it is; REAL: a double to 3 places; else the figure /
+                    10^digits (3 or 6) */
 };
+#define REAL (-2)
 
 static const struct column page_columns[] = {
     {"p90_ms", offsetof(struct bw_run, p90_us), 3},
@@ -671,6 +681,8 @@ static const struct column page_columns[] = {
     {"ttfb_ms", offsetof(struct bw_run, ttfb_p50_us), 3},
     {"requests", offsetof(struct bw_run, requests), -1},
     {"failed", offsetof(struct bw_run, failed), -1},
+    {"rps", offsetof(struct bw_run, rps), REAL},
+    {"transfer_mb_per_s", offsetof(struct bw_run, transfer_bps), 6},
     {NULL, 0, 0},
 };
 
@@ -679,11 +691,23 @@ static const struct column download_columns[] = {
     {"stall_s", offsetof(struct bw_run, stall_us), 6},
     {"min_mb_per_s", offsetof(struct bw_run, min_rate_bps), 6},
     {"tcp_retrans", offsetof(struct bw_run, tcp_retrans), -1},
+    {"streams", offsetof(struct bw_run, streams), -1},
+    {"stream_min_mb_per_s", offsetof(struct bw_run, stream_min_bps), 6},
+    {"stream_max_mb_per_s", offsetof(struct bw_run, stream_max_bps), 6},
     {NULL, 0, 0},
 };
 
 static void column_text(const struct column *c, const struct bw_run *run, char *buf, size_t size) {
   int64_t v;
+  if (c->digits == REAL) {
+    double d;
+    memcpy(&d, (const char *)run + c->offset, sizeof(d));
+    if (isnan(d))
+      (void)snprintf(buf, size, "%s", "");
+    else
+      (void)snprintf(buf, size, "%.3f", d);
+    return;
+  }
   memcpy(&v, (const char *)run + c->offset, sizeof(v));
   if (c->digits < 0)
     fixed_int(v, buf, size);
@@ -717,8 +741,10 @@ static void export_usage(FILE *f) {
          "--csv (the default) is for spreadsheets: time is ISO 8601 UTC to the second; value is\n"
          "the headline figure: the median request time in ms for a page test, the rate in MB/s\n"
          "(10^6 bytes/s) for a download; empty for a failed run. Columns: time,run_id,outcome,\n"
-         "value,unit, then for a page test p90_ms,p99_ms,mode_ms,ttfb_ms,requests,failed, for a\n"
-         "download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans, then error (the failure's class).\n"
+         "value,unit, then for a page test p90_ms,p99_ms,mode_ms,ttfb_ms,requests,failed,rps,\n"
+         "transfer_mb_per_s, for a download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans,streams,\n"
+         "stream_min_mb_per_s,stream_max_mb_per_s (value is then the streams' aggregate), then\n"
+         "error (the failure's class).\n"
          "--json (an array) and --ndjson (one per line) print whole run records: every figure\n"
          "under its stored name and unit (µs, bytes, bytes/s), the samples included (README\n"
          "\"JSON\"). --all prints every run of every target as NDJSON, in the order they were\n"

@@ -32,6 +32,7 @@ enum opt_type {
   T_METHOD,   /* GET | HEAD */
   T_TLS,      /* none | opportunistic | required (mail) */
   T_HTTP,     /* 1.1 | 2 */
+  T_SPLIT,    /* whole | ranges, into a bool (ranges) */
   T_ENGINE,   /* auto | lean | curl */
   T_DETECT,   /* a mapping of detect_opts: this test's own detection settings */
   T_BOOL,
@@ -108,6 +109,11 @@ static const struct opt test_opts[] = {
      "this test's own detection settings, over the global detect: (any of its keys)"},
     {"http", T_HTTP, TEST(http_version), 0, 0, "1.1", 0,
      "HTTP version: 1.1, or 2 (negotiated by TLS ALPN on https, falling back to 1.1)"},
+    {"streams", T_INT, TEST(streams), 1, 64, "1", F_DOWNLOAD_ONLY,
+     "download: simultaneous transfers of the URL; rate_bps is then their aggregate"},
+    {"split", T_SPLIT, TEST(split_ranges), 0, 0, "whole", F_DOWNLOAD_ONLY,
+     "download with streams: whole (each stream fetches the whole URL) or ranges (each one byte "
+     "range of it, where the server supports ranges)"},
     {"engine", T_ENGINE, TEST(engine), 0, 0, "auto", F_PAGE_ONLY,
      "page: the client: lean (HTTP/1.1 at ab's cost per request), curl (libcurl), or auto (lean "
      "wherever it does the test: http 1.1, no user in the URL)"},
@@ -135,9 +141,9 @@ static const struct opt detect_opts[] = {
     {"close_after", T_INT, DET(close_after), 1, 1000, "3", 0,
      "consecutive good runs that close it"},
     {"figures", T_FIGURES, DET(figures), 0, 0, NULL, 0,
-     "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps failed (page), rate_bps "
-     "ttfb_us stall_us (download), availability; [] = the headline figure (p50_us or rate_bps) and "
-     "availability"},
+     "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps transfer_bps failed (page), "
+     "rate_bps ttfb_us stall_us stream_min_bps (download), availability; [] = the headline figure "
+     "(p50_us or rate_bps: with streams, their aggregate) and availability"},
     {"false_alarm_every", T_DURATION, DET(false_alarm_us), 3600 * INT64_C(1000000), 100 * 365 * DAY,
      "3650d", 0,
      "at most one false opening per target in this much time: the statistical test's budget"},
@@ -658,6 +664,12 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
     else
       r = 0, *(int *)(void *)field = s[0] == '2' ? 2 : 1;
     break;
+  case T_SPLIT:
+    if (strcmp(s, "whole") != 0 && strcmp(s, "ranges") != 0)
+      err_at(c, &n->start_mark, path, "expected whole or ranges, got %s", q);
+    else
+      r = 0, *(bool *)(void *)field = s[0] == 'r';
+    break;
   case T_ENGINE:
     if (strcmp(s, "auto") == 0)
       r = 0, *(enum bw_engine *)(void *)field = BW_ENGINE_AUTO;
@@ -866,6 +878,11 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
            "concurrency %" PRId64 " is greater than requests %" PRId64
            " (like ab, every request slot needs a request)",
            t->concurrency, t->requests);
+    r = -EINVAL;
+  }
+  if (t->kind == BW_KIND_DOWNLOAD && t->split_ranges && t->streams < 2) {
+    err_at(c, &map->start_mark, path,
+           "split: ranges divides the URL among streams: it needs streams of 2 or more");
     r = -EINVAL;
   }
   if (t->kind == BW_KIND_PAGE && t->engine == BW_ENGINE_LEAN && t->http_version == 2) {
@@ -1381,6 +1398,9 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
       continue;
     case T_HTTP:
       bw_buf_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
+      continue;
+    case T_SPLIT:
+      bw_buf_printf(b, "%s%s: %s\n", indent, o->key, *(const bool *)field ? "ranges" : "whole");
       continue;
     case T_ENGINE: {
       static const char *const names[] = {"auto", "lean", "curl"};

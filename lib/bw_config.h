@@ -56,6 +56,8 @@ struct bw_test {
   int64_t interval_us; /* download: timeline step */
   int64_t stall_rate;  /* download: bytes/s below which a timeline step counts as stalled */
   int http_version;    /* 1 (HTTP/1.1) or 2 */
+  int64_t streams;     /* download: simultaneous transfers (1: a single one) */
+  bool split_ranges;   /* download with streams: each fetches one byte range, not the whole */
   enum bw_engine engine; /* page: the client */
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */

@@ -22,6 +22,10 @@ const struct bw_metric bw_metrics[] = {
     {"rps", PAGE, false, "requests/s", 1, "/s", 1e-3},
     /* failed requests of a run: a test's request count is fixed, so this is its failure rate */
     {"failed", PAGE, true, "failed requests", 1, "", 1},
+    /* ab's transfer rate: all bytes of a page run over its wall time */
+    {"transfer_bps", PAGE, false, "transfer MB/s", 1e6, "MB/s", 1},
+    /* a download with streams: its slowest stream (rate_bps is the aggregate) */
+    {"stream_min_bps", DOWNLOAD, false, "slowest stream MB/s", 1e6, "MB/s", 1},
     {NULL, 0, false, NULL, 0, NULL, 0},
 };
 
@@ -98,7 +102,8 @@ void bw_window_free(struct bw_window *w) {
 static double margin_of(const struct bw_detect *cfg, const struct bw_metric *m) {
   if (strcmp(m->name, "stall_us") == 0)
     return 1e6; /* a second of stall */
-  if (strcmp(m->name, "rate_bps") == 0)
+  if (strcmp(m->name, "rate_bps") == 0 || strcmp(m->name, "transfer_bps") == 0 ||
+      strcmp(m->name, "stream_min_bps") == 0)
     return (double)cfg->throughput_margin;
   if (strcmp(m->name, "rps") == 0)
     return 0;

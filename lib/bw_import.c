@@ -34,6 +34,7 @@ static const char *const format_names[] = {
     [BW_IMPORT_PLAIN] = "plain",
     [BW_IMPORT_AB_TSV] = "ab-tsv",
     [BW_IMPORT_AB_CSV] = "ab-csv",
+    [BW_IMPORT_KV] = "kv", /* one per line: clang-format would pack them */
 };
 
 struct unit {
@@ -517,14 +518,71 @@ struct points {
   struct bw_import_point *v;
   size_t n;
   size_t cap;
+  /* kv: every point's figures, and where each point's begin, by its line (added in line order,
+   * so the lines ascend and the points can be sorted apart from them) */
+  struct bw_import_figure *figs;
+  size_t n_figs, cap_figs;
+  struct fig_start *starts;
+  size_t n_starts, cap_starts;
+};
+
+struct fig_start {
+  int64_t line;
+  size_t first;
 };
 
 static void add_point(struct points *pts, int64_t started_us, double value, int64_t line) {
   bw_xgrow(&pts->v, &pts->cap, pts->n + 1, sizeof(*pts->v));
+  memset(&pts->v[pts->n], 0, sizeof(pts->v[pts->n]));
   pts->v[pts->n].started_us = started_us;
   pts->v[pts->n].value = value;
   pts->v[pts->n].line = line;
   pts->n++;
+}
+
+static void points_free(struct points *pts) {
+  free(pts->v);
+  free(pts->figs);
+  free(pts->starts);
+}
+
+/* Where the figures of the point from line begin (it has some). */
+static size_t first_figure(const struct points *pts, int64_t line) {
+  size_t lo = 0, hi = pts->n_starts;
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (pts->starts[mid].line <= line)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return pts->starts[lo].first;
+}
+
+/*
+ * The points as one allocation, their figures after them, so that the caller's free() of the
+ * points frees everything. pts is left empty.
+ */
+static struct bw_import_point *points_take(struct points *pts) {
+  if (pts->n_figs == 0) {
+    struct bw_import_point *v = pts->v;
+    free(pts->figs);
+    free(pts->starts);
+    return v;
+  }
+  size_t head = pts->n * sizeof(*pts->v);
+  head = (head + _Alignof(struct bw_import_figure) - 1) / _Alignof(struct bw_import_figure) *
+         _Alignof(struct bw_import_figure);
+  char *block = bw_xmalloc(head + pts->n_figs * sizeof(*pts->figs));
+  struct bw_import_point *v = (struct bw_import_point *)(void *)block;
+  struct bw_import_figure *f = (struct bw_import_figure *)(void *)(block + head);
+  memcpy(f, pts->figs, pts->n_figs * sizeof(*f));
+  for (size_t i = 0; i < pts->n; i++) {
+    v[i] = pts->v[i];
+    v[i].figures = v[i].n_figures ? f + first_figure(pts, v[i].line) : NULL;
+  }
+  points_free(pts);
+  return v;
 }
 
 static int cmp_point(const void *a, const void *b) {
@@ -545,6 +603,22 @@ static bool check_future(struct ctx *c, const struct bw_import_opts *o, int64_t 
       naive ? " (a time without an offset is UTC: give local times with theirs, such as +01:00)"
             : "");
   return false;
+}
+
+/*
+ * Sorts the points by time, then by line, and reports a repeated time at its later line: one
+ * moment cannot have two measurements.
+ */
+static void sort_points(struct ctx *c, struct points *pts) {
+  if (pts->n > 1)
+    qsort(pts->v, pts->n, sizeof(*pts->v), cmp_point);
+  for (size_t i = 1; i < pts->n; i++) {
+    if (pts->v[i].started_us == pts->v[i - 1].started_us) {
+      char when[32];
+      format_time(pts->v[i].started_us, when, sizeof(when));
+      bad(c, pts->v[i].line, "the same time (%s) as line %" PRId64, when, pts->v[i - 1].line);
+    }
+  }
 }
 
 /* ---- plain ---- */
@@ -627,17 +701,214 @@ static int parse_plain(struct ctx *c, const char *buf, size_t len, const struct 
     if (check_future(c, o, us, naive, l.no))
       add_point(pts, us, value * u->factor, l.no);
   }
+  sort_points(c, pts);
+  return finish(c);
+}
 
-  /* Points sorted by time, then by line, so a repeated time is reported at its later line. */
-  if (pts->n > 1)
-    qsort(pts->v, pts->n, sizeof(*pts->v), cmp_point);
-  for (size_t i = 1; i < pts->n; i++) {
-    if (pts->v[i].started_us == pts->v[i - 1].started_us) {
-      char when[32];
-      format_time(pts->v[i].started_us, when, sizeof(when));
-      bad(c, pts->v[i].line, "the same time (%s) as line %" PRId64, when, pts->v[i - 1].line);
+/* ---- key=value ---- */
+
+static bool is_key_char(char c) {
+  return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* The end of a field at p: the next blank, or the line's end. */
+static const char *kv_field_end(const char *p, const char *end) {
+  while (p < end && !is_blank(*p))
+    p++;
+  return p;
+}
+
+/* The headline figure of a kind: what a point's value is. */
+static const char *headline(enum bw_kind kind) {
+  return kind == BW_KIND_DOWNLOAD ? "rate_bps" : "p50_us";
+}
+
+/* A kv time: Unix milliseconds (13 digits or more), else as plain files write it. */
+static bool kv_time(struct ctx *c, int64_t line, const char *v, const char *ve, int64_t *ret_us,
+                    bool *ret_naive) {
+  const char *why = why_time;
+  int64_t ms = 0;
+  const char *s = scan_uint(v, ve, INT64_MAX / 1000, &ms);
+  if (s == ve && ve - v >= 13) {
+    if (ms / 1000 > MAX_EPOCH_S) {
+      bad_got(c, line, "the time is after the year 9999", v, ve);
+      return false;
     }
+    *ret_us = ms * 1000;
+    *ret_naive = false;
+    return true;
   }
+  s = scan_time(v, ve, ret_us, ret_naive, &why);
+  if (!s || s != ve) {
+    char *q = quote(v, ve);
+    bad(c, line, "bad time %s: %s", q, s ? why_time : why);
+    free(q);
+    return false;
+  }
+  return true;
+}
+
+/*
+ * A figure's value: a number of 0 or more, and a unit right after it where the figure is a time
+ * or a rate. Returns false after reporting why.
+ */
+static bool kv_value(struct ctx *c, int64_t line, const struct bw_figure *f, const char *v,
+                     const char *ve, double *ret) {
+  const char *ne = scan_decimal(v, ve);
+  double x, factor = 1;
+  if (v < ve && *v == '-' && scan_decimal(v + 1, ve)) {
+    char *what = bw_xasprintf("%s: expected a value of 0 or more", f->name);
+    bad_got(c, line, what, v, ve);
+    free(what);
+    return false;
+  }
+  if (!ne || !decimal_value(v, ne, &x)) {
+    char *what = bw_xasprintf("%s: expected a number", f->name);
+    bad_got(c, line, what, v, ve);
+    free(what);
+    return false;
+  }
+  if (ne < ve) {
+    const struct unit *u = NULL;
+    enum bw_kind want = f->unit == BW_UNIT_US ? BW_KIND_PAGE : BW_KIND_DOWNLOAD;
+    for (size_t i = 0; i < N_UNITS && (f->unit == BW_UNIT_US || f->unit == BW_UNIT_BPS); i++)
+      if (units[i].kind == want && line_is(ne, ve, units[i].name))
+        u = &units[i];
+    if (!u) {
+      char *what = bw_xasprintf(
+          "%s: expected %s after the number", f->name,
+          f->unit == BW_UNIT_US    ? "a unit of time (us, ms or s) or none (microseconds)"
+          : f->unit == BW_UNIT_BPS ? "a unit of rate (B/s, KB/s or MB/s) or none (bytes/s)"
+                                   : "no unit");
+      bad_got(c, line, what, ne, ve);
+      free(what);
+      return false;
+    }
+    factor = u->factor;
+  }
+  if (x * factor > MAX_VALUE) {
+    char *what = bw_xasprintf("%s: the value is too large", f->name);
+    bad_got(c, line, what, v, ve);
+    free(what);
+    return false;
+  }
+  *ret = x * factor;
+  return true;
+}
+
+/* One line's fields; false after reporting what was wrong with it. */
+static bool kv_line(struct ctx *c, int64_t line, const char *p, const char *end,
+                    const struct bw_import_opts *o, struct points *pts) {
+  struct bw_import_figure figs[BW_IMPORT_MAX_FIGURES];
+  size_t n = 0;
+  int64_t us = 0;
+  bool have_time = false, naive = false;
+  double value = (double)NAN;
+  const char *head = headline(o->kind);
+
+  for (;;) {
+    while (p < end && is_blank(*p))
+      p++;
+    if (p == end || *p == '#')
+      break;
+    const char *k = p;
+    while (p < end && is_key_char(*p))
+      p++;
+    if (p == k || p == end || *p != '=') {
+      bad_got(c, line, "expected KEY=VALUE", k, kv_field_end(k, end));
+      return false;
+    }
+    const char *ke = p++;
+    const char *v = p, *ve;
+    if (p < end && *p == '"') {
+      v = p + 1;
+      ve = memchr(v, '"', (size_t)(end - v));
+      if (!ve) {
+        bad_got(c, line, "a value in quotes has no closing quote", p, end);
+        return false;
+      }
+      p = ve + 1;
+      if (p < end && !is_blank(*p)) {
+        bad_got(c, line, "expected a blank after the closing quote", p, kv_field_end(p, end));
+        return false;
+      }
+    } else {
+      ve = p = kv_field_end(p, end);
+    }
+    if (line_is(k, ke, "time") || line_is(k, ke, "timestamp")) {
+      if (have_time) {
+        bad(c, line, "two times on the line (time= or timestamp=, once)");
+        return false;
+      }
+      if (!kv_time(c, line, v, ve, &us, &naive))
+        return false;
+      have_time = true;
+      continue;
+    }
+    char name[65];
+    const struct bw_figure *f = NULL;
+    if (ke - k < (ptrdiff_t)sizeof(name)) {
+      memcpy(name, k, (size_t)(ke - k));
+      name[ke - k] = '\0';
+      f = bw_figure_find(name);
+    }
+    if (!f) {
+      bad_got(c, line, "expected time= or a figure's name (such as rate_bps, p50_us, rps)", k, ke);
+      return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (figs[i].figure == f) {
+        bad(c, line, "%s is on the line twice", f->name);
+        return false;
+      }
+    }
+    if (n == BW_IMPORT_MAX_FIGURES) {
+      bad(c, line, "more than %d figures on the line", BW_IMPORT_MAX_FIGURES);
+      return false;
+    }
+    if (!kv_value(c, line, f, v, ve, &figs[n].value))
+      return false;
+    figs[n].figure = f;
+    if (strcmp(f->name, head) == 0)
+      value = figs[n].value;
+    n++;
+  }
+  if (!have_time) {
+    bad(c, line, "expected time=TIME on the line (Unix seconds or milliseconds, or ISO 8601)");
+    return false;
+  }
+  if (isnan(value)) {
+    bad(c, line, "expected %s= on the line: the headline figure of a %s test", head,
+        bw_kind_name(o->kind));
+    return false;
+  }
+  if (o->kind == BW_KIND_DOWNLOAD && value <= 0) {
+    bad(c, line, "a download rate must be above 0 (a failed download? leave it out)");
+    return false;
+  }
+  if (!check_future(c, o, us, naive, line))
+    return false;
+  add_point(pts, us, value, line);
+  pts->v[pts->n - 1].n_figures = n;
+  bw_xgrow(&pts->starts, &pts->cap_starts, pts->n_starts + 1, sizeof(*pts->starts));
+  pts->starts[pts->n_starts].line = line;
+  pts->starts[pts->n_starts].first = pts->n_figs;
+  pts->n_starts++;
+  bw_xgrow(&pts->figs, &pts->cap_figs, pts->n_figs + n, sizeof(*pts->figs));
+  memcpy(pts->figs + pts->n_figs, figs, n * sizeof(*figs));
+  pts->n_figs += n;
+  return true;
+}
+
+static int parse_kv(struct ctx *c, const char *buf, size_t len, const struct bw_import_opts *o,
+                    struct points *pts) {
+  struct lines l;
+  const char *p, *end;
+  lines_init(&l, buf, len);
+  while (next_line(&l, &p, &end))
+    if (!line_empty(p, end))
+      (void)kv_line(c, l.no, p, end, o, pts);
+  sort_points(c, pts);
   return finish(c);
 }
 
@@ -845,6 +1116,17 @@ enum bw_import_format bw_import_detect(const char *buf, size_t len) {
     if (line_is(p, end, ab_csv_header))
       return BW_IMPORT_AB_CSV;
   }
+  lines_init(&l, buf, len);
+  while (next_line(&l, &p, &end)) {
+    if (line_empty(p, end))
+      continue;
+    while (is_blank(*p))
+      p++;
+    const char *k = p;
+    while (p < end && is_key_char(*p))
+      p++;
+    return p > k && p < end && *p == '=' ? BW_IMPORT_KV : BW_IMPORT_PLAIN;
+  }
   return BW_IMPORT_PLAIN;
 }
 
@@ -864,12 +1146,13 @@ int bw_import_parse(const char *name, const char *buf, size_t len,
     bw_errs_add(errs, "%s: unknown test kind or format", name);
     return -EINVAL;
   }
-  if (format != BW_IMPORT_PLAIN && opts->kind != BW_KIND_PAGE) {
+  if ((format == BW_IMPORT_AB_TSV || format == BW_IMPORT_AB_CSV) && opts->kind != BW_KIND_PAGE) {
     bw_errs_add(errs, "%s: ab's files hold request times, for a page test, not a download", name);
     return -EINVAL;
   }
   if (format != BW_IMPORT_PLAIN && opts->unit != BW_IMPORT_UNIT_DEFAULT) {
-    bw_errs_add(errs, "%s: a unit applies to plain files only; ab's times are in ms", name);
+    bw_errs_add(errs, "%s: a unit applies to plain files only; %s", name,
+                format == BW_IMPORT_KV ? "kv values carry their own" : "ab's times are in ms");
     return -EINVAL;
   }
   if (!bw_import_unit_fits(opts->unit, opts->kind)) {
@@ -886,13 +1169,15 @@ int bw_import_parse(const char *name, const char *buf, size_t len,
     r = parse_plain(&c, buf, len, opts, &pts);
   else if (format == BW_IMPORT_AB_TSV)
     r = parse_ab_tsv(&c, buf, len, opts, &pts);
+  else if (format == BW_IMPORT_KV)
+    r = parse_kv(&c, buf, len, opts, &pts);
   else
     r = parse_ab_csv(&c, buf, len, opts, &pts);
   if (r < 0) {
-    free(pts.v);
+    points_free(&pts);
     return r;
   }
-  *ret = pts.v;
   *ret_n = pts.n;
+  *ret = points_take(&pts);
   return 0;
 }

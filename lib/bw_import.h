@@ -43,6 +43,21 @@
  *   (a failed download is not a measurement).
  *   Two lines with the same time are an error: one moment cannot have two measurements.
  *
+ * kv, MonALISA-style key=value lines: one run per line, its start and named figures, such as
+ *   time=2026-11-21T10:05:00Z rate_bps=238.4MB/s stream_min_bps=27.9MB/s streams=8
+ * Fields are KEY=VALUE separated by blanks; a VALUE with blanks is written in double quotes
+ * ("2026-11-21 10:05:00"); anything after a '#' that starts a field is a comment.
+ *   The start is the key `time` (or `timestamp`): a time as plain files write it, or Unix
+ *   milliseconds (a whole number of 13 digits or more, as Java's clocks give).
+ *   Every other KEY is the name of a figure of a run (bw_run_figures: rate_bps, p50_us, rps,
+ *   transfer_bps, streams, ...), its VALUE a number of 0 or more in the figure's own unit (µs,
+ *   bytes/s, bytes, a count), or a number followed at once by a unit of the same quantity: us, ms,
+ *   s for a time (_us figures), B/s, KB/s, MB/s for a rate (_bps figures). A key named twice, an
+ *   unknown key or a line without its time is an error, so a typing mistake is never dropped.
+ *   Each line must hold the test's headline figure (p50_us for a page test, rate_bps above 0 for
+ *   a download), which becomes the point's value; all its figures are in the point's figures.
+ *   Two lines with the same time are an error, as in plain files.
+ *
  * In every format a UTF-8 byte order mark and CRLF line ends are accepted, and blank lines and
  * lines starting with '#' are skipped.
  */
@@ -58,7 +73,11 @@ enum bw_import_format {
   BW_IMPORT_PLAIN,
   BW_IMPORT_AB_TSV,
   BW_IMPORT_AB_CSV,
+  BW_IMPORT_KV,
 };
+
+/* A kv line's figures, its headline's included: at most this many. */
+#define BW_IMPORT_MAX_FIGURES 32
 
 /* The unit of a plain file's values. */
 enum bw_import_unit {
@@ -71,11 +90,21 @@ enum bw_import_unit {
   BW_IMPORT_UNIT_MBPS, /* MB/s: 10^6 bytes/s */
 };
 
+/* A named figure of an imported run. */
+struct bw_import_figure {
+  const struct bw_figure *figure; /* a row of bw_run_figures */
+  double value;                   /* in the figure's own unit (µs, bytes/s, bytes, a count) */
+};
+
 /* One run to be: when it started and its headline figure. */
 struct bw_import_point {
   int64_t started_us; /* µs since the Unix epoch, UTC */
   double value;       /* page: the median request time in µs; download: the rate in bytes/s */
   int64_t line;       /* where it came from, 1-based (ab -g: the run's earliest row) */
+  /* kv: the line's figures (the headline's included), in the same allocation as the points:
+   * free() of the points frees them. NULL and 0 for the other formats. */
+  const struct bw_import_figure *figures;
+  size_t n_figures;
 };
 
 struct bw_import_opts {
@@ -87,7 +116,7 @@ struct bw_import_opts {
   size_t max_errors;            /* 0: BW_IMPORT_MAX_ERRORS */
 };
 
-/* "plain", "ab-tsv", "ab-csv" ("auto" for BW_IMPORT_AUTO); NULL for an unknown value. */
+/* "plain", "ab-tsv", "ab-csv", "kv" ("auto" for BW_IMPORT_AUTO); NULL for an unknown value. */
 const char *bw_import_format_name(enum bw_import_format format);
 /* Parses a format name ("auto" included); 0 or -EINVAL. */
 int bw_import_format_parse(const char *name, enum bw_import_format *ret);
@@ -102,7 +131,10 @@ const char *bw_import_unit_name(enum bw_import_unit unit, enum bw_kind kind);
 /* Whether values in unit can belong to a test of kind (times for pages, rates for downloads). */
 bool bw_import_unit_fits(enum bw_import_unit unit, enum bw_kind kind);
 
-/* The format of a file from its first line: ab's -g header, ab's -e header, else plain. */
+/*
+ * The format of a file: ab's -g or -e header as its first line; kv when its first line that is
+ * neither blank nor a comment starts with KEY=; else plain.
+ */
 enum bw_import_format bw_import_detect(const char *buf, size_t len);
 
 /*
@@ -119,8 +151,8 @@ int bw_import_parse_time(const char *text, size_t len, int64_t *ret_us, const ch
  *
  * Returns 0; -EBADMSG when the contents are malformed, after adding one message per bad line, as
  * "NAME:LINE: what was expected, got what" (up to opts->max_errors, then a count of the rest);
- * -EINVAL when the options cannot apply (a unit of the wrong kind, an ab file for a download test,
- * an ab -e file without at_us), with one message.
+ * -EINVAL when the options cannot apply (a unit of the wrong kind or for a file that is not plain,
+ * an ab file for a download test, an ab -e file without at_us), with one message.
  */
 int bw_import_parse(const char *name, const char *buf, size_t len,
                     const struct bw_import_opts *opts, struct bw_import_point **ret, size_t *ret_n,

@@ -21,6 +21,7 @@ static const struct {
     {"http_version", offsetof(struct bw_run, http_version)},
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
     {"env", offsetof(struct bw_run, env)},
+    {"stream_rates", offsetof(struct bw_run, stream_rates)},
 };
 
 /* A sample's integers; page_only ones are written for page runs only. */

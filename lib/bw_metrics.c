@@ -267,6 +267,15 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
              1u << BW_KIND_PAGE);
   run_figure(&b, ts, n, "benchwatch_page_requests_per_second", "Request rate of the latest run.",
              "rps", 1, 1u << BW_KIND_PAGE);
+  run_figure(&b, ts, n, "benchwatch_page_transfer_bytes_per_second",
+             "Bytes received over the latest run's wall time (ab's transfer rate).", "transfer_bps",
+             1, 1u << BW_KIND_PAGE);
+  run_figure(&b, ts, n, "benchwatch_download_streams",
+             "Transfers the latest download ran at once; its bytes_per_second is their aggregate.",
+             "streams", 1, 1u << BW_KIND_DOWNLOAD);
+  run_figure(&b, ts, n, "benchwatch_download_stream_min_bytes_per_second",
+             "Rate of the slowest stream of the latest download with streams.", "stream_min_bps", 1,
+             1u << BW_KIND_DOWNLOAD);
   return bw_buf_take(&b);
 }
 

@@ -175,6 +175,9 @@ static void summarize(struct bw_run *run, int64_t elapsed_us) {
   run->failed =
       run->failed_connect + run->failed_receive + run->failed_length + run->failed_exception;
   run->rps = elapsed_us > 0 ? (double)run->complete * 1e6 / (double)elapsed_us : (double)NAN;
+  /* ab's "Transfer rate": every byte received, headers included, over the time taken. */
+  if (elapsed_us > 0 && run->complete > 0 && run->bytes != BW_NONE)
+    run->transfer_bps = (int64_t)((double)run->bytes * 1e6 / (double)elapsed_us);
   if (n > 0) {
     double mean = bw_stats_mean(lat, n);
     bw_stats_sort(lat, n);

@@ -97,7 +97,8 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
     bw_buf_printf(&b, "Time per request:       %.3f [ms] (mean, across all concurrent requests)\n",
                   secs * 1000.0 / done);
     bw_buf_printf(&b, "Transfer rate:          %.2f [Kbytes/sec] received\n",
-                  (double)nz(run->bytes) / 1024.0 / secs);
+                  run->transfer_bps != BW_NONE ? (double)run->transfer_bps / 1024.0
+                                               : (double)nz(run->bytes) / 1024.0 / secs);
   }
 
   double *conn = bw_xmalloc((run->n_samples + 1) * sizeof(double));
@@ -309,6 +310,14 @@ char *bw_render_download_among(const struct bw_run *run, const struct bw_run *co
                   run->error_message ? run->error_message : "", nz(run->bytes), size,
                   (double)nz(run->duration_us) / 1e6);
   }
+  if (run->streams != BW_NONE && run->stream_min_bps != BW_NONE)
+    bw_buf_printf(&b,
+                  "Streams: %" PRId64 " at once, the rate above is their aggregate; each %.3f to "
+                  "%.3f MB/s (spread %.2f)%s%s\n",
+                  run->streams, (double)run->stream_min_bps / 1e6,
+                  (double)run->stream_max_bps / 1e6,
+                  isnan(run->stream_spread) ? 0.0 : run->stream_spread,
+                  run->stream_rates ? ": B/s " : "", run->stream_rates ? run->stream_rates : "");
   if (run->stall_us != BW_NONE)
     bw_buf_printf(&b, "Steps: slowest %.3f MB/s, fastest %.3f MB/s; %.1f s under the stall rate\n",
                   run->min_rate_bps != BW_NONE ? (double)run->min_rate_bps / 1e6 : 0.0,
@@ -345,6 +354,9 @@ char *bw_render_line_among(const struct bw_run *run, const struct bw_run *const 
   if (run->kind == BW_KIND_DOWNLOAD && run->rate_bps != BW_NONE)
     bw_buf_printf(&b, ", %.2f MB/s, %" PRId64 " bytes, %.1f s under the stall rate",
                   (double)run->rate_bps / 1e6, nz(run->bytes), (double)nz(run->stall_us) / 1e6);
+  if (run->kind == BW_KIND_DOWNLOAD && run->streams != BW_NONE && run->stream_min_bps != BW_NONE)
+    bw_buf_printf(&b, " in %" PRId64 " streams (each %.2f to %.2f MB/s)", run->streams,
+                  (double)run->stream_min_bps / 1e6, (double)run->stream_max_bps / 1e6);
   if (run->error_class)
     bw_buf_printf(&b, " (%s: %s)", run->error_class,
                   run->error_message ? run->error_message : "");

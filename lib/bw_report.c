@@ -155,6 +155,29 @@ static void tcp_changes(struct bw_buf *b, const struct bw_nightly_target *t) {
   }
 }
 
+/* A value now, and the usual one when known: "1234.5/s (usually 1200.0)". */
+static void now_usual(struct bw_buf *b, const char *sep, double now, double usual, double scale,
+                      const char *unit, const char *what) {
+  bw_buf_printf(b, "%s%.2f %s%s", sep, now / scale, unit, what);
+  if (!isnan(usual))
+    bw_buf_printf(b, " (usually %.2f)", usual / scale);
+}
+
+/* The latest run's rates: a page's request and transfer rates, a download's streams. */
+static void rates(struct bw_buf *b, const struct bw_nightly_target *t) {
+  const char *sep = "";
+  if (!isnan(t->rps)) {
+    now_usual(b, sep, t->rps, t->rps_usual, 1, "requests/s", "");
+    sep = ", ";
+  }
+  if (!isnan(t->transfer_bps))
+    now_usual(b, sep, t->transfer_bps, t->transfer_usual, 1e6, "MB/s", " transferred");
+  if (!isnan(t->streams) && !isnan(t->stream_min_bps)) {
+    bw_buf_printf(b, "%.0f streams, the rate their aggregate; ", t->streams);
+    now_usual(b, "", t->stream_min_bps, t->stream_min_usual, 1e6, "MB/s", " the slowest");
+  }
+}
+
 /* "p90 12.00 ms, p99 30.00 ms; a week before 9.80 ms (x1.02)": what the headline leaves out. */
 static void more_figures(struct bw_buf *b, const struct bw_nightly_target *t) {
   char v[32];
@@ -235,6 +258,11 @@ char *bw_report_text(const struct bw_nightly *r) {
       spark_text(&b, t->values, t->n_values);
       bw_buf_printf(&b, "\n");
     }
+    struct bw_buf rate = {0};
+    rates(&rate, t);
+    if (rate.len)
+      bw_buf_printf(&b, "      latest: %s\n", rate.s);
+    free(rate.s);
     for (size_t k = 0; k < t->n_errors; k++)
       bw_buf_printf(&b, "      %" PRId64 " failed with %s: %s\n", t->errors[k].count,
                     t->errors[k].error_class,
@@ -340,6 +368,14 @@ static void html_target(struct bw_buf *b, const struct bw_nightly *r, size_t i, 
   }
   bw_buf_printf(b, "<div style=\"" SMALL "\">");
   bool any = false;
+  struct bw_buf rate = {0};
+  rates(&rate, t);
+  if (rate.len) {
+    bw_buf_printf(b, "latest: ");
+    html_escape(b, rate.s);
+    any = true;
+  }
+  free(rate.s);
   for (size_t k = 0; k < t->n_errors; k++) {
     bw_buf_printf(b, "%s%" PRId64 " failed with %s: ", any ? "<br>" : "", t->errors[k].count,
                   t->errors[k].error_class);

@@ -59,6 +59,12 @@ struct bw_nightly_target {
   double mss, mss_usual;
   double ooo, ooo_usual;
   double rtt_ms, rtt_ms_usual;
+  /* The latest run's rates against the window's usual (NAN when not measured): a page test's
+   * request rate and transfer rate (bytes/s); a download with streams, how many and the slowest
+   * one's rate (bytes/s). */
+  double rps, rps_usual;
+  double transfer_bps, transfer_usual;
+  double streams, stream_min_bps, stream_min_usual;
   /* Downloads: the latest run's diagnosis (bw_diagnose(), the test's other backends as peers),
    * and this backend's odd-one-out sentence (bw_diagnose_odd()); NULL when there is nothing. */
   char *diagnosis;

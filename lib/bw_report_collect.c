@@ -443,9 +443,24 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       t->rtt_ms_usual /= 1e3;
       if (r == 0 && pts_last_id)
         r = latest_run(store, pts_last_id, &latest[ret->n_targets - 1], errs);
+      if (r == 0)
+        r = now_and_usual(store, row->id, "stream_min_bps", from_us, until_us, det.window_us,
+                          &t->stream_min_bps, &t->stream_min_usual, errs);
+      double streams_usual;
+      if (r == 0)
+        r = now_and_usual(store, row->id, "streams", from_us, until_us, det.window_us, &t->streams,
+                          &streams_usual, errs);
+      t->rps = t->rps_usual = t->transfer_bps = t->transfer_usual = (double)NAN;
     } else {
       t->mss = t->mss_usual = t->ooo = t->ooo_usual = (double)NAN;
       t->rtt_ms = t->rtt_ms_usual = (double)NAN;
+      t->streams = t->stream_min_bps = t->stream_min_usual = (double)NAN;
+      if (r == 0)
+        r = now_and_usual(store, row->id, "rps", from_us, until_us, det.window_us, &t->rps,
+                          &t->rps_usual, errs);
+      if (r == 0)
+        r = now_and_usual(store, row->id, "transfer_bps", from_us, until_us, det.window_us,
+                          &t->transfer_bps, &t->transfer_usual, errs);
     }
   }
   if (r == 0)

@@ -110,6 +110,11 @@ const struct bw_figure bw_run_figures[] = {
     FIG(tcp_zero_window, BW_UNIT_COUNT, "download: TCP_INFO readings with a zero window"),
     FIG(tcp_rcvq_max, BW_UNIT_BYTES, "download: most bytes waiting unread in the socket"),
     FIG(tcp_samples, BW_UNIT_COUNT, "download: TCP_INFO readings"),
+    FIG(transfer_bps, BW_UNIT_BPS, "page: bytes over the run's wall time (ab's transfer rate)"),
+    FIG(streams, BW_UNIT_COUNT, "download: simultaneous transfers (streams)"),
+    FIG(stream_min_bps, BW_UNIT_BPS, "download: the slowest stream's rate"),
+    FIG(stream_max_bps, BW_UNIT_BPS, "download: the fastest stream's rate"),
+    FIGR(stream_spread, BW_UNIT_COUNT, "download: the streams' rates' sd over their mean"),
     {NULL, 0, 0, BW_UNIT_COUNT, NULL},
 };
 
@@ -184,6 +189,7 @@ void bw_run_reset(struct bw_run *run) {
   free(run->http_version);
   free(run->tcp_options);
   free(run->env);
+  free(run->stream_rates);
   for (size_t i = 0; i < run->n_samples; i++)
     free(run->samples[i].error_class);
   free(run->samples);

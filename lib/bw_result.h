@@ -133,6 +133,17 @@ struct bw_run {
   int64_t tcp_rcvq_max;    /* most bytes waiting unread in the client's socket at a reading */
   int64_t tcp_samples;     /* TCP_INFO readings: one per timeline interval, and one at the end */
 
+  /* Page: bytes over the run's wall time (ab's "Transfer rate"), beside rps. */
+  int64_t transfer_bps;
+  /* Download with streams: N simultaneous transfers. rate_bps is then their aggregate (all body
+   * bytes over the time from the first stream's first byte to the last stream's last byte); each
+   * stream's own rate is in stream_rates, with their extremes and spread as figures. */
+  int64_t streams;        /* transfers that ran at once; BW_NONE for a single one */
+  int64_t stream_min_bps; /* the slowest stream's rate */
+  int64_t stream_max_bps; /* the fastest stream's rate */
+  double stream_spread;   /* standard deviation of the streams' rates over their mean; NAN */
+  char *stream_rates;     /* each stream's rate in bytes/s, in stream order, blank-separated */
+
   struct bw_sample *samples;
   size_t n_samples;
   size_t cap_samples;

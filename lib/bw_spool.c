@@ -93,6 +93,7 @@ static const struct {
     {"http_version", offsetof(struct bw_run, http_version)},
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
     {"env", offsetof(struct bw_run, env)},
+    {"stream_rates", offsetof(struct bw_run, stream_rates)},
 };
 #define N_TEXTS (sizeof(texts) / sizeof(texts[0]))
 

@@ -55,6 +55,7 @@ static const struct column run_texts[] = {
     {"remote_ip", offsetof(struct bw_run, remote_ip)},
     {"http_version", offsetof(struct bw_run, http_version)},
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
+    {"stream_rates", offsetof(struct bw_run, stream_rates)},
 };
 
 /* The sample's integer columns; error_class follows them. */

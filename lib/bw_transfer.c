@@ -522,9 +522,10 @@ struct bw_xfer *bw_xfer_new(struct bw_loop *loop) {
 static void release_request(struct bw_xfer *x) {
   free(x->url);
   free(x->method);
+  free(x->range);
   curl_slist_free_all(x->headers);
   curl_slist_free_all(x->connect_to);
-  x->url = x->method = NULL;
+  x->url = x->method = x->range = NULL;
   x->headers = x->connect_to = NULL;
 }
 
@@ -550,6 +551,8 @@ static int apply(struct bw_xfer *x, struct bw_errs *errs) {
     SETOPT(CURLOPT_HTTPHEADER, x->headers);
   if (x->connect_to)
     SETOPT(CURLOPT_CONNECT_TO, x->connect_to);
+  if (x->range)
+    SETOPT(CURLOPT_RANGE, x->range);
   if (!r->reuse || r->tcp_info) {
     SETOPT(CURLOPT_FRESH_CONNECT, 1L);
     SETOPT(CURLOPT_FORBID_REUSE, 1L);
@@ -598,6 +601,8 @@ int bw_xfer_start(struct bw_xfer *x, const struct bw_request *req, struct bw_err
   x->req.headers = NULL; /* the copies below are what stays valid */
   x->url = bw_xstrdup(req->url);
   x->method = bw_xstrdup(req->method ? req->method : "GET");
+  x->range = req->range ? bw_xstrdup(req->range) : NULL;
+  x->req.range = NULL;
   for (size_t i = 0; i < req->n_headers; i++) {
     struct curl_slist *h = curl_slist_append(x->headers, req->headers[i]);
     if (!h)

@@ -70,6 +70,8 @@ struct bw_request {
   char *const *headers; /* "Name: value" */
   size_t n_headers;
   const char *connect_to; /* "host:port" of a backend, or NULL: same URL, Host and TLS name */
+  const char *range;      /* "FIRST-LAST" body bytes (inclusive, as HTTP Range), or NULL: all.
+                             A server that ignores it answers 200 with the whole body */
   bool reuse;             /* false: a new connection for this request, closed after it */
   bool tls_verify;
   bool follow_redirects;      /* up to 10, as wget */

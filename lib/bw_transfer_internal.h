@@ -49,6 +49,7 @@ struct bw_xfer {
   struct bw_request req;
   char *url;
   char *method;
+  char *range; /* CURLOPT_RANGE, or NULL */
   struct curl_slist *headers;
   struct curl_slist *connect_to;
   char errbuf[CURL_ERROR_SIZE];

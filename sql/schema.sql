@@ -87,7 +87,17 @@ CREATE TABLE run (
   tcp_rcv_wnd_min    INTEGER,
   tcp_zero_window    INTEGER,
   tcp_rcvq_max       INTEGER,
-  tcp_samples        INTEGER
+  tcp_samples        INTEGER,
+  transfer_bps   INTEGER,
+  -- from version 9 (migrations/0009-streams.sql), transfer_bps above included: a page test's
+  -- bytes over its wall time (ab's "Transfer rate"); a download with streams: how many ran at
+  -- once (rate_bps is then their aggregate), the slowest and fastest stream's rate, the sd of the
+  -- streams' rates over their mean, and each stream's rate in bytes/s, blank-separated in order
+  streams        INTEGER,
+  stream_min_bps INTEGER,
+  stream_max_bps INTEGER,
+  stream_spread  REAL,
+  stream_rates   TEXT
 );
 -- History and baseline windows: one target's runs in time order.
 CREATE INDEX run_target_started ON run (target_id, started_us);

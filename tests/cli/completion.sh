@@ -58,6 +58,9 @@ expect "--ndjson " _benchwatch "$cli" export --nd
 expect "--quiet " _benchwatch "$cli" run --qu
 expect "$tmp/other.yaml " _benchwatch "$cli" run --config "$tmp/ot"
 expect "ab-csv ab-tsv " _benchwatch "$cli" import --format ab
+expect "kv " _benchwatch "$cli" import --format k
+expect "--streams " _benchwatch "$cli" run --strea
+expect "ranges " _benchwatch "$cli" run --split r
 expect "--check " _benchwatchd "$daemon" --che
 # Every command of the help is offered, and help.
 n_help=$("$cli" --help | sed -n '/^commands:/,/^$/p' | grep -c '^  [a-z]')

@@ -7,7 +7,8 @@
  * Properties checked, from the header's contracts: all or nothing (a failure leaves *ret alone and
  * says why in at least one message, -EBADMSG with at most max_errors + 1 of them: the bad lines,
  * then a count of the rest); points oldest first, never later than latest_us, each from a line
- * of the file, with a finite value that is never negative (and for a rate, never zero).
+ * of the file, with a finite value that is never negative (and for a rate, never zero); a kv
+ * point's figures are named figures of a run, each once, finite and never negative.
  */
 #include <errno.h>
 #include <math.h>
@@ -38,6 +39,8 @@ static const struct bw_import_opts cases[] = {
      .latest_us = AT_US},
     {.format = BW_IMPORT_AB_TSV, .kind = BW_KIND_PAGE, .at_us = BW_NONE, .latest_us = BW_NONE},
     {.format = BW_IMPORT_AB_CSV, .kind = BW_KIND_PAGE, .at_us = AT_US, .latest_us = AT_US},
+    {.format = BW_IMPORT_KV, .kind = BW_KIND_PAGE, .at_us = BW_NONE, .latest_us = BW_NONE},
+    {.format = BW_IMPORT_KV, .kind = BW_KIND_DOWNLOAD, .at_us = BW_NONE, .latest_us = AT_US},
 };
 
 static void parse_one(const char *buf, size_t len, const struct bw_import_opts *o) {
@@ -63,6 +66,15 @@ static void parse_one(const char *buf, size_t len, const struct bw_import_opts *
     FUZZ_CHECK(pts[i].line >= 1);
     FUZZ_CHECK(isfinite(pts[i].value) && pts[i].value >= 0);
     FUZZ_CHECK(o->kind == BW_KIND_PAGE || pts[i].value > 0);
+    /* kv: named figures of the run, each once, finite and not negative; others have none. */
+    FUZZ_CHECK(pts[i].n_figures <= BW_IMPORT_MAX_FIGURES);
+    FUZZ_CHECK((pts[i].figures != NULL) == (pts[i].n_figures > 0));
+    for (size_t k = 0; k < pts[i].n_figures; k++) {
+      FUZZ_CHECK(pts[i].figures[k].figure && bw_figure_find(pts[i].figures[k].figure->name));
+      FUZZ_CHECK(isfinite(pts[i].figures[k].value) && pts[i].figures[k].value >= 0);
+      for (size_t j = 0; j < k; j++)
+        FUZZ_CHECK(pts[i].figures[j].figure != pts[i].figures[k].figure);
+    }
   }
   free(pts);
 }

@@ -206,6 +206,22 @@ class DaemonTest(unittest.TestCase):
         self.assertGreater(nbytes, 50000)  # about 1.5 s at 100 KB/s was received and kept
         self.assertEqual(sql(self.db, "PRAGMA integrity_check"), [("ok",)])
 
+    def test_sigterm_during_streams_stores_aborted(self):
+        # Four streams stopped together: one aborted run, the bytes of all four kept, no rate.
+        self.write(['{name: slow, kind: download, every: 1h, jitter: 0, streams: 4, '
+                    'url: "%s/trickle?rate=100000&size=100000000"}' % self.faultd.base])
+        d = Daemon(self.config, args=["--once"])
+        time.sleep(1.5)
+        rc = d.stop()
+        self.assertEqual(rc, 0)
+        rows = sql(self.db, "SELECT outcome, error_class, bytes, rate_bps, error_message FROM run")
+        self.assertEqual(len(rows), 1)
+        outcome, cls, nbytes, rate, msg = rows[0]
+        self.assertEqual((outcome, cls, rate), ("aborted", "aborted", None))
+        self.assertRegex(msg, r"^stream 1 of 4: ")
+        self.assertGreater(nbytes, 4 * 50000)  # about 1.5 s of each stream at 100 KB/s
+        self.assertEqual(sql(self.db, "PRAGMA integrity_check"), [("ok",)])
+
     def test_busy_target_skips_its_turn(self):
         # A 2.5 s download due every second: the turns that come while it runs are skipped,
         # logged and counted, never queued up behind it.

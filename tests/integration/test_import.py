@@ -170,6 +170,43 @@ class ImportTest(unittest.TestCase):
         out = json.loads(self.export("tarball", "--backend", "node-1:8088", "--json"))
         self.assertEqual({(o["rate_bps"], o["backend"]) for o in out}, {(16500000, "node-1:8088")})
 
+    def test_kv_lines_keep_every_named_figure(self):
+        # The load-testing team's log: one run per line, its time and named figures.
+        path = os.path.join(DATA, "kv.txt")
+        p = self.imp("--test", "tarball", "--backend", "node-1:8088", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: 5 runs imported, 0 already there\n"
+                                   "judged the history again: 0 regressions in it\n" % path)
+        rows = self.sql("SELECT r.started_us, r.rate_bps, r.stream_min_bps, r.stream_max_bps,"
+                        " r.streams, r.ttfb_us, r.stall_us, r.outcome FROM run r"
+                        " JOIN target t ON t.id = r.target_id"
+                        " WHERE t.name = 'tarball' AND t.backend = 'node-1:8088'"
+                        " ORDER BY r.started_us")
+        nov1 = 1793491200
+        self.assertEqual(rows, [
+            ((nov1 + 4 * HOUR) * 1000000, 238400000, 27900000, 31200000, 8, None, None, "ok"),
+            ((nov1 + 16 * HOUR) * 1000000, 241000000, 28600000, None, 8, 12500, None, "ok"),
+            ((nov1 + 28 * HOUR) * 1000000, 236100000, None, None, 8, None, None, "ok"),
+            ((nov1 + 40 * HOUR) * 1000000, 120200000, 3100000, None, 8, None, 4500000, "ok"),
+            ((nov1 + 52 * HOUR) * 1000000 + 500000, 239900000, None, None, 8, None, None, "ok"),
+        ])
+        # The figures come back out: the aggregate as the value, the streams beside it.
+        out = list(csv.DictReader(io.StringIO(self.export(
+            "--test", "tarball", "--backend", "node-1:8088"))))
+        self.assertEqual([(r["value"], r["streams"], r["stream_min_mb_per_s"]) for r in out][:2],
+                         [("238.400000", "8", "27.900000"), ("241.000000", "8", "28.600000")])
+        # A page test's lines need its median; a unit option does not apply.
+        bad = self.write("home.kv", "time=1793509500 rps=20.5\n")
+        p = self.imp("--test", "home", bad)
+        self.assertEqual(p.returncode, 65)
+        self.assertIn("home.kv:1: expected p50_us= on the line: the headline figure of a page "
+                      "test", p.stderr)
+        p = self.imp("--test", "home", "--unit", "ms", bad)
+        self.assertEqual(p.returncode, 64)
+        self.assertIn("--unit is for plain files; kv values carry their own units", p.stderr)
+        self.assertEqual(self.sql("SELECT count(*) FROM run r JOIN target t ON t.id = r.target_id"
+                                  " WHERE t.name = 'home'"), [(0,)])
+
     def test_malformed_imports_nothing(self):
         good = self.write("good.txt", "".join("%d %.3f\n" % p for p in self.points[:10]))
         text = ["%d %.3f" % p for p in self.points[10:30]]

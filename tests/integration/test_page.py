@@ -1,7 +1,11 @@
 """Page tests against real servers: ab's figures, measured, and ab itself as the referee."""
+import csv
+import io
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 import unittest
 
 from harness import Faultd, Nginx, run, run_one
@@ -68,6 +72,49 @@ class PageTest(unittest.TestCase):
         self.assertEqual(r["outcome"], "failed")
         self.assertEqual(r["error_class"], "http")
         self.assertIsNone(r["p50_us"])  # a failure is never a latency
+
+    def test_transfer_rate_beside_request_rate(self):
+        # ab's "Transfer rate": every byte received (headers included) over the run's wall time,
+        # kept as a figure beside the request rate. Four 50 KB responses, each held 100 ms by the
+        # server, two at a time: the run cannot take less than 200 ms, so the rate cannot exceed
+        # the bytes over 0.2 s (a rate over one request's time, or over the body alone, differs).
+        _, r, _ = run_one("-n", "4", "-c", "2", self.faultd.base + "/delay?ms=100&size=50000")
+        self.assertEqual(r["outcome"], "ok")
+        self.assertEqual(r["html_bytes"], 4 * 50000)
+        self.assertGreater(r["bytes"], r["html_bytes"])  # the headers count too, as in ab
+        self.assertGreaterEqual(r["duration_us"], 200000)
+        self.assertEqual(r["transfer_bps"], int(r["bytes"] * 1e6 / r["duration_us"]))
+        self.assertLessEqual(r["transfer_bps"], r["bytes"] / 0.2)
+        self.assertGreater(r["transfer_bps"], 0)
+        self.assertAlmostEqual(r["rps"], r["complete"] * 1e6 / r["duration_us"], delta=0.01)
+        # ab's own line reads the same figure, in its own unit.
+        out = subprocess.run([os.environ["BW_CLI"], "run", "-n", "4", "-c", "2",
+                              self.faultd.base + "/delay?ms=100&size=50000"],
+                             capture_output=True, text=True, check=True).stdout
+        # Stored and exported beside the request rate.
+        tmp = tempfile.mkdtemp(prefix="bw-page-")
+        try:
+            db = os.path.join(tmp, "bw.db")
+            _, s, _ = run_one("-n", "4", "-c", "2", "--store", "--db", db, "--name", "home",
+                              self.faultd.base + "/delay?ms=100&size=50000")
+            rows = list(csv.DictReader(io.StringIO(subprocess.run(
+                [os.environ["BW_CLI"], "export", "--db", db, "--test", "home"],
+                capture_output=True, text=True, check=True).stdout)))
+            report = subprocess.run([os.environ["BW_CLI"], "report", "--db", db, "--since", "1h"],
+                                    capture_output=True, text=True, check=True).stdout
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rows[0]["transfer_mb_per_s"], "%d.%06d" % divmod(s["transfer_bps"], 10**6))
+        self.assertRegex(rows[0]["rps"], r"^[0-9]+\.[0-9]{3}$")
+        self.assertAlmostEqual(float(rows[0]["rps"]), s["rps"], delta=0.002)
+        # The report shows both rates of the latest run.
+        m = re.search(r"latest: ([0-9.]+) requests/s, ([0-9.]+) MB/s transferred", report)
+        self.assertIsNotNone(m, report)
+        self.assertAlmostEqual(float(m.group(1)), s["rps"], delta=0.006)
+        self.assertAlmostEqual(float(m.group(2)), s["transfer_bps"] / 1e6, delta=0.006)
+        m = re.search(r"Transfer rate:\s+([0-9]+\.[0-9]{2}) \[Kbytes/sec\] received", out)
+        self.assertIsNotNone(m, out)
+        self.assertLessEqual(float(m.group(1)) * 1024, r["bytes"] / 0.2 * 1.01)
 
     def test_failures_by_class(self):
         cases = [

@@ -36,6 +36,8 @@ static const char *const fixtures[] = {
     "bad/ab-e-truncated.csv",
     "bad/ab-e-negative-median.csv",
     "bad/plain.txt",
+    "kv.txt",
+    "bad/kv.txt",
 };
 
 static char *read_fixture(const char *rel, size_t *ret_len) {
@@ -307,6 +309,88 @@ static void bad_files(void **state) {
   expect_msgs(&errs, plain, 9);
 }
 
+/* kv: one run per line, its time in any form and its figures by name, in their units. */
+static void kv_fixture(void **state) {
+  struct bw_errs errs = {0};
+  struct bw_import_point *pts;
+  size_t n, len;
+  struct bw_import_opts o = page_opts();
+  (void)state;
+  o.kind = BW_KIND_DOWNLOAD;
+  char *buf = read_fixture("kv.txt", &len);
+  assert_int_equal(bw_import_detect(buf, len), BW_IMPORT_KV);
+  free(buf);
+  assert_int_equal(parse_fixture("kv.txt", &o, &pts, &n, &errs), 0);
+  assert_int_equal(errs.n, 0);
+  assert_int_equal(n, 5);
+  /* 04:00Z, 16:00Z, Unix ms (04:00Z next day), a quoted ISO time, decimal Unix seconds. */
+  static const int64_t at[] = {NOV1 * S + 4 * 3600 * S, NOV1 * S + 16 * 3600 * S,
+                               NOV1 * S + 28 * 3600 * S, NOV1 * S + 40 * 3600 * S,
+                               NOV1 * S + 52 * 3600 * S + 500000};
+  static const double rate[] = {238.4e6, 241.0e6, 236.1e6, 120.2e6, 239.9e6};
+  static const size_t figs[] = {4, 4, 2, 4, 2};
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(pts[i].started_us, at[i]);
+    assert_true(fabs(pts[i].value - rate[i]) < 1e-3);
+    assert_int_equal(pts[i].n_figures, figs[i]);
+  }
+  /* Named figures in their own units: MB/s to bytes/s, ms to µs, s to µs, counts as they are. */
+  assert_string_equal(pts[0].figures[0].figure->name, "rate_bps");
+  assert_string_equal(pts[0].figures[1].figure->name, "stream_min_bps");
+  assert_true(fabs(pts[0].figures[1].value - 27.9e6) < 1e-3);
+  assert_string_equal(pts[0].figures[3].figure->name, "streams");
+  assert_true(pts[0].figures[3].value == 8);
+  assert_string_equal(pts[1].figures[3].figure->name, "ttfb_us");
+  assert_true(fabs(pts[1].figures[3].value - 12500) < 1e-6);
+  assert_string_equal(pts[3].figures[3].figure->name, "stall_us");
+  assert_true(fabs(pts[3].figures[3].value - 4.5e6) < 1e-6);
+  free(pts);
+
+  /* A page test: its headline is the median, required on every line. */
+  o.kind = BW_KIND_PAGE;
+  assert_int_equal(
+      parse_str("time=1793509500 p50_us=98ms rps=20.5 transfer_bps=1.2MB/s\n", &o, &pts, &n, &errs),
+      0);
+  assert_int_equal(n, 1);
+  assert_true(pts[0].value == 98000);
+  assert_int_equal(pts[0].n_figures, 3);
+  assert_true(pts[0].figures[1].value == 20.5);
+  assert_true(fabs(pts[0].figures[2].value - 1.2e6) < 1e-6);
+  free(pts);
+  /* The other formats carry no figures. */
+  assert_int_equal(parse_str("1793509500 98\n", &o, &pts, &n, &errs), 0);
+  assert_null(pts[0].figures);
+  assert_int_equal(pts[0].n_figures, 0);
+  free(pts);
+  /* kv values carry their own units: a unit option is refused. */
+  o.unit = BW_IMPORT_UNIT_MS;
+  o.format = BW_IMPORT_KV;
+  assert_int_equal(parse_str("time=1793509500 p50_us=98\n", &o, &pts, &n, &errs), -EINVAL);
+  const char *const unit[] = {"t.txt: a unit applies to plain files only; kv values carry their "
+                              "own"};
+  expect_msgs(&errs, unit, 1);
+
+  o = page_opts();
+  o.kind = BW_KIND_DOWNLOAD;
+  assert_int_equal(parse_fixture("bad/kv.txt", &o, &pts, &n, &errs), -EBADMSG);
+  assert_null(pts);
+  const char *const bad_kv[] = {
+      "bad/kv.txt:2: expected rate_bps= on the line: the headline figure of a download test",
+      "bad/kv.txt:3: rate_bps: expected a unit of rate (B/s, KB/s or MB/s) or none (bytes/s) "
+      "after the number, got \"Mb/s\"",
+      "bad/kv.txt:4: expected time= or a figure's name (such as rate_bps, p50_us, rps), got "
+      "\"host\"",
+      "bad/kv.txt:5: expected time=TIME on the line (Unix seconds or milliseconds, or ISO 8601)",
+      "bad/kv.txt:6: a download rate must be above 0 (a failed download? leave it out)",
+      "bad/kv.txt:7: rate_bps is on the line twice",
+      "bad/kv.txt:8: streams: expected no unit after the number, got \"ms\"",
+      "bad/kv.txt:9: a value in quotes has no closing quote, got \"\\\"2026-11-01 11:00:00 "
+      "rate_bps=238.4MB/s\"",
+      "bad/kv.txt:11: the same time (2026-11-01T12:00:00Z) as line 10",
+  };
+  expect_msgs(&errs, bad_kv, 9);
+}
+
 /* An ab -e file whose high rows hold what ab read past its table is still genuine. */
 static void ab_e_garbage_rows(void **state) {
   struct bw_errs errs = {0};
@@ -358,7 +442,11 @@ static void plain_fixture(void **state) {
   assert_int_equal(parse_fixture("plain.txt", &o, &pts, &n, &errs), 0);
   assert_int_equal(errs.n, 0);
   assert_int_equal(n, 6);
-  static const struct bw_import_point want[] = {
+  static const struct {
+    int64_t started_us;
+    double value;
+    int64_t line;
+  } want[] = {
       {NOV1 * S + 5 * 60 * S, 98000, 2},   {NOV1 * S + 65 * 60 * S, 97500, 3},
       {NOV1 * S + 125 * 60 * S, 99250, 4}, {NOV1 * S + 185 * 60 * S, 101000, 5}, /* 05:05+02:00 */
       {NOV1 * S + 305 * 60 * S, 96125, 7}, {NOV1 * S + 365 * 60 * S + 500000, 98000, 8},
@@ -609,7 +697,7 @@ static void any_bytes(void **state) {
   for (size_t f = 0; f < sizeof(fixtures) / sizeof(fixtures[0]); f++) {
     size_t len;
     char *buf = read_fixture(fixtures[f], &len);
-    for (int fmt = BW_IMPORT_AUTO; fmt <= BW_IMPORT_AB_CSV; fmt++) {
+    for (int fmt = BW_IMPORT_AUTO; fmt <= BW_IMPORT_KV; fmt++) {
       struct bw_import_opts o = page_opts();
       o.format = (enum bw_import_format)fmt;
       o.at_us = S;
@@ -730,6 +818,7 @@ int main(void) {
       cmocka_unit_test(plain_units),       cmocka_unit_test(plain_future),
       cmocka_unit_test(error_limit),       cmocka_unit_test(names),
       cmocka_unit_test(any_bytes),         cmocka_unit_test(store_once),
+      cmocka_unit_test(kv_fixture),
   };
   return cmocka_run_group_tests_name("import", tests, NULL, NULL);
 }

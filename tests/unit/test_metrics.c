@@ -69,7 +69,10 @@ static void render_info(void **state) {
   page.connect_p50_us = 250;
   page.ttfb_p50_us = 4000;
   page.rps = 812.5;
+  page.transfer_bps = 36200000;
   dl.status = 503;
+  dl.streams = 8;
+  dl.stream_min_bps = 4100000;
   t[0] = (struct bw_metrics_target){.test = "home",
                                     .backend = "",
                                     .kind = BW_KIND_PAGE,
@@ -100,6 +103,13 @@ static void render_info(void **state) {
                                "0.004\n"));
   assert_non_null(strstr(text, "benchwatch_page_requests_per_second{test=\"home\",backend=\"\"} "
                                "812.5\n"));
+  assert_non_null(strstr(text, "benchwatch_page_transfer_bytes_per_second{test=\"home\","
+                               "backend=\"\"} 36200000\n"));
+  assert_non_null(strstr(text, "benchwatch_download_streams{test=\"big\","
+                               "backend=\"node-1:8088\"} 8\n"));
+  assert_non_null(strstr(text, "benchwatch_download_stream_min_bytes_per_second{test=\"big\","
+                               "backend=\"node-1:8088\"} 4100000\n"));
+  assert_null(strstr(text, "benchwatch_download_streams{test=\"home\""));
   /* Unmeasured: the download's duration; page figures never appear for a download. */
   assert_null(strstr(text, "benchwatch_last_run_duration_seconds{test=\"big\""));
   assert_null(strstr(text, "benchwatch_page_requests_per_second{test=\"big\""));

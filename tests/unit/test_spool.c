@@ -54,6 +54,9 @@ static void make_run(struct bw_run *run, int n, size_t samples) {
   run->rps = 19.5;
   /* The environment rides along, so a spooled run's reaches the store too. */
   run->env = n % 2 ? strdup("if=eth0 mtu=9000 tcp_timestamps=0") : NULL;
+  /* As do a download's streams (a page run here, but the spool is kind-blind). */
+  run->stream_rates = n % 2 ? NULL : strdup("4100000 4600000");
+  run->streams = n % 2 ? BW_NONE : 2;
   run->requests = (int64_t)samples;
   for (size_t i = 0; i < samples; i++) {
     struct bw_sample s;
@@ -82,6 +85,10 @@ static void assert_same(const struct bw_run *a, const struct bw_run *b) {
   assert_int_equal(a->env == NULL, b->env == NULL);
   if (a->env)
     assert_string_equal(a->env, b->env);
+  assert_int_equal(a->stream_rates == NULL, b->stream_rates == NULL);
+  if (a->stream_rates)
+    assert_string_equal(a->stream_rates, b->stream_rates);
+  assert_int_equal(a->streams, b->streams);
   assert_int_equal(a->n_samples, b->n_samples);
   for (size_t i = 0; i < a->n_samples; i++) {
     assert_int_equal(a->samples[i].duration_us, b->samples[i].duration_us);
