@@ -12,6 +12,7 @@
 #include "bw_config.h"
 #include "bw_file.h"
 #include "bw_judge.h"
+#include "bw_kind.h"
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_store.h"
@@ -32,19 +33,22 @@ static int check_config_json(const char *path) {
   struct bw_errs errs = {0};
   struct bw_config *cfg = bw_config_load(path, &errs);
   json_t *o = json_object(), *list = json_array();
-  size_t targets = 0, pages = 0;
+  size_t targets = 0, per_kind[BW_KIND_COUNT] = {0};
   for (size_t i = 0; cfg && i < cfg->n_tests; i++) {
     targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
-    pages += cfg->tests[i].kind == BW_KIND_PAGE;
+    if (bw_kind_ops(cfg->tests[i].kind))
+      per_kind[cfg->tests[i].kind]++;
   }
   for (size_t i = 0; i < errs.n; i++)
     (void)json_array_append_new(list, bw_json_str(errs.msg[i]));
   (void)json_object_set_new(o, "path", bw_json_str(path));
   (void)json_object_set_new(o, "valid", json_boolean(cfg != NULL));
   (void)json_object_set_new(o, "tests", bw_json_int(cfg ? (int64_t)cfg->n_tests : BW_NONE));
-  (void)json_object_set_new(o, "page_tests", bw_json_int(cfg ? (int64_t)pages : BW_NONE));
-  (void)json_object_set_new(o, "download_tests",
-                            bw_json_int(cfg ? (int64_t)(cfg->n_tests - pages) : BW_NONE));
+  for (size_t k = 0; k < BW_KIND_COUNT; k++) { /* page_tests, download_tests, ... */
+    char key[32];
+    (void)snprintf(key, sizeof(key), "%s_tests", bw_kinds[k].name);
+    (void)json_object_set_new(o, key, bw_json_int(cfg ? (int64_t)per_kind[k] : BW_NONE));
+  }
   (void)json_object_set_new(o, "targets", bw_json_int(cfg ? (int64_t)targets : BW_NONE));
   (void)json_object_set_new(o, "database", bw_json_str(cfg ? cfg->database : NULL));
   (void)json_object_set_new(o, "errors", list);
@@ -103,13 +107,20 @@ static int cmd_check_config(int argc, char **argv) {
     (void)fputs(dump, stdout);
     free(dump);
   } else {
-    size_t targets = 0, pages = 0;
+    size_t targets = 0, per_kind[BW_KIND_COUNT] = {0};
     for (size_t i = 0; i < cfg->n_tests; i++) {
       targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
-      pages += cfg->tests[i].kind == BW_KIND_PAGE;
+      if (bw_kind_ops(cfg->tests[i].kind))
+        per_kind[cfg->tests[i].kind]++;
     }
-    (void)printf("%s: OK: %zu tests (%zu page, %zu download), %zu targets, database %s\n",
-                 cfg->path, cfg->n_tests, pages, cfg->n_tests - pages, targets, cfg->database);
+    /* "3 tests (2 page, 1 download)": the kinds that have tests */
+    struct bw_buf kinds = {0};
+    for (size_t k = 0; k < BW_KIND_COUNT; k++)
+      if (per_kind[k])
+        bw_buf_printf(&kinds, "%s%zu %s", kinds.len ? ", " : "", per_kind[k], bw_kinds[k].name);
+    (void)printf("%s: OK: %zu tests (%s), %zu targets, database %s\n", cfg->path, cfg->n_tests,
+                 kinds.len ? kinds.s : "none", targets, cfg->database);
+    free(kinds.s);
   }
   bw_config_free(cfg);
   return 0;
@@ -207,9 +218,10 @@ static void progress(void *arg) {
   double secs = (double)(bw_now_us() - w->t0_us) / 1e6;
   if (w->done)
     return;
-  if (r->kind == BW_KIND_PAGE) {
-    (void)fprintf(stderr, "\r\033[KCompleted %zu of %" PRId64 " requests, %.1f s", r->n_samples,
-                  w->requests, secs);
+  if (bw_kind_takes(r->kind, BW_KEYS_SAMPLES)) {
+    /* a page's requests, a connect test's connections: a sample each as it ends */
+    (void)fprintf(stderr, "\r\033[KCompleted %zu of %" PRId64 " %ss, %.1f s", r->n_samples,
+                  w->requests, bw_kind_ops(r->kind)->sample_noun, secs);
   } else {
     /* As wget: the rate now, over the last second or so, not the average since the start. */
     int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();
@@ -531,10 +543,8 @@ static int cmd_run(int argc, char **argv) {
     for (size_t k = 0; k < n_runs; k++)
       if (k != i && measured[k])
         peers[n_peers++] = &runs[k];
-    char *text = json ? bw_render_json(run)
-                 : run->kind == BW_KIND_PAGE
-                     ? bw_render_ab(run, test->concurrency, test->keepalive)
-                     : bw_render_download_among(run, peers, n_peers);
+    const struct bw_kind_ops *k = bw_kind_ops(run->kind);
+    char *text = json || !k ? bw_render_json(run) : k->render(run, test, peers, n_peers);
     if (!json && n_targets > 1)
       (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
     (void)fputs(text, stdout);

@@ -8,8 +8,9 @@
 
 /*
  * One run of one target on the transfer loop: a page test (bw_probe_page.c, ApacheBench
- * semantics) or a download test (bw_probe_download.c, wget semantics plus the timeline and TCP
- * facts). The probe copies what it needs from the test, so a config reload cannot pull it away.
+ * semantics), a download test (bw_probe_download.c, wget semantics plus the timeline and TCP
+ * facts) or a connect test (bw_probe_connect.c, connections without a request); the kind's row
+ * (bw_kind.h) names its start. The probe copies what it needs from the test, so a config reload cannot pull it away.
  *
  * done is called exactly once, from inside bw_loop_run(), with the finished run (outcome ok,
  * failed, partial or aborted). The run belongs to the probe: take it with bw_run_move(). The
@@ -39,6 +40,9 @@ struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test 
 struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_test *test,
                                          const char *backend, bw_probe_done_fn done, void *arg,
                                          struct bw_errs *errs);
+struct bw_probe *bw_probe_connect_start(struct bw_loop *loop, const struct bw_test *test,
+                                        const char *backend, bw_probe_done_fn done, void *arg,
+                                        struct bw_errs *errs);
 
 /*
  * What both kinds share; the kinds embed it first. While a probe runs, its run shows how far it

@@ -129,7 +129,7 @@ class DaemonTest(unittest.TestCase):
             d.wait_log("1 targets scheduled")
             self.write(['{name: home, kind: pgae, url: "%s/index.html", every: 1h}'
                         % self.nginx.base])
-            error = ('<3>%s:4:24: tests[0].kind: expected page or download, got "pgae"\n'
+            error = ('<3>%s:4:24: tests[0].kind: expected page, download or connect, got "pgae"\n'
                      % self.config)
             verdict = ("<3>%s is not valid: keeping the running configuration\n"
                        % self.config)
@@ -179,7 +179,7 @@ class DaemonTest(unittest.TestCase):
             d.proc.send_signal(signal.SIGHUP)
             d.wait_log("keeping the running configuration")
             self.assertIn("<3>%s:" % self.config, d.log())
-            self.assertIn('tests[3].kind: expected page or download, got "pgae"', d.log())
+            self.assertIn('tests[3].kind: expected page, download or connect, got "pgae"', d.log())
             time.sleep(2.5)
             self.assertGreater(sql(self.db, "SELECT count(*) FROM run")[0][0], before)
             self.assertIsNone(d.proc.poll())
