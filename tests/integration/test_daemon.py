@@ -385,7 +385,7 @@ class DaemonTest(unittest.TestCase):
         self.write(['{name: a, kind: pgae, url: "http://h/"}'])
         p = subprocess.run([DAEMON, "--config", self.config], capture_output=True, text=True)
         self.assertEqual(p.returncode, 78)
-        self.assertIn("tests[0].kind: expected page or download", p.stderr)
+        self.assertIn("tests[0].kind: expected page, download or connect", p.stderr)
         with open(self.config, "w") as f:
             f.write("database: /nonexistent/dir/bw.db\ntests: [{name: a, kind: page, "
                     "url: 'http://h/'}]\n")
