@@ -160,12 +160,12 @@ static void yaml_list(struct bw_buf *b, const char *key, char *const *items, siz
  * The test a `run` command line describes, built as a one-test config so that the command line
  * gets the same defaults and the same checks as a config file.
  */
-static struct bw_config *config_from_args(const char *name, const char *url, bool download,
+static struct bw_config *config_from_args(const char *name, const char *url, enum bw_kind kind,
                                           struct bw_buf *opts, char **headers, size_t n_headers,
                                           char **backends, size_t n_backends) {
   struct bw_buf b = {0};
   struct bw_errs errs = {0};
-  bw_buf_printf(&b, "tests: [{kind: %s", download ? "download" : "page");
+  bw_buf_printf(&b, "tests: [{kind: %s", bw_kind_name(kind));
   yaml_kv(&b, "name", name);
   yaml_kv(&b, "url", url);
   if (opts->s)
@@ -277,10 +277,13 @@ static void run_usage(FILE *f) {
   (void)fprintf(
       f, "usage: benchwatch run [options] URL                a page test, like ab\n"
          "       benchwatch run --download [options] URL     a download test, like wget\n"
+         "       benchwatch run --connect [options] URL      a connect test: connections only\n"
          "       benchwatch run --config FILE [options] TEST a configured test\n"
          "\n"
-         "  -n, --requests N        page: requests in total (default 20), as ab -n\n"
-         "  -c, --concurrency N     page: requests in flight (default 1), as ab -c\n"
+         "  -n, --requests N        page: requests in total (default 20), as ab -n;\n"
+         "                          connect: connections in total\n"
+         "  -c, --concurrency N     page: requests in flight (default 1), as ab -c;\n"
+         "                          connect: connections at once\n"
          "  -k, --keepalive         page: reuse connections, as ab -k\n"
          "  -i, --head              page: HEAD instead of GET, as ab -i\n"
          "  -H, --header 'N: v'     an extra request header (repeatable), as ab -H\n"
@@ -298,6 +301,8 @@ static void run_usage(FILE *f) {
          "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
          "      --streams N         download: N transfers at once, rated as their aggregate\n"
          "      --split MODE        download with streams: whole (default) or ranges\n"
+         "      --connect           a connect test: TCP connects (and TLS handshakes for\n"
+         "                          https) without a request\n"
          "      --config FILE       read the test (and database) from a config; TEST names it\n"
          "                          (-c is ab's concurrency here)\n"
          "      --json              print the full result as JSON, one line per run\n"
@@ -337,7 +342,8 @@ static int cmd_run(int argc, char **argv) {
     O_TEST,
     O_STREAMS,
     O_SPLIT,
-    O_ENGINE
+    O_ENGINE,
+    O_CONNECT
   };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
@@ -351,6 +357,7 @@ static int cmd_run(int argc, char **argv) {
       {"http2", no_argument, NULL, O_HTTP2},
       {"engine", required_argument, NULL, O_ENGINE},
       {"download", no_argument, NULL, O_DOWNLOAD},
+      {"connect", no_argument, NULL, O_CONNECT},
       {"max-time", required_argument, NULL, O_MAXTIME},
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
       {"interval", required_argument, NULL, O_INTERVAL},
@@ -372,7 +379,8 @@ static int cmd_run(int argc, char **argv) {
   char **headers = NULL, **backends = NULL;
   size_t n_headers = 0, cap_headers = 0, n_backends = 0, cap_backends = 0;
   const char *config_path = NULL, *test_name = NULL, *db = NULL, *name = "adhoc";
-  bool download = false, json = false, store_it = false, quiet = false;
+  bool kind_given = false, json = false, store_it = false, quiet = false;
+  enum bw_kind kind = BW_KIND_PAGE;
   struct bw_config *cfg = NULL;
   struct bw_loop *loop = NULL;
   struct bw_store *store = NULL;
@@ -414,7 +422,13 @@ static int cmd_run(int argc, char **argv) {
       yaml_kv(&opts, "engine", optarg);
       break;
     case O_DOWNLOAD:
-      download = true;
+    case O_CONNECT:
+      if (kind_given) {
+        (void)fprintf(stderr, "benchwatch run: --download and --connect are two kinds of test\n");
+        goto out;
+      }
+      kind_given = true;
+      kind = ch == O_CONNECT ? BW_KIND_CONNECT : BW_KIND_DOWNLOAD;
       break;
     case O_MAXTIME:
       yaml_kv(&opts, "max_time", optarg);
@@ -474,7 +488,7 @@ static int cmd_run(int argc, char **argv) {
 
   const struct bw_test *test;
   if (config_path || test_name) {
-    if (!config_path || !test_name || optind != argc || opts.len || n_headers || download) {
+    if (!config_path || !test_name || optind != argc || opts.len || n_headers || kind_given) {
       (void)fprintf(stderr, "benchwatch run: --config FILE TEST runs a configured test, with no "
                             "URL and no test options (only --backend, --json, --store, --db)\n");
       goto out;
@@ -496,7 +510,7 @@ static int cmd_run(int argc, char **argv) {
       run_usage(stderr);
       goto out;
     }
-    cfg = config_from_args(name, argv[optind], download, &opts, headers, n_headers, backends,
+    cfg = config_from_args(name, argv[optind], kind, &opts, headers, n_headers, backends,
                            n_backends);
     if (!cfg) {
       status = 64;

@@ -11,6 +11,8 @@
 # The site in DIR/www: index.html (10 KB of fixed HTML), small.txt (about 200 bytes) and big.bin
 # (BIGSIZE bytes of zeros, default 64M; a size as truncate(1) takes it: K, M, G are powers of 1024).
 # Logging is off apart from DIR/logs/error.log: a benchmark target must not flood its own disk.
+# With NGINX_ACCESS_LOG set, requests are logged to DIR/logs/access.log (a test that must show
+# what reached the server).
 # With NGINX_LIMIT_RATE set (bytes per second, as nginx's limit_rate takes it: 200k), every
 # response is sent at that rate: a node on a shaped path.
 # Exit status: 0, 1 on failure, 64 for usage, 77 (ctest's skip) when nginx is not installed.
@@ -99,7 +101,11 @@ write_config() {
     fi
     echo "events { worker_connections 1024; }"
     echo "http {"
-    echo "  access_log off;"
+    if [ -n "${NGINX_ACCESS_LOG:-}" ]; then
+      echo "  access_log \"$dir/logs/access.log\";"
+    else
+      echo "  access_log off;"
+    fi
     echo "  types { text/html html; text/plain txt; application/octet-stream bin; }"
     echo "  default_type application/octet-stream;"
     echo "  sendfile on;"
