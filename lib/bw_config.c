@@ -154,8 +154,9 @@ static const struct opt detect_opts[] = {
      "consecutive good runs that close it"},
     {"figures", T_FIGURES, DET(figures), 0, 0, NULL, 0,
      "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps transfer_bps failed (page), "
-     "rate_bps ttfb_us stall_us stream_min_bps (download), availability; [] = the headline figure "
-     "(p50_us or rate_bps: with streams, their aggregate) and availability"},
+     "rate_bps ttfb_us stall_us stream_min_bps (download), connect_p50_us tls_p50_us (connect), "
+     "availability; [] = the headline figure (p50_us or rate_bps: with streams, their aggregate; "
+     "connect_p50_us with tls_p50_us) and availability"},
     {"false_alarm_every", T_DURATION, DET(false_alarm_us), 3600 * INT64_C(1000000), 100 * 365 * DAY,
      "3650d", 0,
      "at most one false opening per target in this much time: the statistical test's budget"},
@@ -960,7 +961,7 @@ static const yaml_node_t *find_key(struct ctx *c, const yaml_node_t *map, const 
 
 /*
  * A figure a test's own detect.figures names must be one its kind measures. The global list may
- * name figures of both kinds: each test is judged on those its kind has.
+ * name figures of every kind: each test is judged on those its kind has.
  */
 static int check_figures(struct ctx *c, const yaml_node_t *map, const char *path,
                          const struct bw_test *t) {

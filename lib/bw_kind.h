@@ -39,8 +39,8 @@ enum bw_sample_col {
 };
 
 typedef struct bw_probe *(*bw_kind_start_fn)(struct bw_loop *loop, const struct bw_test *test,
-                                             const char *backend, bw_probe_done_fn done,
-                                             void *arg, struct bw_errs *errs);
+                                             const char *backend, bw_probe_done_fn done, void *arg,
+                                             struct bw_errs *errs);
 
 /* How `benchwatch run` shows a finished run of the kind (allocated text). */
 typedef char *(*bw_kind_render_fn)(const struct bw_run *run, const struct bw_test *test,
@@ -51,8 +51,8 @@ struct bw_kind_ops {
   const char *name; /* as configured, stored and shown: "page" */
   const char *help; /* one phrase for people: what a run does */
   bw_kind_start_fn start;
-  unsigned keys;    /* enum bw_key_class: the restricted test keys it takes */
-  unsigned samples; /* enum bw_sample_col: the sample columns it fills */
+  unsigned keys;           /* enum bw_key_class: the restricted test keys it takes */
+  unsigned samples;        /* enum bw_sample_col: the sample columns it fills */
   const char *sample_noun; /* what one sample is: "request", "interval", "connection" */
   /* The figure shown first and judged by default (a bw_metrics name), and the other figures
    * judged by default beside it and availability (NULL-terminated; a figure a run did not
