@@ -510,8 +510,8 @@ static int cmd_run(int argc, char **argv) {
       run_usage(stderr);
       goto out;
     }
-    cfg = config_from_args(name, argv[optind], kind, &opts, headers, n_headers, backends,
-                           n_backends);
+    cfg =
+        config_from_args(name, argv[optind], kind, &opts, headers, n_headers, backends, n_backends);
     if (!cfg) {
       status = 64;
       goto out;

@@ -881,20 +881,20 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
     unsigned classes = key_classes(test_opts[i].flags);
     if ((set & (UINT64_C(1) << i)) && !bw_kind_takes(t->kind, classes)) {
       /* "page and connect": the kinds that do take it, from their rows */
-      char takers[64] = "";
+      struct bw_buf takers = {NULL, 0, 0};
       size_t n = 0, shown = 0;
       for (size_t k = 0; k < BW_KIND_COUNT; k++)
         n += bw_kind_takes(bw_kinds[k].kind, classes);
       for (size_t k = 0; k < BW_KIND_COUNT; k++) {
         if (!bw_kind_takes(bw_kinds[k].kind, classes))
           continue;
-        size_t len = strlen(takers);
-        (void)snprintf(takers + len, sizeof(takers) - len, "%s%s",
-                       shown == 0 ? "" : shown + 1 == n ? " and " : ", ", bw_kinds[k].name);
+        const char *sep = shown == 0 ? "" : shown + 1 == n ? " and " : ", ";
+        bw_buf_printf(&takers, "%s%s", sep, bw_kinds[k].name);
         shown++;
       }
       err_at(c, &map->start_mark, path, "%s applies only to %s tests, and this is a %s test",
-             test_opts[i].key, takers, bw_kind_name(t->kind));
+             test_opts[i].key, takers.s ? takers.s : "no", bw_kind_name(t->kind));
+      free(takers.s);
       r = -EINVAL;
     }
   }

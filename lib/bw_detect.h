@@ -66,7 +66,8 @@ const struct bw_metric *bw_detect_metric(enum bw_kind kind);
 const struct bw_metric *bw_detect_metric_find(const char *name);
 /*
  * The figures a test of kind is judged on: cfg->figures, or when it is 0 the kind's defaults
- * (the headline metric, the other figures its row judges, and availability). A bit mask over bw_metrics and BW_FIGURE_AVAILABILITY.
+ * (the headline metric, the other figures its row judges, and availability). A bit mask over
+ * bw_metrics and BW_FIGURE_AVAILABILITY.
  */
 uint32_t bw_detect_figures(const struct bw_detect *cfg, enum bw_kind kind);
 

@@ -203,8 +203,7 @@ int bw_json_to_run(json_t *o, struct bw_run *ret, struct bw_errs *errs) {
   if (!ret->backend)
     ret->backend = bw_xstrdup("");
   if (bw_kind_parse(kind, &ret->kind) < 0) {
-    bw_errs_add(errs, "kind: expected %s, got %s", bw_kind_names_text(),
-                kind ? kind : "nothing");
+    bw_errs_add(errs, "kind: expected %s, got %s", bw_kind_names_text(), kind ? kind : "nothing");
     goto inval;
   }
   if (bw_outcome_parse(outcome, &ret->outcome) < 0) {

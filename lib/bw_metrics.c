@@ -293,8 +293,7 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
              "Median TLS handshake time of the latest connect run (https only).", "tls_p50_us",
              1e-6, 1u << BW_KIND_CONNECT);
   run_figure(&b, ts, n, "benchwatch_connect_failed_connections",
-             "Failed connections in the latest connect run.", "failed", 1,
-             1u << BW_KIND_CONNECT);
+             "Failed connections in the latest connect run.", "failed", 1, 1u << BW_KIND_CONNECT);
   run_figure(&b, ts, n, "benchwatch_download_streams",
              "Transfers the latest download ran at once; its bytes_per_second is their aggregate.",
              "streams", 1, 1u << BW_KIND_DOWNLOAD);

@@ -10,7 +10,8 @@
  * One run of one target on the transfer loop: a page test (bw_probe_page.c, ApacheBench
  * semantics), a download test (bw_probe_download.c, wget semantics plus the timeline and TCP
  * facts) or a connect test (bw_probe_connect.c, connections without a request); the kind's row
- * (bw_kind.h) names its start. The probe copies what it needs from the test, so a config reload cannot pull it away.
+ * (bw_kind.h) names its start. The probe copies what it needs from the test, so a config reload
+ * cannot pull it away.
  *
  * done is called exactly once, from inside bw_loop_run(), with the finished run (outcome ok,
  * failed, partial or aborted). The run belongs to the probe: take it with bw_run_move(). The

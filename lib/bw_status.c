@@ -82,8 +82,8 @@ static const struct key_figure download_figures[] = {
 };
 
 static const struct key_figure connect_figures[] = {
-    {"connect_p50_us", "connect"}, {"p90_us", "p90"},       {"tls_p50_us", "TLS"},
-    {"rps", "conn/s"},             {"failed", "failed"},    {NULL, NULL},
+    {"connect_p50_us", "connect"}, {"p90_us", "p90"}, {"tls_p50_us", "TLS"}, {"rps", "conn/s"},
+    {"failed", "failed"},          {NULL, NULL},
 };
 
 static const struct key_figure *key_figures(enum bw_kind kind) {
@@ -349,8 +349,7 @@ static void card(struct bw_buf *b, const struct bw_status_target *t) {
                 "\"><h3><a href=\"/target/%" PRId64 "\">",
                 bw_status_state_name(t->state), t->id, t->id);
   target_name(b, t->test, t->backend);
-  bw_buf_printf(b, "</a> <span class=\"muted\">%s</span></h3>",
-                bw_kind_name(t->kind));
+  bw_buf_printf(b, "</a> <span class=\"muted\">%s</span></h3>", bw_kind_name(t->kind));
   state_badge(b, t);
   key_figs(b, t);
   if (t->n_history || t->state != BW_STATUS_NEW)

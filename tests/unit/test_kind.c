@@ -166,7 +166,8 @@ static void config_by_kind(void **state) {
               &errs);
   assert_null(cfg);
   assert_int_equal(errs.n, 1);
-  assert_non_null(strstr(errs.msg[0], "detect.figures: rate_bps is not measured by a connect test"));
+  assert_non_null(
+      strstr(errs.msg[0], "detect.figures: rate_bps is not measured by a connect test"));
   bw_errs_clear(&errs);
 
   /* An unknown kind names the kinds there are. */
