@@ -15,6 +15,7 @@
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_store.h"
+#include "bw_sweep.h"
 #include "bw_loop.h"
 #include "bw_util.h"
 #include "cli.h"
@@ -510,33 +511,53 @@ static int cmd_run(int argc, char **argv) {
   /* With --backend on a configured test, only those backends; else every one the test has. */
   char *const *targets = n_backends ? backends : test->backends;
   size_t n_targets = n_backends ? n_backends : test->n_backends;
+  /* A sweep runs its steps, per backend, one after the other; a step's name runs that step. */
+  size_t n_steps = bw_sweep_steps(test), only_step = SIZE_MAX;
+  struct bw_test *steps = bw_xcalloc(n_steps + 1, sizeof(*steps));
+  for (size_t s = 0; s < n_steps; s++) {
+    bw_sweep_step(test, s, &steps[s]);
+    if (test_name && strcmp(steps[s].name, test_name) == 0)
+      only_step = s;
+  }
+  if (only_step != SIZE_MAX) {
+    struct bw_test one = steps[only_step];
+    steps[only_step] = steps[0];
+    steps[0] = one;
+  }
+  size_t n_kept_steps = n_steps == 0 ? 1 : only_step != SIZE_MAX ? 1 : n_steps;
   status = 0;
   /* Every backend is measured first, one after the other; then each is shown and stored, its
    * diagnosis read against the others' runs (a backend is judged against its fleet). */
-  size_t n_runs = n_targets ? n_targets : 1;
+  size_t n_runs = (n_targets ? n_targets : 1) * n_kept_steps;
   struct bw_run *runs = bw_xcalloc(n_runs, sizeof(*runs));
   bool *measured = bw_xcalloc(n_runs, sizeof(*measured));
   const struct bw_run **peers = bw_xcalloc(n_runs, sizeof(*peers));
   for (size_t i = 0; i < n_runs; i++) {
+    const struct bw_test *ti = n_steps ? &steps[i % n_kept_steps] : test;
     bw_run_init(&runs[i]);
-    measured[i] = run_target(loop, test, n_targets ? targets[i] : NULL, show, &runs[i]) == 0;
+    measured[i] =
+        run_target(loop, ti, n_targets ? targets[i / n_kept_steps] : NULL, show, &runs[i]) == 0;
     if (!measured[i])
       status = 1;
   }
   for (size_t i = 0; i < n_runs; i++) {
     struct bw_run *run = &runs[i];
+    const struct bw_test *ti = n_steps ? &steps[i % n_kept_steps] : test;
     if (!measured[i])
       continue;
     size_t n_peers = 0;
     for (size_t k = 0; k < n_runs; k++)
-      if (k != i && measured[k])
+      if (k != i && measured[k] && k % n_kept_steps == i % n_kept_steps)
         peers[n_peers++] = &runs[k];
     char *text = json ? bw_render_json(run)
                  : run->kind == BW_KIND_PAGE
-                     ? bw_render_ab(run, test->concurrency, test->keepalive)
+                     ? bw_render_ab(run, ti->concurrency, ti->keepalive)
                      : bw_render_download_among(run, peers, n_peers);
-    if (!json && n_targets > 1)
-      (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
+    if (!json && n_targets > 1 && i % n_kept_steps == 0)
+      (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i / n_kept_steps]);
+    if (!json && n_steps)
+      (void)printf("%s== step %s: concurrency %" PRId64 ", requests %" PRId64 "\n",
+                   i % n_kept_steps ? "\n" : "", ti->name, ti->concurrency, ti->requests);
     (void)fputs(text, stdout);
     (void)fflush(stdout);
     free(text);
@@ -561,9 +582,29 @@ static int cmd_run(int argc, char **argv) {
         free(verdict);
       }
     }
+    /* After a sweep's last step on a backend, its curve. */
+    if (!json && n_kept_steps > 1 && i % n_kept_steps == n_kept_steps - 1) {
+      struct bw_sweep_curve *curves = NULL;
+      size_t n_curves = 0;
+      size_t first = i + 1 - n_kept_steps;
+      for (size_t k = first; k <= i; k++)
+        (void)bw_sweep_curves_add(&curves, &n_curves, steps[k - first].name, run->backend,
+                                  measured[k] ? &runs[k] : NULL, 0, NULL);
+      for (size_t c = 0; c < n_curves; c++) {
+        char *curve = bw_sweep_text(&curves[c], "  ");
+        (void)printf("\n== sweep %s%s%s%s: %zu steps\n%s", curves[c].test,
+                     curves[c].backend[0] ? " [" : "", curves[c].backend,
+                     curves[c].backend[0] ? "]" : "", curves[c].n_points, curve);
+        free(curve);
+      }
+      bw_sweep_curves_free(curves, n_curves);
+    }
   }
   for (size_t i = 0; i < n_runs; i++)
     bw_run_reset(&runs[i]);
+  for (size_t s = 0; s < n_steps; s++)
+    bw_test_clear(&steps[s]);
+  free(steps);
   free(runs);
   free(measured);
   free(peers);

@@ -1494,6 +1494,10 @@ const struct bw_test *bw_config_find_test(const struct bw_config *cfg, const cha
   for (size_t i = 0; i < cfg->n_tests; i++)
     if (strcmp(cfg->tests[i].name, name) == 0)
       return &cfg->tests[i];
+  /* A sweep's step ("api@c4") is measured and judged with its sweep's settings. */
+  for (size_t i = 0; i < cfg->n_tests; i++)
+    if (bw_sweep_steps(&cfg->tests[i]) && bw_sweep_is_of(name, cfg->tests[i].name))
+      return &cfg->tests[i];
   return NULL;
 }
 

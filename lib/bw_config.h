@@ -134,7 +134,7 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
 struct bw_config *bw_config_ref(struct bw_config *config);
 void bw_config_free(struct bw_config *config);
 
-/* The test called name, or NULL. */
+/* The test called name, or NULL; a sweep's step ("api@c4", bw_sweep.h) finds its sweep. */
 const struct bw_test *bw_config_find_test(const struct bw_config *config, const char *name);
 
 /* The built-in detect settings, for reading history without a config. */

@@ -66,6 +66,14 @@ bool bw_sweep_split(const char *name, size_t *ret_base_len, char *ret_axis, int6
   return true;
 }
 
+bool bw_sweep_is_of(const char *name, const char *test) {
+  size_t len;
+  if (strcmp(name, test) == 0)
+    return true;
+  return bw_sweep_split(name, &len, NULL, NULL) && strlen(test) == len &&
+         strncmp(name, test, len) == 0;
+}
+
 bool bw_sweep_curves_add(struct bw_sweep_curve **curves, size_t *n, const char *name,
                          const char *backend, const struct bw_run *run, int64_t target_id,
                          const char *state) {
@@ -167,7 +175,7 @@ char *bw_sweep_knee_text(const struct bw_sweep_curve *c) {
       prev = &c->points[i];
     }
   if (why == BW_KNEE_LATENCY)
-    return bw_xasprintf("%s %" PRId64 ": median %.2f ms is over %.0fx the first step's %.2f ms",
+    return bw_xasprintf("%s %" PRId64 ": median %.3f ms is over %.0fx the first step's %.3f ms",
                         axis_name(c->axis), p->value, p->p50_us / 1000.0, BW_KNEE_LATENCY_FACTOR,
                         first->p50_us / 1000.0);
   return bw_xasprintf("%s %" PRId64 ": %.1f requests/s is less than %.0f%% over %s %" PRId64
@@ -198,7 +206,7 @@ char *bw_sweep_text(const struct bw_sweep_curve *c, const char *indent) {
     if (isfinite(p->rps))
       (void)snprintf(rps, sizeof(rps), "%.1f", p->rps);
     if (isfinite(p->p50_us))
-      (void)snprintf(med, sizeof(med), "%.2f ms", p->p50_us / 1000.0);
+      (void)snprintf(med, sizeof(med), "%.3f ms", p->p50_us / 1000.0);
     bw_buf_printf(&b, "%s%11" PRId64 "  %8s  %10s  %10s", indent, p->value, req, rps, med);
     if (states)
       bw_buf_printf(&b, "  %s", p->state ? p->state : "-");
@@ -229,7 +237,7 @@ void bw_sweep_html(struct bw_buf *b, const struct bw_sweep_curve *c) {
     else
       bw_buf_printf(b, "<td>-</td>");
     if (isfinite(p->p50_us))
-      bw_buf_printf(b, "<td>%.2f ms</td>", p->p50_us / 1000.0);
+      bw_buf_printf(b, "<td>%.3f ms</td>", p->p50_us / 1000.0);
     else
       bw_buf_printf(b, "<td>-</td>");
     if (states) {

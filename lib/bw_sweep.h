@@ -37,6 +37,9 @@ void bw_sweep_step(const struct bw_test *test, size_t i, struct bw_test *ret);
  */
 bool bw_sweep_split(const char *name, size_t *ret_base_len, char *ret_axis, int64_t *ret_value);
 
+/* Whether name is test's own target name, or one of its steps' ("api@c4" of "api"). */
+bool bw_sweep_is_of(const char *name, const char *test);
+
 /* One step of a curve: what its latest run measured. */
 struct bw_sweep_point {
   int64_t value;    /* the step's concurrency, or requests for a sweep of requests */

@@ -145,14 +145,14 @@ static void test_curves_and_text(void **state) {
 
   char *text = bw_sweep_text(&cv[0], "  ");
   assert_non_null(strstr(text, "  concurrency  requests"));
-  assert_non_null(strstr(text, "\n            1       100       500.0     2.00 ms  normal\n"));
-  assert_non_null(strstr(text, "\n            4       100      1900.0     5.00 ms  normal  <- knee\n"));
-  assert_non_null(strstr(text, "knee: concurrency 4: median 5.00 ms is over 2x the first step's "
-                               "2.00 ms\n"));
+  assert_non_null(strstr(text, "\n            1       100       500.0    2.000 ms  normal\n"));
+  assert_non_null(strstr(text, "\n            4       100      1900.0    5.000 ms  normal  <- knee\n"));
+  assert_non_null(strstr(text, "knee: concurrency 4: median 5.000 ms is over 2x the first step's "
+                               "2.000 ms\n"));
   free(text);
   struct bw_buf b = {NULL, 0, 0};
   bw_sweep_html(&b, &cv[0]);
-  assert_non_null(strstr(b.s, "<td>4</td><td>100</td><td>1900.0</td><td>5.00 ms</td>"));
+  assert_non_null(strstr(b.s, "<td>4</td><td>100</td><td>1900.0</td><td>5.000 ms</td>"));
   free(b.s);
   bw_sweep_curves_free(cv, n);
 }
