@@ -128,32 +128,39 @@ void bw_sweep_curves_free(struct bw_sweep_curve *curves, size_t n) {
   free(curves);
 }
 
-static bool measured(const struct bw_sweep_point *p) {
-  return isfinite(p->rps) && isfinite(p->p50_us);
-}
-
-long bw_sweep_knee(const struct bw_sweep_point *points, size_t n, enum bw_knee *ret_why) {
+/*
+ * Walks the curve for its knee: *ret_first is the first step with a median (the one latency is
+ * held against), *ret_prev the last step with a rate before the knee (the one rate is held
+ * against). A step without a figure is passed over for that figure.
+ */
+static long knee_walk(const struct bw_sweep_point *points, size_t n, enum bw_knee *ret_why,
+                      const struct bw_sweep_point **ret_first,
+                      const struct bw_sweep_point **ret_prev) {
   const struct bw_sweep_point *first = NULL, *prev = NULL;
   *ret_why = BW_KNEE_NONE;
   for (size_t i = 0; i < n; i++) {
     const struct bw_sweep_point *p = &points[i];
-    if (!measured(p))
-      continue;
-    if (!first) {
-      first = prev = p;
-      continue;
-    }
-    if (p->p50_us > BW_KNEE_LATENCY_FACTOR * first->p50_us) {
+    *ret_first = first;
+    *ret_prev = prev;
+    if (isfinite(p->p50_us) && first && p->p50_us > BW_KNEE_LATENCY_FACTOR * first->p50_us) {
       *ret_why = BW_KNEE_LATENCY;
       return (long)i;
     }
-    if (p->rps < prev->rps * (1.0 + BW_KNEE_RATE_GROWTH)) {
+    if (isfinite(p->rps) && prev && p->rps < prev->rps * (1.0 + BW_KNEE_RATE_GROWTH)) {
       *ret_why = BW_KNEE_RATE;
       return (long)i;
     }
-    prev = p;
+    if (isfinite(p->p50_us) && !first)
+      first = p;
+    if (isfinite(p->rps))
+      prev = p;
   }
   return -1;
+}
+
+long bw_sweep_knee(const struct bw_sweep_point *points, size_t n, enum bw_knee *ret_why) {
+  const struct bw_sweep_point *first, *prev;
+  return knee_walk(points, n, ret_why, &first, &prev);
 }
 
 static const char *axis_name(char axis) {
@@ -162,18 +169,13 @@ static const char *axis_name(char axis) {
 
 char *bw_sweep_knee_text(const struct bw_sweep_curve *c) {
   enum bw_knee why;
-  long k = bw_sweep_knee(c->points, c->n_points, &why);
+  const struct bw_sweep_point *first = NULL, *prev = NULL;
+  long k = knee_walk(c->points, c->n_points, &why, &first, &prev);
   if (k < 0)
     return bw_xasprintf("none (the median stayed within %.0fx the first step's and requests/s "
                         "grew by %.0f%% or more at every step)",
                         BW_KNEE_LATENCY_FACTOR, BW_KNEE_RATE_GROWTH * 100);
   const struct bw_sweep_point *p = &c->points[k];
-  const struct bw_sweep_point *first = NULL, *prev = NULL;
-  for (long i = 0; i < k; i++)
-    if (measured(&c->points[i])) {
-      first = first ? first : &c->points[i];
-      prev = &c->points[i];
-    }
   if (why == BW_KNEE_LATENCY)
     return bw_xasprintf("%s %" PRId64 ": median %.3f ms is over %.0fx the first step's %.3f ms",
                         axis_name(c->axis), p->value, p->p50_us / 1000.0, BW_KNEE_LATENCY_FACTOR,
