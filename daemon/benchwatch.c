@@ -119,8 +119,9 @@ static int cmd_check_config(int argc, char **argv) {
 /* ---- run ---- */
 
 /* Appends `key: "value"` to a YAML flow mapping, escaped so any text stays one scalar. */
-static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
-  bw_buf_printf(b, ", %s: \"", key);
+/* value as a YAML double-quoted scalar. */
+static void yaml_quoted(struct bw_buf *b, const char *value) {
+  bw_buf_add(b, "\"", 1);
   for (const char *p = value; *p; p++) {
     if (*p == '"' || *p == '\\')
       bw_buf_printf(b, "\\%c", *p);
@@ -130,6 +131,11 @@ static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
       bw_buf_add(b, p, 1);
   }
   bw_buf_add(b, "\"", 1);
+}
+
+static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
+  bw_buf_printf(b, ", %s: ", key);
+  yaml_quoted(b, value);
 }
 
 /* Appends `key: ["a", "b"]` (nothing for an empty list). */
@@ -150,6 +156,22 @@ static void yaml_list(struct bw_buf *b, const char *key, char *const *items, siz
  * The test a `run` command line describes, built as a one-test config so that the command line
  * gets the same defaults and the same checks as a config file.
  */
+/* --sweep 1,4,16: the sweep key with those concurrencies, each checked by the config's parser. */
+static void yaml_sweep(struct bw_buf *b, const char *list) {
+  const char *p = list;
+  bw_buf_printf(b, ", sweep: {concurrency: [");
+  do {
+    size_t n = strcspn(p, ",");
+    char *one = bw_xstrndup(p, n);
+    if (p != list)
+      bw_buf_printf(b, ", ");
+    yaml_quoted(b, one);
+    free(one);
+    p += n;
+  } while (*p++ == ',');
+  bw_buf_printf(b, "]}");
+}
+
 static struct bw_config *config_from_args(const char *name, const char *url, bool download,
                                           struct bw_buf *opts, char **headers, size_t n_headers,
                                           char **backends, size_t n_backends) {
@@ -287,6 +309,8 @@ static void run_usage(FILE *f) {
          "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
          "      --streams N         download: N transfers at once, rated as their aggregate\n"
          "      --split MODE        download with streams: whole (default) or ranges\n"
+         "      --sweep C1,C2,...   page: run a step at each of these concurrencies, one after\n"
+         "                          the other, and print the curve and its knee\n"
          "      --config FILE       read the test (and database) from a config; TEST names it\n"
          "                          (-c is ab's concurrency here)\n"
          "      --json              print the full result as JSON, one line per run\n"
@@ -326,11 +350,13 @@ static int cmd_run(int argc, char **argv) {
     O_TEST,
     O_STREAMS,
     O_SPLIT,
-    O_ENGINE
+    O_ENGINE,
+    O_SWEEP
   };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
       {"concurrency", required_argument, NULL, 'c'},
+      {"sweep", required_argument, NULL, O_SWEEP},
       {"keepalive", no_argument, NULL, 'k'},
       {"head", no_argument, NULL, 'i'},
       {"header", required_argument, NULL, 'H'},
@@ -422,6 +448,9 @@ static int cmd_run(int argc, char **argv) {
       break;
     case O_SPLIT:
       yaml_kv(&opts, "split", optarg);
+      break;
+    case O_SWEEP:
+      yaml_sweep(&opts, optarg);
       break;
     case O_CONFIG:
       config_path = optarg;
