@@ -578,10 +578,9 @@ static int cmd_run(int argc, char **argv) {
     for (size_t k = 0; k < n_runs; k++)
       if (k != i && measured[k] && k % n_kept_steps == i % n_kept_steps)
         peers[n_peers++] = &runs[k];
-    char *text = json ? bw_render_json(run)
-                 : run->kind == BW_KIND_PAGE
-                     ? bw_render_ab(run, ti->concurrency, ti->keepalive)
-                     : bw_render_download_among(run, peers, n_peers);
+    char *text = json                        ? bw_render_json(run)
+                 : run->kind == BW_KIND_PAGE ? bw_render_ab(run, ti->concurrency, ti->keepalive)
+                                             : bw_render_download_among(run, peers, n_peers);
     if (!json && n_targets > 1 && i % n_kept_steps == 0)
       (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i / n_kept_steps]);
     if (!json && n_steps)

@@ -539,11 +539,11 @@ static void print_why(struct bw_store *store, int64_t run_id) {
 /* A run's word in history: what the judge made of it, as replayed. */
 static const char *verdict_word(const struct bw_point *p, const struct bw_replay_verdict *rv) {
   /* a run of an open regression never reads "ok", even one that looks normal by itself */
-  return isnan(p->value)     ? "failed"
-         : !rv->v.judged     ? "learning"
-         : rv->open          ? "regressed"
-         : rv->v.bad         ? "worse"
-                             : "ok";
+  return isnan(p->value) ? "failed"
+         : !rv->v.judged ? "learning"
+         : rv->open      ? "regressed"
+         : rv->v.bad     ? "worse"
+                         : "ok";
 }
 
 /*
@@ -607,8 +607,8 @@ static int sweep_history(struct bw_store *store, const struct bw_detect *det, co
                                   bw_json_int(p->value));
         (void)json_object_set_new(st, "run_id", p->run_id ? bw_json_int(p->run_id) : json_null());
         if (cv->axis != 'n')
-          (void)json_object_set_new(st, "requests",
-                                    p->requests != BW_NONE ? bw_json_int(p->requests) : json_null());
+          (void)json_object_set_new(
+              st, "requests", p->requests != BW_NONE ? bw_json_int(p->requests) : json_null());
         (void)json_object_set_new(st, "rps", bw_json_real(p->rps));
         (void)json_object_set_new(st, "p50_ms", bw_json_real(p->p50_us / 1000.0));
         (void)json_object_set_new(st, "verdict", bw_json_str(p->state ? p->state : ""));
@@ -642,8 +642,8 @@ static int sweep_history(struct bw_store *store, const struct bw_detect *det, co
       char *text = bw_sweep_text(cv, "  ");
       (void)printf("sweep %s%s%s%s: %zu steps, the latest run of each (a step's own history: "
                    "benchwatch history %s@%c%" PRId64 ")\n%s",
-                   cv->test, backend[0] ? " [" : "", backend, backend[0] ? "]" : "",
-                   cv->n_points, cv->test, cv->axis, cv->points[0].value, text);
+                   cv->test, backend[0] ? " [" : "", backend, backend[0] ? "]" : "", cv->n_points,
+                   cv->test, cv->axis, cv->points[0].value, text);
       free(text);
     }
   }

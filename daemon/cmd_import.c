@@ -643,8 +643,9 @@ int cmd_import(int argc, char **argv) {
         bw_test_clear(&step);
       }
       if (!found)
-        (void)fprintf(stderr, "benchwatch import: %s is a sweep: import into one of its steps, "
-                              "named as %s@c%" PRId64 " (README \"Sweeps\")\n",
+        (void)fprintf(stderr,
+                      "benchwatch import: %s is a sweep: import into one of its steps, "
+                      "named as %s@c%" PRId64 " (README \"Sweeps\")\n",
                       t->name, t->name, t->n_sweep_concurrency ? t->sweep_concurrency[0] : 1);
     } else {
       status = import_points(cfg, db, t, backend, format, opts, dry_run, json, argv + optind, n_in);

@@ -587,8 +587,8 @@ static int parse_steps(struct ctx *c, const yaml_node_t *n, const char *path, in
   }
   for (size_t i = 0; i < n_items; i++) {
     const yaml_node_t *item = items[i];
-    char *ipath = n->type == YAML_SEQUENCE_NODE ? bw_xasprintf("%s[%zu]", path, i)
-                                                : bw_xstrdup(path);
+    char *ipath =
+        n->type == YAML_SEQUENCE_NODE ? bw_xasprintf("%s[%zu]", path, i) : bw_xstrdup(path);
     int64_t v;
     if (want_scalar(c, item, ipath, "a positive integer") < 0) {
       r = -EINVAL;
@@ -636,8 +636,8 @@ static int parse_sweep(struct ctx *c, const yaml_node_t *n, const char *path, st
     char *kpath = bw_xasprintf("%s.%s", path, key);
     if (strcmp(key, "concurrency") == 0) {
       any = true;
-      if (parse_steps(c, v, kpath, 10000, false, &t->sweep_concurrency,
-                      &t->n_sweep_concurrency) < 0)
+      if (parse_steps(c, v, kpath, 10000, false, &t->sweep_concurrency, &t->n_sweep_concurrency) <
+          0)
         r = -EINVAL;
     } else if (strcmp(key, "requests") == 0) {
       any = true;

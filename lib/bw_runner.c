@@ -474,8 +474,7 @@ void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
       for (size_t s = 0; s < steps; s++) {
         struct bw_test step;
         bw_sweep_step(test, s, &step);
-        struct target *t =
-            apply_one(r, &step, backend, s > 0, key, keep, old_n, &added, &changed);
+        struct target *t = apply_one(r, &step, backend, s > 0, key, keep, old_n, &added, &changed);
         bw_test_clear(&step);
         if (prev)
           prev->next_step = t;

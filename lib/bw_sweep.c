@@ -224,8 +224,9 @@ void bw_sweep_html(struct bw_buf *b, const struct bw_sweep_curve *c) {
   enum bw_knee why;
   long k = bw_sweep_knee(c->points, c->n_points, &why);
   bool states = any_state(c);
-  bw_buf_printf(b, "<table class=\"sweep\"><tr><th>%s</th><th>requests</th><th>req/s</th>"
-                   "<th>median</th>%s<th></th></tr>\n",
+  bw_buf_printf(b,
+                "<table class=\"sweep\"><tr><th>%s</th><th>requests</th><th>req/s</th>"
+                "<th>median</th>%s<th></th></tr>\n",
                 axis_name(c->axis), states ? "<th>state</th>" : "");
   for (size_t i = 0; i < c->n_points; i++) {
     const struct bw_sweep_point *p = &c->points[i];

@@ -146,7 +146,8 @@ static void test_curves_and_text(void **state) {
   char *text = bw_sweep_text(&cv[0], "  ");
   assert_non_null(strstr(text, "  concurrency  requests"));
   assert_non_null(strstr(text, "\n            1       100       500.0    2.000 ms  normal\n"));
-  assert_non_null(strstr(text, "\n            4       100      1900.0    5.000 ms  normal  <- knee\n"));
+  assert_non_null(
+      strstr(text, "\n            4       100      1900.0    5.000 ms  normal  <- knee\n"));
   assert_non_null(strstr(text, "knee: concurrency 4: median 5.000 ms is over 2x the first step's "
                                "2.000 ms\n"));
   free(text);
@@ -159,12 +160,9 @@ static void test_curves_and_text(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_knee_by_latency),
-      cmocka_unit_test(test_knee_by_rate),
-      cmocka_unit_test(test_no_knee),
-      cmocka_unit_test(test_knee_skips_failed_step),
-      cmocka_unit_test(test_steps_and_names),
-      cmocka_unit_test(test_curves_and_text),
+      cmocka_unit_test(test_knee_by_latency), cmocka_unit_test(test_knee_by_rate),
+      cmocka_unit_test(test_no_knee),         cmocka_unit_test(test_knee_skips_failed_step),
+      cmocka_unit_test(test_steps_and_names), cmocka_unit_test(test_curves_and_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
