@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -254,6 +255,44 @@ class SweepTest(unittest.TestCase):
                 d.stop()
         finally:
             other.stop()
+
+    def test_reload_changes_the_steps_and_keeps_them_in_sequence(self):
+        # A reload that drops step 2 and adds step 8: the targets follow, /metrics with them, and
+        # the new chain runs in order at the test's times.
+        port = free_port()
+        metrics = "metrics: {listen: \"127.0.0.1:%d\"}\n" % port
+        self.write(extra=metrics)
+        d = Daemon(self.config)
+        try:
+            d.wait_log("3 targets scheduled", timeout=30)
+            with open(self.config, "w") as f:
+                f.write("database: bw.db\n%stests:\n"
+                        "  - {name: api, kind: page, url: \"%s/index.html\", keepalive: true,\n"
+                        "     requests: %d, every: 1s, jitter: 0, sweep: {concurrency: [1, 4, 8]}}\n"
+                        % (metrics, self.nginx.base, REQUESTS))
+            d.proc.send_signal(signal.SIGHUP)
+            # c1 and c4 change (every: 1d to 1s), c8 comes, c2 goes.
+            d.wait_log("3 targets: 1 added, 2 changed, 1 removed", timeout=30)
+            _, text = get("http://127.0.0.1:%d/metrics" % port)
+            self.assertIn('test="api@c8"', text)
+            self.assertNotIn('test="api@c2"', text)
+            # Wait (without a time limit that a loaded machine could miss) for a whole sweep.
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                names = [r[0] for r in self.step_runs()] if os.path.exists(self.db) else []
+                if "api@c8" in names:
+                    break
+                time.sleep(0.2)
+        finally:
+            d.stop()
+        runs = self.step_runs()
+        first_c8 = [r[0] for r in runs].index("api@c8")
+        sweep = runs[first_c8 - 2:first_c8 + 1]
+        self.assertEqual([r[0] for r in sweep], ["api@c1", "api@c4", "api@c8"])
+        for before, after in zip(sweep, sweep[1:]):
+            self.assertGreaterEqual(after[4], before[5])
+        self.assertEqual(self.connections(sweep[2][1]), 8)
+        self.assertNotIn("api@c2", [r[0] for r in runs])
 
 
 if __name__ == "__main__":
