@@ -410,7 +410,9 @@ static void sweeps(struct bw_buf *b, const struct bw_status *s) {
   for (size_t i = 0; i < n; i++) {
     bw_buf_printf(b, "<h3>");
     target_name(b, curves[i].test, curves[i].backend);
-    bw_buf_printf(b, "</h3>\n<div class=\"scroll\">");
+    bw_buf_printf(b, "</h3>\n");
+    bw_sweep_svg(b, &curves[i]);
+    bw_buf_printf(b, "<div class=\"scroll\">");
     bw_sweep_html(b, &curves[i]);
     bw_buf_printf(b, "</div>\n");
   }

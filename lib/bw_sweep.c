@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,4 +256,81 @@ void bw_sweep_html(struct bw_buf *b, const struct bw_sweep_curve *c) {
   bw_render_escape(b, knee);
   bw_buf_printf(b, "</p>\n");
   free(knee);
+}
+
+#define SVG_W 400
+#define SVG_H 170
+#define SVG_LEFT 40.0
+#define SVG_RIGHT 20.0
+#define SVG_TOP 40.0
+#define SVG_BOTTOM 140.0
+
+static double svg_x(size_t i, size_t n) {
+  if (n < 2)
+    return (SVG_LEFT + SVG_W - SVG_RIGHT) / 2;
+  return SVG_LEFT + (double)i * (SVG_W - SVG_LEFT - SVG_RIGHT) / (double)(n - 1);
+}
+
+/* One figure's line: the steps that have it, scaled so that max is at the top. */
+static void svg_line(struct bw_buf *b, const struct bw_sweep_curve *c, size_t offset, double max,
+                     const char *color) {
+  bw_buf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
+  for (size_t i = 0; i < c->n_points; i++) {
+    double v = *(const double *)(const void *)((const char *)&c->points[i] + offset);
+    if (isfinite(v))
+      bw_buf_printf(b, "%.1f,%.1f ", svg_x(i, c->n_points),
+                    SVG_BOTTOM - v / max * (SVG_BOTTOM - SVG_TOP));
+  }
+  bw_buf_printf(b, "\"/>\n");
+  for (size_t i = 0; i < c->n_points; i++) {
+    double v = *(const double *)(const void *)((const char *)&c->points[i] + offset);
+    if (isfinite(v))
+      bw_buf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                    svg_x(i, c->n_points), SVG_BOTTOM - v / max * (SVG_BOTTOM - SVG_TOP), color);
+  }
+}
+
+void bw_sweep_svg(struct bw_buf *b, const struct bw_sweep_curve *c) {
+  double max_rps = 0, max_p50 = 0;
+  for (size_t i = 0; i < c->n_points; i++) {
+    if (isfinite(c->points[i].rps) && c->points[i].rps > max_rps)
+      max_rps = c->points[i].rps;
+    if (isfinite(c->points[i].p50_us) && c->points[i].p50_us > max_p50)
+      max_p50 = c->points[i].p50_us;
+  }
+  if (max_rps <= 0 && max_p50 <= 0)
+    return;
+  enum bw_knee why;
+  long k = bw_sweep_knee(c->points, c->n_points, &why);
+  bw_buf_printf(b,
+                "<svg class=\"sweep-chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
+                "role=\"img\" aria-label=\"requests/s and median against %s\" "
+                "style=\"max-width:100%%;height:auto\" font-size=\"11\" "
+                "font-family=\"sans-serif\">\n",
+                SVG_W, SVG_H, SVG_W, SVG_H, axis_name(c->axis));
+  bw_buf_printf(b, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#999\"/>\n",
+                SVG_LEFT - 10, SVG_BOTTOM, (double)SVG_W - SVG_RIGHT + 10, SVG_BOTTOM);
+  if (k >= 0)
+    bw_buf_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.0f\" x2=\"%.1f\" y2=\"%.0f\" stroke=\"#b00020\" "
+                  "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%.0f\" fill=\"#b00020\" "
+                  "text-anchor=\"middle\">knee</text>\n",
+                  svg_x((size_t)k, c->n_points), SVG_TOP - 6, svg_x((size_t)k, c->n_points),
+                  SVG_BOTTOM, svg_x((size_t)k, c->n_points), SVG_TOP - 9);
+  if (max_rps > 0)
+    svg_line(b, c, offsetof(struct bw_sweep_point, rps), max_rps, "#1f5fbf");
+  if (max_p50 > 0)
+    svg_line(b, c, offsetof(struct bw_sweep_point, p50_us), max_p50, "#c25400");
+  for (size_t i = 0; i < c->n_points; i++)
+    bw_buf_printf(b, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRId64 "</text>\n",
+                  svg_x(i, c->n_points), SVG_BOTTOM + 14, c->points[i].value);
+  bw_buf_printf(b,
+                "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">%s</text>\n",
+                (double)SVG_W / 2, SVG_H - 2, axis_name(c->axis));
+  bw_buf_printf(b, "<text x=\"%.0f\" y=\"12\" fill=\"#1f5fbf\">req/s (top %.1f)</text>\n",
+                SVG_LEFT - 10, max_rps);
+  bw_buf_printf(b,
+                "<text x=\"%.0f\" y=\"12\" fill=\"#c25400\" text-anchor=\"end\">median (top "
+                "%.3f ms)</text>\n</svg>\n",
+                (double)SVG_W - SVG_RIGHT + 10, max_p50 / 1000.0);
 }

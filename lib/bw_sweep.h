@@ -103,5 +103,11 @@ char *bw_sweep_text(const struct bw_sweep_curve *c, const char *indent);
 char *bw_sweep_knee_text(const struct bw_sweep_curve *c);
 /* The curve as an HTML table (class "sweep"), with its knee named under it. */
 void bw_sweep_html(struct bw_buf *b, const struct bw_sweep_curve *c);
+/*
+ * The curve as an inline SVG picture (class "sweep-chart"), for pages that show SVG (not mail):
+ * requests/s and the median against the steps, evenly spaced, each line scaled to its own
+ * largest value, the knee marked. Nothing when no step has a figure.
+ */
+void bw_sweep_svg(struct bw_buf *b, const struct bw_sweep_curve *c);
 
 #endif

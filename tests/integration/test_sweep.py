@@ -241,6 +241,12 @@ class SweepTest(unittest.TestCase):
                 self.assertIn("<h2 id=\"sweeps\">Sweeps</h2>", page)
                 tables = re.findall(r"<table class=\"sweep\">(.*?)</table>", page, re.S)
                 self.assertEqual(len(tables), 2)  # one per backend
+                # Each with its picture: two lines (req/s, median) through the three steps.
+                charts = re.findall(r"<svg class=\"sweep-chart\".*?</svg>", page, re.S)
+                self.assertEqual(len(charts), 2)
+                for c in charts:
+                    lines = re.findall(r'<polyline [^>]*points="([^"]*)"', c)
+                    self.assertEqual([len(l.split()) for l in lines], [3, 3])
                 for t in tables:
                     self.assertEqual(re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td>", t),
                                      [(str(c), str(REQUESTS)) for c in STEPS])

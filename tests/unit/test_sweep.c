@@ -155,6 +155,17 @@ static void test_curves_and_text(void **state) {
   bw_sweep_html(&b, &cv[0]);
   assert_non_null(strstr(b.s, "<td>4</td><td>100</td><td>1900.0</td><td>5.000 ms</td>"));
   free(b.s);
+  /* The picture: both lines through both steps, rps at the top at 4, the knee marked there. */
+  struct bw_buf svg = {NULL, 0, 0};
+  bw_sweep_svg(&svg, &cv[0]);
+  assert_non_null(strstr(svg.s, "points=\"40.0,100.0 380.0,40.0 \""));  /* median */
+  assert_non_null(strstr(svg.s, "points=\"40.0,113.7 380.0,40.0 \"")); /* req/s */
+  assert_non_null(strstr(svg.s, "<line x1=\"380.0\" y1=\"34\" x2=\"380.0\" y2=\"140\""));
+  free(svg.s);
+  /* Nothing to draw without figures. */
+  struct bw_buf none = {NULL, 0, 0};
+  bw_sweep_svg(&none, &cv[1]);
+  assert_null(none.s);
   bw_sweep_curves_free(cv, n);
 }
 
