@@ -324,8 +324,7 @@ void bw_sweep_svg(struct bw_buf *b, const struct bw_sweep_curve *c) {
   for (size_t i = 0; i < c->n_points; i++)
     bw_buf_printf(b, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%" PRId64 "</text>\n",
                   svg_x(i, c->n_points), SVG_BOTTOM + 14, c->points[i].value);
-  bw_buf_printf(b,
-                "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">%s</text>\n",
+  bw_buf_printf(b, "<text x=\"%.0f\" y=\"%d\" text-anchor=\"middle\" fill=\"#666\">%s</text>\n",
                 (double)SVG_W / 2, SVG_H - 2, axis_name(c->axis));
   bw_buf_printf(b, "<text x=\"%.0f\" y=\"12\" fill=\"#1f5fbf\">req/s (top %.1f)</text>\n",
                 SVG_LEFT - 10, max_rps);

@@ -158,7 +158,7 @@ static void test_curves_and_text(void **state) {
   /* The picture: both lines through both steps, rps at the top at 4, the knee marked there. */
   struct bw_buf svg = {NULL, 0, 0};
   bw_sweep_svg(&svg, &cv[0]);
-  assert_non_null(strstr(svg.s, "points=\"40.0,100.0 380.0,40.0 \""));  /* median */
+  assert_non_null(strstr(svg.s, "points=\"40.0,100.0 380.0,40.0 \"")); /* median */
   assert_non_null(strstr(svg.s, "points=\"40.0,113.7 380.0,40.0 \"")); /* req/s */
   assert_non_null(strstr(svg.s, "<line x1=\"380.0\" y1=\"34\" x2=\"380.0\" y2=\"140\""));
   free(svg.s);
