@@ -599,29 +599,7 @@ static int sweep_history(struct bw_store *store, const struct bw_detect *det, co
     enum bw_knee why;
     long knee = bw_sweep_knee(cv->points, cv->n_points, &why);
     if (json) {
-      json_t *o = json_object(), *steps = json_array();
-      for (size_t k = 0; k < cv->n_points; k++) {
-        const struct bw_sweep_point *p = &cv->points[k];
-        json_t *st = json_object();
-        (void)json_object_set_new(st, cv->axis == 'n' ? "requests" : "concurrency",
-                                  bw_json_int(p->value));
-        (void)json_object_set_new(st, "run_id", p->run_id ? bw_json_int(p->run_id) : json_null());
-        if (cv->axis != 'n')
-          (void)json_object_set_new(
-              st, "requests", p->requests != BW_NONE ? bw_json_int(p->requests) : json_null());
-        (void)json_object_set_new(st, "rps", bw_json_real(p->rps));
-        (void)json_object_set_new(st, "p50_ms", bw_json_real(p->p50_us / 1000.0));
-        (void)json_object_set_new(st, "verdict", bw_json_str(p->state ? p->state : ""));
-        (void)json_object_set_new(st, "knee", json_boolean((long)k == knee));
-        (void)json_array_append_new(steps, st);
-      }
-      char *kt = bw_sweep_knee_text(cv);
-      (void)json_object_set_new(o, "test", bw_json_str(cv->test));
-      (void)json_object_set_new(o, "backend", bw_json_str(cv->backend));
-      (void)json_object_set_new(o, "steps", steps);
-      (void)json_object_set_new(o, "knee", bw_json_str(kt));
-      free(kt);
-      r = print_json(o);
+      r = print_json(bw_sweep_json(cv));
     } else if (csv) {
       (void)printf("%s,requests,rps,p50_ms,verdict,knee\n",
                    cv->axis == 'n' ? "step_requests" : "concurrency");

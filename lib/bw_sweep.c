@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_json.h"
 #include "bw_render.h"
 
 size_t bw_sweep_steps(const struct bw_test *test) {
@@ -332,4 +333,33 @@ void bw_sweep_svg(struct bw_buf *b, const struct bw_sweep_curve *c) {
                 "<text x=\"%.0f\" y=\"12\" fill=\"#c25400\" text-anchor=\"end\">median (top "
                 "%.3f ms)</text>\n</svg>\n",
                 (double)SVG_W - SVG_RIGHT + 10, max_p50 / 1000.0);
+}
+
+json_t *bw_sweep_json(const struct bw_sweep_curve *c) {
+  enum bw_knee why;
+  long knee = bw_sweep_knee(c->points, c->n_points, &why);
+  json_t *o = json_object(), *steps = json_array();
+  for (size_t k = 0; k < c->n_points; k++) {
+    const struct bw_sweep_point *p = &c->points[k];
+    json_t *st = json_object();
+    (void)json_object_set_new(st, axis_name(c->axis), bw_json_int(p->value));
+    if (c->axis != 'n')
+      (void)json_object_set_new(st, "requests",
+                                p->requests != BW_NONE ? bw_json_int(p->requests) : json_null());
+    (void)json_object_set_new(st, "rps", bw_json_real(p->rps));
+    (void)json_object_set_new(st, "p50_us",
+                              isfinite(p->p50_us) ? bw_json_int((int64_t)llround(p->p50_us))
+                                                  : json_null());
+    (void)json_object_set_new(st, "run_id", p->run_id ? bw_json_int(p->run_id) : json_null());
+    (void)json_object_set_new(st, "state", bw_json_str(p->state));
+    (void)json_object_set_new(st, "knee", json_boolean((long)k == knee));
+    (void)json_array_append_new(steps, st);
+  }
+  char *kt = bw_sweep_knee_text(c);
+  (void)json_object_set_new(o, "test", bw_json_str(c->test));
+  (void)json_object_set_new(o, "backend", bw_json_str(c->backend));
+  (void)json_object_set_new(o, "steps", steps);
+  (void)json_object_set_new(o, "knee", bw_json_str(kt));
+  free(kt);
+  return o;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "bw_config.h"
 #include "bw_result.h"
 #include "bw_util.h"
@@ -103,6 +105,12 @@ char *bw_sweep_text(const struct bw_sweep_curve *c, const char *indent);
 char *bw_sweep_knee_text(const struct bw_sweep_curve *c);
 /* The curve as an HTML table (class "sweep"), with its knee named under it. */
 void bw_sweep_html(struct bw_buf *b, const struct bw_sweep_curve *c);
+/*
+ * The curve as JSON (a new reference): {test, backend, steps: [{concurrency (or requests for a
+ * sweep of requests), requests, rps, p50_us, run_id, state, knee}], knee: sentence}, in the
+ * units of README "JSON".
+ */
+json_t *bw_sweep_json(const struct bw_sweep_curve *c);
 /*
  * The curve as an inline SVG picture (class "sweep-chart"), for pages that show SVG (not mail):
  * requests/s and the median against the steps, evenly spaced, each line scaled to its own

@@ -183,7 +183,7 @@ class SweepTest(unittest.TestCase):
         self.assertEqual([r[5] for r in rows], ["ok", "regressed", "ok"])
         self.assertTrue(lines[5].startswith("  knee: "))
         j = json.loads(cli("history", "-c", self.config, "api", "--json").stdout)
-        self.assertEqual([(s["concurrency"], s["requests"], s["verdict"]) for s in j["steps"]],
+        self.assertEqual([(s["concurrency"], s["requests"], s["state"]) for s in j["steps"]],
                          [(1, REQUESTS, "ok"), (2, REQUESTS, "regressed"), (4, REQUESTS, "ok")])
         last = {r[0]: r[1] for r in self.step_runs()}
         self.assertEqual([s["run_id"] for s in j["steps"]],
@@ -203,6 +203,10 @@ class SweepTest(unittest.TestCase):
                          [("1", str(REQUESTS), "normal"), ("2", str(REQUESTS), "regressed"),
                           ("4", str(REQUESTS), "normal")])
         self.assertTrue(text[6].startswith("    knee: "))
+        j = json.loads(cli("report", "-c", self.config, "--json").stdout)
+        self.assertEqual([(sw["test"], [(s["concurrency"], s["state"]) for s in sw["steps"]])
+                          for sw in j["sweeps"]],
+                         [("api", [(1, "normal"), (2, "regressed"), (4, "normal")])])
         html = cli("report", "-c", self.config, "--format", "html").stdout
         table = html[html.index("<table class=\"sweep\">"):html.index("</table>",
                                                                      html.index("class=\"sweep\""))]
