@@ -35,7 +35,8 @@ static int check_config_json(const char *path) {
   json_t *o = json_object(), *list = json_array();
   size_t targets = 0, pages = 0;
   for (size_t i = 0; cfg && i < cfg->n_tests; i++) {
-    targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
+    targets += (cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1) *
+               (bw_sweep_steps(&cfg->tests[i]) ? bw_sweep_steps(&cfg->tests[i]) : 1);
     pages += cfg->tests[i].kind == BW_KIND_PAGE;
   }
   for (size_t i = 0; i < errs.n; i++)
@@ -106,7 +107,8 @@ static int cmd_check_config(int argc, char **argv) {
   } else {
     size_t targets = 0, pages = 0;
     for (size_t i = 0; i < cfg->n_tests; i++) {
-      targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
+      targets += (cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1) *
+                 (bw_sweep_steps(&cfg->tests[i]) ? bw_sweep_steps(&cfg->tests[i]) : 1);
       pages += cfg->tests[i].kind == BW_KIND_PAGE;
     }
     (void)printf("%s: OK: %zu tests (%zu page, %zu download), %zu targets, database %s\n",

@@ -629,11 +629,26 @@ static int parse_sweep(struct ctx *c, const yaml_node_t *n, const char *path, st
            node_kind(n));
     return -EINVAL;
   }
+  bool seen[2] = {false, false};
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
     const yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
     const yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-    const char *key = k->type == YAML_SCALAR_NODE ? scalar(k) : "";
+    if (k->type != YAML_SCALAR_NODE) {
+      err_at(c, &k->start_mark, path, "keys must be plain words, got %s", node_kind(k));
+      r = -EINVAL;
+      continue;
+    }
+    const char *key = scalar(k);
     char *kpath = bw_xasprintf("%s.%s", path, key);
+    int which = strcmp(key, "concurrency") == 0 ? 0 : strcmp(key, "requests") == 0 ? 1 : -1;
+    if (which >= 0 && seen[which]) {
+      err_at(c, &k->start_mark, kpath, "given twice");
+      r = -EINVAL;
+      free(kpath);
+      continue;
+    }
+    if (which >= 0)
+      seen[which] = true;
     if (strcmp(key, "concurrency") == 0) {
       any = true;
       if (parse_steps(c, v, kpath, 10000, false, &t->sweep_concurrency, &t->n_sweep_concurrency) <
