@@ -347,9 +347,8 @@ json_t *bw_sweep_json(const struct bw_sweep_curve *c) {
       (void)json_object_set_new(st, "requests",
                                 p->requests != BW_NONE ? bw_json_int(p->requests) : json_null());
     (void)json_object_set_new(st, "rps", bw_json_real(p->rps));
-    (void)json_object_set_new(st, "p50_us",
-                              isfinite(p->p50_us) ? bw_json_int((int64_t)llround(p->p50_us))
-                                                  : json_null());
+    (void)json_object_set_new(
+        st, "p50_us", isfinite(p->p50_us) ? bw_json_int((int64_t)llround(p->p50_us)) : json_null());
     (void)json_object_set_new(st, "run_id", p->run_id ? bw_json_int(p->run_id) : json_null());
     (void)json_object_set_new(st, "state", bw_json_str(p->state));
     (void)json_object_set_new(st, "knee", json_boolean((long)k == knee));
