@@ -63,10 +63,10 @@ static void test_no_knee(void **state) {
 /* A failed step is passed over: the next is compared with the step before the failure. */
 static void test_knee_skips_failed_step(void **state) {
   (void)state;
-  struct bw_sweep_point p[] = {pt(1, 500, 2.0), pt(2, NAN, NAN), pt(4, 1900, 2.1)};
+  struct bw_sweep_point p[] = {pt(1, 500, 2.0), pt(2, (double)NAN, (double)NAN), pt(4, 1900, 2.1)};
   enum bw_knee why;
   assert_int_equal(bw_sweep_knee(p, 3, &why), -1);
-  p[0].rps = p[0].p50_us = NAN; /* no first step: the second measured one is compared */
+  p[0].rps = p[0].p50_us = (double)NAN; /* no first step: the second measured one is compared */
   p[2].rps = 2000;
   assert_int_equal(bw_sweep_knee(p, 3, &why), -1);
 }
