@@ -16,6 +16,7 @@
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_store.h"
+#include "bw_sweep.h"
 #include "bw_loop.h"
 #include "bw_util.h"
 #include "cli.h"
@@ -35,7 +36,8 @@ static int check_config_json(const char *path) {
   json_t *o = json_object(), *list = json_array();
   size_t targets = 0, per_kind[BW_KIND_COUNT] = {0};
   for (size_t i = 0; cfg && i < cfg->n_tests; i++) {
-    targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
+    targets += (cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1) *
+               (bw_sweep_steps(&cfg->tests[i]) ? bw_sweep_steps(&cfg->tests[i]) : 1);
     if (bw_kind_ops(cfg->tests[i].kind))
       per_kind[cfg->tests[i].kind]++;
   }
@@ -109,7 +111,8 @@ static int cmd_check_config(int argc, char **argv) {
   } else {
     size_t targets = 0, per_kind[BW_KIND_COUNT] = {0};
     for (size_t i = 0; i < cfg->n_tests; i++) {
-      targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
+      targets += (cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1) *
+                 (bw_sweep_steps(&cfg->tests[i]) ? bw_sweep_steps(&cfg->tests[i]) : 1);
       if (bw_kind_ops(cfg->tests[i].kind))
         per_kind[cfg->tests[i].kind]++;
     }
@@ -129,8 +132,9 @@ static int cmd_check_config(int argc, char **argv) {
 /* ---- run ---- */
 
 /* Appends `key: "value"` to a YAML flow mapping, escaped so any text stays one scalar. */
-static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
-  bw_buf_printf(b, ", %s: \"", key);
+/* value as a YAML double-quoted scalar. */
+static void yaml_quoted(struct bw_buf *b, const char *value) {
+  bw_buf_add(b, "\"", 1);
   for (const char *p = value; *p; p++) {
     if (*p == '"' || *p == '\\')
       bw_buf_printf(b, "\\%c", *p);
@@ -140,6 +144,11 @@ static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
       bw_buf_add(b, p, 1);
   }
   bw_buf_add(b, "\"", 1);
+}
+
+static void yaml_kv(struct bw_buf *b, const char *key, const char *value) {
+  bw_buf_printf(b, ", %s: ", key);
+  yaml_quoted(b, value);
 }
 
 /* Appends `key: ["a", "b"]` (nothing for an empty list). */
@@ -160,6 +169,22 @@ static void yaml_list(struct bw_buf *b, const char *key, char *const *items, siz
  * The test a `run` command line describes, built as a one-test config so that the command line
  * gets the same defaults and the same checks as a config file.
  */
+/* --sweep 1,4,16: the sweep key with those concurrencies, each checked by the config's parser. */
+static void yaml_sweep(struct bw_buf *b, const char *list) {
+  const char *p = list;
+  bw_buf_printf(b, ", sweep: {concurrency: [");
+  do {
+    size_t n = strcspn(p, ",");
+    char *one = bw_xstrndup(p, n);
+    if (p != list)
+      bw_buf_printf(b, ", ");
+    yaml_quoted(b, one);
+    free(one);
+    p += n;
+  } while (*p++ == ',');
+  bw_buf_printf(b, "]}");
+}
+
 static struct bw_config *config_from_args(const char *name, const char *url, enum bw_kind kind,
                                           struct bw_buf *opts, char **headers, size_t n_headers,
                                           char **backends, size_t n_backends) {
@@ -303,6 +328,8 @@ static void run_usage(FILE *f) {
          "      --split MODE        download with streams: whole (default) or ranges\n"
          "      --connect           a connect test: TCP connects (and TLS handshakes for\n"
          "                          https) without a request\n"
+         "      --sweep C1,C2,...   page: run a step at each of these concurrencies, one after\n"
+         "                          the other, and print the curve and its knee\n"
          "      --config FILE       read the test (and database) from a config; TEST names it\n"
          "                          (-c is ab's concurrency here)\n"
          "      --json              print the full result as JSON, one line per run\n"
@@ -343,11 +370,13 @@ static int cmd_run(int argc, char **argv) {
     O_STREAMS,
     O_SPLIT,
     O_ENGINE,
-    O_CONNECT
+    O_CONNECT,
+    O_SWEEP
   };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
       {"concurrency", required_argument, NULL, 'c'},
+      {"sweep", required_argument, NULL, O_SWEEP},
       {"keepalive", no_argument, NULL, 'k'},
       {"head", no_argument, NULL, 'i'},
       {"header", required_argument, NULL, 'H'},
@@ -448,6 +477,9 @@ static int cmd_run(int argc, char **argv) {
     case O_SPLIT:
       yaml_kv(&opts, "split", optarg);
       break;
+    case O_SWEEP:
+      yaml_sweep(&opts, optarg);
+      break;
     case O_CONFIG:
       config_path = optarg;
       break;
@@ -536,31 +568,51 @@ static int cmd_run(int argc, char **argv) {
   /* With --backend on a configured test, only those backends; else every one the test has. */
   char *const *targets = n_backends ? backends : test->backends;
   size_t n_targets = n_backends ? n_backends : test->n_backends;
+  /* A sweep runs its steps, per backend, one after the other; a step's name runs that step. */
+  size_t n_steps = bw_sweep_steps(test), only_step = SIZE_MAX;
+  struct bw_test *steps = bw_xcalloc(n_steps + 1, sizeof(*steps));
+  for (size_t s = 0; s < n_steps; s++) {
+    bw_sweep_step(test, s, &steps[s]);
+    if (test_name && strcmp(steps[s].name, test_name) == 0)
+      only_step = s;
+  }
+  if (only_step != SIZE_MAX) {
+    struct bw_test one = steps[only_step];
+    steps[only_step] = steps[0];
+    steps[0] = one;
+  }
+  size_t n_kept_steps = n_steps == 0 ? 1 : only_step != SIZE_MAX ? 1 : n_steps;
   status = 0;
   /* Every backend is measured first, one after the other; then each is shown and stored, its
    * diagnosis read against the others' runs (a backend is judged against its fleet). */
-  size_t n_runs = n_targets ? n_targets : 1;
+  size_t n_runs = (n_targets ? n_targets : 1) * n_kept_steps;
   struct bw_run *runs = bw_xcalloc(n_runs, sizeof(*runs));
   bool *measured = bw_xcalloc(n_runs, sizeof(*measured));
   const struct bw_run **peers = bw_xcalloc(n_runs, sizeof(*peers));
   for (size_t i = 0; i < n_runs; i++) {
+    const struct bw_test *ti = n_steps ? &steps[i % n_kept_steps] : test;
     bw_run_init(&runs[i]);
-    measured[i] = run_target(loop, test, n_targets ? targets[i] : NULL, show, &runs[i]) == 0;
+    measured[i] =
+        run_target(loop, ti, n_targets ? targets[i / n_kept_steps] : NULL, show, &runs[i]) == 0;
     if (!measured[i])
       status = 1;
   }
   for (size_t i = 0; i < n_runs; i++) {
     struct bw_run *run = &runs[i];
+    const struct bw_test *ti = n_steps ? &steps[i % n_kept_steps] : test;
     if (!measured[i])
       continue;
     size_t n_peers = 0;
     for (size_t k = 0; k < n_runs; k++)
-      if (k != i && measured[k])
+      if (k != i && measured[k] && k % n_kept_steps == i % n_kept_steps)
         peers[n_peers++] = &runs[k];
-    const struct bw_kind_ops *k = bw_kind_ops(run->kind);
-    char *text = json || !k ? bw_render_json(run) : k->render(run, test, peers, n_peers);
-    if (!json && n_targets > 1)
-      (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
+    const struct bw_kind_ops *kops = bw_kind_ops(run->kind);
+    char *text = json || !kops ? bw_render_json(run) : kops->render(run, ti, peers, n_peers);
+    if (!json && n_targets > 1 && i % n_kept_steps == 0)
+      (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i / n_kept_steps]);
+    if (!json && n_steps)
+      (void)printf("%s== step %s: concurrency %" PRId64 ", requests %" PRId64 "\n",
+                   i % n_kept_steps ? "\n" : "", ti->name, ti->concurrency, ti->requests);
     (void)fputs(text, stdout);
     (void)fflush(stdout);
     free(text);
@@ -585,9 +637,29 @@ static int cmd_run(int argc, char **argv) {
         free(verdict);
       }
     }
+    /* After a sweep's last step on a backend, its curve. */
+    if (!json && n_kept_steps > 1 && i % n_kept_steps == n_kept_steps - 1) {
+      struct bw_sweep_curve *curves = NULL;
+      size_t n_curves = 0;
+      size_t first = i + 1 - n_kept_steps;
+      for (size_t k = first; k <= i; k++)
+        (void)bw_sweep_curves_add(&curves, &n_curves, steps[k - first].name, run->backend,
+                                  measured[k] ? &runs[k] : NULL, 0, NULL);
+      for (size_t c = 0; c < n_curves; c++) {
+        char *curve = bw_sweep_text(&curves[c], "  ");
+        (void)printf("\n== sweep %s%s%s%s: %zu steps\n%s", curves[c].test,
+                     curves[c].backend[0] ? " [" : "", curves[c].backend,
+                     curves[c].backend[0] ? "]" : "", curves[c].n_points, curve);
+        free(curve);
+      }
+      bw_sweep_curves_free(curves, n_curves);
+    }
   }
   for (size_t i = 0; i < n_runs; i++)
     bw_run_reset(&runs[i]);
+  for (size_t s = 0; s < n_steps; s++)
+    bw_test_clear(&steps[s]);
+  free(steps);
   free(runs);
   free(measured);
   free(peers);

@@ -1,4 +1,5 @@
 /* benchwatch regressions and benchwatch baseline: reading what the daemon decided. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include "bw_diagnose.h"
 #include "bw_judge.h"
 #include "bw_loop.h"
+#include "bw_sweep.h"
 #include "bw_units.h"
 #include "cli.h"
 
@@ -538,6 +540,99 @@ static void print_why(struct bw_store *store, int64_t run_id) {
   bw_errs_clear(&errs);
 }
 
+/* A run's word in history: what the judge made of it, as replayed. */
+static const char *verdict_word(const struct bw_point *p, const struct bw_replay_verdict *rv) {
+  /* a run of an open regression never reads "ok", even one that looks normal by itself */
+  return isnan(p->value) ? "failed"
+         : !rv->v.judged ? "learning"
+         : rv->open      ? "regressed"
+         : rv->v.bad     ? "worse"
+                         : "ok";
+}
+
+/*
+ * A sweep's history (bw_sweep.h): the curve of each step's latest run in [from_us, until_us),
+ * with the judge's word on it. Each step's own history is that of its target ("api@c4").
+ * *ret_found is false when the store has no step of name on backend.
+ */
+static int sweep_history(struct bw_store *store, const struct bw_detect *det, const char *name,
+                         const char *backend, const struct bw_test *t, int64_t from_us,
+                         int64_t until_us, bool csv, bool json, bool *ret_found) {
+  struct bw_target_row *rows = NULL;
+  size_t n_rows = 0;
+  struct bw_errs errs = {0};
+  struct bw_sweep_curve *curves = NULL;
+  size_t n_curves = 0;
+  int r = 0;
+  *ret_found = false;
+  if (bw_store_targets(store, &rows, &n_rows, &errs) < 0) {
+    print_errs(&errs);
+    bw_errs_clear(&errs);
+    return 1;
+  }
+  for (size_t i = 0; i < n_rows && r == 0; i++) {
+    if (strcmp(rows[i].test, name) == 0 || !bw_sweep_is_of(rows[i].test, name) ||
+        strcmp(rows[i].backend, backend) != 0)
+      continue;
+    struct replayed rp;
+    r = replay_target(store, det, rows[i].test, backend, t, NULL, &rp);
+    if (r == 0) {
+      size_t end = rp.n;
+      while (end > 0 && rp.pts[end - 1].started_us >= until_us)
+        end--;
+      struct bw_run run;
+      bw_run_init(&run);
+      bool have = end > 0 && rp.pts[end - 1].started_us >= from_us &&
+                  bw_store_get_run(store, rp.pts[end - 1].run_id, &run, &errs) == 0;
+      bw_errs_clear(&errs);
+      (void)bw_sweep_curves_add(&curves, &n_curves, rows[i].test, backend, have ? &run : NULL,
+                                rows[i].id,
+                                have ? verdict_word(&rp.pts[end - 1], &rp.v[end - 1]) : "no runs");
+      for (size_t c = 0; have && c < n_curves; c++)
+        for (size_t k = 0; k < curves[c].n_points; k++)
+          if (curves[c].points[k].target_id == rows[i].id)
+            curves[c].points[k].run_id = rp.pts[end - 1].run_id;
+      bw_run_reset(&run);
+    }
+    replayed_free(&rp);
+  }
+  bw_target_rows_free(rows, n_rows);
+  *ret_found = n_curves > 0;
+  for (size_t c = 0; r == 0 && c < n_curves; c++) {
+    const struct bw_sweep_curve *cv = &curves[c];
+    enum bw_knee why;
+    long knee = bw_sweep_knee(cv->points, cv->n_points, &why);
+    if (json) {
+      r = print_json(bw_sweep_json(cv));
+    } else if (csv) {
+      (void)printf("%s,requests,rps,p50_ms,verdict,knee\n",
+                   cv->axis == 'n' ? "step_requests" : "concurrency");
+      for (size_t k = 0; k < cv->n_points; k++) {
+        const struct bw_sweep_point *p = &cv->points[k];
+        (void)printf("%" PRId64 ",", p->value);
+        if (p->requests != BW_NONE)
+          (void)printf("%" PRId64, p->requests);
+        (void)printf(",");
+        if (isfinite(p->rps))
+          (void)printf("%.3f", p->rps);
+        (void)printf(",");
+        if (isfinite(p->p50_us))
+          (void)printf("%.3f", p->p50_us / 1000.0);
+        (void)printf(",%s,%s\n", p->state ? p->state : "", (long)k == knee ? "knee" : "");
+      }
+    } else {
+      char *text = bw_sweep_text(cv, "  ");
+      (void)printf("sweep %s%s%s%s: %zu steps, the latest run of each (a step's own history: "
+                   "benchwatch history %s@%c%" PRId64 ")\n%s",
+                   cv->test, backend[0] ? " [" : "", backend, backend[0] ? "]" : "", cv->n_points,
+                   cv->test, cv->axis, cv->points[0].value, text);
+      free(text);
+    }
+  }
+  bw_sweep_curves_free(curves, n_curves);
+  return r;
+}
+
 static void history_usage(FILE *f) {
   (void)fprintf(f,
                 "usage: benchwatch history [-c CONFIG | --db F] [--backend B] [--since WHEN]\n"
@@ -622,6 +717,20 @@ int cmd_history(int argc, char **argv) {
   const struct bw_test *t = cfg ? bw_config_find_test(cfg, argv[optind]) : NULL;
   if (t)
     det = t->detect;
+  /* A sweep has no target of its own name: its steps have (bw_sweep.h). */
+  int64_t own_id;
+  struct bw_errs nerrs = {0};
+  if (!metric && bw_store_find_target(store, argv[optind], backend, &own_id, &nerrs) == -ENOENT) {
+    bool found;
+    bw_errs_clear(&nerrs);
+    r = sweep_history(store, &det, argv[optind], backend, t, from_us, until_us, csv, json, &found);
+    if (found || r) {
+      bw_config_free(cfg);
+      bw_store_close(store);
+      return r;
+    }
+  }
+  bw_errs_clear(&nerrs);
   struct replayed rp;
   r = replay_target(store, &det, argv[optind], backend, t, metric, &rp);
   if (r == 0) {

@@ -21,6 +21,7 @@
 #include "bw_json.h"
 #include "bw_judge.h"
 #include "bw_loop.h"
+#include "bw_sweep.h"
 #include "bw_url.h"
 #include "cli.h"
 
@@ -625,6 +626,24 @@ int cmd_import(int argc, char **argv) {
       (void)fprintf(stderr, "benchwatch import: --at is the start of one run: import one ab -e "
                             "file at a time\n");
       status = EX_USAGE;
+    } else if (bw_sweep_steps(t)) {
+      /* A sweep's history is its steps': each is imported into one by name ("api@c4"). */
+      struct bw_test step;
+      bool found = false;
+      status = BW_EXIT_CONFIG;
+      for (size_t s = 0; s < bw_sweep_steps(t) && !found; s++) {
+        bw_sweep_step(t, s, &step);
+        found = strcmp(step.name, test) == 0;
+        if (found)
+          status = import_points(cfg, db, &step, backend, format, opts, dry_run, json,
+                                 argv + optind, n_in);
+        bw_test_clear(&step);
+      }
+      if (!found)
+        (void)fprintf(stderr,
+                      "benchwatch import: %s is a sweep: import into one of its steps, "
+                      "named as %s@c%" PRId64 " (README \"Sweeps\")\n",
+                      t->name, t->name, t->n_sweep_concurrency ? t->sweep_concurrency[0] : 1);
     } else {
       status = import_points(cfg, db, t, backend, format, opts, dry_run, json, argv + optind, n_in);
     }

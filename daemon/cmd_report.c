@@ -97,6 +97,10 @@ static json_t *report_json(const struct bw_nightly *rep) {
     (void)json_array_append_new(targets, to);
   }
   (void)json_object_set_new(o, "targets", targets);
+  json_t *sweeps = json_array();
+  for (size_t i = 0; i < rep->n_sweeps; i++)
+    (void)json_array_append_new(sweeps, bw_sweep_json(&rep->sweeps[i]));
+  (void)json_object_set_new(o, "sweeps", sweeps);
   (void)json_object_set_new(o, "opened", regressions_json(rep->opened, rep->n_opened));
   (void)json_object_set_new(o, "open", regressions_json(rep->open, rep->n_open));
   (void)json_object_set_new(o, "closed", regressions_json(rep->closed, rep->n_closed));

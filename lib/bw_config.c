@@ -15,6 +15,7 @@
 
 #include "bw_detect.h"
 #include "bw_kind.h"
+#include "bw_sweep.h"
 #include "bw_units.h"
 #include "bw_url.h"
 
@@ -47,6 +48,7 @@ enum opt_type {
   T_HOSTPORTS,
   T_EMAILS,
   T_FIGURES, /* list of metric names (bw_metrics, "availability") into a bit mask */
+  T_SWEEP,   /* {concurrency: [...], requests: [...]} into a test's sweep lists */
 };
 
 enum {
@@ -129,6 +131,9 @@ static const struct opt test_opts[] = {
     {"engine", T_ENGINE, TEST(engine), 0, 0, "auto", F_PAGE_ONLY,
      "page: the client: lean (HTTP/1.1 at ab's cost per request), curl (libcurl), or auto (lean "
      "wherever it does the test: http 1.1, no user in the URL)"},
+    {"sweep", T_SWEEP, TEST(sweep_concurrency), 0, 0, NULL, F_PAGE_ONLY | F_TEST_ONLY,
+     "page: steps run one after another in each run, each judged as a target of its own: "
+     "{concurrency: [1, 4, 16, 64]} and/or requests: [...] (one per step, or one for all)"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -565,6 +570,121 @@ static int parse_list(struct ctx *c, const yaml_node_t *n, const char *path, boo
   return 0;
 }
 
+/*
+ * A sweep's list of strictly increasing positive integers in [1, max] into *ret (allocated), or a
+ * single value when one is allowed. An empty list is an error.
+ */
+static int parse_steps(struct ctx *c, const yaml_node_t *n, const char *path, int64_t max,
+                       bool single_ok, int64_t **ret, size_t *ret_n) {
+  int64_t *list = NULL;
+  size_t len = 0, cap = 0, n_items = 0;
+  int r = 0;
+  const yaml_node_t **items = NULL;
+  if (n->type == YAML_SCALAR_NODE && single_ok && scalar(n)[0] != '\0') {
+    items = bw_xcalloc(1, sizeof(*items));
+    items[n_items++] = n;
+  } else if (n->type == YAML_SEQUENCE_NODE) {
+    n_items = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    items = bw_xcalloc(n_items + 1, sizeof(*items));
+    for (size_t i = 0; i < n_items; i++)
+      items[i] = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+  } else if (n->type != YAML_SCALAR_NODE || scalar(n)[0] != '\0') {
+    err_at(c, &n->start_mark, path, "expected a list of positive integers%s, got %s",
+           single_ok ? " or one" : "", node_kind(n));
+    return -EINVAL;
+  }
+  if (n_items == 0) {
+    err_at(c, &n->start_mark, path, "the list is empty; give one value per step");
+    free(items);
+    return -EINVAL;
+  }
+  for (size_t i = 0; i < n_items; i++) {
+    const yaml_node_t *item = items[i];
+    char *ipath =
+        n->type == YAML_SEQUENCE_NODE ? bw_xasprintf("%s[%zu]", path, i) : bw_xstrdup(path);
+    int64_t v;
+    if (want_scalar(c, item, ipath, "a positive integer") < 0) {
+      r = -EINVAL;
+    } else if (parse_int(scalar(item), &v) < 0 || v < 1 || v > max) {
+      char *q = quote(scalar(item));
+      err_at(c, &item->start_mark, ipath,
+             "expected a positive integer of at most %" PRId64 ", got %s", max, q);
+      free(q);
+      r = -EINVAL;
+    } else if (len > 0 && v <= list[len - 1]) {
+      err_at(c, &item->start_mark, ipath,
+             "%" PRId64 " is not greater than the step before (%" PRId64 "): steps increase", v,
+             list[len - 1]);
+      r = -EINVAL;
+    } else {
+      bw_xgrow(&list, &cap, len + 1, sizeof(*list));
+      list[len++] = v;
+    }
+    free(ipath);
+  }
+  free(items);
+  if (r < 0) {
+    free(list);
+    return r;
+  }
+  free(*ret);
+  *ret = list;
+  *ret_n = len;
+  return 0;
+}
+
+/* A test's sweep: {concurrency: [...], requests: [...] or N}. */
+static int parse_sweep(struct ctx *c, const yaml_node_t *n, const char *path, struct bw_test *t) {
+  int r = 0;
+  bool any = false;
+  if (n->type != YAML_MAPPING_NODE) {
+    err_at(c, &n->start_mark, path, "expected a mapping such as {concurrency: [1, 4, 16]}, got %s",
+           node_kind(n));
+    return -EINVAL;
+  }
+  bool seen[2] = {false, false};
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+    const yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+    const yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+    if (k->type != YAML_SCALAR_NODE) {
+      err_at(c, &k->start_mark, path, "keys must be plain words, got %s", node_kind(k));
+      r = -EINVAL;
+      continue;
+    }
+    const char *key = scalar(k);
+    char *kpath = bw_xasprintf("%s.%s", path, key);
+    int which = strcmp(key, "concurrency") == 0 ? 0 : strcmp(key, "requests") == 0 ? 1 : -1;
+    if (which >= 0 && seen[which]) {
+      err_at(c, &k->start_mark, kpath, "given twice");
+      r = -EINVAL;
+      free(kpath);
+      continue;
+    }
+    if (which >= 0)
+      seen[which] = true;
+    if (strcmp(key, "concurrency") == 0) {
+      any = true;
+      if (parse_steps(c, v, kpath, 10000, false, &t->sweep_concurrency, &t->n_sweep_concurrency) <
+          0)
+        r = -EINVAL;
+    } else if (strcmp(key, "requests") == 0) {
+      any = true;
+      if (parse_steps(c, v, kpath, 1000000, true, &t->sweep_requests, &t->n_sweep_requests) < 0)
+        r = -EINVAL;
+    } else {
+      static const char *const keys[] = {"concurrency", "requests"};
+      unknown_key(c, k, kpath, keys, 2);
+      r = -EINVAL;
+    }
+    free(kpath);
+  }
+  if (r == 0 && !any) {
+    err_at(c, &n->start_mark, path, "a sweep needs concurrency or requests (a list of steps)");
+    r = -EINVAL;
+  }
+  return r;
+}
+
 static void set_string(char **field, const char *value) {
   free(*field);
   *field = bw_xstrdup(value);
@@ -611,6 +731,8 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
       *(uint32_t *)(void *)field = mask;
     return r;
   }
+  case T_SWEEP:
+    return parse_sweep(c, n, path, (struct bw_test *)(void *)base);
   case T_EMAILS:
     r = parse_list(c, n, path, valid_email, "email addresses", (char ***)(void *)field,
                    (size_t *)(void *)(field + sizeof(char **)));
@@ -787,6 +909,13 @@ static char **copy_list(char **list, size_t n) {
   return out;
 }
 
+static int64_t *copy_ints(const int64_t *list, size_t n) {
+  int64_t *out = n ? bw_xcalloc(n, sizeof(*out)) : NULL;
+  if (n)
+    memcpy(out, list, n * sizeof(*out));
+  return out;
+}
+
 void bw_test_copy(struct bw_test *dst, const struct bw_test *src) {
   *dst = *src;
   dst->name = src->name ? bw_xstrdup(src->name) : NULL;
@@ -794,6 +923,8 @@ void bw_test_copy(struct bw_test *dst, const struct bw_test *src) {
   dst->method = src->method ? bw_xstrdup(src->method) : NULL;
   dst->headers = copy_list(src->headers, src->n_headers);
   dst->backends = copy_list(src->backends, src->n_backends);
+  dst->sweep_concurrency = copy_ints(src->sweep_concurrency, src->n_sweep_concurrency);
+  dst->sweep_requests = copy_ints(src->sweep_requests, src->n_sweep_requests);
 }
 
 void bw_test_clear(struct bw_test *t) {
@@ -802,6 +933,8 @@ void bw_test_clear(struct bw_test *t) {
   free(t->method);
   free_list(t->headers, t->n_headers);
   free_list(t->backends, t->n_backends);
+  free(t->sweep_concurrency);
+  free(t->sweep_requests);
   memset(t, 0, sizeof(*t));
 }
 
@@ -873,6 +1006,41 @@ static int parse_section(struct ctx *c, const yaml_node_t *map, const char *path
   return r;
 }
 
+static const yaml_node_t *find_key(struct ctx *c, const yaml_node_t *map, const char *key);
+
+/* A sweep's steps against each other and the test: as many requests as steps (or one for all),
+ * and in every step at least as many requests as requests in flight. */
+static int check_sweep(struct ctx *c, const yaml_node_t *map, const char *path,
+                       const struct bw_test *t) {
+  size_t n = bw_sweep_steps(t);
+  if (n == 0)
+    return 0;
+  const yaml_node_t *node = map->type == YAML_MAPPING_NODE ? find_key(c, map, "sweep") : NULL;
+  const yaml_mark_t *mark = node ? &node->start_mark : &map->start_mark;
+  char *spath = bw_xasprintf("%s.sweep", path);
+  int r = 0;
+  if (t->n_sweep_concurrency && t->n_sweep_requests > 1 &&
+      t->n_sweep_requests != t->n_sweep_concurrency) {
+    err_at(c, mark, spath,
+           "requests lists %zu steps and concurrency %zu: give one per step, or one for all",
+           t->n_sweep_requests, t->n_sweep_concurrency);
+    r = -EINVAL;
+  }
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    int64_t conc, req;
+    bw_sweep_step_values(t, i, &conc, &req);
+    if (conc > req) {
+      err_at(c, mark, spath,
+             "step %zu: concurrency %" PRId64 " is greater than requests %" PRId64
+             " (like ab, every request slot needs a request)",
+             i + 1, conc, req);
+      r = -EINVAL;
+    }
+  }
+  free(spath);
+  return r;
+}
+
 /* Checks that need several keys of one test, after each key parsed. */
 static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
                       const struct bw_test *t, uint64_t set) {
@@ -898,13 +1066,16 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
       r = -EINVAL;
     }
   }
-  if (bw_kind_takes(t->kind, BW_KEYS_SAMPLES) && t->concurrency > t->requests) {
+  if (bw_kind_takes(t->kind, BW_KEYS_SAMPLES) && t->concurrency > t->requests &&
+      bw_sweep_steps(t) == 0) {
     err_at(c, &map->start_mark, path,
            "concurrency %" PRId64 " is greater than requests %" PRId64
            " (like ab, every request slot needs a request)",
            t->concurrency, t->requests);
     r = -EINVAL;
   }
+  if (t->kind == BW_KIND_PAGE && check_sweep(c, map, path, t) < 0)
+    r = -EINVAL;
   if (t->kind == BW_KIND_DOWNLOAD && t->split_ranges && t->streams < 2) {
     err_at(c, &map->start_mark, path,
            "split: ranges divides the URL among streams: it needs streams of 2 or more");
@@ -1364,6 +1535,10 @@ const struct bw_test *bw_config_find_test(const struct bw_config *cfg, const cha
   for (size_t i = 0; i < cfg->n_tests; i++)
     if (strcmp(cfg->tests[i].name, name) == 0)
       return &cfg->tests[i];
+  /* A sweep's step ("api@c4") is measured and judged with its sweep's settings. */
+  for (size_t i = 0; i < cfg->n_tests; i++)
+    if (bw_sweep_steps(&cfg->tests[i]) && bw_sweep_is_of(name, cfg->tests[i].name))
+      return &cfg->tests[i];
   return NULL;
 }
 
@@ -1416,6 +1591,28 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
       if (mask & BW_FIGURE_AVAILABILITY)
         bw_buf_printf(b, "%s%s", mask & ~BW_FIGURE_AVAILABILITY ? ", " : "", BW_METRIC_AVAILABILITY);
       bw_buf_printf(b, "]\n");
+      continue;
+    }
+    case T_SWEEP: {
+      const struct bw_test *t = base;
+      if (!t->n_sweep_concurrency && !t->n_sweep_requests)
+        continue;
+      const char *sep = "";
+      bw_buf_printf(b, "%s%s: {", indent, o->key);
+      if (t->n_sweep_concurrency) {
+        bw_buf_printf(b, "concurrency: [");
+        for (size_t i = 0; i < t->n_sweep_concurrency; i++)
+          bw_buf_printf(b, "%s%" PRId64, i ? ", " : "", t->sweep_concurrency[i]);
+        bw_buf_printf(b, "]");
+        sep = ", ";
+      }
+      if (t->n_sweep_requests) {
+        bw_buf_printf(b, "%srequests: [", sep);
+        for (size_t i = 0; i < t->n_sweep_requests; i++)
+          bw_buf_printf(b, "%s%" PRId64, i ? ", " : "", t->sweep_requests[i]);
+        bw_buf_printf(b, "]");
+      }
+      bw_buf_printf(b, "}\n");
       continue;
     }
     case T_KIND:

@@ -62,6 +62,13 @@ struct bw_test {
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;
+  /* page: a sweep (bw_sweep.h): each run runs these steps one after another, each step a target
+   * of its own. The lists as given, strictly increasing: either may be empty (no sweep when both
+   * are); requests may hold one value for every step, else one per step. */
+  int64_t *sweep_concurrency;
+  size_t n_sweep_concurrency;
+  int64_t *sweep_requests;
+  size_t n_sweep_requests;
 };
 
 
@@ -127,7 +134,7 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
 struct bw_config *bw_config_ref(struct bw_config *config);
 void bw_config_free(struct bw_config *config);
 
-/* The test called name, or NULL. */
+/* The test called name, or NULL; a sweep's step ("api@c4", bw_sweep.h) finds its sweep. */
 const struct bw_test *bw_config_find_test(const struct bw_config *config, const char *name);
 
 /* The built-in detect settings, for reading history without a config. */

@@ -226,6 +226,15 @@ char *bw_report_text(const struct bw_nightly *r) {
     for (size_t i = 0; i < r->n_closed; i++)
       regression_line(&b, r, &r->closed[i], false);
   }
+  if (r->n_sweeps)
+    bw_buf_printf(&b, "\nSWEEPS (the latest run of each step)\n");
+  for (size_t i = 0; i < r->n_sweeps; i++) {
+    char tn[200];
+    target_name(r->sweeps[i].test, r->sweeps[i].backend, tn, sizeof(tn));
+    char *curve = bw_sweep_text(&r->sweeps[i], "    ");
+    bw_buf_printf(&b, "  %s\n%s", tn, curve);
+    free(curve);
+  }
   bw_buf_printf(&b, "\nTARGETS\n");
   for (size_t i = 0; i < r->n_targets; i++) {
     const struct bw_nightly_target *t = &r->targets[i];
@@ -457,6 +466,18 @@ char *bw_report_html(const struct bw_nightly *r, const char *const *chart_src) {
     for (size_t i = 0; i < groups[gi].n; i++)
       regression_line(&b, r, &groups[gi].list[i], true);
     bw_buf_printf(&b, "</ul>\n");
+  }
+  if (r->n_sweeps)
+    bw_buf_printf(&b, "<h2 style=\"font-size:17px;margin:14px 0 4px\">Sweeps</h2>\n"
+                      "<p style=\"" SMALL "margin:0\">The latest run of each step: requests/s "
+                      "and the median request time against the step.</p>\n");
+  for (size_t i = 0; i < r->n_sweeps; i++) {
+    char tn[200];
+    target_name(r->sweeps[i].test, r->sweeps[i].backend, tn, sizeof(tn));
+    bw_buf_printf(&b, "<h3 style=\"font-size:15px;margin:10px 0 2px\">");
+    html_escape(&b, tn);
+    bw_buf_printf(&b, "</h3>\n");
+    bw_sweep_html(&b, &r->sweeps[i]);
   }
   bw_buf_printf(&b, "<h2 style=\"font-size:17px;margin:14px 0 4px\">Targets</h2>\n");
   if (r->n_targets)

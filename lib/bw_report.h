@@ -9,6 +9,7 @@
 #include "bw_config.h"
 #include "bw_detect.h"
 #include "bw_store.h"
+#include "bw_sweep.h"
 
 /*
  * The nightly report: per target, the period against its baseline; the regressions that opened,
@@ -90,6 +91,10 @@ struct bw_nightly {
   struct bw_regression *closed; /* closed in the period (recovered or accepted) */
   size_t n_closed;
   size_t failing; /* targets whose latest run in the period failed */
+  /* Sweeps (bw_sweep.h): each sweep's curve from its steps' latest runs in the period, each step
+   * with its state ("normal", "regressed", "failing"). */
+  struct bw_sweep_curve *sweeps;
+  size_t n_sweeps;
 };
 
 /* Reads the report for [from_us, until_us) from the store with cfg's detect settings. */

@@ -464,6 +464,20 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       if (r == 0)
         r = now_and_usual(store, row->id, "transfer_bps", from_us, until_us, det.window_us,
                           &t->transfer_bps, &t->transfer_usual, errs);
+      /* A sweep's step: its latest run is a point of the sweep's curve. */
+      struct bw_run *step = NULL;
+      if (r == 0 && pts_last_id && bw_sweep_split(row->test, NULL, NULL, NULL))
+        r = latest_run(store, pts_last_id, &step, errs);
+      if (step)
+        (void)bw_sweep_curves_add(&ret->sweeps, &ret->n_sweeps, row->test, row->backend, step,
+                                  row->id,
+                                  t->open          ? "regressed"
+                                  : t->last_failed ? "failing"
+                                                   : "normal");
+      if (step) {
+        bw_run_reset(step);
+        free(step);
+      }
     }
   }
   if (r == 0)
@@ -497,6 +511,7 @@ void bw_report_free(struct bw_nightly *r) {
     bw_error_counts_free(r->targets[i].errors, r->targets[i].n_errors);
   }
   free(r->targets);
+  bw_sweep_curves_free(r->sweeps, r->n_sweeps);
   bw_regressions_free(r->opened, r->n_opened);
   bw_regressions_free(r->open, r->n_open);
   bw_regressions_free(r->closed, r->n_closed);

@@ -12,6 +12,7 @@
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_schedule.h"
+#include "bw_sweep.h"
 #include "bw_url.h"
 #include "bw_util.h"
 
@@ -46,6 +47,11 @@ struct target {
   struct bw_metrics_figure figures[BW_JUDGE_MAX_FIGURES]; /* names point into bw_metrics */
   size_t n_figures;
   uint64_t judged_at; /* r->judged when a judgement last came for it */
+  /* A sweep's steps are targets chained in step order: only the first is scheduled; each one
+   * that finishes queues the next at the head of the queue, so the steps run one after the
+   * other and nothing else takes their server in between. */
+  struct target *next_step;
+  bool follows; /* a step after the first: never scheduled by itself */
 };
 
 struct bw_runner {
@@ -115,6 +121,16 @@ static void enqueue(struct target *t) {
   bw_timer_arm(t->r->kick, 0);
 }
 
+/* Puts t first in the queue: a sweep's next step, which keeps its server. */
+static void enqueue_front(struct target *t) {
+  t->state = QUEUED;
+  t->next_queued = t->r->queue_head;
+  t->r->queue_head = t;
+  if (!t->r->queue_tail)
+    t->r->queue_tail = t;
+  bw_timer_arm(t->r->kick, 0);
+}
+
 static void on_timer(void *arg) {
   struct target *t = arg;
   if (t->r->stopping)
@@ -123,11 +139,14 @@ static void on_timer(void *arg) {
     arm(t); /* woken early to look at the clock, or the clock went back */
     return;
   }
-  if (t->state != IDLE) {
+  const struct target *busy = t;
+  while (busy && busy->state == IDLE)
+    busy = busy->next_step;
+  if (busy) {
     t->r->stats.skips++;
     note(t->r, BW_RUNNER_WARNING, "%s%s%s%s: skipped this turn: the previous run is still %s",
          t->test.name, t->backend[0] ? " [" : "", t->backend, t->backend[0] ? "]" : "",
-         t->state == QUEUED ? "queued" : "running");
+         busy->state == QUEUED ? "queued" : "running");
   } else {
     t->fired_due_us = t->due_us;
     enqueue(t);
@@ -243,6 +262,11 @@ static void on_run_done(void *arg, struct bw_run *run) {
   t->state = IDLE;
   r->running--;
   bw_timer_arm(r->kick, 0);
+  if (t->next_step && !t->removed && !r->stopping && run->outcome != BW_OUTCOME_ABORTED &&
+      t->next_step->state == IDLE) {
+    t->next_step->fired_due_us = 0;
+    enqueue_front(t->next_step);
+  }
   r->done(r->done_arg, run);
 }
 
@@ -382,40 +406,80 @@ static bool same_test(const struct bw_test *a, const struct bw_test *b) {
          memcmp(&a->detect, &b->detect, sizeof(a->detect)) == 0;
 }
 
+/*
+ * Makes (test on backend) one target, or updates the one there is; *keep marks the old ones kept.
+ * A step that follows another is never scheduled by itself; key is the schedule key.
+ */
+static struct target *apply_one(struct bw_runner *r, const struct bw_test *test,
+                                const char *backend, bool follows, uint64_t key, bool *keep,
+                                size_t old_n, size_t *added, size_t *changed) {
+  struct target *t = find(r, test->name, backend);
+  if (t) {
+    for (size_t k = 0; k < old_n; k++)
+      if (r->targets[k] == t)
+        keep[k] = true;
+    bool was = t->follows;
+    t->follows = follows;
+    t->key = key;
+    if (same_test(&t->test, test) && was == follows)
+      return t;
+    /* A running run keeps its own copy (in the probe); the next ones use the new test. */
+    bw_test_clear(&t->test);
+    bw_test_copy(&t->test, test);
+    if (!t->backend[0]) {
+      free(t->server);
+      t->server = bw_url_server(test->url);
+    }
+    if (follows) {
+      bw_timer_stop(t->timer);
+    } else {
+      plan(t);
+      arm(t);
+    }
+    (*changed)++;
+    return t;
+  }
+  t = target_new(r, test, backend);
+  t->follows = follows;
+  t->key = key;
+  bw_xgrow(&r->targets, &r->cap_targets, r->n_targets + 1, sizeof(*r->targets));
+  r->targets[r->n_targets++] = t;
+  if (!follows) {
+    plan(t);
+    arm(t);
+  }
+  (*added)++;
+  return t;
+}
+
 void bw_runner_apply(struct bw_runner *r, const struct bw_config *cfg) {
   size_t added = 0, changed = 0, removed = 0, old_n = r->n_targets;
   bool *keep = bw_xcalloc(old_n + 1, sizeof(*keep));
   r->max_parallel = cfg->max_parallel;
+  for (size_t k = 0; k < old_n; k++)
+    r->targets[k]->next_step = NULL; /* the chains are made again below */
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *test = &cfg->tests[i];
     size_t nb = test->n_backends ? test->n_backends : 1;
+    size_t steps = bw_sweep_steps(test);
     for (size_t b = 0; b < nb; b++) {
       const char *backend = test->n_backends ? test->backends[b] : "";
-      struct target *t = find(r, test->name, backend);
-      if (t) {
-        for (size_t k = 0; k < old_n; k++)
-          if (r->targets[k] == t)
-            keep[k] = true;
-        if (same_test(&t->test, test))
-          continue;
-        /* A running run keeps its own copy (in the probe); the next ones use the new test. */
-        bw_test_clear(&t->test);
-        bw_test_copy(&t->test, test);
-        if (!t->backend[0]) {
-          free(t->server);
-          t->server = bw_url_server(test->url);
-        }
-        plan(t);
-        arm(t);
-        changed++;
+      /* A sweep runs at its test's times, whatever its first step. */
+      uint64_t key = bw_schedule_key(test->name, backend);
+      if (steps == 0) {
+        (void)apply_one(r, test, backend, false, key, keep, old_n, &added, &changed);
         continue;
       }
-      t = target_new(r, test, backend);
-      bw_xgrow(&r->targets, &r->cap_targets, r->n_targets + 1, sizeof(*r->targets));
-      r->targets[r->n_targets++] = t;
-      plan(t);
-      arm(t);
-      added++;
+      struct target *prev = NULL;
+      for (size_t s = 0; s < steps; s++) {
+        struct bw_test step;
+        bw_sweep_step(test, s, &step);
+        struct target *t = apply_one(r, &step, backend, s > 0, key, keep, old_n, &added, &changed);
+        bw_test_clear(&step);
+        if (prev)
+          prev->next_step = t;
+        prev = t;
+      }
     }
   }
   for (size_t k = 0; k < old_n; k++) {
@@ -463,7 +527,8 @@ void bw_runner_once(struct bw_runner *r, void (*done)(void *arg), void *arg) {
   r->once_arg = arg;
   for (size_t i = 0; i < r->n_targets; i++) {
     bw_timer_stop(r->targets[i]->timer);
-    if (r->targets[i]->state == IDLE && !r->targets[i]->removed)
+    /* a sweep's later steps follow its first */
+    if (r->targets[i]->state == IDLE && !r->targets[i]->removed && !r->targets[i]->follows)
       enqueue(r->targets[i]);
   }
   bw_timer_arm(r->kick, 0);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bw_render.h"
+#include "bw_sweep.h"
 #include "bw_util.h"
 
 /* The period the index's charts cover is the caller's; these are the drawing's own sizes. */
@@ -399,6 +400,31 @@ static void regression_table(struct bw_buf *b, const struct bw_regression *list,
   bw_buf_printf(b, "</tbody></table></div>\n");
 }
 
+/* Each sweep's curve (bw_sweep.h) from its steps' latest runs, each step with its state. */
+static void sweeps(struct bw_buf *b, const struct bw_status *s) {
+  struct bw_sweep_curve *curves = NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < s->n_targets; i++) {
+    const struct bw_status_target *t = &s->targets[i];
+    if (t->kind == BW_KIND_PAGE)
+      (void)bw_sweep_curves_add(&curves, &n, t->test, t->backend, t->latest, t->id,
+                                bw_status_state_name(t->state));
+  }
+  if (n)
+    bw_buf_printf(b, "<h2 id=\"sweeps\">Sweeps</h2>\n<p class=\"summary\">The latest run of "
+                     "each step: requests/s and the median request time against the step.</p>\n");
+  for (size_t i = 0; i < n; i++) {
+    bw_buf_printf(b, "<h3>");
+    target_name(b, curves[i].test, curves[i].backend);
+    bw_buf_printf(b, "</h3>\n");
+    bw_sweep_svg(b, &curves[i]);
+    bw_buf_printf(b, "<div class=\"scroll\">");
+    bw_sweep_html(b, &curves[i]);
+    bw_buf_printf(b, "</div>\n");
+  }
+  bw_sweep_curves_free(curves, n);
+}
+
 char *bw_status_html(const struct bw_status *s) {
   struct bw_buf b = {0};
   size_t count[BW_STATUS_FAILING + 1] = {0};
@@ -415,6 +441,7 @@ char *bw_status_html(const struct bw_status *s) {
     bw_buf_printf(&b, "<p>No regression is open.</p>\n");
   else
     regression_table(&b, s->open, s->n_open, true);
+  sweeps(&b, s);
   bw_buf_printf(&b, "<h2 id=\"targets\">Targets</h2>\n");
   if (s->n_targets == 0)
     bw_buf_printf(&b, "<p>No target has run yet.</p>\n");

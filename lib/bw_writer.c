@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_sweep.h"
 #include "bw_util.h"
 
 /* How long one attempt waits for another connection's lock: SQLite's usual busy timeout. */
@@ -93,7 +94,7 @@ static void judge_settings(struct bw_writer *w, const char *test, struct bw_dete
   *detect = w->default_detect;
   *every_us = 3600 * INT64_C(1000000);
   for (size_t i = 0; i < w->n_cfgs; i++) {
-    if (strcmp(w->cfgs[i].test, test) == 0) {
+    if (bw_sweep_is_of(test, w->cfgs[i].test)) { /* a sweep's steps take its settings */
       *detect = w->cfgs[i].detect;
       *every_us = w->cfgs[i].every_us;
       break;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "bw_config.h"
+#include "bw_sweep.h"
 #include "bw_detect.h"
 #include "bw_file.h"
 
@@ -614,6 +615,52 @@ static void empty_sections(void **state) {
   bw_config_free(cfg);
 }
 
+/* A sweep: its lists as given, a single requests for every step, the dump reading back. */
+static void sweep_config(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  struct bw_config *cfg = parse_str("tests:\n"
+                                    "  - {name: a, kind: page, url: 'http://h/', requests: 10,\n"
+                                    "     sweep: {concurrency: [1, 4, 16], requests: 400}}\n"
+                                    "  - {name: b, kind: page, url: 'http://h/',\n"
+                                    "     sweep: {requests: [100, 1000]}}\n",
+                                    &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    print_error("%s\n", errs.msg[i]);
+  assert_non_null(cfg);
+  const struct bw_test *a = &cfg->tests[0];
+  assert_int_equal(bw_sweep_steps(a), 3);
+  assert_int_equal(a->n_sweep_requests, 1);
+  int64_t c, n;
+  bw_sweep_step_values(a, 2, &c, &n);
+  assert_int_equal(c, 16);
+  assert_int_equal(n, 400);
+  assert_int_equal(bw_sweep_steps(&cfg->tests[1]), 2);
+  bw_sweep_step_values(&cfg->tests[1], 1, &c, &n);
+  assert_int_equal(c, 1);
+  assert_int_equal(n, 1000);
+  /* A step's name finds its sweep, whose settings it runs and is judged with. */
+  assert_ptr_equal(bw_config_find_test(cfg, "a@c4"), a);
+  assert_ptr_equal(bw_config_find_test(cfg, "b@n1000"), &cfg->tests[1]);
+  assert_null(bw_config_find_test(cfg, "c@c4"));
+  char *one = bw_config_dump(cfg);
+  assert_non_null(strstr(one, "sweep: {concurrency: [1, 4, 16], requests: [400]}"));
+  assert_non_null(strstr(one, "sweep: {requests: [100, 1000]}"));
+  struct bw_config *again = bw_config_parse("t.yaml", one, strlen(one), &errs);
+  assert_non_null(again);
+  char *two = bw_config_dump(again);
+  assert_string_equal(one, two);
+  struct bw_test copy;
+  bw_test_copy(&copy, a);
+  assert_int_equal(copy.n_sweep_concurrency, 3);
+  assert_int_equal(copy.sweep_concurrency[2], 16);
+  bw_test_clear(&copy);
+  free(one);
+  free(two);
+  bw_config_free(again);
+  bw_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(example_config),
@@ -630,6 +677,7 @@ int main(void) {
       cmocka_unit_test(deep_nesting),
       cmocka_unit_test(detect_figures),
       cmocka_unit_test(empty_sections),
+      cmocka_unit_test(sweep_config),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
