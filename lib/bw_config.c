@@ -117,6 +117,9 @@ static const struct opt test_opts[] = {
     {"engine", T_ENGINE, TEST(engine), 0, 0, "auto", F_PAGE_ONLY,
      "page: the client: lean (HTTP/1.1 at ab's cost per request), curl (libcurl), or auto (lean "
      "wherever it does the test: http 1.1, no user in the URL)"},
+    {"threads", T_INT, TEST(threads), 1, 256, "1", F_PAGE_ONLY,
+     "page: event loops, each on a thread of its own with its share of the concurrency and of "
+     "the requests; at most concurrency"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -878,6 +881,13 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
            "concurrency %" PRId64 " is greater than requests %" PRId64
            " (like ab, every request slot needs a request)",
            t->concurrency, t->requests);
+    r = -EINVAL;
+  }
+  if (t->kind == BW_KIND_PAGE && t->threads > t->concurrency) {
+    err_at(c, &map->start_mark, path,
+           "threads %" PRId64 " is greater than concurrency %" PRId64
+           " (each thread needs a request slot of its own)",
+           t->threads, t->concurrency);
     r = -EINVAL;
   }
   if (t->kind == BW_KIND_DOWNLOAD && t->split_ranges && t->streams < 2) {

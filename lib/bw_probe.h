@@ -36,6 +36,11 @@ void bw_probe_free(struct bw_probe *p);
 struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
                                      const char *backend, bw_probe_done_fn done, void *arg,
                                      struct bw_errs *errs);
+/* A page test with threads > 1: bw_probe_page_start() on as many loops of their own, each on a
+ * thread of its own, merged into one run (bw_probe_threads.c). */
+struct bw_probe *bw_probe_threads_start(struct bw_loop *loop, const struct bw_test *test,
+                                        const char *backend, bw_probe_done_fn done, void *arg,
+                                        struct bw_errs *errs);
 struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_test *test,
                                          const char *backend, bw_probe_done_fn done, void *arg,
                                          struct bw_errs *errs);
@@ -54,6 +59,14 @@ struct bw_probe {
   void *arg;
   int64_t t0_us; /* monotonic start */
 };
+
+/*
+ * A page run's summary from its samples and counters (ab's statistics, requests/s over
+ * elapsed_us) and its outcome: aborted, failed (first_class and first_error say why when nothing
+ * completed) or ok. Pure.
+ */
+void bw_probe_page_finish(struct bw_run *run, int64_t elapsed_us, bool aborted,
+                          const char *first_class, const char *first_error);
 
 /* Fills the shared part and the run's identity; for the kinds' starts. */
 void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,

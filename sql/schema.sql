@@ -97,7 +97,10 @@ CREATE TABLE run (
   stream_min_bps INTEGER,
   stream_max_bps INTEGER,
   stream_spread  REAL,
-  stream_rates   TEXT
+  stream_rates   TEXT,
+  -- from version 10 (migrations/0010-engine.sql): a page run's client, "lean" or "curl"; NULL for
+  -- downloads and older runs
+  engine         TEXT
 );
 -- History and baseline windows: one target's runs in time order.
 CREATE INDEX run_target_started ON run (target_id, started_us);
