@@ -54,18 +54,23 @@ class Faultd:
 
 
 class Nginx:
-    def __init__(self, big="64M", limit_rate=None):
+    def __init__(self, big="64M", limit_rate=None, access_log=False, workers=None):
         if not os.path.exists("/usr/sbin/nginx"):
             raise unittest.SkipTest("nginx not installed (apt-get install nginx-light)")
         self.dir = tempfile.mkdtemp(prefix="bw-nginx-")
         env = dict(os.environ)
         if limit_rate:
             env["NGINX_LIMIT_RATE"] = limit_rate
+        if access_log:
+            env["NGINX_ACCESS_LOG"] = "1"  # "CLIENT_PORT CONNECTION STATUS" per request
+        if workers:
+            env["NGINX_WORKERS"] = str(workers)
         out = subprocess.run([NGINX_SH, "start", self.dir, big], check=True,
                              capture_output=True, text=True, env=env)
         self.port = int(out.stdout.strip())
         self.base = "http://127.0.0.1:%d" % self.port
         self.www = os.path.join(self.dir, "www")
+        self.access_log = os.path.join(self.dir, "logs", "access.log")
         tls = os.path.join(self.dir, "tls_port")
         self.tls_base = None
         if os.path.exists(tls):
