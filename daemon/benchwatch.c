@@ -221,8 +221,8 @@ static void progress(void *arg) {
   if (w->done)
     return;
   if (r->kind == BW_KIND_PAGE) {
-    (void)fprintf(stderr, "\r\033[KCompleted %zu of %" PRId64 " requests, %.1f s", r->n_samples,
-                  w->requests, secs);
+    (void)fprintf(stderr, "\r\033[KCompleted %" PRId64 " of %" PRId64 " requests, %.1f s",
+                  bw_probe_finished(w->probe), w->requests, secs);
   } else {
     /* As wget: the rate now, over the last second or so, not the average since the start. */
     int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();

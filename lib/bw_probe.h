@@ -1,6 +1,8 @@
 #ifndef BW_PROBE_H
 #define BW_PROBE_H
 
+#include <stdatomic.h>
+
 #include "bw_config.h"
 #include "bw_result.h"
 #include "bw_transfer.h"
@@ -31,6 +33,9 @@ struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test
 void bw_probe_abort(struct bw_probe *p);
 /* Frees a probe; one still running is stopped without calling done. NULL-safe. */
 void bw_probe_free(struct bw_probe *p);
+/* A page test's requests finished so far, while it runs (for progress), whichever threads make
+ * them; 0 for a download. */
+int64_t bw_probe_finished(const struct bw_probe *p);
 
 /* The kinds' own starts, behind bw_probe_start(). */
 struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
@@ -53,6 +58,8 @@ struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_t
 struct bw_probe {
   void (*abort)(struct bw_probe *p);
   void (*destroy)(struct bw_probe *p);
+  int64_t (*finished_fn)(const struct bw_probe *p); /* NULL: finished below */
+  atomic_int_least64_t finished; /* page: requests finished; written by the probe's thread */
   struct bw_test test;
   struct bw_run run;
   bw_probe_done_fn done;

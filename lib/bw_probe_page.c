@@ -261,6 +261,7 @@ static void on_done(void *arg, const struct bw_response *res) {
 
   sl->busy = false;
   pg->finished++;
+  atomic_store_explicit(&pg->base.finished, pg->finished, memory_order_relaxed);
   pg->last_end_us = res->end_us;
   bw_sample_init(&s);
   s.at_us = res->start_us - pg->base.t0_us;
@@ -344,6 +345,7 @@ static void start_next(struct slot *sl) {
     (void)bw_run_add_sample(run, &s);
     run->failed_exception++;
     pg->finished++;
+    atomic_store_explicit(&pg->base.finished, pg->finished, memory_order_relaxed);
     note_error(pg, "other", errs.n ? errs.msg[0] : "cannot start the request");
     bw_errs_clear(&errs);
   }

@@ -200,6 +200,15 @@ static void on_lane_finished(void *arg) {
     report(t);
 }
 
+static int64_t threads_finished(const struct bw_probe *p) {
+  const struct threads *t = (const struct threads *)p;
+  int64_t n = 0;
+  for (size_t i = 0; i < t->n_lanes; i++)
+    if (t->lanes[i].probe)
+      n += bw_probe_finished(t->lanes[i].probe);
+  return n;
+}
+
 static void threads_abort(struct bw_probe *p) {
   struct threads *t = (struct threads *)p;
   report(t); /* join_all() stops every lane first: their runs come back aborted */
@@ -234,6 +243,7 @@ struct bw_probe *bw_probe_threads_start(struct bw_loop *loop, const struct bw_te
   bw_probe_init(&t->base, test, backend, done, arg);
   t->base.abort = threads_abort;
   t->base.destroy = threads_destroy;
+  t->base.finished_fn = threads_finished;
   t->base.run.requests = test->requests;
   (void)pthread_mutex_init(&t->mu, NULL);
   t->n_lanes = (size_t)n;

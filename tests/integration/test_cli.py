@@ -132,6 +132,11 @@ class CliTest(unittest.TestCase):
         self.assertRegex(term, r"Completed \d of 8 requests")
         self.assertTrue(term.endswith("\r\x1b[K"), repr(term[-40:]))
         self.assertIn("Complete requests:", out)
+        # On two threads the count is theirs together (4 requests of 300 ms on each slot).
+        rc, out, term = with_pty_stderr(["run", "-n", "8", "-c", "2", "--threads", "2", url])
+        self.assertEqual(rc, 0, term)
+        counts = [int(n) for n in re.findall(r"Completed (\d) of 8 requests", term)]
+        self.assertTrue(counts and max(counts) >= 2, term)
         rc, out, term = with_pty_stderr(["run", "-q", "-n", "3", url])
         self.assertEqual((rc, term), (0, ""))
         p = cli("run", "-n", "3", url)  # stderr a pipe: nothing
