@@ -65,15 +65,11 @@ static void lane_stop(void *arg) {
 static void *lane_main(void *arg) {
   struct lane *l = arg;
   struct threads *t = l->owner;
-  sigset_t all;
-  (void)sigfillset(&all);
-  (void)pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the caller's loop's */
   while (!l->got_run)
     if (bw_loop_run(l->loop) < 0)
       break;
-  if (!l->got_run) {
-    bw_probe_abort(l->probe); /* the loop broke: no run is left behind */
-  }
+  if (!l->got_run)
+    bw_probe_abort(l->probe); /* the loop failed: the run still comes back, aborted */
   (void)pthread_mutex_lock(&t->mu);
   t->n_finished++;
   (void)pthread_mutex_unlock(&t->mu);
@@ -278,14 +274,20 @@ struct bw_probe *bw_probe_threads_start(struct bw_loop *loop, const struct bw_te
     if (!l->probe)
       goto fail;
   }
-  for (size_t i = 0; i < t->n_lanes; i++) {
+  /* Signals are the caller's loop's: the threads start with every one blocked. */
+  sigset_t all, old;
+  (void)sigfillset(&all);
+  (void)pthread_sigmask(SIG_BLOCK, &all, &old);
+  int r = 0;
+  for (size_t i = 0; i < t->n_lanes && r == 0; i++) {
     struct lane *l = &t->lanes[i];
-    int r = pthread_create(&l->thread, NULL, lane_main, l);
-    if (r != 0) {
-      bw_errs_add(errs, "%s: cannot start a thread: %s", t->base.run.url, strerror(r));
-      goto fail;
-    }
-    l->started = true;
+    r = pthread_create(&l->thread, NULL, lane_main, l);
+    l->started = r == 0;
+  }
+  (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (r != 0) {
+    bw_errs_add(errs, "%s: cannot start a thread: %s", t->base.run.url, strerror(r));
+    goto fail;
   }
   return &t->base;
 fail:
