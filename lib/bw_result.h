@@ -160,7 +160,8 @@ struct bw_point {
   int64_t started_us;
   double value;
   bool bad; /* in a baseline window: the run was judged bad when it ran */
-  const char *engine; /* a page run's client ("lean", "curl"; static), or NULL */
+  /* A page run's client ("lean", "curl"; static), or NULL. */
+  const char *engine;
 };
 
 /* The page engine named s as a static string ("lean" or "curl"), or NULL for any other s. */
