@@ -11,8 +11,6 @@ struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test
                                 struct bw_errs *errs) {
   if (test->kind == BW_KIND_DOWNLOAD)
     return bw_probe_download_start(loop, test, backend, done, arg, errs);
-  if (test->threads > 1)
-    return bw_probe_threads_start(loop, test, backend, done, arg, errs);
   return bw_probe_page_start(loop, test, backend, done, arg, errs);
 }
 

@@ -41,8 +41,9 @@ int64_t bw_probe_finished(const struct bw_probe *p);
 struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
                                      const char *backend, bw_probe_done_fn done, void *arg,
                                      struct bw_errs *errs);
-/* A page test with threads > 1: bw_probe_page_start() on as many loops of their own, each on a
- * thread of its own, merged into one run (bw_probe_threads.c). */
+/* A page test with threads > 1 (bw_probe_page_start() hands it over): a page probe with
+ * threads 1 on as many loops of their own, each on a thread of its own, merged into one run
+ * (bw_probe_threads.c). */
 struct bw_probe *bw_probe_threads_start(struct bw_loop *loop, const struct bw_test *test,
                                         const char *backend, bw_probe_done_fn done, void *arg,
                                         struct bw_errs *errs);

@@ -377,6 +377,8 @@ static void page_destroy(struct bw_probe *p) {
 struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
                                      const char *backend, bw_probe_done_fn done, void *arg,
                                      struct bw_errs *errs) {
+  if (test->threads > 1)
+    return bw_probe_threads_start(loop, test, backend, done, arg, errs);
   struct page *pg = bw_xcalloc(1, sizeof(*pg));
   bw_probe_init(&pg->base, test, backend, done, arg);
   pg->base.abort = page_abort;
