@@ -13,6 +13,7 @@
 #include "bw_config.h"
 #include "bw_file.h"
 #include "bw_judge.h"
+#include "bw_kind.h"
 #include "bw_probe.h"
 #include "bw_render.h"
 #include "bw_store.h"
@@ -33,19 +34,22 @@ static int check_config_json(const char *path) {
   struct bw_errs errs = {0};
   struct bw_config *cfg = bw_config_load(path, &errs);
   json_t *o = json_object(), *list = json_array();
-  size_t targets = 0, pages = 0;
+  size_t targets = 0, per_kind[BW_KIND_COUNT] = {0};
   for (size_t i = 0; cfg && i < cfg->n_tests; i++) {
     targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
-    pages += cfg->tests[i].kind == BW_KIND_PAGE;
+    if (bw_kind_ops(cfg->tests[i].kind))
+      per_kind[cfg->tests[i].kind]++;
   }
   for (size_t i = 0; i < errs.n; i++)
     (void)json_array_append_new(list, bw_json_str(errs.msg[i]));
   (void)json_object_set_new(o, "path", bw_json_str(path));
   (void)json_object_set_new(o, "valid", json_boolean(cfg != NULL));
   (void)json_object_set_new(o, "tests", bw_json_int(cfg ? (int64_t)cfg->n_tests : BW_NONE));
-  (void)json_object_set_new(o, "page_tests", bw_json_int(cfg ? (int64_t)pages : BW_NONE));
-  (void)json_object_set_new(o, "download_tests",
-                            bw_json_int(cfg ? (int64_t)(cfg->n_tests - pages) : BW_NONE));
+  for (size_t k = 0; k < BW_KIND_COUNT; k++) { /* page_tests, download_tests, ... */
+    char key[32];
+    (void)snprintf(key, sizeof(key), "%s_tests", bw_kinds[k].name);
+    (void)json_object_set_new(o, key, bw_json_int(cfg ? (int64_t)per_kind[k] : BW_NONE));
+  }
   (void)json_object_set_new(o, "targets", bw_json_int(cfg ? (int64_t)targets : BW_NONE));
   (void)json_object_set_new(o, "database", bw_json_str(cfg ? cfg->database : NULL));
   (void)json_object_set_new(o, "errors", list);
@@ -104,13 +108,20 @@ static int cmd_check_config(int argc, char **argv) {
     (void)fputs(dump, stdout);
     free(dump);
   } else {
-    size_t targets = 0, pages = 0;
+    size_t targets = 0, per_kind[BW_KIND_COUNT] = {0};
     for (size_t i = 0; i < cfg->n_tests; i++) {
       targets += cfg->tests[i].n_backends ? cfg->tests[i].n_backends : 1;
-      pages += cfg->tests[i].kind == BW_KIND_PAGE;
+      if (bw_kind_ops(cfg->tests[i].kind))
+        per_kind[cfg->tests[i].kind]++;
     }
-    (void)printf("%s: OK: %zu tests (%zu page, %zu download), %zu targets, database %s\n",
-                 cfg->path, cfg->n_tests, pages, cfg->n_tests - pages, targets, cfg->database);
+    /* "3 tests (2 page, 1 download)": the kinds that have tests */
+    struct bw_buf kinds = {0};
+    for (size_t k = 0; k < BW_KIND_COUNT; k++)
+      if (per_kind[k])
+        bw_buf_printf(&kinds, "%s%zu %s", kinds.len ? ", " : "", per_kind[k], bw_kinds[k].name);
+    (void)printf("%s: OK: %zu tests (%s), %zu targets, database %s\n", cfg->path, cfg->n_tests,
+                 kinds.len ? kinds.s : "none", targets, cfg->database);
+    free(kinds.s);
   }
   bw_config_free(cfg);
   return 0;
@@ -150,12 +161,12 @@ static void yaml_list(struct bw_buf *b, const char *key, char *const *items, siz
  * The test a `run` command line describes, built as a one-test config so that the command line
  * gets the same defaults and the same checks as a config file.
  */
-static struct bw_config *config_from_args(const char *name, const char *url, bool download,
+static struct bw_config *config_from_args(const char *name, const char *url, enum bw_kind kind,
                                           struct bw_buf *opts, char **headers, size_t n_headers,
                                           char **backends, size_t n_backends) {
   struct bw_buf b = {0};
   struct bw_errs errs = {0};
-  bw_buf_printf(&b, "tests: [{kind: %s", download ? "download" : "page");
+  bw_buf_printf(&b, "tests: [{kind: %s", bw_kind_name(kind));
   yaml_kv(&b, "name", name);
   yaml_kv(&b, "url", url);
   if (opts->s)
@@ -220,9 +231,10 @@ static void progress(void *arg) {
   double secs = (double)(bw_now_us() - w->t0_us) / 1e6;
   if (w->done)
     return;
-  if (r->kind == BW_KIND_PAGE) {
-    (void)fprintf(stderr, "\r\033[KCompleted %" PRId64 " of %" PRId64 " requests, %.1f s",
-                  bw_probe_finished(w->probe), w->requests, secs);
+  if (bw_kind_takes(r->kind, BW_KEYS_SAMPLES)) {
+    /* a page's requests, a connect test's connections: a sample each as it ends */
+    (void)fprintf(stderr, "\r\033[KCompleted %" PRId64 " of %" PRId64 " %ss, %.1f s",
+                  bw_probe_finished(w->probe), w->requests, bw_kind_ops(r->kind)->sample_noun, secs);
   } else {
     /* As wget: the rate now, over the last second or so, not the average since the start. */
     int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();
@@ -284,10 +296,13 @@ static void run_usage(FILE *f) {
   (void)fprintf(
       f, "usage: benchwatch run [options] URL                a page test, like ab\n"
          "       benchwatch run --download [options] URL     a download test, like wget\n"
+         "       benchwatch run --connect [options] URL      a connect test: connections only\n"
          "       benchwatch run --config FILE [options] TEST a configured test\n"
          "\n"
-         "  -n, --requests N        page: requests in total (default 20), as ab -n\n"
-         "  -c, --concurrency N     page: requests in flight (default 1), as ab -c\n"
+         "  -n, --requests N        page: requests in total (default 20), as ab -n;\n"
+         "                          connect: connections in total\n"
+         "  -c, --concurrency N     page: requests in flight (default 1), as ab -c;\n"
+         "                          connect: connections at once\n"
          "  -k, --keepalive         page: reuse connections, as ab -k\n"
          "  -i, --head              page: HEAD instead of GET, as ab -i\n"
          "  -H, --header 'N: v'     an extra request header (repeatable), as ab -H\n"
@@ -307,6 +322,8 @@ static void run_usage(FILE *f) {
          "      --stall-rate SIZE   download: steps below this many bytes/s are stalls (100KB)\n"
          "      --streams N         download: N transfers at once, rated as their aggregate\n"
          "      --split MODE        download with streams: whole (default) or ranges\n"
+         "      --connect           a connect test: TCP connects (and TLS handshakes for\n"
+         "                          https) without a request\n"
          "      --config FILE       read the test (and database) from a config; TEST names it\n"
          "                          (-c is ab's concurrency here)\n"
          "      --json              print the full result as JSON, one line per run\n"
@@ -347,7 +364,8 @@ static int cmd_run(int argc, char **argv) {
     O_STREAMS,
     O_SPLIT,
     O_ENGINE,
-    O_THREADS
+    O_THREADS,
+    O_CONNECT
   };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
@@ -362,6 +380,7 @@ static int cmd_run(int argc, char **argv) {
       {"engine", required_argument, NULL, O_ENGINE},
       {"threads", required_argument, NULL, O_THREADS},
       {"download", no_argument, NULL, O_DOWNLOAD},
+      {"connect", no_argument, NULL, O_CONNECT},
       {"max-time", required_argument, NULL, O_MAXTIME},
       {"max-bytes", required_argument, NULL, O_MAXBYTES},
       {"interval", required_argument, NULL, O_INTERVAL},
@@ -383,7 +402,8 @@ static int cmd_run(int argc, char **argv) {
   char **headers = NULL, **backends = NULL;
   size_t n_headers = 0, cap_headers = 0, n_backends = 0, cap_backends = 0;
   const char *config_path = NULL, *test_name = NULL, *db = NULL, *name = "adhoc";
-  bool download = false, json = false, store_it = false, quiet = false;
+  bool kind_given = false, json = false, store_it = false, quiet = false;
+  enum bw_kind kind = BW_KIND_PAGE;
   struct bw_config *cfg = NULL;
   struct bw_loop *loop = NULL;
   struct bw_store *store = NULL;
@@ -428,7 +448,13 @@ static int cmd_run(int argc, char **argv) {
       yaml_kv(&opts, "threads", optarg);
       break;
     case O_DOWNLOAD:
-      download = true;
+    case O_CONNECT:
+      if (kind_given) {
+        (void)fprintf(stderr, "benchwatch run: --download and --connect are two kinds of test\n");
+        goto out;
+      }
+      kind_given = true;
+      kind = ch == O_CONNECT ? BW_KIND_CONNECT : BW_KIND_DOWNLOAD;
       break;
     case O_MAXTIME:
       yaml_kv(&opts, "max_time", optarg);
@@ -488,7 +514,7 @@ static int cmd_run(int argc, char **argv) {
 
   const struct bw_test *test;
   if (config_path || test_name) {
-    if (!config_path || !test_name || optind != argc || opts.len || n_headers || download) {
+    if (!config_path || !test_name || optind != argc || opts.len || n_headers || kind_given) {
       (void)fprintf(stderr, "benchwatch run: --config FILE TEST runs a configured test, with no "
                             "URL and no test options (only --backend, --json, --store, --db)\n");
       goto out;
@@ -510,8 +536,8 @@ static int cmd_run(int argc, char **argv) {
       run_usage(stderr);
       goto out;
     }
-    cfg = config_from_args(name, argv[optind], download, &opts, headers, n_headers, backends,
-                           n_backends);
+    cfg =
+        config_from_args(name, argv[optind], kind, &opts, headers, n_headers, backends, n_backends);
     if (!cfg) {
       status = 64;
       goto out;
@@ -561,10 +587,8 @@ static int cmd_run(int argc, char **argv) {
     for (size_t k = 0; k < n_runs; k++)
       if (k != i && measured[k])
         peers[n_peers++] = &runs[k];
-    char *text = json ? bw_render_json(run)
-                 : run->kind == BW_KIND_PAGE
-                     ? bw_render_ab(run, test->concurrency, test->keepalive)
-                     : bw_render_download_among(run, peers, n_peers);
+    const struct bw_kind_ops *k = bw_kind_ops(run->kind);
+    char *text = json || !k ? bw_render_json(run) : k->render(run, test, peers, n_peers);
     if (!json && n_targets > 1)
       (void)printf("%s== backend %s\n", i ? "\n" : "", targets[i]);
     (void)fputs(text, stdout);

@@ -384,7 +384,7 @@ int cmd_baseline(int argc, char **argv) {
 
 /*
  * The metric to show for a target: the one asked for, else the headline of the test's kind (from
- * the config, or told by which figure the runs have).
+ * the config, or the kind the store recorded for the target).
  */
 static const struct bw_metric *pick_metric(struct bw_store *store, int64_t target_id,
                                            const struct bw_test *t, const char *asked) {
@@ -400,13 +400,17 @@ static const struct bw_metric *pick_metric(struct bw_store *store, int64_t targe
   }
   if (t)
     return bw_detect_metric(t->kind);
-  struct bw_point *pts = NULL;
-  size_t n = 0;
+  /* The kind the store recorded for the target when its test is no longer configured. */
+  struct bw_target_row row;
   struct bw_errs errs = {0};
-  (void)bw_store_window(store, target_id, "rate_bps", INT64_MIN, INT64_MAX, 1, &pts, &n, &errs);
-  free(pts);
+  enum bw_kind kind = BW_KIND_PAGE;
+  memset(&row, 0, sizeof(row));
+  if (bw_store_target_get(store, target_id, &row, &errs) == 0) {
+    kind = row.kind;
+    bw_target_row_reset(&row);
+  }
   bw_errs_clear(&errs);
-  return bw_detect_metric(n ? BW_KIND_DOWNLOAD : BW_KIND_PAGE);
+  return bw_detect_metric(kind);
 }
 
 /* The replayed history of one target: its points and the verdict on each. */

@@ -142,10 +142,7 @@ static void point_run(const struct bw_test *t, const char *backend, const char *
   run->started_us = p->started_us;
   run->outcome = BW_OUTCOME_OK;
   run->error_message = bw_xasprintf("imported from %s:%" PRId64, path, p->line);
-  if (t->kind == BW_KIND_DOWNLOAD)
-    run->rate_bps = llround(p->value);
-  else
-    run->p50_us = llround(p->value);
+  bw_figure_set(bw_figure_find(bw_detect_metric(t->kind)->name), run, p->value);
   for (size_t i = 0; i < p->n_figures; i++) /* kv: every figure the line named */
     bw_figure_set(p->figures[i].figure, run, p->figures[i].value);
 }
@@ -227,9 +224,9 @@ static int read_input(struct input *in, enum bw_import_format format, const stru
   if ((in->format == BW_IMPORT_AB_TSV || in->format == BW_IMPORT_AB_CSV) &&
       t->kind != BW_KIND_PAGE) {
     (void)fprintf(stderr,
-                  "benchwatch import: %s: ab's files hold request times, but %s is a download "
+                  "benchwatch import: %s: ab's files hold request times, but %s is a %s "
                   "test\n",
-                  in->path, t->name);
+                  in->path, t->name, bw_kind_name(t->kind));
     return EX_USAGE;
   }
   int r = bw_import_parse(in->path, in->buf, in->len, &o, &in->points, &in->n, errs);
@@ -279,7 +276,7 @@ static int import_points(struct bw_config *cfg, const char *db, const struct bw_
   if (!bw_import_unit_fits(opts.unit, t->kind)) {
     (void)fprintf(stderr, "benchwatch import: --unit %s does not fit %s, a %s test (use %s)\n",
                   bw_import_unit_name(opts.unit, t->kind), t->name, bw_kind_name(t->kind),
-                  t->kind == BW_KIND_PAGE ? "us, ms or s" : "B/s, KB/s or MB/s");
+                  bw_import_units_text(t->kind));
     status = EX_USAGE;
     goto out;
   }
@@ -697,6 +694,29 @@ static const struct column download_columns[] = {
     {NULL, 0, 0},
 };
 
+static const struct column connect_columns[] = {
+    {"p90_ms", offsetof(struct bw_run, p90_us), 3},
+    {"p99_ms", offsetof(struct bw_run, p99_us), 3},
+    {"tls_ms", offsetof(struct bw_run, tls_p50_us), 3},
+    {"connections", offsetof(struct bw_run, requests), -1},
+    {"failed", offsetof(struct bw_run, failed), -1},
+    {"per_s", offsetof(struct bw_run, rps), REAL},
+    {NULL, 0, 0},
+};
+
+/* The columns of a kind's CSV export, after its headline value. */
+static const struct column *export_columns(enum bw_kind kind) {
+  switch (kind) {
+  case BW_KIND_PAGE:
+    return page_columns;
+  case BW_KIND_DOWNLOAD:
+    return download_columns;
+  case BW_KIND_CONNECT:
+    return connect_columns;
+  }
+  return page_columns;
+}
+
 static void column_text(const struct column *c, const struct bw_run *run, char *buf, size_t size) {
   int64_t v;
   if (c->digits == REAL) {
@@ -984,7 +1004,8 @@ int cmd_export(int argc, char **argv) {
     goto flush;
   }
   const struct bw_metric *m = bw_detect_metric(kind);
-  const struct column *cols = kind == BW_KIND_DOWNLOAD ? download_columns : page_columns;
+  const struct column *cols = export_columns(kind);
+  const struct bw_figure *head = bw_figure_find(m->name);
   (void)printf("time,run_id,outcome,value,unit");
   for (const struct column *c = cols; c->name; c++)
     (void)printf(",%s", c->name);
@@ -999,7 +1020,8 @@ int cmd_export(int argc, char **argv) {
     }
     utc_time(run.started_us, when, sizeof(when));
     /* The exact stored integer, so ms and MB/s are decimal-exact to the µs and the byte/s. */
-    fixed(kind == BW_KIND_DOWNLOAD ? run.rate_bps : run.p50_us, kind == BW_KIND_DOWNLOAD ? 6 : 3,
+    double hv;
+    fixed(head && bw_figure_get(head, &run, &hv) ? llround(hv) : BW_NONE, m->scale >= 1e6 ? 6 : 3,
           value, sizeof(value));
     if (run.outcome == BW_OUTCOME_FAILED)
       value[0] = '\0';

@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "bw_detect.h"
+#include "bw_kind.h"
 #include "bw_units.h"
 #include "bw_url.h"
 
@@ -28,7 +29,7 @@ enum opt_type {
   T_NAME,     /* a test name: letters, digits, '.', '_', '-' */
   T_URL,      /* http:// or https:// */
   T_MAIL_URL, /* smtp:// or smtps:// */
-  T_KIND,     /* page | download */
+  T_KIND,     /* a kind's name (bw_kind.c) */
   T_METHOD,   /* GET | HEAD */
   T_TLS,      /* none | opportunistic | required (mail) */
   T_HTTP,     /* 1.1 | 2 */
@@ -51,9 +52,18 @@ enum opt_type {
 enum {
   F_REQUIRED = 1 << 0,
   F_TEST_ONLY = 1 << 1,     /* in a test, not in defaults: */
-  F_PAGE_ONLY = 1 << 2,     /* meaningless for a download test */
-  F_DOWNLOAD_ONLY = 1 << 3, /* meaningless for a page test */
+  /* A key's class (enum bw_key_class) sits above the flags: only the kinds whose row (bw_kind.c)
+   * takes the class accept the key. A key of no class is every kind's. */
+  F_PAGE_ONLY = BW_KEYS_PAGE << 2,         /* the page client's own */
+  F_DOWNLOAD_ONLY = BW_KEYS_DOWNLOAD << 2, /* a download's own */
+  F_SAMPLES = BW_KEYS_SAMPLES << 2,        /* many samples per run: page and connect */
+  F_HTTP = BW_KEYS_HTTP << 2,              /* what an HTTP request says: not connect */
 };
+
+/* The classes of a key's flags. */
+static unsigned key_classes(unsigned flags) {
+  return flags >> 2;
+}
 
 struct opt {
   const char *key;
@@ -73,19 +83,21 @@ static const struct opt test_opts[] = {
     {"name", T_NAME, TEST(name), 0, 0, NULL, F_REQUIRED | F_TEST_ONLY,
      "unique name of the test, used in logs, the database and reports"},
     {"kind", T_KIND, TEST(kind), 0, 0, NULL, F_REQUIRED | F_TEST_ONLY,
-     "page (many small requests, like ab) or download (one large transfer, like wget)"},
+     "page (many small requests, like ab), download (one large transfer, like wget) or connect "
+     "(many TCP connects and TLS handshakes, no request)"},
     {"url", T_URL, TEST(url), 0, 0, NULL, F_REQUIRED | F_TEST_ONLY, "http:// or https:// URL"},
-    {"requests", T_INT, TEST(requests), 1, 1000000, "20", F_PAGE_ONLY,
-     "page: number of requests per run (ab -n)"},
-    {"concurrency", T_INT, TEST(concurrency), 1, 10000, "1", F_PAGE_ONLY,
-     "page: requests in flight at once (ab -c)"},
+    {"requests", T_INT, TEST(requests), 1, 1000000, "20", F_SAMPLES,
+     "page: number of requests per run (ab -n); connect: connections per run"},
+    {"concurrency", T_INT, TEST(concurrency), 1, 10000, "1", F_SAMPLES,
+     "page: requests in flight at once (ab -c); connect: connections at once"},
     {"keepalive", T_BOOL, TEST(keepalive), 0, 0, "false", F_PAGE_ONLY,
      "page: reuse connections (ab -k); off measures a new connection per request"},
-    {"method", T_METHOD, TEST(method), 0, 0, "GET", 0, "GET or HEAD"},
-    {"headers", T_HEADERS, TEST(headers), 0, 0, NULL, 0,
+    {"method", T_METHOD, TEST(method), 0, 0, "GET", F_HTTP, "GET or HEAD"},
+    {"headers", T_HEADERS, TEST(headers), 0, 0, NULL, F_HTTP,
      "extra request headers, each \"Name: value\" (curl -H)"},
     {"timeout", T_DURATION, TEST(timeout_us), 1000, 7 * DAY, "60s", 0,
-     "page: limit for each request; download: limit for connecting and for any silence"},
+     "page: limit for each request; download: limit for connecting and for any silence; "
+     "connect: limit for each connection"},
     {"tls_verify", T_BOOL, TEST(tls_verify), 0, 0, "true", 0,
      "check the server's certificate (false is wget --no-check-certificate)"},
     {"backends", T_HOSTPORTS, TEST(backends), 0, 0, NULL, F_TEST_ONLY,
@@ -107,7 +119,7 @@ static const struct opt test_opts[] = {
      "download: a timeline step slower than this many bytes per second counts as stalled"},
     {"detect", T_DETECT, TEST(detect), 0, 0, NULL, F_TEST_ONLY,
      "this test's own detection settings, over the global detect: (any of its keys)"},
-    {"http", T_HTTP, TEST(http_version), 0, 0, "1.1", 0,
+    {"http", T_HTTP, TEST(http_version), 0, 0, "1.1", F_HTTP,
      "HTTP version: 1.1, or 2 (negotiated by TLS ALPN on https, falling back to 1.1)"},
     {"streams", T_INT, TEST(streams), 1, 64, "1", F_DOWNLOAD_ONLY,
      "download: simultaneous transfers of the URL; rate_bps is then their aggregate"},
@@ -145,8 +157,9 @@ static const struct opt detect_opts[] = {
      "consecutive good runs that close it"},
     {"figures", T_FIGURES, DET(figures), 0, 0, NULL, 0,
      "what is judged, any of p50_us p90_us p99_us ttfb_p50_us rps transfer_bps failed (page), "
-     "rate_bps ttfb_us stall_us stream_min_bps (download), availability; [] = the headline figure "
-     "(p50_us or rate_bps: with streams, their aggregate) and availability"},
+     "rate_bps ttfb_us stall_us stream_min_bps (download), connect_p50_us tls_p50_us (connect), "
+     "availability; [] = the headline figure (p50_us or rate_bps: with streams, their aggregate; "
+     "connect_p50_us with tls_p50_us) and availability"},
     {"false_alarm_every", T_DURATION, DET(false_alarm_us), 3600 * INT64_C(1000000), 100 * 365 * DAY,
      "3650d", 0,
      "at most one false opening per target in this much time: the statistical test's budget"},
@@ -644,7 +657,7 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
   case T_KIND: {
     enum bw_kind k;
     if (bw_kind_parse(s, &k) < 0)
-      err_at(c, &n->start_mark, path, "expected page or download, got %s", q);
+      err_at(c, &n->start_mark, path, "expected %s, got %s", bw_kind_names_text(), q);
     else
       r = 0, *(enum bw_kind *)(void *)field = k;
     break;
@@ -868,15 +881,27 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
                       const struct bw_test *t, uint64_t set) {
   int r = 0;
   for (size_t i = 0; test_opts[i].key; i++) {
-    unsigned wrong = t->kind == BW_KIND_PAGE ? F_DOWNLOAD_ONLY : F_PAGE_ONLY;
-    if ((set & (UINT64_C(1) << i)) && (test_opts[i].flags & wrong)) {
+    unsigned classes = key_classes(test_opts[i].flags);
+    if ((set & (UINT64_C(1) << i)) && !bw_kind_takes(t->kind, classes)) {
+      /* "page and connect": the kinds that do take it, from their rows */
+      struct bw_buf takers = {NULL, 0, 0};
+      size_t n = 0, shown = 0;
+      for (size_t k = 0; k < BW_KIND_COUNT; k++)
+        n += bw_kind_takes(bw_kinds[k].kind, classes);
+      for (size_t k = 0; k < BW_KIND_COUNT; k++) {
+        if (!bw_kind_takes(bw_kinds[k].kind, classes))
+          continue;
+        const char *sep = shown == 0 ? "" : shown + 1 == n ? " and " : ", ";
+        bw_buf_printf(&takers, "%s%s", sep, bw_kinds[k].name);
+        shown++;
+      }
       err_at(c, &map->start_mark, path, "%s applies only to %s tests, and this is a %s test",
-             test_opts[i].key, t->kind == BW_KIND_PAGE ? "download" : "page",
-             bw_kind_name(t->kind));
+             test_opts[i].key, takers.s ? takers.s : "no", bw_kind_name(t->kind));
+      free(takers.s);
       r = -EINVAL;
     }
   }
-  if (t->kind == BW_KIND_PAGE && t->concurrency > t->requests) {
+  if (bw_kind_takes(t->kind, BW_KEYS_SAMPLES) && t->concurrency > t->requests) {
     err_at(c, &map->start_mark, path,
            "concurrency %" PRId64 " is greater than requests %" PRId64
            " (like ab, every request slot needs a request)",
@@ -946,7 +971,7 @@ static const yaml_node_t *find_key(struct ctx *c, const yaml_node_t *map, const 
 
 /*
  * A figure a test's own detect.figures names must be one its kind measures. The global list may
- * name figures of both kinds: each test is judged on those its kind has.
+ * name figures of every kind: each test is judged on those its kind has.
  */
 static int check_figures(struct ctx *c, const yaml_node_t *map, const char *path,
                          const struct bw_test *t) {
@@ -1479,6 +1504,15 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
   }
 }
 
+/* The flags of the keys a kind does not take, for dump_opts() to leave out. */
+static unsigned skip_for(enum bw_kind kind) {
+  unsigned skip = 0;
+  for (unsigned c = 1; c <= BW_KEYS_HTTP; c <<= 1)
+    if (!bw_kind_takes(kind, c))
+      skip |= c << 2;
+  return skip;
+}
+
 char *bw_config_dump(const struct bw_config *cfg) {
   struct bw_buf b = {NULL, 0, 0};
   bw_buf_printf(&b, "# %s, fully resolved: every default applied\n", cfg->path);
@@ -1500,9 +1534,8 @@ char *bw_config_dump(const struct bw_config *cfg) {
   bw_buf_printf(&b, "tests:\n");
   for (size_t i = 0; i < cfg->n_tests; i++) {
     const struct bw_test *t = &cfg->tests[i];
-    unsigned skip = t->kind == BW_KIND_PAGE ? F_DOWNLOAD_ONLY : F_PAGE_ONLY;
     struct bw_buf one = {NULL, 0, 0};
-    dump_opts(&one, test_opts, t, "    ", skip);
+    dump_opts(&one, test_opts, t, "    ", skip_for(t->kind));
     /* The first key of a list item goes after "  - ". */
     bw_buf_printf(&b, "  - %s", one.s + 4);
     free(one.s);

@@ -4,18 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_kind.h"
 #include "bw_stats.h"
 #include "bw_util.h"
 
 #define PAGE (1u << BW_KIND_PAGE)
 #define DOWNLOAD (1u << BW_KIND_DOWNLOAD)
+#define CONNECT (1u << BW_KIND_CONNECT)
 
 /* Row order is the bit order of bw_detect.figures: append, never reorder. */
 const struct bw_metric bw_metrics[] = {
-    {"p50_us", PAGE, true, "median", 1e3, "ms", 1},
+    {"p50_us", PAGE | CONNECT, true, "median", 1e3, "ms", 1},
     {"rate_bps", DOWNLOAD, false, "MB/s", 1e6, "MB/s", 1},
-    {"p90_us", PAGE, true, "p90", 1e3, "ms", 1},
-    {"p99_us", PAGE, true, "p99", 1e3, "ms", 1},
+    {"p90_us", PAGE | CONNECT, true, "p90", 1e3, "ms", 1},
+    {"p99_us", PAGE | CONNECT, true, "p99", 1e3, "ms", 1},
     {"ttfb_p50_us", PAGE, true, "median TTFB", 1e3, "ms", 1},
     {"ttfb_us", DOWNLOAD, true, "TTFB", 1e3, "ms", 1},
     {"stall_us", DOWNLOAD, true, "stall", 1e6, "s", 1e5},
@@ -26,17 +28,16 @@ const struct bw_metric bw_metrics[] = {
     {"transfer_bps", PAGE, false, "transfer MB/s", 1e6, "MB/s", 1},
     /* a download with streams: its slowest stream (rate_bps is the aggregate) */
     {"stream_min_bps", DOWNLOAD, false, "slowest stream MB/s", 1e6, "MB/s", 1},
+    /* a connect test: its median TCP connect (also p50_us) and TLS handshake */
+    {"connect_p50_us", CONNECT, true, "median connect", 1e3, "ms", 1},
+    {"tls_p50_us", CONNECT, true, "median TLS handshake", 1e3, "ms", 1},
     {NULL, 0, false, NULL, 0, NULL, 0},
 };
 
 const struct bw_metric *bw_detect_metric(enum bw_kind kind) {
-  switch (kind) {
-  case BW_KIND_PAGE:
-    return &bw_metrics[0];
-  case BW_KIND_DOWNLOAD:
-    return &bw_metrics[1];
-  }
-  return &bw_metrics[0];
+  const struct bw_kind_ops *k = bw_kind_ops(kind);
+  const struct bw_metric *m = k ? bw_detect_metric_find(k->headline) : NULL;
+  return m ? m : &bw_metrics[0];
 }
 
 const struct bw_metric *bw_detect_metric_find(const char *name) {
@@ -49,7 +50,14 @@ const struct bw_metric *bw_detect_metric_find(const char *name) {
 uint32_t bw_detect_figures(const struct bw_detect *cfg, enum bw_kind kind) {
   if (cfg->figures)
     return cfg->figures;
-  return (UINT32_C(1) << (bw_detect_metric(kind) - bw_metrics)) | BW_FIGURE_AVAILABILITY;
+  uint32_t mask = (UINT32_C(1) << (bw_detect_metric(kind) - bw_metrics)) | BW_FIGURE_AVAILABILITY;
+  const struct bw_kind_ops *k = bw_kind_ops(kind);
+  for (size_t i = 0; k && k->judged[i]; i++) {
+    const struct bw_metric *m = bw_detect_metric_find(k->judged[i]);
+    if (m)
+      mask |= UINT32_C(1) << (m - bw_metrics);
+  }
+  return mask;
 }
 
 /* ---- the window ---- */

@@ -59,13 +59,15 @@ extern const struct bw_metric bw_metrics[];
 /* The bit for availability in bw_detect.figures; bits 0.. are the rows of bw_metrics. */
 #define BW_FIGURE_AVAILABILITY (UINT32_C(1) << 31)
 
-/* The headline metric of a kind: page, the run's median latency; download, MB/s. */
+/* The headline metric of a kind (its row's, bw_kind.h): page, the run's median latency;
+ * download, MB/s; connect, the median TCP connect. */
 const struct bw_metric *bw_detect_metric(enum bw_kind kind);
 /* The metric called name, or NULL. */
 const struct bw_metric *bw_detect_metric_find(const char *name);
 /*
  * The figures a test of kind is judged on: cfg->figures, or when it is 0 the kind's defaults
- * (the headline metric and availability). A bit mask over bw_metrics and BW_FIGURE_AVAILABILITY.
+ * (the headline metric, the other figures its row judges, and availability). A bit mask over
+ * bw_metrics and BW_FIGURE_AVAILABILITY.
  */
 uint32_t bw_detect_figures(const struct bw_detect *cfg, enum bw_kind kind);
 

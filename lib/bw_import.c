@@ -1,5 +1,7 @@
 #include "bw_import.h"
 
+#include "bw_detect.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -82,8 +84,26 @@ int bw_import_unit_parse(const char *name, enum bw_import_unit *ret) {
   return -EINVAL;
 }
 
+/* The kind whose units a kind's headline figure takes: a time (as a page's) or a rate (as a
+ * download's); the unit rows name those two. */
+static enum bw_kind unit_kind(enum bw_kind kind) {
+  switch (kind) {
+  case BW_KIND_PAGE:
+  case BW_KIND_CONNECT:
+    return BW_KIND_PAGE;
+  case BW_KIND_DOWNLOAD:
+    return BW_KIND_DOWNLOAD;
+  }
+  return BW_KIND_PAGE;
+}
+
+const char *bw_import_units_text(enum bw_kind kind) {
+  return unit_kind(kind) == BW_KIND_PAGE ? "us, ms or s" : "B/s, KB/s or MB/s";
+}
+
 /* The unit's row; the default resolves to ms or MB/s by kind. */
 static const struct unit *find_unit(enum bw_import_unit unit, enum bw_kind kind) {
+  kind = unit_kind(kind);
   if (unit == BW_IMPORT_UNIT_DEFAULT)
     unit = kind == BW_KIND_DOWNLOAD ? BW_IMPORT_UNIT_MBPS : BW_IMPORT_UNIT_MS;
   for (size_t i = 0; i < N_UNITS; i++)
@@ -99,7 +119,7 @@ const char *bw_import_unit_name(enum bw_import_unit unit, enum bw_kind kind) {
 
 bool bw_import_unit_fits(enum bw_import_unit unit, enum bw_kind kind) {
   const struct unit *u = find_unit(unit, kind);
-  return u && u->kind == kind;
+  return u && u->kind == unit_kind(kind);
 }
 
 /* ---- lines and characters ---- */
@@ -720,7 +740,7 @@ static const char *kv_field_end(const char *p, const char *end) {
 
 /* The headline figure of a kind: what a point's value is. */
 static const char *headline(enum bw_kind kind) {
-  return kind == BW_KIND_DOWNLOAD ? "rate_bps" : "p50_us";
+  return bw_detect_metric(kind)->name;
 }
 
 /* A kv time: Unix milliseconds (13 digits or more), else as plain files write it. */
@@ -1147,7 +1167,8 @@ int bw_import_parse(const char *name, const char *buf, size_t len,
     return -EINVAL;
   }
   if ((format == BW_IMPORT_AB_TSV || format == BW_IMPORT_AB_CSV) && opts->kind != BW_KIND_PAGE) {
-    bw_errs_add(errs, "%s: ab's files hold request times, for a page test, not a download", name);
+    bw_errs_add(errs, "%s: ab's files hold request times, for a page test, not a %s", name,
+                bw_kind_name(opts->kind));
     return -EINVAL;
   }
   if (format != BW_IMPORT_PLAIN && opts->unit != BW_IMPORT_UNIT_DEFAULT) {
@@ -1158,7 +1179,7 @@ int bw_import_parse(const char *name, const char *buf, size_t len,
   if (!bw_import_unit_fits(opts->unit, opts->kind)) {
     bw_errs_add(errs, "%s: %s is not a unit for a %s test (%s)", name,
                 bw_import_unit_name(opts->unit, opts->kind), bw_kind_name(opts->kind),
-                opts->kind == BW_KIND_PAGE ? "us, ms or s" : "B/s, KB/s or MB/s");
+                bw_import_units_text(opts->kind));
     return -EINVAL;
   }
   if (format == BW_IMPORT_AB_CSV && opts->at_us == BW_NONE) {

@@ -130,6 +130,8 @@ int bw_import_unit_parse(const char *name, enum bw_import_unit *ret);
 const char *bw_import_unit_name(enum bw_import_unit unit, enum bw_kind kind);
 /* Whether values in unit can belong to a test of kind (times for pages, rates for downloads). */
 bool bw_import_unit_fits(enum bw_import_unit unit, enum bw_kind kind);
+/* The units that fit a kind, for messages: "us, ms or s" or "B/s, KB/s or MB/s". */
+const char *bw_import_units_text(enum bw_kind kind);
 
 /*
  * The format of a file: ab's -g or -e header as its first line; kv when its first line that is

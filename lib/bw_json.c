@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bw_kind.h"
+
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The run's texts, by the names the store gives their columns. */
@@ -25,20 +27,21 @@ static const struct {
     {"engine", offsetof(struct bw_run, engine)},
 };
 
-/* A sample's integers; page_only ones are written for page runs only. */
+/* A sample's integers; one with a column bit is written only for the kinds that fill it (their
+ * rows' samples, bw_kind.h); 0: every kind's. */
 static const struct {
   const char *name;
   size_t offset;
-  bool page_only;
+  unsigned col;
 } sample_ints[] = {
-    {"at_us", offsetof(struct bw_sample, at_us), false},
-    {"duration_us", offsetof(struct bw_sample, duration_us), false},
-    {"bytes", offsetof(struct bw_sample, bytes), false},
-    {"status", offsetof(struct bw_sample, status), true},
-    {"dns_us", offsetof(struct bw_sample, dns_us), true},
-    {"connect_us", offsetof(struct bw_sample, connect_us), true},
-    {"tls_us", offsetof(struct bw_sample, tls_us), true},
-    {"ttfb_us", offsetof(struct bw_sample, ttfb_us), true},
+    {"at_us", offsetof(struct bw_sample, at_us), 0},
+    {"duration_us", offsetof(struct bw_sample, duration_us), 0},
+    {"bytes", offsetof(struct bw_sample, bytes), 0},
+    {"status", offsetof(struct bw_sample, status), BW_COL_STATUS},
+    {"dns_us", offsetof(struct bw_sample, dns_us), BW_COL_DNS},
+    {"connect_us", offsetof(struct bw_sample, connect_us), BW_COL_CONNECT},
+    {"tls_us", offsetof(struct bw_sample, tls_us), BW_COL_TLS},
+    {"ttfb_us", offsetof(struct bw_sample, ttfb_us), BW_COL_TTFB},
 };
 
 static json_t *must(json_t *j) {
@@ -127,13 +130,15 @@ json_t *bw_json_run(const struct bw_run *run, int64_t run_id, bool samples) {
   if (!samples)
     return o;
   json_t *list = must(json_array());
+  const struct bw_kind_ops *k = bw_kind_ops(run->kind);
+  unsigned cols = k ? k->samples : 0;
   for (size_t i = 0; i < run->n_samples; i++) {
     const struct bw_sample *s = &run->samples[i];
     json_t *so = must(json_object());
     for (size_t c = 0; c < N_ELEM(sample_ints); c++)
-      if (!sample_ints[c].page_only || run->kind == BW_KIND_PAGE)
+      if ((cols & sample_ints[c].col) == sample_ints[c].col)
         set(so, sample_ints[c].name, bw_json_int(int_at(s, sample_ints[c].offset)));
-    if (run->kind == BW_KIND_PAGE)
+    if (cols & BW_COL_ERROR)
       set(so, "error_class", bw_json_str(s->error_class));
     if (json_array_append_new(list, so) < 0)
       abort();
@@ -199,7 +204,7 @@ int bw_json_to_run(json_t *o, struct bw_run *ret, struct bw_errs *errs) {
   if (!ret->backend)
     ret->backend = bw_xstrdup("");
   if (bw_kind_parse(kind, &ret->kind) < 0) {
-    bw_errs_add(errs, "kind: expected page or download, got %s", kind ? kind : "nothing");
+    bw_errs_add(errs, "kind: expected %s, got %s", bw_kind_names_text(), kind ? kind : "nothing");
     goto inval;
   }
   if (bw_outcome_parse(outcome, &ret->outcome) < 0) {

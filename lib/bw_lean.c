@@ -569,11 +569,33 @@ static void send_request(struct bw_lean *c) {
   send_more(c);
 }
 
+/*
+ * A connect_only request is complete once connected (and the handshake done): the connection is
+ * closed without a byte of HTTP, so the server sees no request. Reported from the loop when it
+ * connected inside bw_lean_start(), as a failure would be.
+ */
+static void connect_only_done(struct bw_lean *c) {
+  if (c->ssl && SSL_shutdown(c->ssl) < 0) /* close_notify, if the socket takes it now */
+    ERR_clear_error();
+  conn_close(c);
+  c->res.pretransfer_us = bw_now_us() - c->res.start_us;
+  if (c->in_start) {
+    c->deferred = true;
+    struct timeval now = {0, 0};
+    (void)evtimer_add(&c->timer, &now);
+    return;
+  }
+  deliver(c);
+}
+
 static void handshake(struct bw_lean *c) {
   int k = SSL_connect(c->ssl);
   if (k == 1) {
     c->res.appconnect_us = bw_now_us() - c->res.start_us;
-    send_request(c);
+    if (c->req.connect_only)
+      connect_only_done(c);
+    else
+      send_request(c);
     return;
   }
   int e = SSL_get_error(c->ssl, k);
@@ -621,7 +643,8 @@ static int start_tls(struct bw_lean *c) {
     else
       (void)SSL_set1_host(c->ssl, c->host);
   }
-  if (c->session)
+  /* A connect test times the full handshake each time: a resumed one would hide its cost. */
+  if (c->session && !c->req.connect_only)
     (void)SSL_set_session(c->ssl, c->session);
   c->state = C_HANDSHAKE;
   return 0;
@@ -633,7 +656,10 @@ static void connected(struct bw_lean *c) {
     c->res.connect_us = c->res.namelookup_us + 1;
   c->res.num_connects++;
   if (!c->tls) {
-    send_request(c);
+    if (c->req.connect_only)
+      connect_only_done(c);
+    else
+      send_request(c);
     return;
   }
   if (start_tls(c) < 0) {

@@ -17,6 +17,10 @@
  * with curl's error classes and curl's cumulative phase times (namelookup, connect, appconnect,
  * pretransfer, starttransfer, total), all from bw_now_us(). A keep-alive connection that the
  * server closed while idle is opened again once, as curl does, before anything is reported.
+ *
+ * A request with connect_only (a connect test's) stops after the connect, or for https after a
+ * full TLS handshake (no session resumed), closes the connection without sending anything, and
+ * reports success with the connect and appconnect times.
  */
 
 struct bw_lean;

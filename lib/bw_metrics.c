@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_kind.h"
 #include "bw_url.h"
 #include "bw_util.h"
 
@@ -41,6 +42,18 @@ static void header(struct bw_buf *b, const char *name, const char *type, const c
   bw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Whether a kind's baseline (of its headline figure) is a rate, else a time. */
+static bool baseline_is_rate(enum bw_kind kind) {
+  switch (kind) {
+  case BW_KIND_PAGE:
+  case BW_KIND_CONNECT:
+    return false;
+  case BW_KIND_DOWNLOAD:
+    return true;
+  }
+  return false;
+}
+
 /* One gauge per target from a figure of its last run (BW_NONE: left out), scaled to the unit. */
 static void figure(struct bw_buf *b, const struct bw_metrics_target *ts, size_t n,
                    const char *name, const char *help, size_t offset, double scale,
@@ -62,7 +75,7 @@ static void figure(struct bw_buf *b, const struct bw_metrics_target *ts, size_t 
   }
 }
 
-#define KINDS_ALL ((1u << BW_KIND_PAGE) | (1u << BW_KIND_DOWNLOAD))
+#define KINDS_ALL ((1u << BW_KIND_COUNT) - 1)
 
 /*
  * One gauge per target from the latest run's figure called fig (in bw_run_figures), for targets
@@ -173,16 +186,16 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
          offsetof(struct bw_run, tcp_zero_window), 1, BW_KIND_DOWNLOAD);
 
   for (int k = 0; k < 2; k++) {
-    enum bw_kind kind = k ? BW_KIND_DOWNLOAD : BW_KIND_PAGE;
     const char *name = k ? "benchwatch_baseline_bytes_per_second" : "benchwatch_baseline_seconds";
     bool any = false;
     for (size_t i = 0; i < n; i++) {
-      if (ts[i].kind != kind || isnan(ts[i].baseline))
+      if (baseline_is_rate(ts[i].kind) != (k == 1) || isnan(ts[i].baseline))
         continue;
       if (!any)
         header(&b, name, "gauge",
                k ? "Baseline (rolling mode) of the target's download rate."
-                 : "Baseline (rolling mode) of the target's median request time.");
+                 : "Baseline (rolling mode) of the target's median request time (a connect "
+                   "test's: median connect time).");
       any = true;
       bw_buf_printf(&b, "%s", name);
       labels(&b, &ts[i], NULL, NULL);
@@ -270,6 +283,17 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
   run_figure(&b, ts, n, "benchwatch_page_transfer_bytes_per_second",
              "Bytes received over the latest run's wall time (ab's transfer rate).", "transfer_bps",
              1, 1u << BW_KIND_PAGE);
+  run_figure(&b, ts, n, "benchwatch_connect_median_seconds",
+             "Median TCP connect time of the latest connect run.", "connect_p50_us", 1e-6,
+             1u << BW_KIND_CONNECT);
+  run_figure(&b, ts, n, "benchwatch_connect_p90_seconds",
+             "90th percentile TCP connect time of the latest connect run.", "p90_us", 1e-6,
+             1u << BW_KIND_CONNECT);
+  run_figure(&b, ts, n, "benchwatch_connect_tls_median_seconds",
+             "Median TLS handshake time of the latest connect run (https only).", "tls_p50_us",
+             1e-6, 1u << BW_KIND_CONNECT);
+  run_figure(&b, ts, n, "benchwatch_connect_failed_connections",
+             "Failed connections in the latest connect run.", "failed", 1, 1u << BW_KIND_CONNECT);
   run_figure(&b, ts, n, "benchwatch_download_streams",
              "Transfers the latest download ran at once; its bytes_per_second is their aggregate.",
              "streams", 1, 1u << BW_KIND_DOWNLOAD);

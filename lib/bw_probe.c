@@ -4,14 +4,18 @@
 #include <string.h>
 
 #include "bw_env.h"
+#include "bw_kind.h"
 #include "bw_url.h"
 
 struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test,
                                 const char *backend, bw_probe_done_fn done, void *arg,
                                 struct bw_errs *errs) {
-  if (test->kind == BW_KIND_DOWNLOAD)
-    return bw_probe_download_start(loop, test, backend, done, arg, errs);
-  return bw_probe_page_start(loop, test, backend, done, arg, errs);
+  const struct bw_kind_ops *k = bw_kind_ops(test->kind);
+  if (!k) {
+    bw_errs_add(errs, "%s: no such kind of test", test->name);
+    return NULL;
+  }
+  return k->start(loop, test, backend, done, arg, errs);
 }
 
 void bw_probe_abort(struct bw_probe *p) {
@@ -27,7 +31,7 @@ void bw_probe_free(struct bw_probe *p) {
 int64_t bw_probe_finished(const struct bw_probe *p) {
   if (p->finished_fn)
     return p->finished_fn(p);
-  return (int64_t)atomic_load_explicit(&p->finished, memory_order_relaxed);
+  return (int64_t)p->run.n_samples;
 }
 
 void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,

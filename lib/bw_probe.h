@@ -10,8 +10,10 @@
 
 /*
  * One run of one target on the transfer loop: a page test (bw_probe_page.c, ApacheBench
- * semantics) or a download test (bw_probe_download.c, wget semantics plus the timeline and TCP
- * facts). The probe copies what it needs from the test, so a config reload cannot pull it away.
+ * semantics), a download test (bw_probe_download.c, wget semantics plus the timeline and TCP
+ * facts) or a connect test (bw_probe_connect.c, connections without a request); the kind's row
+ * (bw_kind.h) names its start. The probe copies what it needs from the test, so a config reload
+ * cannot pull it away.
  *
  * done is called exactly once, from inside bw_loop_run(), with the finished run (outcome ok,
  * failed, partial or aborted). The run belongs to the probe: take it with bw_run_move(). The
@@ -33,8 +35,8 @@ struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test
 void bw_probe_abort(struct bw_probe *p);
 /* Frees a probe; one still running is stopped without calling done. NULL-safe. */
 void bw_probe_free(struct bw_probe *p);
-/* A page test's requests finished so far, while it runs (for progress), whichever threads make
- * them; 0 for a download. */
+/* The samples a running probe has so far (a page test's finished requests, for progress), on
+ * the caller's loop, whichever threads make them. */
 int64_t bw_probe_finished(const struct bw_probe *p);
 
 /* The kinds' own starts, behind bw_probe_start(). */
@@ -50,6 +52,9 @@ struct bw_probe *bw_probe_threads_start(struct bw_loop *loop, const struct bw_te
 struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_test *test,
                                          const char *backend, bw_probe_done_fn done, void *arg,
                                          struct bw_errs *errs);
+struct bw_probe *bw_probe_connect_start(struct bw_loop *loop, const struct bw_test *test,
+                                        const char *backend, bw_probe_done_fn done, void *arg,
+                                        struct bw_errs *errs);
 
 /*
  * What both kinds share; the kinds embed it first. While a probe runs, its run shows how far it
@@ -59,8 +64,8 @@ struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_t
 struct bw_probe {
   void (*abort)(struct bw_probe *p);
   void (*destroy)(struct bw_probe *p);
-  int64_t (*finished_fn)(const struct bw_probe *p); /* NULL: finished below */
-  atomic_int_least64_t finished; /* page: requests finished; written by the probe's thread */
+  int64_t (*finished_fn)(const struct bw_probe *p); /* NULL: run.n_samples */
+  atomic_int_least64_t finished; /* page: requests finished, readable from other threads */
   struct bw_test test;
   struct bw_run run;
   bw_probe_done_fn done;

@@ -148,6 +148,72 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
   return bw_buf_take(&b);
 }
 
+/* The sorted values of one sample field over the connections that succeeded, in ms. */
+static double *connect_values(const struct bw_run *run, size_t offset, size_t *n) {
+  double *v = bw_xmalloc((run->n_samples + 1) * sizeof(*v));
+  *n = 0;
+  for (size_t i = 0; i < run->n_samples; i++) {
+    const struct bw_sample *s = &run->samples[i];
+    int64_t val = *(const int64_t *)(const void *)((const char *)s + offset);
+    if (!s->error_class && val != BW_NONE)
+      v[(*n)++] = ms(val);
+  }
+  bw_stats_sort(v, *n);
+  return v;
+}
+
+char *bw_render_connect(const struct bw_run *run, int64_t concurrency) {
+  struct bw_buf b = {0};
+  char *host, *path;
+  int port;
+  double secs = (double)nz(run->duration_us) / 1e6;
+
+  url_parts(run->url, &host, &path, &port);
+  bw_buf_printf(&b, "Server Hostname:        %s\n", host);
+  bw_buf_printf(&b, "Server Port:            %d\n", port);
+  if (run->backend && run->backend[0])
+    bw_buf_printf(&b, "Backend:                %s\n", run->backend);
+  if (run->remote_ip)
+    bw_buf_printf(&b, "Connected to:           %s port %" PRId64 "\n", run->remote_ip,
+                  run->remote_port);
+  bw_buf_printf(&b, "\nConcurrency Level:      %" PRId64 "\n", concurrency);
+  bw_buf_printf(&b, "Time taken for tests:   %.3f seconds\n", secs);
+  bw_buf_printf(&b, "Connections made:       %" PRId64 "\n", nz(run->complete));
+  bw_buf_printf(&b, "Failed connections:     %" PRId64 "\n", nz(run->failed));
+  if (nz(run->failed) > 0)
+    bw_buf_printf(&b, "   (Connect: %" PRId64 ", Timeout: %" PRId64 ", Exceptions: %" PRId64 ")\n",
+                  nz(run->failed_connect), nz(run->failed_receive), nz(run->failed_exception));
+  if (!isnan(run->rps))
+    bw_buf_printf(&b, "Connections per second: %.2f [#/sec] (mean)\n", run->rps);
+
+  size_t nd, nc, nt;
+  double *dns = connect_values(run, offsetof(struct bw_sample, dns_us), &nd);
+  double *tcp = connect_values(run, offsetof(struct bw_sample, connect_us), &nc);
+  double *tls = connect_values(run, offsetof(struct bw_sample, tls_us), &nt);
+  bw_buf_printf(&b, "\nConnection Times (ms)\n");
+  bw_buf_printf(&b, "%-11s %7s %7s %6s %7s %7s\n", "", "min", "mean", "[+/-sd]", "median", "max");
+  conn_row(&b, "DNS:", dns, nd);
+  conn_row(&b, "Connect:", tcp, nc);
+  if (nt > 0)
+    conn_row(&b, "TLS:", tls, nt);
+  if (nc > 0) {
+    static const int pcts[] = {50, 90, 95, 99, 100};
+    bw_buf_printf(&b, "\nPercentage of the connects made within a certain time (ms)\n");
+    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+      bw_buf_printf(&b, " %3d%% %8.2f%s\n", pcts[i], bw_stats_percentile(tcp, nc, pcts[i]),
+                    pcts[i] == 100 ? " (longest connect)" : "");
+  }
+  if (run->error_class)
+    bw_buf_printf(&b, "\nError:                  %s: %s\n", run->error_class,
+                  run->error_message ? run->error_message : "");
+  free(dns);
+  free(tcp);
+  free(tls);
+  free(host);
+  free(path);
+  return bw_buf_take(&b);
+}
+
 static void human_size(int64_t bytes, char *buf, size_t size) {
   if (bytes >= 1000000000)
     (void)snprintf(buf, size, "%.1fG", (double)bytes / 1e9);
@@ -355,15 +421,30 @@ char *bw_render_line_among(const struct bw_run *run, const struct bw_run *const 
   if (run->backend && run->backend[0])
     bw_buf_printf(&b, " [%s]", run->backend);
   bw_buf_printf(&b, ": %s", bw_outcome_name(run->outcome));
-  if (run->kind == BW_KIND_PAGE && run->p50_us != BW_NONE)
-    bw_buf_printf(&b, ", median %.2f ms, p90 %.2f ms, %" PRId64 "/%" PRId64 " failed",
-                  ms(run->p50_us), ms(run->p90_us), nz(run->failed), nz(run->requests));
-  if (run->kind == BW_KIND_DOWNLOAD && run->rate_bps != BW_NONE)
-    bw_buf_printf(&b, ", %.2f MB/s, %" PRId64 " bytes, %.1f s under the stall rate",
-                  (double)run->rate_bps / 1e6, nz(run->bytes), (double)nz(run->stall_us) / 1e6);
-  if (run->kind == BW_KIND_DOWNLOAD && run->streams != BW_NONE && run->stream_min_bps != BW_NONE)
-    bw_buf_printf(&b, " in %" PRId64 " streams (each %.2f to %.2f MB/s)", run->streams,
-                  (double)run->stream_min_bps / 1e6, (double)run->stream_max_bps / 1e6);
+  switch (run->kind) {
+  case BW_KIND_PAGE:
+    if (run->p50_us != BW_NONE)
+      bw_buf_printf(&b, ", median %.2f ms, p90 %.2f ms, %" PRId64 "/%" PRId64 " failed",
+                    ms(run->p50_us), ms(run->p90_us), nz(run->failed), nz(run->requests));
+    break;
+  case BW_KIND_DOWNLOAD:
+    if (run->rate_bps != BW_NONE)
+      bw_buf_printf(&b, ", %.2f MB/s, %" PRId64 " bytes, %.1f s under the stall rate",
+                    (double)run->rate_bps / 1e6, nz(run->bytes), (double)nz(run->stall_us) / 1e6);
+    if (run->streams != BW_NONE && run->stream_min_bps != BW_NONE)
+      bw_buf_printf(&b, " in %" PRId64 " streams (each %.2f to %.2f MB/s)", run->streams,
+                    (double)run->stream_min_bps / 1e6, (double)run->stream_max_bps / 1e6);
+    break;
+  case BW_KIND_CONNECT:
+    if (run->connect_p50_us != BW_NONE)
+      bw_buf_printf(&b, ", connect median %.2f ms, p90 %.2f ms", ms(run->connect_p50_us),
+                    ms(run->p90_us));
+    if (run->tls_p50_us != BW_NONE)
+      bw_buf_printf(&b, ", TLS median %.2f ms", ms(run->tls_p50_us));
+    if (run->connect_p50_us != BW_NONE)
+      bw_buf_printf(&b, ", %" PRId64 "/%" PRId64 " failed", nz(run->failed), nz(run->requests));
+    break;
+  }
   if (run->error_class)
     bw_buf_printf(&b, " (%s: %s)", run->error_class,
                   run->error_message ? run->error_message : "");

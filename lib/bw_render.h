@@ -14,6 +14,10 @@
 
 /* A page run as ApacheBench prints it (same lines, same meanings), plus the mode and phases. */
 char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive);
+/* A connect run in ab's manner: connections made and failed, connections per second, and the
+ * DNS, TCP connect and TLS handshake times (min, mean, sd, median, max) with the percentiles of
+ * the TCP connect. */
+char *bw_render_connect(const struct bw_run *run, int64_t concurrency);
 
 /* A download run as wget summarises it, then its phases, the throughput timeline, the TCP facts
  * and the diagnosis (bw_diagnose(), without peers). */

@@ -409,9 +409,12 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       r = series_median(store, row->id, t->metric->name, from_us - BW_REPORT_WEEK_US,
                         until_us - BW_REPORT_WEEK_US, &t->week_before, errs);
     t->p90 = t->p99 = (double)NAN;
-    if (r == 0 && row->kind == BW_KIND_PAGE)
+    /* the tail of the kinds that measure one (a page's requests, a connect test's connects) */
+    const struct bw_metric *tail90 = bw_detect_metric_find("p90_us");
+    bool tails = tail90 && (tail90->kinds & (1u << row->kind));
+    if (r == 0 && tails)
       r = series_median(store, row->id, "p90_us", from_us, until_us, &t->p90, errs);
-    if (r == 0 && row->kind == BW_KIND_PAGE)
+    if (r == 0 && tails)
       r = series_median(store, row->id, "p99_us", from_us, until_us, &t->p99, errs);
     if (r < 0)
       break;

@@ -7,11 +7,6 @@
 
 #include "bw_util.h"
 
-static const char *const kind_names[] = {
-    [BW_KIND_PAGE] = "page",
-    [BW_KIND_DOWNLOAD] = "download",
-};
-
 static const char *const outcome_names[] = {
     [BW_OUTCOME_OK] = "ok",
     [BW_OUTCOME_FAILED] = "failed",
@@ -20,10 +15,6 @@ static const char *const outcome_names[] = {
 };
 
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-const char *bw_kind_name(enum bw_kind kind) {
-  return (unsigned)kind < N_ELEM(kind_names) ? kind_names[kind] : NULL;
-}
 
 const char *bw_outcome_name(enum bw_outcome outcome) {
   return (unsigned)outcome < N_ELEM(outcome_names) ? outcome_names[outcome] : NULL;
@@ -34,14 +25,6 @@ static int lookup(const char *const *names, size_t n, const char *name) {
     if (name && strcmp(names[i], name) == 0)
       return (int)i;
   return -EINVAL;
-}
-
-int bw_kind_parse(const char *name, enum bw_kind *ret) {
-  int i = lookup(kind_names, N_ELEM(kind_names), name);
-  if (i < 0)
-    return i;
-  *ret = (enum bw_kind)i;
-  return 0;
 }
 
 int bw_outcome_parse(const char *name, enum bw_outcome *ret) {
@@ -79,7 +62,7 @@ const struct bw_figure bw_run_figures[] = {
     FIG(p99_us, BW_UNIT_US, "page: 99th percentile request time"),
     FIG(max_us, BW_UNIT_US, "page: slowest request"),
     FIG(mode_us, BW_UNIT_US, "page: mode of request time"),
-    FIG(connect_p50_us, BW_UNIT_US, "page: median connect time"),
+    FIG(connect_p50_us, BW_UNIT_US, "page: median connect time; connect: median TCP connect"),
     FIG(ttfb_p50_us, BW_UNIT_US, "page: median time to first byte"),
     FIG(rate_bps, BW_UNIT_BPS, "download: body bytes per second"),
     FIG(ttfb_us, BW_UNIT_US, "download: time to first byte"),
@@ -115,6 +98,7 @@ const struct bw_figure bw_run_figures[] = {
     FIG(stream_min_bps, BW_UNIT_BPS, "download: the slowest stream's rate"),
     FIG(stream_max_bps, BW_UNIT_BPS, "download: the fastest stream's rate"),
     FIGR(stream_spread, BW_UNIT_COUNT, "download: the streams' rates' sd over their mean"),
+    FIG(tls_p50_us, BW_UNIT_US, "connect: median TLS handshake time"),
     {NULL, 0, 0, BW_UNIT_COUNT, NULL},
 };
 

@@ -5,10 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The two kinds of test (design.md): many small requests, or one large transfer. */
+/* The kinds of test (design.md): many small requests, one large transfer, or many connections
+ * without a request. What each one is lives in its row of bw_kind.h. */
 enum bw_kind {
   BW_KIND_PAGE = 0,
   BW_KIND_DOWNLOAD = 1,
+  BW_KIND_CONNECT = 2,
 };
 
 enum bw_outcome {
@@ -18,7 +20,8 @@ enum bw_outcome {
   BW_OUTCOME_ABORTED, /* the daemon stopped while it ran */
 };
 
-/* Names as stored and shown ("page", "ok", ...); NULL for an unknown value. */
+/* Names as stored and shown ("page", "ok", ...); NULL for an unknown value. The kinds' names
+ * are their rows' (bw_kind.c). */
 const char *bw_kind_name(enum bw_kind kind);
 const char *bw_outcome_name(enum bw_outcome outcome);
 /* Parses a name back; returns 0 or -EINVAL. */
@@ -148,6 +151,10 @@ struct bw_run {
    * blank-separated (NULL: one thread; shown, not stored). */
   char *engine;
   char *thread_requests;
+
+  /* Connect: the median TLS handshake of the connections (https only); connect_p50_us is then
+   * the median TCP connect, and min_us .. max_us the distribution of the TCP connect times. */
+  int64_t tls_p50_us;
 
   struct bw_sample *samples;
   size_t n_samples;

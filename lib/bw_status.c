@@ -81,12 +81,19 @@ static const struct key_figure download_figures[] = {
     {"bytes", "body"},       {NULL, NULL},
 };
 
+static const struct key_figure connect_figures[] = {
+    {"connect_p50_us", "connect"}, {"p90_us", "p90"}, {"tls_p50_us", "TLS"}, {"rps", "conn/s"},
+    {"failed", "failed"},          {NULL, NULL},
+};
+
 static const struct key_figure *key_figures(enum bw_kind kind) {
   switch (kind) {
   case BW_KIND_PAGE:
     return page_figures;
   case BW_KIND_DOWNLOAD:
     return download_figures;
+  case BW_KIND_CONNECT:
+    return connect_figures;
   }
   return page_figures;
 }
@@ -342,8 +349,7 @@ static void card(struct bw_buf *b, const struct bw_status_target *t) {
                 "\"><h3><a href=\"/target/%" PRId64 "\">",
                 bw_status_state_name(t->state), t->id, t->id);
   target_name(b, t->test, t->backend);
-  bw_buf_printf(b, "</a> <span class=\"muted\">%s</span></h3>",
-                t->kind == BW_KIND_PAGE ? "page" : "download");
+  bw_buf_printf(b, "</a> <span class=\"muted\">%s</span></h3>", bw_kind_name(t->kind));
   state_badge(b, t);
   key_figs(b, t);
   if (t->n_history || t->state != BW_STATUS_NEW)
@@ -479,7 +485,7 @@ char *bw_status_html_target(const char *host, int64_t now_us, const struct bw_st
   bw_buf_printf(&b, "<h1>");
   target_name(&b, t->test, t->backend);
   bw_buf_printf(&b, "</h1><dl class=\"facts\"><dt>kind</dt><dd>%s</dd><dt>URL</dt><dd>",
-                t->kind == BW_KIND_PAGE ? "page" : "download");
+                bw_kind_name(t->kind));
   esc(&b, t->url);
   bw_buf_printf(&b, "</dd><dt>target id</dt><dd>%" PRId64 "</dd><dt>state</dt><dd>", t->id);
   state_badge(&b, t);
@@ -553,8 +559,10 @@ char *bw_status_html_regression(const struct bw_status_regression *r) {
   legend(&b);
   bw_buf_printf(&b, "</section>\n<h2>Diagnosis</h2>\n");
   if ((!r->diagnosis || !r->diagnosis[0]) && (!r->odd || !r->odd[0]))
-    bw_buf_printf(&b, "<p>Nothing in the opening run's stored facts explains it%s.</p>\n",
-                  t->kind == BW_KIND_PAGE ? " (page runs carry no TCP facts)" : "");
+    bw_buf_printf(&b, "<p>Nothing in the opening run's stored facts explains it%s%s%s.</p>\n",
+                  t->kind != BW_KIND_DOWNLOAD ? " (" : "",
+                  t->kind != BW_KIND_DOWNLOAD ? bw_kind_name(t->kind) : "",
+                  t->kind != BW_KIND_DOWNLOAD ? " runs carry no TCP facts)" : "");
   else {
     sentences(&b, r->diagnosis);
     sentences(&b, r->odd);

@@ -596,6 +596,10 @@ int bw_xfer_start(struct bw_xfer *x, const struct bw_request *req, struct bw_err
     bw_errs_add(errs, "%s: transfer slot is busy", req->url);
     return -EBUSY;
   }
+  if (req->connect_only) {
+    bw_errs_add(errs, "%s: connections alone are the lean engine's", req->url);
+    return -EINVAL;
+  }
   release_request(x);
   x->req = *req;
   x->req.headers = NULL; /* the copies below are what stays valid */

@@ -73,6 +73,8 @@ struct bw_request {
   const char *range;      /* "FIRST-LAST" body bytes (inclusive, as HTTP Range), or NULL: all.
                              A server that ignores it answers 200 with the whole body */
   bool reuse;             /* false: a new connection for this request, closed after it */
+  bool connect_only;      /* connect (and for https do the TLS handshake), send nothing, close:
+                             a connect test's sample. The lean engine's (bw_lean.h) only */
   bool tls_verify;
   bool follow_redirects;      /* up to 10, as wget */
   int http_version;           /* 1: HTTP/1.1; 2: HTTP/2 where TLS ALPN agrees, else 1.1 */

@@ -11,7 +11,7 @@ CREATE TABLE target (
   id         INTEGER PRIMARY KEY,
   name       TEXT NOT NULL,
   backend    TEXT NOT NULL DEFAULT '',
-  kind       TEXT NOT NULL CHECK (kind IN ('page', 'download')),
+  kind       TEXT NOT NULL CHECK (kind IN ('page', 'download', 'connect')),
   url        TEXT NOT NULL,
   created_us INTEGER NOT NULL,
   UNIQUE (name, backend)
@@ -100,7 +100,9 @@ CREATE TABLE run (
   stream_rates   TEXT,
   -- from version 10 (migrations/0010-engine.sql): a page run's client, "lean" or "curl"; NULL for
   -- downloads and older runs
-  engine         TEXT
+  engine         TEXT,
+  -- from version 11 (migrations/0011-connect.sql): a connect test's median TLS handshake (https)
+  tls_p50_us     INTEGER
 );
 -- History and baseline windows: one target's runs in time order.
 CREATE INDEX run_target_started ON run (target_id, started_us);

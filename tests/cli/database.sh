@@ -45,7 +45,7 @@ check_contains "$err" "newer than this benchwatch" "newer schema message"
 printf 'tests:\n  - {name: a, kind: pag, url: "http://h/"}\n' >"$scratch/bad.yaml"
 run "$bwd" --config "$scratch/bad.yaml" --check
 check_status 78 "bad config at start-up"
-check_contains "$err" "<3>$scratch/bad.yaml:2:21: tests[0].kind: expected page or download, got \"pag\"" "bad config message"
+check_contains "$err" "<3>$scratch/bad.yaml:2:21: tests[0].kind: expected page, download or connect, got \"pag\"" "bad config message"
 
 # A database in a directory that does not exist.
 printf 'database: /nonexistent/dir/x.db\ntests: [{name: a, kind: page, url: "http://h/"}]\n' >"$scratch/nodir.yaml"

@@ -62,7 +62,7 @@ class Nginx:
         if limit_rate:
             env["NGINX_LIMIT_RATE"] = limit_rate
         if access_log:
-            env["NGINX_ACCESS_LOG"] = "1"  # "CLIENT_PORT CONNECTION STATUS" per request
+            env["NGINX_ACCESS_LOG"] = "1"  # "PORT CONNECTION STATUS \"REQUEST\""
         if workers:
             env["NGINX_WORKERS"] = str(workers)
         out = subprocess.run([NGINX_SH, "start", self.dir, big], check=True,

@@ -129,7 +129,7 @@ class DaemonTest(unittest.TestCase):
             d.wait_log("1 targets scheduled")
             self.write(['{name: home, kind: pgae, url: "%s/index.html", every: 1h}'
                         % self.nginx.base])
-            error = ('<3>%s:4:24: tests[0].kind: expected page or download, got "pgae"\n'
+            error = ('<3>%s:4:24: tests[0].kind: expected page, download or connect, got "pgae"\n'
                      % self.config)
             verdict = ("<3>%s is not valid: keeping the running configuration\n"
                        % self.config)
@@ -179,7 +179,7 @@ class DaemonTest(unittest.TestCase):
             d.proc.send_signal(signal.SIGHUP)
             d.wait_log("keeping the running configuration")
             self.assertIn("<3>%s:" % self.config, d.log())
-            self.assertIn('tests[3].kind: expected page or download, got "pgae"', d.log())
+            self.assertIn('tests[3].kind: expected page, download or connect, got "pgae"', d.log())
             time.sleep(2.5)
             self.assertGreater(sql(self.db, "SELECT count(*) FROM run")[0][0], before)
             self.assertIsNone(d.proc.poll())
@@ -385,7 +385,7 @@ class DaemonTest(unittest.TestCase):
         self.write(['{name: a, kind: pgae, url: "http://h/"}'])
         p = subprocess.run([DAEMON, "--config", self.config], capture_output=True, text=True)
         self.assertEqual(p.returncode, 78)
-        self.assertIn("tests[0].kind: expected page or download", p.stderr)
+        self.assertIn("tests[0].kind: expected page, download or connect", p.stderr)
         with open(self.config, "w") as f:
             f.write("database: /nonexistent/dir/bw.db\ntests: [{name: a, kind: page, "
                     "url: 'http://h/'}]\n")

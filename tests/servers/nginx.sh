@@ -12,7 +12,8 @@
 # (BIGSIZE bytes of zeros, default 64M; a size as truncate(1) takes it: K, M, G are powers of 1024).
 # Logging is off apart from DIR/logs/error.log: a benchmark target must not flood its own disk.
 # NGINX_WORKERS sets worker_processes (default 1). With NGINX_ACCESS_LOG set, each request is
-# logged to DIR/logs/access.log as "CLIENT_PORT CONNECTION STATUS".
+# logged to DIR/logs/access.log as CLIENT_PORT CONNECTION STATUS "REQUEST LINE" (a test that
+# must show what reached the server, and on which connection).
 # With NGINX_LIMIT_RATE set (bytes per second, as nginx's limit_rate takes it: 200k), every
 # response is sent at that rate: a node on a shaped path.
 # Exit status: 0, 1 on failure, 64 for usage, 77 (ctest's skip) when nginx is not installed.
@@ -103,7 +104,7 @@ write_config() {
     echo "http {"
     if [ -n "${NGINX_ACCESS_LOG:-}" ]; then
       # One line per request: the client's port tells its connections apart.
-      echo "  log_format ports '\$remote_port \$connection \$status';"
+      echo "  log_format ports '\$remote_port \$connection \$status \"\$request\"';"
       echo "  access_log \"$dir/logs/access.log\" ports;"
     else
       echo "  access_log off;"

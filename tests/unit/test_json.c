@@ -112,7 +112,7 @@ static void bad_records_named(void **state) {
   assert_ptr_equal(back, &sentinel);
   assert_int_equal(n, 7);
   assert_int_equal(errs.n, 4);
-  assert_string_equal(errs.msg[0], "f:2: kind: expected page or download, got pag");
+  assert_string_equal(errs.msg[0], "f:2: kind: expected page, download or connect, got pag");
   assert_string_equal(errs.msg[1], "f:3: p50_us: expected an integer or null");
   assert_non_null(strstr(errs.msg[2], "f:4: "));
   assert_string_equal(errs.msg[3], "f:5: expected a run record (a JSON object)");

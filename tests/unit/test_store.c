@@ -1546,11 +1546,13 @@ static void test_rollup_migration(void **state) {
                " ALTER TABLE run DROP COLUMN stream_rates;");
   /* And what version 10 added (0010-engine.sql). */
   raw_exec(db, "ALTER TABLE run DROP COLUMN engine;");
+  /* And what version 11 added (0011-connect.sql). */
+  raw_exec(db, "ALTER TABLE run DROP COLUMN tls_p50_us;");
   set_version(db, 6);
   (void)sqlite3_close(db);
 
   open_store(fx);
-  assert_int_equal(bw_store_version(fx->store), 10);
+  assert_int_equal(bw_store_version(fx->store), 11);
   close_store(fx);
   db = raw_open(fx->db);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 3);
