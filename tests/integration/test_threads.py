@@ -28,6 +28,15 @@ def log_lines(path):
         return []
 
 
+def logged_since(path, before, n):
+    """The log's lines after the first `before`, once there are n of them (nginx writes a line
+    after the response is sent, so the client may be done first), or what there is after 30 s."""
+    deadline = time.monotonic() + 30
+    while len(log_lines(path)) - before < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return log_lines(path)[before:]
+
+
 class ThreadsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -64,7 +73,7 @@ class ThreadsTest(unittest.TestCase):
                 starts = [s["at_us"] for s in r["samples"]]
                 self.assertEqual(starts, sorted(starts))
                 # nginx saw every request, on one kept-alive connection per slot: 3 + 2.
-                lines = log_lines(self.nginx.access_log)[before:]
+                lines = logged_since(self.nginx.access_log, before, 401)
                 self.assertEqual(len(lines), 401)
                 self.assertEqual(len({line.split()[0] for line in lines}), 5)
                 self.assertEqual({line.split()[2] for line in lines}, {"200"})
@@ -80,7 +89,8 @@ class ThreadsTest(unittest.TestCase):
         rc, r, err = run_one("-n", "60", "-c", "4", "--threads", "2",
                              self.nginx.base + "/index.html")
         self.assertEqual((rc, r["complete"], r["thread_requests"]), (0, 60, "30 30"), err)
-        lines = log_lines(self.nginx.access_log)[before:]
+        lines = logged_since(self.nginx.access_log, before, 60)
+        self.assertEqual(len(lines), 60)
         self.assertEqual(len({line.split()[0] for line in lines}), 60)
 
     def test_threads_over_concurrency_is_refused(self):
