@@ -20,21 +20,23 @@ def sql(db, query):
     return [line.split("|") for line in out.stdout.splitlines()]
 
 
-def log_lines(path):
+def log_lines(path, tag):
+    """nginx's log lines of the requests for a URL with ?run=TAG (each test has its own, so that
+    the requests of another one, logged late, are not counted)."""
     try:
         with open(path) as f:
-            return f.read().splitlines()
+            return [x for x in f.read().splitlines() if "?run=%s " % tag in x]
     except FileNotFoundError:
         return []
 
 
-def logged_since(path, before, n):
-    """The log's lines after the first `before`, once there are n of them (nginx writes a line
-    after the response is sent, so the client may be done first), or what there is after 30 s."""
+def logged(path, tag, n):
+    """Those lines once there are n of them (nginx writes a line after the response is sent,
+    so the client may be done first), or what there is after 30 s."""
     deadline = time.monotonic() + 30
-    while len(log_lines(path)) - before < n and time.monotonic() < deadline:
+    while len(log_lines(path, tag)) < n and time.monotonic() < deadline:
         time.sleep(0.05)
-    return log_lines(path)[before:]
+    return log_lines(path, tag)
 
 
 class ThreadsTest(unittest.TestCase):
@@ -56,10 +58,9 @@ class ThreadsTest(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_every_request_on_two_threads(self):
-        url = self.nginx.base + "/index.html"
         for engine in ("lean", "curl"):
             with self.subTest(engine=engine):
-                before = len(log_lines(self.nginx.access_log))
+                url = self.nginx.base + "/index.html?run=" + engine
                 # 401 requests at c=5 on 2 threads: 3 slots and 201 requests, 2 slots and 200.
                 rc, r, err = run_one("-n", "401", "-c", "5", "-k", "--threads", "2", "--engine",
                                      engine, "--store", "--db", self.db, "--name", engine, url)
@@ -73,7 +74,7 @@ class ThreadsTest(unittest.TestCase):
                 starts = [s["at_us"] for s in r["samples"]]
                 self.assertEqual(starts, sorted(starts))
                 # nginx saw every request, on one kept-alive connection per slot: 3 + 2.
-                lines = logged_since(self.nginx.access_log, before, 401)
+                lines = logged(self.nginx.access_log, engine, 401)
                 self.assertEqual(len(lines), 401)
                 self.assertEqual(len({line.split()[0] for line in lines}), 5)
                 self.assertEqual({line.split()[2] for line in lines}, {"200"})
@@ -85,11 +86,10 @@ class ThreadsTest(unittest.TestCase):
 
     def test_new_connection_each(self):
         # Without keep-alive each request is a connection of its own, from whichever thread.
-        before = len(log_lines(self.nginx.access_log))
         rc, r, err = run_one("-n", "60", "-c", "4", "--threads", "2",
-                             self.nginx.base + "/index.html")
+                             self.nginx.base + "/index.html?run=new")
         self.assertEqual((rc, r["complete"], r["thread_requests"]), (0, 60, "30 30"), err)
-        lines = logged_since(self.nginx.access_log, before, 60)
+        lines = logged(self.nginx.access_log, "new", 60)
         self.assertEqual(len(lines), 60)
         self.assertEqual(len({line.split()[0] for line in lines}), 60)
 
@@ -103,10 +103,10 @@ class ThreadsTest(unittest.TestCase):
         self.assertEqual(rc, 64, err)
         self.assertIn("threads applies only to page tests", err)
 
-    def wait_requests(self, before, n, proc):
-        """Until nginx has logged n more requests (the run is under way)."""
+    def wait_requests(self, tag, n, proc):
+        """Until nginx has logged n requests of tag (the run is under way)."""
         deadline = time.monotonic() + 60
-        while len(log_lines(self.nginx.access_log)) - before < n:
+        while len(log_lines(self.nginx.access_log, tag)) < n:
             self.assertIsNone(proc.poll(), "the run ended early")
             self.assertLess(time.monotonic(), deadline, "no requests reached nginx")
             time.sleep(0.05)
@@ -114,13 +114,12 @@ class ThreadsTest(unittest.TestCase):
     def test_sigint_stops_every_thread(self):
         for engine in ("lean", "curl"):
             with self.subTest(engine=engine):
-                before = len(log_lines(self.nginx.access_log))
                 p = subprocess.Popen([CLI, "run", "--json", "--store", "--db", self.db,
                                       "--name", "int-" + engine, "--engine", engine,
                                       "-n", "1000000", "-c", "4", "-k", "--threads", "2",
-                                      self.nginx.base + "/index.html"],
+                                      self.nginx.base + "/index.html?run=int-" + engine],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                self.wait_requests(before, 200, p)
+                self.wait_requests("int-" + engine, 200, p)
                 p.send_signal(signal.SIGINT)
                 out, err = p.communicate(timeout=60)
                 self.assertEqual(p.returncode, 1, err)  # an aborted run; no sanitizer report
@@ -145,12 +144,11 @@ class ThreadsTest(unittest.TestCase):
         with open(config, "w") as f:
             f.write("database: bw.db\ntests:\n"
                     "  - {name: busy, kind: page, every: 1h, jitter: 0, requests: 1000000,"
-                    " concurrency: 4, keepalive: true, threads: 2, url: \"%s/index.html\"}\n"
-                    % self.nginx.base)
-        before = len(log_lines(self.nginx.access_log))
+                    " concurrency: 4, keepalive: true, threads: 2,"
+                    " url: \"%s/index.html?run=daemon\"}\n" % self.nginx.base)
         d = Daemon(config, args=["--once"])
         try:
-            self.wait_requests(before, 200, d.proc)
+            self.wait_requests("daemon", 200, d.proc)
             self.assertEqual(d.stop(), 0, d.log())
         finally:
             if d.proc.poll() is None:
