@@ -4,6 +4,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,9 @@ static struct bw_config *config_from_args(const char *name, const char *url, enu
 struct run_wait {
   struct bw_run run;
   bool done;
+  struct bw_loop *loop;
+  struct bw_probe *running;
+  bool interrupted; /* SIGINT: the probe was stopped */
   /* Live progress on a terminal (NULL timer: none). */
   struct bw_probe *probe;
   struct bw_timer *tick;
@@ -230,6 +234,15 @@ static void run_done(void *arg, struct bw_run *run) {
   struct run_wait *w = arg;
   bw_run_move(&w->run, run);
   w->done = true;
+  bw_loop_break(w->loop); /* the SIGINT watch would keep the loop running */
+}
+
+/* SIGINT, as in ab: stop the run and show (and store) what it measured so far, as aborted. */
+static void run_interrupt(void *arg) {
+  struct run_wait *w = arg;
+  w->interrupted = true;
+  if (!w->done)
+    bw_probe_abort(w->running);
 }
 
 /*
@@ -245,8 +258,8 @@ static void progress(void *arg) {
     return;
   if (bw_kind_takes(r->kind, BW_KEYS_SAMPLES)) {
     /* a page's requests, a connect test's connections: a sample each as it ends */
-    (void)fprintf(stderr, "\r\033[KCompleted %zu of %" PRId64 " %ss, %.1f s", r->n_samples,
-                  w->requests, bw_kind_ops(r->kind)->sample_noun, secs);
+    (void)fprintf(stderr, "\r\033[KCompleted %" PRId64 " of %" PRId64 " %ss, %.1f s",
+                  bw_probe_finished(w->probe), w->requests, bw_kind_ops(r->kind)->sample_noun, secs);
   } else {
     /* As wget: the rate now, over the last second or so, not the average since the start. */
     int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();
@@ -265,11 +278,12 @@ static void progress(void *arg) {
 
 /*
  * Runs one target to its end on loop; *ret gets the run. With show, progress on stderr while it
- * runs (the line is cleared at the end). Returns 0, or -1 if nothing started.
+ * runs (the line is cleared at the end). SIGINT stops it: the run is then aborted, and
+ * *interrupted set. Returns 0, or -1 if nothing started.
  */
 static int run_target(struct bw_loop *loop, const struct bw_test *t, const char *backend, bool show,
-                      struct bw_run *ret) {
-  struct run_wait w = {.done = false, .t0_us = bw_now_us(), .requests = t->requests};
+                      struct bw_run *ret, bool *interrupted) {
+  struct run_wait w = {.done = false, .loop = loop, .t0_us = bw_now_us(), .requests = t->requests};
   w.last_us = w.t0_us;
   struct bw_errs errs = {0};
   bw_run_init(&w.run);
@@ -280,6 +294,8 @@ static int run_target(struct bw_loop *loop, const struct bw_test *t, const char 
     bw_errs_clear(&errs);
     return -1;
   }
+  w.running = p;
+  struct bw_signal *sigint = w.done ? NULL : bw_signal_new(loop, SIGINT, run_interrupt, &w);
   if (show && !w.done) {
     w.probe = p;
     w.tick = bw_timer_new(loop, progress, &w);
@@ -290,6 +306,9 @@ static int run_target(struct bw_loop *loop, const struct bw_test *t, const char 
       break;
   if (!w.done)
     bw_probe_abort(p);
+  bw_signal_free(sigint);
+  if (w.interrupted)
+    *interrupted = true;
   bw_timer_free(w.tick);
   if (w.shown)
     (void)fputs("\r\033[K", stderr);
@@ -319,6 +338,8 @@ static void run_usage(FILE *f) {
          "      --insecure          do not check the TLS certificate\n"
          "      --http2             HTTP/2 where TLS negotiates it\n"
          "      --engine ENGINE     page: auto (default), lean or curl\n"
+         "      --threads N         page: N event loops on N threads, each with its share of\n"
+         "                          the concurrency (default 1; at most -c)\n"
          "      --download          a download test\n"
          "      --max-time DURATION download: stop there and report a partial run (default 10m)\n"
          "      --max-bytes SIZE    download: stop after this many bytes (default: no cap)\n"
@@ -370,6 +391,7 @@ static int cmd_run(int argc, char **argv) {
     O_STREAMS,
     O_SPLIT,
     O_ENGINE,
+    O_THREADS,
     O_CONNECT,
     O_SWEEP
   };
@@ -385,6 +407,7 @@ static int cmd_run(int argc, char **argv) {
       {"insecure", no_argument, NULL, O_INSECURE},
       {"http2", no_argument, NULL, O_HTTP2},
       {"engine", required_argument, NULL, O_ENGINE},
+      {"threads", required_argument, NULL, O_THREADS},
       {"download", no_argument, NULL, O_DOWNLOAD},
       {"connect", no_argument, NULL, O_CONNECT},
       {"max-time", required_argument, NULL, O_MAXTIME},
@@ -449,6 +472,9 @@ static int cmd_run(int argc, char **argv) {
       break;
     case O_ENGINE:
       yaml_kv(&opts, "engine", optarg);
+      break;
+    case O_THREADS:
+      yaml_kv(&opts, "threads", optarg);
       break;
     case O_DOWNLOAD:
     case O_CONNECT:
@@ -589,11 +615,14 @@ static int cmd_run(int argc, char **argv) {
   struct bw_run *runs = bw_xcalloc(n_runs, sizeof(*runs));
   bool *measured = bw_xcalloc(n_runs, sizeof(*measured));
   const struct bw_run **peers = bw_xcalloc(n_runs, sizeof(*peers));
+  bool interrupted = false;
   for (size_t i = 0; i < n_runs; i++) {
     const struct bw_test *ti = n_steps ? &steps[i % n_kept_steps] : test;
     bw_run_init(&runs[i]);
-    measured[i] =
-        run_target(loop, ti, n_targets ? targets[i / n_kept_steps] : NULL, show, &runs[i]) == 0;
+    if (interrupted)
+      continue; /* SIGINT: the targets not yet measured are not */
+    measured[i] = run_target(loop, ti, n_targets ? targets[i / n_kept_steps] : NULL, show, &runs[i],
+                             &interrupted) == 0;
     if (!measured[i])
       status = 1;
   }

@@ -782,6 +782,7 @@ int cmd_history(int argc, char **argv) {
         (void)json_object_set_new(o, "ratio", bw_json_real(v->judged ? v->ratio : (double)NAN));
         (void)json_object_set_new(o, "verdict", bw_json_str(verdict));
         (void)json_object_set_new(o, "event", bw_json_str(ev));
+        (void)json_object_set_new(o, "engine", bw_json_str(p->engine));
         (void)json_array_append_new(arr, o);
       } else {
         char val[24] = "-", base[24] = "-", ratio[16] = "-";

@@ -134,6 +134,9 @@ static const struct opt test_opts[] = {
     {"sweep", T_SWEEP, TEST(sweep_concurrency), 0, 0, NULL, F_PAGE_ONLY | F_TEST_ONLY,
      "page: steps run one after another in each run, each judged as a target of its own: "
      "{concurrency: [1, 4, 16, 64]} and/or requests: [...] (one per step, or one for all)"},
+    {"threads", T_INT, TEST(threads), 1, 256, "1", F_PAGE_ONLY,
+     "page: event loops, each on a thread of its own with its share of the concurrency and of "
+     "the requests; at most concurrency"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -1076,6 +1079,14 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
   }
   if (t->kind == BW_KIND_PAGE && check_sweep(c, map, path, t) < 0)
     r = -EINVAL;
+  if (t->kind == BW_KIND_PAGE && t->threads > t->concurrency &&
+      bw_sweep_steps(t) == 0) {
+    err_at(c, &map->start_mark, path,
+           "threads %" PRId64 " is greater than concurrency %" PRId64
+           " (each thread needs a request slot of its own)",
+           t->threads, t->concurrency);
+    r = -EINVAL;
+  }
   if (t->kind == BW_KIND_DOWNLOAD && t->split_ranges && t->streams < 2) {
     err_at(c, &map->start_mark, path,
            "split: ranges divides the URL among streams: it needs streams of 2 or more");

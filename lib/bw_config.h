@@ -59,6 +59,7 @@ struct bw_test {
   int64_t streams;     /* download: simultaneous transfers (1: a single one) */
   bool split_ranges;   /* download with streams: each fetches one byte range, not the whole */
   enum bw_engine engine; /* page: the client */
+  int64_t threads;       /* page: event loops on threads of their own, each with its share */
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;

@@ -24,6 +24,7 @@ static const struct {
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
     {"env", offsetof(struct bw_run, env)},
     {"stream_rates", offsetof(struct bw_run, stream_rates)},
+    {"engine", offsetof(struct bw_run, engine)},
 };
 
 /* A sample's integers; one with a column bit is written only for the kinds that fill it (their
@@ -237,6 +238,10 @@ int bw_json_to_run(json_t *o, struct bw_run *ret, struct bw_errs *errs) {
   }
   if (r < 0)
     goto fail;
+  if (ret->engine && !bw_engine_name(ret->engine)) {
+    bw_errs_add(errs, "engine: expected lean, curl or null, got %s", ret->engine);
+    goto inval;
+  }
   json_t *list = json_object_get(o, "samples");
   if (list && !json_is_null(list) && !json_is_array(list)) {
     bw_errs_add(errs, "samples: expected a list");

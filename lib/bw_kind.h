@@ -22,7 +22,7 @@
  * its class; a key with none is every kind's). A kind takes the classes in its keys mask.
  */
 enum bw_key_class {
-  BW_KEYS_PAGE = 1u << 0,     /* the page client's own: keepalive, engine */
+  BW_KEYS_PAGE = 1u << 0,     /* the page client's own: keepalive, engine, threads */
   BW_KEYS_DOWNLOAD = 1u << 1, /* a download's: caps, timeline, streams */
   BW_KEYS_SAMPLES = 1u << 2,  /* many samples per run: requests, concurrency */
   BW_KEYS_HTTP = 1u << 3,     /* what an HTTP request says: method, headers, http */

@@ -28,6 +28,12 @@ void bw_probe_free(struct bw_probe *p) {
     p->destroy(p);
 }
 
+int64_t bw_probe_finished(const struct bw_probe *p) {
+  if (p->finished_fn)
+    return p->finished_fn(p);
+  return (int64_t)p->run.n_samples;
+}
+
 void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,
                    bw_probe_done_fn done, void *arg) {
   bw_test_copy(&p->test, test);
@@ -41,6 +47,7 @@ void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *b
   p->done = done;
   p->arg = arg;
   p->t0_us = bw_now_us();
+  atomic_init(&p->finished, 0);
 }
 
 void bw_probe_release(struct bw_probe *p) {

@@ -1,6 +1,8 @@
 #ifndef BW_PROBE_H
 #define BW_PROBE_H
 
+#include <stdatomic.h>
+
 #include "bw_config.h"
 #include "bw_result.h"
 #include "bw_transfer.h"
@@ -33,11 +35,20 @@ struct bw_probe *bw_probe_start(struct bw_loop *loop, const struct bw_test *test
 void bw_probe_abort(struct bw_probe *p);
 /* Frees a probe; one still running is stopped without calling done. NULL-safe. */
 void bw_probe_free(struct bw_probe *p);
+/* The samples a running probe has so far (a page test's finished requests, for progress), on
+ * the caller's loop, whichever threads make them. */
+int64_t bw_probe_finished(const struct bw_probe *p);
 
 /* The kinds' own starts, behind bw_probe_start(). */
 struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
                                      const char *backend, bw_probe_done_fn done, void *arg,
                                      struct bw_errs *errs);
+/* A page test with threads > 1 (bw_probe_page_start() hands it over): a page probe with
+ * threads 1 on as many loops of their own, each on a thread of its own, merged into one run
+ * (bw_probe_threads.c). */
+struct bw_probe *bw_probe_threads_start(struct bw_loop *loop, const struct bw_test *test,
+                                        const char *backend, bw_probe_done_fn done, void *arg,
+                                        struct bw_errs *errs);
 struct bw_probe *bw_probe_download_start(struct bw_loop *loop, const struct bw_test *test,
                                          const char *backend, bw_probe_done_fn done, void *arg,
                                          struct bw_errs *errs);
@@ -53,12 +64,22 @@ struct bw_probe *bw_probe_connect_start(struct bw_loop *loop, const struct bw_te
 struct bw_probe {
   void (*abort)(struct bw_probe *p);
   void (*destroy)(struct bw_probe *p);
+  int64_t (*finished_fn)(const struct bw_probe *p); /* NULL: run.n_samples */
+  atomic_int_least64_t finished; /* page: requests finished, readable from other threads */
   struct bw_test test;
   struct bw_run run;
   bw_probe_done_fn done;
   void *arg;
   int64_t t0_us; /* monotonic start */
 };
+
+/*
+ * A page run's summary from its samples and counters (ab's statistics, requests/s over
+ * elapsed_us) and its outcome: aborted, failed (first_class and first_error say why when nothing
+ * completed) or ok. Pure.
+ */
+void bw_probe_page_finish(struct bw_run *run, int64_t elapsed_us, bool aborted,
+                          const char *first_class, const char *first_error);
 
 /* Fills the shared part and the run's identity; for the kinds' starts. */
 void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,

@@ -22,6 +22,7 @@ struct page;
 
 /* A page test's client, picked once per run: libcurl's bw_xfer or the lean engine. */
 struct engine {
+  const char *name; /* as stored in the run */
   void *(*make)(struct bw_loop *loop);
   int (*start)(void *conn, const struct bw_request *req, struct bw_errs *errs);
   int (*restart)(void *conn, struct bw_errs *errs);
@@ -69,6 +70,7 @@ static void lean_park(void *conn) {
 }
 
 static const struct engine curl_engine = {
+    .name = "curl",
     .make = curl_make,
     .start = curl_start,
     .restart = curl_restart,
@@ -77,6 +79,7 @@ static const struct engine curl_engine = {
     .park = curl_park,
 };
 static const struct engine lean_engine = {
+    .name = "lean",
     .make = lean_make,
     .start = lean_start,
     .restart = lean_restart,
@@ -208,22 +211,17 @@ static void summarize(struct bw_run *run, int64_t elapsed_us) {
   free(lat);
 }
 
-static void report(struct page *pg) {
-  struct bw_run *run = &pg->base.run;
-  if (pg->reported)
-    return;
-  pg->reported = true;
-  for (size_t i = 0; i < pg->n_slots; i++)
-    pg->engine->park(pg->slots[i].conn);
-  summarize(run, (pg->last_end_us ? pg->last_end_us : bw_now_us()) - pg->base.t0_us);
-  if (pg->aborting) {
+void bw_probe_page_finish(struct bw_run *run, int64_t elapsed_us, bool aborted,
+                          const char *first_class, const char *first_error) {
+  summarize(run, elapsed_us);
+  if (aborted) {
     run->outcome = BW_OUTCOME_ABORTED;
     run->error_class = bw_xstrdup("aborted");
     run->error_message = bw_xstrdup("stopped before all requests were done");
   } else if (run->complete == 0) {
     run->outcome = BW_OUTCOME_FAILED;
-    run->error_class = bw_xstrdup(pg->first_class ? pg->first_class : "other");
-    run->error_message = bw_xstrdup(pg->first_error ? pg->first_error : "no request completed");
+    run->error_class = bw_xstrdup(first_class ? first_class : "other");
+    run->error_message = bw_xstrdup(first_error ? first_error : "no request completed");
   } else if (run->p50_us == BW_NONE) {
     run->outcome = BW_OUTCOME_FAILED;
     run->error_class = bw_xstrdup("http");
@@ -231,6 +229,17 @@ static void report(struct page *pg) {
   } else {
     run->outcome = BW_OUTCOME_OK;
   }
+}
+
+static void report(struct page *pg) {
+  struct bw_run *run = &pg->base.run;
+  if (pg->reported)
+    return;
+  pg->reported = true;
+  for (size_t i = 0; i < pg->n_slots; i++)
+    pg->engine->park(pg->slots[i].conn);
+  bw_probe_page_finish(run, (pg->last_end_us ? pg->last_end_us : bw_now_us()) - pg->base.t0_us,
+                       pg->aborting, pg->first_class, pg->first_error);
   bw_probe_env(run);
   pg->base.done(pg->base.arg, run);
 }
@@ -252,6 +261,7 @@ static void on_done(void *arg, const struct bw_response *res) {
 
   sl->busy = false;
   pg->finished++;
+  atomic_store_explicit(&pg->base.finished, pg->finished, memory_order_relaxed);
   pg->last_end_us = res->end_us;
   bw_sample_init(&s);
   s.at_us = res->start_us - pg->base.t0_us;
@@ -335,6 +345,7 @@ static void start_next(struct slot *sl) {
     (void)bw_run_add_sample(run, &s);
     run->failed_exception++;
     pg->finished++;
+    atomic_store_explicit(&pg->base.finished, pg->finished, memory_order_relaxed);
     note_error(pg, "other", errs.n ? errs.msg[0] : "cannot start the request");
     bw_errs_clear(&errs);
   }
@@ -366,6 +377,8 @@ static void page_destroy(struct bw_probe *p) {
 struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test *test,
                                      const char *backend, bw_probe_done_fn done, void *arg,
                                      struct bw_errs *errs) {
+  if (test->threads > 1)
+    return bw_probe_threads_start(loop, test, backend, done, arg, errs);
   struct page *pg = bw_xcalloc(1, sizeof(*pg));
   bw_probe_init(&pg->base, test, backend, done, arg);
   pg->base.abort = page_abort;
@@ -386,6 +399,7 @@ struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test 
     return NULL;
   }
   pg->engine = test->engine == BW_ENGINE_CURL || !lean ? &curl_engine : &lean_engine;
+  run->engine = bw_xstrdup(pg->engine->name);
   pg->n_slots = (size_t)(test->concurrency < test->requests ? test->concurrency : test->requests);
   pg->slots = bw_xcalloc(pg->n_slots, sizeof(*pg->slots));
   for (size_t i = 0; i < pg->n_slots; i++) {

@@ -66,6 +66,10 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
                   run->remote_port);
   if (run->http_version)
     bw_buf_printf(&b, "HTTP version:           %s\n", run->http_version);
+  if (run->engine)
+    bw_buf_printf(&b, "Engine:                 %s\n", run->engine);
+  if (run->thread_requests)
+    bw_buf_printf(&b, "Requests per thread:    %s\n", run->thread_requests);
   bw_buf_printf(&b, "\nDocument Path:          %s\n", path);
   for (size_t i = 0; i < run->n_samples; i++) {
     if (good(&run->samples[i])) {
@@ -400,7 +404,10 @@ char *bw_render_download_among(const struct bw_run *run, const struct bw_run *co
 }
 
 char *bw_render_json(const struct bw_run *run) {
-  return bw_json_take_text(bw_json_run(run, BW_NONE, true), false);
+  json_t *o = bw_json_run(run, BW_NONE, true);
+  if (run->thread_requests)
+    (void)json_object_set_new(o, "thread_requests", bw_json_str(run->thread_requests));
+  return bw_json_take_text(o, false);
 }
 
 char *bw_render_line(const struct bw_run *run) {

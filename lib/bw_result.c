@@ -148,6 +148,14 @@ void bw_figure_clear(const struct bw_figure *f, struct bw_run *run) {
   }
 }
 
+const char *bw_engine_name(const char *s) {
+  static const char *const names[] = {"lean", "curl"};
+  for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+    if (strcmp(s, names[i]) == 0)
+      return names[i];
+  return NULL;
+}
+
 void bw_run_init(struct bw_run *run) {
   memset(run, 0, sizeof(*run));
   for (const struct bw_figure *f = bw_run_figures; f->name; f++)
@@ -174,6 +182,8 @@ void bw_run_reset(struct bw_run *run) {
   free(run->tcp_options);
   free(run->env);
   free(run->stream_rates);
+  free(run->engine);
+  free(run->thread_requests);
   for (size_t i = 0; i < run->n_samples; i++)
     free(run->samples[i].error_class);
   free(run->samples);

@@ -146,6 +146,11 @@ struct bw_run {
   int64_t stream_max_bps; /* the fastest stream's rate */
   double stream_spread;   /* standard deviation of the streams' rates over their mean; NAN */
   char *stream_rates;     /* each stream's rate in bytes/s, in stream order, blank-separated */
+  /* Page: the client that ran it, "lean" or "curl" (NULL: a download, or a run stored before
+   * this was kept). With threads, the requests each thread finished, in thread order,
+   * blank-separated (NULL: one thread; shown, not stored). */
+  char *engine;
+  char *thread_requests;
 
   /* Connect: the median TLS handshake of the connections (https only); connect_p50_us is then
    * the median TCP connect, and min_us .. max_us the distribution of the TCP connect times. */
@@ -162,7 +167,12 @@ struct bw_point {
   int64_t started_us;
   double value;
   bool bad; /* in a baseline window: the run was judged bad when it ran */
+  /* A page run's client ("lean", "curl"; static), or NULL. */
+  const char *engine;
 };
+
+/* The page engine named s as a static string ("lean" or "curl"), or NULL for any other s. */
+const char *bw_engine_name(const char *s);
 
 /* Sets every figure to BW_NONE and every pointer to NULL. */
 void bw_run_init(struct bw_run *run);

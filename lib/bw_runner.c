@@ -403,6 +403,7 @@ static bool same_test(const struct bw_test *a, const struct bw_test *b) {
          a->jitter_us == b->jitter_us && a->max_time_us == b->max_time_us &&
          a->max_bytes == b->max_bytes && a->interval_us == b->interval_us &&
          a->stall_rate == b->stall_rate && a->http_version == b->http_version &&
+         a->engine == b->engine && a->threads == b->threads &&
          memcmp(&a->detect, &b->detect, sizeof(a->detect)) == 0;
 }
 

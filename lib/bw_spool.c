@@ -94,6 +94,7 @@ static const struct {
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
     {"env", offsetof(struct bw_run, env)},
     {"stream_rates", offsetof(struct bw_run, stream_rates)},
+    {"engine", offsetof(struct bw_run, engine)},
 };
 #define N_TEXTS (sizeof(texts) / sizeof(texts[0]))
 

@@ -56,6 +56,7 @@ static const struct column run_texts[] = {
     {"http_version", offsetof(struct bw_run, http_version)},
     {"tcp_options", offsetof(struct bw_run, tcp_options)},
     {"stream_rates", offsetof(struct bw_run, stream_rates)},
+    {"engine", offsetof(struct bw_run, engine)},
 };
 
 /* The sample's integer columns; error_class follows them. */
@@ -1389,7 +1390,7 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
     return -EINVAL;
   }
   /* The column name comes from the catalogue, never from the caller. */
-  char *sql = bw_xasprintf("SELECT id, started_us, outcome = 'failed', %s FROM run"
+  char *sql = bw_xasprintf("SELECT id, started_us, outcome = 'failed', %s, engine FROM run"
                            " WHERE target_id = ? AND started_us >= ? AND started_us < ?"
                            " AND (outcome = 'failed' OR (outcome IN ('ok', 'partial')"
                            " AND %s IS NOT NULL)) ORDER BY started_us, id",
@@ -1409,6 +1410,7 @@ int bw_store_series(struct bw_store *store, int64_t target_id, const char *metri
     points[n].started_us = sqlite3_column_int64(st, 1);
     points[n].value = sqlite3_column_int(st, 2) ? (double)NAN : sqlite3_column_double(st, 3);
     points[n].bad = false;
+    points[n].engine = bw_engine_name((const char *)sqlite3_column_text(st, 4));
     n++;
     rc = SQLITE_OK;
   }

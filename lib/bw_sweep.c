@@ -41,6 +41,8 @@ void bw_sweep_step(const struct bw_test *test, size_t i, struct bw_test *ret) {
     ret->name = bw_xasprintf("%s@n%" PRId64, test->name, req);
   ret->concurrency = conc;
   ret->requests = req;
+  if (ret->threads > conc)
+    ret->threads = conc; /* a step with fewer slots than threads runs on as many threads */
   free(ret->sweep_concurrency);
   free(ret->sweep_requests);
   ret->sweep_concurrency = ret->sweep_requests = NULL;

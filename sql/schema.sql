@@ -98,6 +98,9 @@ CREATE TABLE run (
   stream_max_bps INTEGER,
   stream_spread  REAL,
   stream_rates   TEXT,
+  -- from version 10 (migrations/0010-engine.sql): a page run's client, "lean" or "curl"; NULL for
+  -- downloads and older runs
+  engine         TEXT,
   -- from version 11 (migrations/0011-connect.sql): a connect test's median TLS handshake (https)
   tls_p50_us     INTEGER
 );

@@ -54,7 +54,7 @@ class Faultd:
 
 
 class Nginx:
-    def __init__(self, big="64M", limit_rate=None, access_log=False):
+    def __init__(self, big="64M", limit_rate=None, access_log=False, workers=None):
         if not os.path.exists("/usr/sbin/nginx"):
             raise unittest.SkipTest("nginx not installed (apt-get install nginx-light)")
         self.dir = tempfile.mkdtemp(prefix="bw-nginx-")
@@ -62,7 +62,9 @@ class Nginx:
         if limit_rate:
             env["NGINX_LIMIT_RATE"] = limit_rate
         if access_log:
-            env["NGINX_ACCESS_LOG"] = "1"
+            env["NGINX_ACCESS_LOG"] = "1"  # "PORT CONNECTION STATUS \"REQUEST\""
+        if workers:
+            env["NGINX_WORKERS"] = str(workers)
         out = subprocess.run([NGINX_SH, "start", self.dir, big], check=True,
                              capture_output=True, text=True, env=env)
         self.port = int(out.stdout.strip())

@@ -132,6 +132,11 @@ class CliTest(unittest.TestCase):
         self.assertRegex(term, r"Completed \d of 8 requests")
         self.assertTrue(term.endswith("\r\x1b[K"), repr(term[-40:]))
         self.assertIn("Complete requests:", out)
+        # On two threads the count is theirs together (4 requests of 300 ms on each slot).
+        rc, out, term = with_pty_stderr(["run", "-n", "8", "-c", "2", "--threads", "2", url])
+        self.assertEqual(rc, 0, term)
+        counts = [int(n) for n in re.findall(r"Completed (\d) of 8 requests", term)]
+        self.assertTrue(counts and max(counts) >= 2, term)
         rc, out, term = with_pty_stderr(["run", "-q", "-n", "3", url])
         self.assertEqual((rc, term), (0, ""))
         p = cli("run", "-n", "3", url)  # stderr a pipe: nothing
@@ -241,6 +246,13 @@ class CliTest(unittest.TestCase):
                          {("home", "", "ok"), ("tarball", "127.0.0.1:%d" % self.faultd.port, "ok"),
                           ("tarball", "127.0.0.1:1", "failed")})
         self.assertTrue(any(isinstance(r["rps"], float) for r in records))
+        # The client that ran each page run goes out and comes back; imported history and
+        # downloads have none.
+        self.assertEqual({r["engine"] for r in records if r["test"] == "home"}, {None, "lean"})
+        self.assertEqual({r["engine"] for r in records if r["test"] == "tarball"}, {None})
+        p = cli("history", "-c", self.config, "--json", "home")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([h["engine"] for h in json.loads(p.stdout)][-2:], [None, "lean"])
         path = os.path.join(self.dir, "all.ndjson")
         with open(path, "w") as f:
             f.write(first)
@@ -252,7 +264,7 @@ class CliTest(unittest.TestCase):
         p = cli("export", "--db", fresh, "--all")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, first)
-        cols = "started_us, outcome, error_class, p50_us, rps, rate_bps, bytes, remote_ip"
+        cols = "started_us, outcome, error_class, p50_us, rps, rate_bps, bytes, remote_ip, engine"
         q = ("SELECT t.name, t.backend, t.kind, %s FROM run r JOIN target t ON t.id = r.target_id"
              " ORDER BY r.id" % cols)
         qs = "SELECT run_id, seq, at_us, duration_us, bytes, status FROM sample ORDER BY run_id, seq"
@@ -272,6 +284,8 @@ class CliTest(unittest.TestCase):
         lines = first.splitlines()
         lines[4] = lines[4].replace('"outcome":"ok"', '"outcome":"fine"')
         lines[7] = lines[7][:40]
+        engined = next(i for i, x in enumerate(lines) if '"engine":"lean"' in x)
+        lines[engined] = lines[engined].replace('"engine":"lean"', '"engine":"fast"')
         with open(broken, "w") as f:
             f.write("\n".join(lines) + "\n")
         other = os.path.join(self.dir, "other.db")
@@ -279,6 +293,8 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 65)
         self.assertIn("%s:5: outcome: expected ok, failed, partial or aborted" % broken, p.stderr)
         self.assertIn("%s:8: " % broken, p.stderr)
+        self.assertIn("%s:%d: engine: expected lean, curl or null, got fast"
+                      % (broken, engined + 1), p.stderr)
         self.assertFalse(os.path.exists(other))
 
 

@@ -25,6 +25,9 @@ SCENARIOS = [
     ("/chunked?size=2500&chunk=1000", [], "ok", None, "complete"),
     ("/chunked?size=0", [], "ok", None, "complete"),
     ("/close?size=300", [], "ok", None, "complete"),
+    # Keep-alive announced, yet a second request on a connection is read and answered with a FIN:
+    # both engines open a fresh connection and send it again, once, as curl does.
+    ("/once?size=300", [], "ok", None, "complete"),
     ("/bighead?size=20000", [], "ok", None, "complete"),
     ("/bighead?size=200000", [], "failed", "other", "failed_exception"),  # over curl's 100 KB
 ]
@@ -54,6 +57,7 @@ class EnginesTest(unittest.TestCase):
         self.assertEqual(rc_l, rc_c, what)
         for k in FIGURES:
             self.assertEqual(lean[k], curl[k], "%s: %s" % (what, k))
+        self.assertEqual((lean["engine"], curl["engine"]), ("lean", "curl"), what)
         self.assertEqual(len(lean["samples"]), n, what)
         self.assertEqual([s["error_class"] for s in lean["samples"]],
                          [s["error_class"] for s in curl["samples"]], what)
@@ -88,7 +92,8 @@ class EnginesTest(unittest.TestCase):
         """One connection per slot with keep-alive, one per request without, Connection: close
         honoured: the engines open the same number of connections."""
         for path, keep, connects in (("/bytes?size=100", ["-k"], 3), ("/bytes?size=100", [], 12),
-                                     ("/close?size=100", ["-k"], 12)):
+                                     ("/close?size=100", ["-k"], 12),
+                                     ("/once?size=100", ["-k"], 12)):
             lean, curl = self.agree(12, "-n", "12", "-c", "3", *keep, self.faultd.base + path)
             for r in (lean, curl):
                 self.assertEqual(len([s for s in r["samples"] if s["connect_us"] > 0]), connects,

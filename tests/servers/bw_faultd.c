@@ -106,6 +106,7 @@ struct plan {
   bool mute; /* the status line and headers, then silence until the peer leaves */
   uint64_t chunk; /* > 0: Transfer-Encoding: chunked, in chunks of this many bytes */
   bool close;     /* Connection: close and a FIN after the response, whatever the request said */
+  bool once; /* one response per connection: a later request is read, then a FIN, no answer */
   uint64_t header_pad; /* > 0: an X-Pad header of this many bytes (an oversized head) */
   const char *location;
   char msg[256]; /* a text body (error responses) in place of filler; empty when unused */
@@ -144,6 +145,7 @@ struct conn {
   int64_t drain_t0_us;
   int64_t start_us; /* request complete */
   bool paused;      /* the pause has been served */
+  unsigned answered; /* responses completed on this connection */
 };
 
 struct server {
@@ -518,6 +520,12 @@ static int build_close(const struct args *a, struct plan *p) {
   return 0;
 }
 
+static int build_once(const struct args *a, struct plan *p) {
+  plan_body(p, a->v[P_SIZE]);
+  p->once = true;
+  return 0;
+}
+
 static int build_bighead(const struct args *a, struct plan *p) {
   plan_body(p, 0);
   p->header_pad = a->v[P_SIZE];
@@ -545,6 +553,7 @@ static const struct endpoint {
     {"/headers", BIT(P_SIZE), 0, build_headers},
     {"/chunked", BIT(P_SIZE) | BIT(P_CHUNK), 0, build_chunked},
     {"/close", BIT(P_SIZE), 0, build_close},
+    {"/once", BIT(P_SIZE), 0, build_once},
     {"/bighead", BIT(P_SIZE), BIT(P_SIZE), build_bighead},
 };
 
@@ -691,6 +700,7 @@ static void when_drained(struct conn *c, enum drain_next next) {
 static void response_done(struct conn *c) {
   log_request(c, c->keep_alive ? "keep-alive" : "close");
   request_clear(c);
+  c->answered++;
   if (!c->keep_alive) {
     when_drained(c, NEXT_CLOSE);
     return;
@@ -829,6 +839,13 @@ static void start_response(struct conn *c) {
   struct timeval wr = {WRITE_TIMEOUT_S, 0};
   c->start_us = mono_us();
   (void)bufferevent_set_timeouts(c->bev, NULL, &wr);
+  if (c->plan.once && c->answered > 0) {
+    /* Kept alive without a word against it, and yet this connection takes no second request. */
+    c->keep_alive = false;
+    c->plan.end = END_CLOSE;
+    when_drained(c, NEXT_CLOSE);
+    return;
+  }
   if (c->plan.hang) {
     c->state = ST_HANG;
     (void)evbuffer_drain(bufferevent_get_input(c->bev), (size_t)-1);
@@ -1296,6 +1313,7 @@ static void usage(FILE *f) {
       "  /collapse?fast&rate&size /reset?after&size /lie?claim&send "
       "/status?code&size\n"
       "  /redirect-loop /hang /headers?size /chunked?size&chunk /close?size\n"
+      "  /once?size (keep-alive, but a second request on the connection gets a FIN)\n"
       "  /bighead?size (an X-Pad header of size bytes)\n"
       "  (size defaults to %d bytes)\n",
       DEFAULT_SIZE);

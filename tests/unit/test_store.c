@@ -1544,6 +1544,8 @@ static void test_rollup_migration(void **state) {
                " ALTER TABLE run DROP COLUMN stream_max_bps;"
                " ALTER TABLE run DROP COLUMN stream_spread;"
                " ALTER TABLE run DROP COLUMN stream_rates;");
+  /* And what version 10 added (0010-engine.sql). */
+  raw_exec(db, "ALTER TABLE run DROP COLUMN engine;");
   /* And what version 11 added (0011-connect.sql). */
   raw_exec(db, "ALTER TABLE run DROP COLUMN tls_p50_us;");
   set_version(db, 6);
