@@ -66,6 +66,8 @@ void bw_probe_release(struct bw_probe *p);
 void bw_probe_env(struct bw_run *run);
 /* The request fields a test decides, the same for both kinds. */
 void bw_probe_request(const struct bw_probe *p, struct bw_request *req);
+/* msg with the test's URL and proxy shown without their passwords (bw_url_redact_in()); free it. */
+char *bw_probe_redact(const struct bw_probe *p, const char *msg);
 /*
  * bw_xfer_start() for p's test: the same return, and its messages in errs with the test's URL
  * redacted (bw_url_redact_in()), since they are shown and logged.

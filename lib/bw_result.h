@@ -143,6 +143,10 @@ struct bw_run {
   int64_t stream_max_bps; /* the fastest stream's rate */
   double stream_spread;   /* standard deviation of the streams' rates over their mean; NAN */
   char *stream_rates;     /* each stream's rate in bytes/s, in stream order, blank-separated */
+  /* Page with expect: responses that failed the check (also in failed, apart from non_2xx). */
+  int64_t failed_check;
+  /* https: the server's leaf certificate's notAfter, µs since the epoch (the earliest seen). */
+  int64_t cert_expires_us;
 
   struct bw_sample *samples;
   size_t n_samples;
@@ -179,6 +183,7 @@ enum bw_unit {
   BW_UNIT_BYTES,
   BW_UNIT_BPS, /* bytes per second */
   BW_UNIT_PER_S,
+  BW_UNIT_TIME, /* a point in time, µs since the Unix epoch */
 };
 
 struct bw_figure {

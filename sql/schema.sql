@@ -97,7 +97,11 @@ CREATE TABLE run (
   stream_min_bps INTEGER,
   stream_max_bps INTEGER,
   stream_spread  REAL,
-  stream_rates   TEXT
+  stream_rates   TEXT,
+  -- Page tests with expect: responses that failed the check (counted in failed too). TLS tests:
+  -- when the server's certificate expires (its notAfter), microseconds since the epoch.
+  failed_check    INTEGER,
+  cert_expires_us INTEGER
 );
 -- History and baseline windows: one target's runs in time order.
 CREATE INDEX run_target_started ON run (target_id, started_us);
