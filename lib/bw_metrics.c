@@ -273,6 +273,14 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
   run_figure(&b, ts, n, "benchwatch_download_streams",
              "Transfers the latest download ran at once; its bytes_per_second is their aggregate.",
              "streams", 1, 1u << BW_KIND_DOWNLOAD);
+  /* As blackbox_exporter's probe_ssl_earliest_cert_expiry: alert on it minus time(). */
+  run_figure(&b, ts, n, "benchwatch_cert_expiry_timestamp_seconds",
+             "When the server's TLS certificate (the leaf) expires, as the latest run read it, "
+             "Unix time.",
+             "cert_expires_us", 1e-6, KINDS_ALL);
+  run_figure(&b, ts, n, "benchwatch_page_failed_checks",
+             "Responses of the latest run that failed the test's expect check.", "failed_check", 1,
+             1u << BW_KIND_PAGE);
   run_figure(&b, ts, n, "benchwatch_download_stream_min_bytes_per_second",
              "Rate of the slowest stream of the latest download with streams.", "stream_min_bps", 1,
              1u << BW_KIND_DOWNLOAD);
