@@ -997,17 +997,32 @@ static bool has_header(const struct bw_test *t, const char *name) {
 }
 
 /* The request keys together: a body needs a method that sends one, a proxy picks the server. */
+static bool key_set(const char *key, uint64_t set) {
+  for (size_t i = 0; test_opts[i].key; i++)
+    if (strcmp(test_opts[i].key, key) == 0)
+      return set & (UINT64_C(1) << i);
+  return false;
+}
+
+/*
+ * The request keys together: a body needs a method that sends one, a proxy picks the server. A
+ * body or content_type from defaults: is only sent by the tests whose method sends a body.
+ */
 static int check_request(struct ctx *c, const yaml_node_t *map, const char *path,
-                         const struct bw_test *t) {
+                         const struct bw_test *t, uint64_t set) {
   int r = 0;
   if (t->kind == BW_KIND_PAGE) {
-    bool body = t->body || t->body_file;
+    bool body = key_set("body", set) || key_set("body_file", set);
+    if (key_set("body", set) && key_set("body_file", set)) {
+      err_at(c, &map->start_mark, path, "body and body_file: give the body one way");
+      r = -EINVAL;
+    }
     if (body && !bw_method_has_body(t->method)) {
       err_at(c, &map->start_mark, path,
              "a body is sent with POST, PUT or PATCH, and the method is %s", t->method);
       r = -EINVAL;
     }
-    if (t->content_type && !bw_method_has_body(t->method)) {
+    if (key_set("content_type", set) && !bw_method_has_body(t->method)) {
       err_at(c, &map->start_mark, path,
              "content_type describes a body, sent with POST, PUT or PATCH; the method is %s",
              t->method);
@@ -1069,7 +1084,7 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
            "engine: lean speaks HTTP/1.1 only; http: 2 needs engine: curl (or auto)");
     r = -EINVAL;
   }
-  if (check_request(c, map, path, t) < 0)
+  if (check_request(c, map, path, t, set) < 0)
     r = -EINVAL;
   if (t->kind == BW_KIND_DOWNLOAD && strcmp(t->method, "GET") != 0) {
     err_at(c, &map->start_mark, path, "a download test must use GET (a HEAD has no body)");
@@ -1545,6 +1560,11 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
   for (const struct opt *o = opts; o->key; o++) {
     const char *field = (const char *)base + o->off;
     if (o->flags & skip)
+      continue;
+    /* A body a test inherits but does not send is not its own: it would not read back. */
+    if (opts == test_opts &&
+        (o->type == T_BODY || o->type == T_BODY_FILE || strcmp(o->key, "content_type") == 0) &&
+        !bw_method_has_body(((const struct bw_test *)base)->method))
       continue;
     switch (o->type) {
     case T_HEADERS:
