@@ -1039,6 +1039,11 @@ static int check_request(struct ctx *c, const yaml_node_t *map, const char *path
              "leave them out of headers");
       r = -EINVAL;
     }
+    if (t->expect.body_contains && strcmp(t->method, "HEAD") == 0) {
+      err_at(c, &map->start_mark, path,
+             "expect.body_contains looks in the body, and a HEAD response has none");
+      r = -EINVAL;
+    }
     if (t->proxy && t->engine == BW_ENGINE_LEAN) {
       err_at(c, &map->start_mark, path,
              "engine: lean connects to the server itself; a proxy needs engine: curl (or auto)");
