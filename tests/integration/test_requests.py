@@ -300,6 +300,9 @@ class CertificateTest(unittest.TestCase):
                                      "SELECT cert_expires_us FROM run"], capture_output=True,
                                     text=True, check=True).stdout.strip()
             self.assertEqual(int(stored), want)
+            exported = subprocess.run([CLI, "export", "-c", config, "portal", "--json"],
+                                      capture_output=True, text=True, check=True).stdout
+            self.assertEqual(json.loads(exported)[0]["cert_expires_us"], want)
             out = {}
             for fmt in ("text", "html", "json"):
                 out[fmt] = subprocess.run([CLI, "report", "-c", config, "--format", fmt],
