@@ -77,7 +77,8 @@ struct bw_test {
   char *body_file_where; /* "FILE:LINE:COL: tests[N].body_file", for a message on reading it */
   char *content_type;    /* page: the body's Content-Type; NULL: a header's, else a form's */
   char *proxy;           /* http:// or https:// forward proxy; NULL: straight to the server */
-  struct bw_expect expect; /* page: what a response must be to count as a success */
+  /* page: what a response must be to count as a success */
+  struct bw_expect expect;
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;

@@ -108,9 +108,9 @@ struct page {
   bool reported;
   char *first_error;
   const char *first_class;
-  bool check;      /* the test has an expect: each response is checked */
+  bool check;        /* the test has an expect: each response is checked */
   char *check_error; /* the first failed check's words */
-  bool any_status; /* expect names the statuses that pass: any of them is a latency */
+  bool any_status;   /* expect names the statuses that pass: any of them is a latency */
 };
 
 static bool status_ok(long status) {

@@ -94,7 +94,7 @@ struct bw_nightly {
   size_t n_open;
   struct bw_regression *closed; /* closed in the period (recovered or accepted) */
   size_t n_closed;
-  size_t failing; /* targets whose latest run in the period failed */
+  size_t failing;        /* targets whose latest run in the period failed */
   size_t certs_expiring; /* targets whose certificate expires within BW_REPORT_CERT_WARN_US of
                             until_us, or has expired */
 };

@@ -56,9 +56,9 @@ struct bw_xfer {
   char *body;         /* CURLOPT_POSTFIELDS, or NULL */
   char *content_type; /* in headers as "Content-Type: ..." */
   char *proxy;
-  struct bw_find find;        /* the request's body_find (bw_check.h) */
-  bool https;                 /* the URL's scheme: its server's certificate is read */
-  int64_t cert_not_after_us;  /* read during this transfer, 0 before */
+  struct bw_find find;       /* the request's body_find (bw_check.h) */
+  bool https;                /* the URL's scheme: its server's certificate is read */
+  int64_t cert_not_after_us; /* read during this transfer, 0 before */
   char errbuf[CURL_ERROR_SIZE];
   struct event cap_timer;
   struct event idle_timer; /* armed while req.idle_timeout_us is set: see idle_cb() */

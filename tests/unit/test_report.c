@@ -150,7 +150,8 @@ static void certificates(void **state) {
   collect(store, D0_US + 3 * DAY_US, D0_US + 3 * DAY_US + 12 * HOUR_US, &n);
   assert_int_equal(n.certs_expiring, 1);
   text = bw_report_text(&n);
-  assert_non_null(strstr(text, "the server certificate EXPIRED 2023-11-18 00:00 UTC, 0.5 days ago"));
+  assert_non_null(
+      strstr(text, "the server certificate EXPIRED 2023-11-18 00:00 UTC, 0.5 days ago"));
   free(text);
   bw_report_free(&n);
 
