@@ -303,6 +303,9 @@ class CertificateTest(unittest.TestCase):
             exported = subprocess.run([CLI, "export", "-c", config, "portal", "--json"],
                                       capture_output=True, text=True, check=True).stdout
             self.assertEqual(json.loads(exported)[0]["cert_expires_us"], want)
+            history = subprocess.run([CLI, "history", "-c", config, "portal", "--json"],
+                                     capture_output=True, text=True, check=True).stdout
+            self.assertEqual(json.loads(history)[0]["cert_expires_us"], want)
             out = {}
             for fmt in ("text", "html", "json"):
                 out[fmt] = subprocess.run([CLI, "report", "-c", config, "--format", fmt],
