@@ -9,9 +9,12 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import CLI, FAULTD, Faultd, Nginx, Squid, run, run_one
+from harness import CLI, Faultd, Nginx, Squid, free_port, run, run_one
+from test_daemon import Daemon
+from test_storage import metrics
 
 
 def request(method, target, host, body, content_type="application/x-www-form-urlencoded",
@@ -279,6 +282,44 @@ class CertificateTest(unittest.TestCase):
             self.assertIsNone(r["cert_expires_us"])  # plain HTTP: nothing to expire
         finally:
             nginx.stop()
+
+    def test_daemon_exports_the_expiry(self):
+        """benchwatchd's /metrics: benchwatch_cert_expiry_timestamp_seconds is the notAfter, in
+        seconds, for the https target only; failed checks beside it."""
+        nginx = Nginx(big="1M")
+        d = tempfile.mkdtemp(prefix="bw-cert-metrics-")
+        daemon = None
+        try:
+            if not nginx.tls_base:
+                self.skipTest("nginx has no TLS here")
+            port = free_port()
+            config = os.path.join(d, "bw.yaml")
+            with open(config, "w") as f:
+                f.write("database: bw.db\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
+                        "defaults: {every: 1s, jitter: 0}\ntests:\n"
+                        "  - {name: tls, kind: page, requests: 2, tls_verify: false,"
+                        " url: \"%s/small.txt\"}\n"
+                        "  - {name: plain, kind: page, requests: 2, url: \"%s/small.txt\","
+                        " expect: {body_contains: \"no such line\"}}\n"
+                        % (port, nginx.tls_base, nginx.base))
+            daemon = Daemon(config)
+            daemon.wait_log("tls: ok", timeout=60)
+            daemon.wait_log("plain: failed", timeout=60)
+            want = not_after_us(os.path.join(nginx.dir, "conf", "cert.pem")) // 1000000
+            for _ in range(100):  # the runs reach /metrics once stored
+                text = metrics(port)
+                if "benchwatch_page_failed_checks" in text and "cert_expiry" in text:
+                    break
+                time.sleep(0.1)
+            self.assertIn('benchwatch_cert_expiry_timestamp_seconds{test="tls",backend=""} %d\n'
+                          % want, text)
+            self.assertNotIn('benchwatch_cert_expiry_timestamp_seconds{test="plain"', text)
+            self.assertIn('benchwatch_page_failed_checks{test="plain",backend=""} 2\n', text)
+        finally:
+            if daemon:
+                self.assertEqual(daemon.stop(), 0)
+            nginx.stop()
+            shutil.rmtree(d, ignore_errors=True)
 
     def report(self, days):
         """The nightly report (text, HTML, JSON) after one stored run against a certificate
