@@ -200,6 +200,10 @@ static struct bw_config *config_from_args(const char *name, const char *url, enu
   yaml_list(&b, "backends", backends, n_backends);
   bw_buf_printf(&b, "}]\n");
   struct bw_config *cfg = bw_config_parse("command line", b.s, b.len, &errs);
+  if (cfg && bw_config_read_bodies(cfg, &errs) < 0) {
+    bw_config_free(cfg);
+    cfg = NULL;
+  }
   /* "command line:1:40: tests[0].requests: ..." says more than a person typed: keep the key. */
   for (size_t i = 0; i < errs.n; i++) {
     const char *m = strstr(errs.msg[i], "tests[0]");
@@ -333,6 +337,16 @@ static void run_usage(FILE *f) {
          "  -H, --header 'N: v'     an extra request header (repeatable), as ab -H\n"
          "  -s, --timeout DURATION  page: per request; download: connect and silence\n"
          "                          (default 60s; a bare number is seconds, as ab -s)\n"
+         "  -m, --method METHOD     page: the HTTP method (GET, POST, PUT, DELETE, ...), as ab -m\n"
+         "  -p, --post-file FILE    page: POST the file's bytes, as ab -p\n"
+         "  -u, --put-file FILE     page: PUT the file's bytes, as ab -u\n"
+         "      --data TEXT         page: send TEXT as the body (POST unless -m says), as curl -d\n"
+         "  -T, --content-type TYPE page: the body's Content-Type, as ab -T (default a form's)\n"
+         "  -X, --proxy PROXY       through this forward proxy, host:port or http[s]://host:port,\n"
+         "                          as ab -X\n"
+         "      --expect-status LIST page: the statuses that pass, e.g. 200,204; others are\n"
+         "                          failed requests of class check\n"
+         "      --expect-body TEXT  page: a response whose body lacks TEXT fails (class check)\n"
          "      --backend HOST:PORT run against this backend: same URL, Host and TLS name\n"
          "                          (repeatable: one run per backend)\n"
          "      --insecure          do not check the TLS certificate\n"
@@ -393,7 +407,10 @@ static int cmd_run(int argc, char **argv) {
     O_ENGINE,
     O_THREADS,
     O_CONNECT,
-    O_SWEEP
+    O_SWEEP,
+    O_DATA,
+    O_EXPECT_STATUS,
+    O_EXPECT_BODY
   };
   static const struct option longopts[] = {
       {"requests", required_argument, NULL, 'n'},
@@ -402,6 +419,14 @@ static int cmd_run(int argc, char **argv) {
       {"keepalive", no_argument, NULL, 'k'},
       {"head", no_argument, NULL, 'i'},
       {"header", required_argument, NULL, 'H'},
+      {"method", required_argument, NULL, 'm'},
+      {"post-file", required_argument, NULL, 'p'},
+      {"put-file", required_argument, NULL, 'u'},
+      {"data", required_argument, NULL, O_DATA},
+      {"content-type", required_argument, NULL, 'T'},
+      {"proxy", required_argument, NULL, 'X'},
+      {"expect-status", required_argument, NULL, O_EXPECT_STATUS},
+      {"expect-body", required_argument, NULL, O_EXPECT_BODY},
       {"backend", required_argument, NULL, O_BACKEND},
       {"timeout", required_argument, NULL, 's'},
       {"insecure", no_argument, NULL, O_INSECURE},
@@ -433,13 +458,15 @@ static int cmd_run(int argc, char **argv) {
   const char *config_path = NULL, *test_name = NULL, *db = NULL, *name = "adhoc";
   bool kind_given = false, json = false, store_it = false, quiet = false;
   enum bw_kind kind = BW_KIND_PAGE;
+  const char *method = NULL, *body_method = NULL, *body_file = NULL, *data = NULL;
+  const char *expect_status = NULL, *expect_body = NULL;
   struct bw_config *cfg = NULL;
   struct bw_loop *loop = NULL;
   struct bw_store *store = NULL;
   struct bw_errs errs = {0};
   int status = 64, ch;
 
-  while ((ch = getopt_long(argc, argv, "n:c:kiH:s:qVh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "n:c:kiH:m:p:u:T:X:s:qVh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'n':
       yaml_kv(&opts, "requests", optarg);
@@ -456,6 +483,35 @@ static int cmd_run(int argc, char **argv) {
     case 'H':
       bw_xgrow(&headers, &cap_headers, n_headers + 1, sizeof(*headers));
       headers[n_headers++] = optarg;
+      break;
+    case 'm':
+      method = optarg;
+      break;
+    case 'p':
+    case 'u':
+      body_method = ch == 'p' ? "POST" : "PUT";
+      body_file = optarg;
+      break;
+    case O_DATA:
+      data = optarg;
+      break;
+    case 'T':
+      yaml_kv(&opts, "content_type", optarg);
+      break;
+    case 'X':
+      if (strstr(optarg, "://")) {
+        yaml_kv(&opts, "proxy", optarg);
+      } else {
+        char *url = bw_xasprintf("http://%s", optarg); /* ab -X proxy:port */
+        yaml_kv(&opts, "proxy", url);
+        free(url);
+      }
+      break;
+    case O_EXPECT_STATUS:
+      expect_status = optarg;
+      break;
+    case O_EXPECT_BODY:
+      expect_body = optarg;
       break;
     case O_BACKEND:
       bw_xgrow(&backends, &cap_backends, n_backends + 1, sizeof(*backends));
@@ -538,6 +594,38 @@ static int cmd_run(int argc, char **argv) {
       run_usage(stderr);
       goto out;
     }
+  }
+  if (method || body_method || data)
+    yaml_kv(&opts, "method", method ? method : body_method ? body_method : "POST");
+  if (body_file)
+    yaml_kv(&opts, "body_file", body_file);
+  if (data)
+    yaml_kv(&opts, "body", data);
+  if (expect_status || expect_body) {
+    struct bw_buf e = {0};
+    if (expect_status) {
+      /* "200,204" as a list of quoted statuses */
+      bw_buf_printf(&e, "status: [");
+      char *list = bw_xstrdup(expect_status), *save = NULL;
+      const char *sep = "";
+      for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        struct bw_buf one = {0};
+        yaml_kv(&one, "x", tok);
+        bw_buf_printf(&e, "%s%s", sep, one.s + strlen(", x: "));
+        free(one.s);
+        sep = ", ";
+      }
+      free(list);
+      bw_buf_printf(&e, "]");
+    }
+    if (expect_body) {
+      struct bw_buf one = {0};
+      yaml_kv(&one, "body_contains", expect_body);
+      bw_buf_printf(&e, "%s", expect_status ? one.s : one.s + 2);
+      free(one.s);
+    }
+    bw_buf_printf(&opts, ", expect: {%s}", e.s);
+    free(e.s);
   }
   /* With a config, the one argument is the test's name (--test NAME is the older spelling). */
   if (config_path && !test_name && optind == argc - 1)

@@ -417,6 +417,7 @@ static const struct bw_metric *pick_metric(struct bw_store *store, int64_t targe
 
 /* The replayed history of one target: its points and the verdict on each. */
 struct replayed {
+  int64_t target_id;
   const struct bw_metric *m;
   struct bw_point *pts;
   struct bw_replay_verdict *v;
@@ -435,6 +436,7 @@ static int replay_target(struct bw_store *store, const struct bw_detect *det, co
     bw_errs_clear(&errs);
     return 1;
   }
+  ret->target_id = id;
   ret->m = pick_metric(store, id, t, metric);
   if (!ret->m)
     return 64;
@@ -741,6 +743,18 @@ int cmd_history(int argc, char **argv) {
     while (end > first && rp.pts[end - 1].started_us >= until_us)
       end--;
     const struct bw_metric *m = rp.m;
+    /* JSON rows also say when an https target's certificate expires, as each run read it. */
+    struct bw_point *certs = NULL;
+    size_t n_certs = 0, next_cert = 0;
+    if (json && end > first) {
+      struct bw_errs errs = {0};
+      if (bw_store_series(store, rp.target_id, "cert_expires_us", rp.pts[first].started_us,
+                          rp.pts[end - 1].started_us + 1, &certs, &n_certs, &errs) < 0) {
+        print_errs(&errs);
+        n_certs = 0;
+      }
+      bw_errs_clear(&errs);
+    }
     if (csv)
       (void)printf("time,run_id,%s,baseline,ratio,verdict\n", m->name);
     else if (!json)
@@ -783,6 +797,14 @@ int cmd_history(int argc, char **argv) {
         (void)json_object_set_new(o, "verdict", bw_json_str(verdict));
         (void)json_object_set_new(o, "event", bw_json_str(ev));
         (void)json_object_set_new(o, "engine", bw_json_str(p->engine));
+        while (next_cert < n_certs && certs[next_cert].started_us < p->started_us)
+          next_cert++;
+        double cert = (double)NAN;
+        for (size_t k = next_cert; k < n_certs && certs[k].started_us == p->started_us; k++)
+          if (certs[k].run_id == p->run_id)
+            cert = certs[k].value;
+        (void)json_object_set_new(o, "cert_expires_us",
+                                  bw_json_int(isnan(cert) ? BW_NONE : (int64_t)cert));
         (void)json_array_append_new(arr, o);
       } else {
         char val[24] = "-", base[24] = "-", ratio[16] = "-";
@@ -798,6 +820,7 @@ int cmd_history(int argc, char **argv) {
           print_why(store, p->run_id);
       }
     }
+    free(certs);
     if (json)
       r = print_json(arr);
     else if (!csv && end > first)

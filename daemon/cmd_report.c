@@ -1,5 +1,6 @@
 /* benchwatch report: the nightly report, now, on stdout (or mailed, with --send). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ static json_t *report_json(const struct bw_nightly *rep) {
   (void)json_object_set_new(o, "until", bw_json_time(rep->until_us));
   (void)json_object_set_new(o, "until_us", bw_json_int(rep->until_us));
   (void)json_object_set_new(o, "failing", bw_json_int((int64_t)rep->failing));
+  (void)json_object_set_new(o, "certs_expiring", bw_json_int((int64_t)rep->certs_expiring));
   for (size_t i = 0; i < rep->n_targets; i++) {
     const struct bw_nightly_target *t = &rep->targets[i];
     json_t *to = json_object(), *errors = json_object();
@@ -94,6 +96,9 @@ static json_t *report_json(const struct bw_nightly *rep) {
     (void)json_object_set_new(to, "diagnosis", bw_json_str(t->diagnosis));
     (void)json_object_set_new(to, "odd_one_out", bw_json_str(t->odd));
     (void)json_object_set_new(to, "env_change", bw_json_str(t->env_change));
+    (void)json_object_set_new(
+        to, "cert_expires_us",
+        bw_json_int(isnan(t->cert_expires_us) ? BW_NONE : (int64_t)t->cert_expires_us));
     (void)json_array_append_new(targets, to);
   }
   (void)json_object_set_new(o, "targets", targets);

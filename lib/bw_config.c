@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "bw_detect.h"
@@ -31,7 +32,7 @@ enum opt_type {
   T_URL,      /* http:// or https:// */
   T_MAIL_URL, /* smtp:// or smtps:// */
   T_KIND,     /* a kind's name (bw_kind.c) */
-  T_METHOD,   /* GET | HEAD */
+  T_METHOD,   /* an HTTP method token (GET, HEAD, POST, ...) */
   T_TLS,      /* none | opportunistic | required (mail) */
   T_HTTP,     /* 1.1 | 2 */
   T_SPLIT,    /* whole | ranges, into a bool (ranges) */
@@ -49,6 +50,10 @@ enum opt_type {
   T_EMAILS,
   T_FIGURES, /* list of metric names (bw_metrics, "availability") into a bit mask */
   T_SWEEP,   /* {concurrency: [...], requests: [...]} into a test's sweep lists */
+  T_BODY,     /* any text, its length kept (body, body_len) */
+  T_BODY_FILE, /* a path, relative to the config file's directory, read by bw_config_load() */
+  T_EXPECT,   /* a mapping of expect_opts */
+  T_STATUSES, /* list of HTTP statuses 100..599 */
 };
 
 enum {
@@ -94,7 +99,9 @@ static const struct opt test_opts[] = {
      "page: requests in flight at once (ab -c); connect: connections at once"},
     {"keepalive", T_BOOL, TEST(keepalive), 0, 0, "false", F_PAGE_ONLY,
      "page: reuse connections (ab -k); off measures a new connection per request"},
-    {"method", T_METHOD, TEST(method), 0, 0, "GET", F_HTTP, "GET or HEAD"},
+    {"method", T_METHOD, TEST(method), 0, 0, "GET", F_HTTP,
+     "HTTP method: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS or any other token; a download "
+     "test uses GET"},
     {"headers", T_HEADERS, TEST(headers), 0, 0, NULL, F_HTTP,
      "extra request headers, each \"Name: value\" (curl -H)"},
     {"timeout", T_DURATION, TEST(timeout_us), 1000, 7 * DAY, "60s", 0,
@@ -137,6 +144,29 @@ static const struct opt test_opts[] = {
     {"threads", T_INT, TEST(threads), 1, 256, "1", F_PAGE_ONLY,
      "page: event loops, each on a thread of its own with its share of the concurrency and of "
      "the requests; at most concurrency"},
+    {"body", T_BODY, TEST(body), 0, 0, NULL, F_PAGE_ONLY,
+     "page: the request body of a POST, PUT or PATCH (curl -d), sent with its Content-Length"},
+    {"body_file", T_BODY_FILE, TEST(body_file), 0, 0, NULL, F_PAGE_ONLY,
+     "page: the request body read from this file when the config is loaded (curl "
+     "--data-binary @FILE, ab -p); relative to this file's directory; at most 1 MiB"},
+    {"content_type", T_STRING, TEST(content_type), 0, 0, NULL, F_PAGE_ONLY,
+     "page: the body's Content-Type; absent: a Content-Type in headers, else "
+     "application/x-www-form-urlencoded, as curl -d sends"},
+    {"proxy", T_URL, TEST(proxy), 0, 0, NULL, F_HTTP,
+     "http:// or https:// forward proxy (as clients behind Squid reach the server), "
+     "host:port with any credentials in the URL; not with backends"},
+    {"expect", T_EXPECT, TEST(expect), 0, 0, NULL, F_PAGE_ONLY,
+     "page: what a response must be to succeed: status: [200, 204] and/or body_contains: "
+     "TEXT; a response that fails is a failed request of class check; absent: no check"},
+    {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
+};
+
+#define EXP(field) offsetof(struct bw_expect, field)
+static const struct opt expect_opts[] = {
+    {"status", T_STATUSES, EXP(status), 0, 0, NULL, 0,
+     "the HTTP statuses that pass, e.g. [200, 204]; absent: any status ab counts as complete"},
+    {"body_contains", T_STRING, EXP(body_contains), 0, 0, NULL, 0,
+     "text the response body must contain (compared byte for byte)"},
     {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL},
 };
 
@@ -460,6 +490,22 @@ static bool valid_header(const char *s) {
   return true;
 }
 
+static bool valid_status(const char *s) {
+  return strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && isdigit((unsigned char)s[1]) &&
+         isdigit((unsigned char)s[2]);
+}
+
+/* An HTTP method is a token (RFC 9110 5.6.2): letters, digits and !#$%&'*+-.^_`|~. */
+static bool valid_method(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 32)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i]))
+      return false;
+  return true;
+}
+
 static bool valid_email(const char *s) {
   const char *at = strchr(s, '@');
   return at && at != s && at[1] && !strchr(at + 1, '@') && !has_ctl(s) && !strpbrk(s, " <>,");
@@ -721,6 +767,61 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
   case T_HOSTPORTS:
     return parse_list(c, n, path, valid_hostport, "host:port", (char ***)(void *)field,
                       (size_t *)(void *)(field + sizeof(char **)));
+  case T_EXPECT: {
+    uint64_t set;
+    struct bw_expect *e = (struct bw_expect *)(void *)field;
+    r = parse_section(c, n, path, expect_opts, 0, e, &set);
+    if (r == 0 && set == 0) {
+      err_at(c, &n->start_mark, path, "expected status and/or body_contains");
+      r = -EINVAL;
+    }
+    return r;
+  }
+  case T_STATUSES:
+    return parse_list(c, n, path, valid_status, "HTTP statuses (100 to 599)",
+                      (char ***)(void *)field, (size_t *)(void *)(field + sizeof(char **)));
+  case T_BODY: {
+    if (want_scalar(c, n, path, "the body as text") < 0)
+      return -EINVAL;
+    struct bw_test *t = base;
+    size_t len = n->data.scalar.length;
+    if (len > BW_BODY_MAX_BYTES) {
+      err_at(c, &n->start_mark, path, "%zu bytes is over the limit of %u", len, BW_BODY_MAX_BYTES);
+      return -EINVAL;
+    }
+    free(t->body);
+    t->body = bw_xmalloc(len + 1);
+    memcpy(t->body, scalar(n), len);
+    t->body[len] = '\0';
+    t->body_len = len;
+    free(t->body_file);
+    free(t->body_file_where);
+    t->body_file = t->body_file_where = NULL;
+    return 0;
+  }
+  case T_BODY_FILE: {
+    if (want_scalar(c, n, path, "a file name") < 0)
+      return -EINVAL;
+    struct bw_test *t = base;
+    s = scalar(n);
+    if (!*s || has_ctl(s)) {
+      err_at(c, &n->start_mark, path, "expected a file name");
+      return -EINVAL;
+    }
+    const char *slash = strrchr(c->name, '/');
+    free(t->body_file);
+    free(t->body_file_where);
+    if (s[0] != '/' && slash)
+      t->body_file = bw_xasprintf("%.*s/%s", (int)(slash - c->name), c->name, s);
+    else
+      t->body_file = bw_xstrdup(s);
+    t->body_file_where = bw_xasprintf("%s:%zu:%zu: %s", c->name, n->start_mark.line + 1,
+                                      n->start_mark.column + 1, path);
+    free(t->body);
+    t->body = NULL;
+    t->body_len = 0;
+    return 0;
+  }
   case T_FIGURES: {
     char **names = NULL;
     size_t n_names = 0;
@@ -785,8 +886,13 @@ static int parse_opt(struct ctx *c, const struct opt *o, const yaml_node_t *n, c
     break;
   }
   case T_METHOD:
-    if (strcmp(s, "GET") != 0 && strcmp(s, "HEAD") != 0)
-      err_at(c, &n->start_mark, path, "expected GET or HEAD, got %s", q);
+    if (!valid_method(s))
+      err_at(c, &n->start_mark, path,
+             "expected an HTTP method such as GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS, "
+             "got %s",
+             q);
+    else if (strcmp(s, "CONNECT") == 0)
+      err_at(c, &n->start_mark, path, "CONNECT opens a tunnel, not a page; use proxy:");
     else
       r = 0, set_string((char **)(void *)field, s);
     break;
@@ -928,6 +1034,17 @@ void bw_test_copy(struct bw_test *dst, const struct bw_test *src) {
   dst->backends = copy_list(src->backends, src->n_backends);
   dst->sweep_concurrency = copy_ints(src->sweep_concurrency, src->n_sweep_concurrency);
   dst->sweep_requests = copy_ints(src->sweep_requests, src->n_sweep_requests);
+  if (src->body) {
+    dst->body = bw_xmalloc(src->body_len + 1);
+    memcpy(dst->body, src->body, src->body_len + 1);
+  }
+  dst->body_file = src->body_file ? bw_xstrdup(src->body_file) : NULL;
+  dst->body_file_where = src->body_file_where ? bw_xstrdup(src->body_file_where) : NULL;
+  dst->content_type = src->content_type ? bw_xstrdup(src->content_type) : NULL;
+  dst->proxy = src->proxy ? bw_xstrdup(src->proxy) : NULL;
+  dst->expect.status = copy_list(src->expect.status, src->expect.n_status);
+  dst->expect.body_contains =
+      src->expect.body_contains ? bw_xstrdup(src->expect.body_contains) : NULL;
 }
 
 void bw_test_clear(struct bw_test *t) {
@@ -938,6 +1055,13 @@ void bw_test_clear(struct bw_test *t) {
   free_list(t->backends, t->n_backends);
   free(t->sweep_concurrency);
   free(t->sweep_requests);
+  free(t->body);
+  free(t->body_file);
+  free(t->body_file_where);
+  free(t->content_type);
+  free(t->proxy);
+  free_list(t->expect.status, t->expect.n_status);
+  free(t->expect.body_contains);
   memset(t, 0, sizeof(*t));
 }
 
@@ -1044,6 +1168,81 @@ static int check_sweep(struct ctx *c, const yaml_node_t *map, const char *path,
   return r;
 }
 
+bool bw_method_has_body(const char *m) {
+  return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
+}
+
+static bool has_header(const struct bw_test *t, const char *name) {
+  size_t len = strlen(name);
+  for (size_t i = 0; i < t->n_headers; i++)
+    if (strncasecmp(t->headers[i], name, len) == 0 && t->headers[i][len] == ':')
+      return true;
+  return false;
+}
+
+/* The request keys together: a body needs a method that sends one, a proxy picks the server. */
+static bool key_set(const char *key, uint64_t set) {
+  for (size_t i = 0; test_opts[i].key; i++)
+    if (strcmp(test_opts[i].key, key) == 0)
+      return set & (UINT64_C(1) << i);
+  return false;
+}
+
+/*
+ * The request keys together: a body needs a method that sends one, a proxy picks the server. A
+ * body or content_type from defaults: is only sent by the tests whose method sends a body.
+ */
+static int check_request(struct ctx *c, const yaml_node_t *map, const char *path,
+                         const struct bw_test *t, uint64_t set) {
+  int r = 0;
+  if (t->kind == BW_KIND_PAGE) {
+    bool body = key_set("body", set) || key_set("body_file", set);
+    if (key_set("body", set) && key_set("body_file", set)) {
+      err_at(c, &map->start_mark, path, "body and body_file: give the body one way");
+      r = -EINVAL;
+    }
+    if (body && !bw_method_has_body(t->method)) {
+      err_at(c, &map->start_mark, path,
+             "a body is sent with POST, PUT or PATCH, and the method is %s", t->method);
+      r = -EINVAL;
+    }
+    if (key_set("content_type", set) && !bw_method_has_body(t->method)) {
+      err_at(c, &map->start_mark, path,
+             "content_type describes a body, sent with POST, PUT or PATCH; the method is %s",
+             t->method);
+      r = -EINVAL;
+    }
+    if (t->content_type && has_header(t, "Content-Type")) {
+      err_at(c, &map->start_mark, path,
+             "content_type and a Content-Type in headers: give the body's type once");
+      r = -EINVAL;
+    }
+    if (has_header(t, "Content-Length") || has_header(t, "Transfer-Encoding")) {
+      err_at(c, &map->start_mark, path,
+             "Content-Length and Transfer-Encoding are the body's framing, set from the body; "
+             "leave them out of headers");
+      r = -EINVAL;
+    }
+    if (t->expect.body_contains && strcmp(t->method, "HEAD") == 0) {
+      err_at(c, &map->start_mark, path,
+             "expect.body_contains looks in the body, and a HEAD response has none");
+      r = -EINVAL;
+    }
+    if (t->proxy && t->engine == BW_ENGINE_LEAN) {
+      err_at(c, &map->start_mark, path,
+             "engine: lean connects to the server itself; a proxy needs engine: curl (or auto)");
+      r = -EINVAL;
+    }
+  }
+  if (t->proxy && t->n_backends > 0) {
+    err_at(c, &map->start_mark, path,
+           "backends and proxy: through a proxy the proxy picks the server; measure the backends "
+           "in one test and the path through the proxy in another");
+    r = -EINVAL;
+  }
+  return r;
+}
+
 /* Checks that need several keys of one test, after each key parsed. */
 static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
                       const struct bw_test *t, uint64_t set) {
@@ -1097,6 +1296,8 @@ static int check_test(struct ctx *c, const yaml_node_t *map, const char *path,
            "engine: lean speaks HTTP/1.1 only; http: 2 needs engine: curl (or auto)");
     r = -EINVAL;
   }
+  if (check_request(c, map, path, t, set) < 0)
+    r = -EINVAL;
   if (t->kind == BW_KIND_DOWNLOAD && strcmp(t->method, "GET") != 0) {
     err_at(c, &map->start_mark, path, "a download test must use GET (a HEAD has no body)");
     r = -EINVAL;
@@ -1576,9 +1777,15 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     const char *field = (const char *)base + o->off;
     if (o->flags & skip)
       continue;
+    /* A body a test inherits but does not send is not its own: it would not read back. */
+    if (opts == test_opts &&
+        (o->type == T_BODY || o->type == T_BODY_FILE || strcmp(o->key, "content_type") == 0) &&
+        !bw_method_has_body(((const struct bw_test *)base)->method))
+      continue;
     switch (o->type) {
     case T_HEADERS:
     case T_HOSTPORTS:
+    case T_STATUSES:
     case T_EMAILS: {
       char *const *list = *(char **const *)(const void *)field;
       size_t n = *(const size_t *)(const void *)(field + sizeof(char **));
@@ -1629,6 +1836,38 @@ static void dump_opts(struct bw_buf *b, const struct opt *opts, const void *base
     case T_KIND:
       bw_buf_printf(b, "%s%s: %s\n", indent, o->key, bw_kind_name(*(const enum bw_kind *)field));
       continue;
+    case T_BODY: {
+      /* The file's name stands for its bytes; a body given as text is written back as text. */
+      const struct bw_test *t = base;
+      if (!t->body || t->body_file)
+        continue;
+      bw_buf_printf(b, "%s%s: \"", indent, o->key);
+      for (size_t i = 0; i < t->body_len; i++) {
+        unsigned char ch = (unsigned char)t->body[i];
+        if (ch == '"' || ch == '\\')
+          bw_buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+          bw_buf_printf(b, "\\x%02x", ch);
+        else
+          bw_buf_printf(b, "%c", ch);
+      }
+      bw_buf_printf(b, "\"\n");
+      continue;
+    }
+    case T_EXPECT: {
+      const struct bw_expect *e = (const struct bw_expect *)(const void *)field;
+      char deeper[32];
+      if (!e->n_status && !e->body_contains)
+        continue;
+      (void)snprintf(deeper, sizeof(deeper), "%s  ", indent);
+      bw_buf_printf(b, "%s%s:\n", indent, o->key);
+      for (const struct opt *eo = expect_opts; eo->key; eo++)
+        if (eo->type != T_STATUSES || e->n_status) {
+          const struct opt one[2] = {*eo, {NULL, T_STRING, 0, 0, 0, NULL, 0, NULL}};
+          dump_opts(b, one, e, deeper, 0);
+        }
+      continue;
+    }
     case T_HTTP:
       bw_buf_printf(b, "%s%s: \"%s\"\n", indent, o->key, *(const int *)field == 2 ? "2" : "1.1");
       continue;

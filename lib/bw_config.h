@@ -31,6 +31,16 @@ struct bw_detect {
   int64_t false_alarm_us; /* at most one false opening per this much time, per target */
 };
 
+/* A page test's check of each response; nothing set: no check. */
+struct bw_expect {
+  char **status; /* the statuses that pass, as given ("200"); none: any */
+  size_t n_status;
+  char *body_contains; /* text the body must contain; NULL: any */
+};
+
+/* The largest request body (body:, body_file:): a request, not an upload benchmark. */
+#define BW_BODY_MAX_BYTES (1u << 20)
+
 /* Which client runs a page test: auto takes lean wherever it does the test exactly as curl. */
 enum bw_engine { BW_ENGINE_AUTO, BW_ENGINE_LEAN, BW_ENGINE_CURL };
 
@@ -41,7 +51,7 @@ struct bw_test {
   int64_t requests;    /* page: total requests (ab -n) */
   int64_t concurrency; /* page: requests in flight (ab -c) */
   bool keepalive;      /* page: reuse connections (ab -k) */
-  char *method;        /* GET or HEAD */
+  char *method;        /* an HTTP token: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, ... */
   char **headers;      /* "Name: value", as curl -H */
   size_t n_headers;
   int64_t timeout_us; /* page: per request; download: connecting and any silence */
@@ -60,6 +70,16 @@ struct bw_test {
   bool split_ranges;   /* download with streams: each fetches one byte range, not the whole */
   enum bw_engine engine; /* page: the client */
   int64_t threads;       /* page: event loops on threads of their own, each with its share */
+  /* page: the request body of a POST, PUT or PATCH (sent with a Content-Length; may hold NUL
+   * bytes), from body: or from body_file: (bw_config_read_bodies() fills it from the file) */
+  char *body;
+  size_t body_len;
+  char *body_file;       /* absolute or relative to the config file's directory as given */
+  char *body_file_where; /* "FILE:LINE:COL: tests[N].body_file", for a message on reading it */
+  char *content_type;    /* page: the body's Content-Type; NULL: a header's, else a form's */
+  char *proxy;           /* http:// or https:// forward proxy; NULL: straight to the server */
+  /* page: what a response must be to count as a success */
+  struct bw_expect expect;
   struct bw_detect detect; /* the global detect:, with this test's own detect: over it */
   int line;            /* where the test is in the file, 1-based; 0 for defaults */
   int column;
@@ -134,6 +154,10 @@ struct bw_config *bw_config_parse(const char *name, const char *buf, size_t len,
  */
 struct bw_config *bw_config_ref(struct bw_config *config);
 void bw_config_free(struct bw_config *config);
+
+/* Whether a request with this method carries a body: POST, PUT and PATCH (with a
+ * Content-Length, 0 for no body). */
+bool bw_method_has_body(const char *method);
 
 /* The test called name, or NULL; a sweep's step ("api@c4", bw_sweep.h) finds its sweep. */
 const struct bw_test *bw_config_find_test(const struct bw_config *config, const char *name);

@@ -183,6 +183,30 @@ static int check_secrets(const struct bw_config *cfg, struct bw_errs *errs) {
   return r == -EPERM ? r : 0;
 }
 
+int bw_config_read_bodies(struct bw_config *cfg, struct bw_errs *errs) {
+  int r = 0;
+  for (size_t i = 0; i < cfg->n_tests; i++) {
+    struct bw_test *t = &cfg->tests[i];
+    struct bw_errs why = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    if (!t->body_file || t->body)
+      continue;
+    int k = bw_file_read(t->body_file, BW_BODY_MAX_BYTES, &buf, &len, &why);
+    if (k < 0) {
+      for (size_t j = 0; j < why.n; j++)
+        bw_errs_add(errs, "%s: %s", t->body_file_where ? t->body_file_where : cfg->path,
+                    why.msg[j]);
+      r = k;
+    } else {
+      t->body = buf;
+      t->body_len = len;
+    }
+    bw_errs_clear(&why);
+  }
+  return r;
+}
+
 struct bw_config *bw_config_load(const char *path, struct bw_errs *errs) {
   char *buf = NULL;
   size_t len = 0;
@@ -190,7 +214,7 @@ struct bw_config *bw_config_load(const char *path, struct bw_errs *errs) {
   if (bw_file_read(path, BW_CONFIG_MAX_BYTES, &buf, &len, errs) == 0)
     cfg = bw_config_parse(path, buf, len, errs);
   free(buf);
-  if (cfg && check_secrets(cfg, errs) < 0) {
+  if (cfg && (check_secrets(cfg, errs) < 0 || bw_config_read_bodies(cfg, errs) < 0)) {
     bw_config_free(cfg);
     cfg = NULL;
   }

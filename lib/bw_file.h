@@ -58,4 +58,10 @@ struct bw_config;
  */
 struct bw_config *bw_config_load(const char *path, struct bw_errs *errs);
 
+/*
+ * Reads the body_file of every test that names one into its body (at most BW_BODY_MAX_BYTES).
+ * 0, or -errno with every file that cannot be read in errs as "FILE:LINE:COL: KEY: why".
+ */
+int bw_config_read_bodies(struct bw_config *cfg, struct bw_errs *errs);
+
 #endif

@@ -32,7 +32,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bw_check.h"
 #include "bw_lean_parse.h"
+#include "bw_tls.h"
 #include "bw_transfer_internal.h"
 
 #define READ_BUF (64 * 1024)
@@ -82,6 +84,8 @@ struct bw_lean {
   size_t sent;
   char *buf;
   struct bw_lean_parse parse;
+  struct bw_find find;       /* the request's body_find */
+  int64_t cert_not_after_us; /* of the open TLS connection's server certificate, or 0 */
   /* This request's figures, as struct bw_response has them. */
   struct bw_response res;
   const char *fail_class;
@@ -101,8 +105,8 @@ bool bw_lean_supports(const struct bw_request *req, const char **why) {
     no = "download measurements";
   else if (req->connect_timeout_us > 0)
     no = "a connect timeout";
-  else if (req->method && strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
-    no = "the method";
+  else if (req->proxy)
+    no = "a proxy";
   else if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0)
     no = "the scheme";
   else {
@@ -142,6 +146,7 @@ static void release(struct bw_lean *c) {
   free(c->request);
   c->url = c->host = c->dial_host = c->request = NULL;
   c->addr_len = 0;
+  bw_find_free(&c->find);
 }
 
 /* A header line of the test's, as curl treats it: "Name:" alone removes curl's own Name. */
@@ -237,7 +242,15 @@ static int prepare(struct bw_lean *c, struct bw_errs *errs) {
   if (!overrides(c->req.headers, c->req.n_headers, "Accept"))
     bw_buf_printf(&b, "Accept: */*\r\n");
   add_headers(&b, c->req.headers, c->req.n_headers);
-  bw_buf_printf(&b, "\r\n");
+  if (c->req.body) {
+    /* As curl -d: the type after the test's headers, then the length, then the body. */
+    if (c->req.content_type)
+      bw_buf_printf(&b, "Content-Type: %s\r\n", c->req.content_type);
+    bw_buf_printf(&b, "Content-Length: %zu\r\n\r\n", c->req.body_len);
+    bw_buf_add(&b, c->req.body, c->req.body_len);
+  } else {
+    bw_buf_printf(&b, "\r\n");
+  }
   c->request_len = b.len;
   c->request = bw_buf_take(&b);
   r = 0;
@@ -360,6 +373,7 @@ static void deliver(struct bw_lean *c) {
                                                                    : "1.1";
   (void)snprintf(res->remote_ip, sizeof(res->remote_ip), "%s", c->remote_ip);
   res->remote_port = c->remote_port;
+  res->body_found = c->find.found;
   c->req.on_done(c->req.arg, res);
 }
 
@@ -395,6 +409,13 @@ static void fail(struct bw_lean *c, CURLcode code, const char *cls, const char *
 
 /* ---- the request's steps ---- */
 
+/* Readies the parser for this request's response, the body search with it. */
+static void parse_init(struct bw_lean *c) {
+  bw_lean_parse_init(&c->parse, c->head);
+  bw_find_reset(&c->find);
+  c->parse.find = c->find.needle ? &c->find : NULL;
+}
+
 static void send_request(struct bw_lean *c);
 static void do_connect(struct bw_lean *c);
 
@@ -405,7 +426,7 @@ static bool retry_fresh(struct bw_lean *c) {
   c->retried = true;
   c->reused = false;
   conn_close(c);
-  bw_lean_parse_init(&c->parse, c->head);
+  parse_init(c);
   do_connect(c);
   return true;
 }
@@ -562,7 +583,7 @@ static void send_more(struct bw_lean *c) {
 static void send_request(struct bw_lean *c) {
   c->state = C_SENDING;
   c->sent = 0;
-  bw_lean_parse_init(&c->parse, c->head);
+  parse_init(c);
   c->res.pretransfer_us = bw_now_us() - c->res.start_us;
   if (c->res.pretransfer_us <= 0)
     c->res.pretransfer_us = 1;
@@ -592,6 +613,8 @@ static void handshake(struct bw_lean *c) {
   int k = SSL_connect(c->ssl);
   if (k == 1) {
     c->res.appconnect_us = bw_now_us() - c->res.start_us;
+    c->cert_not_after_us = bw_tls_not_after_us(c->ssl);
+    c->res.cert_not_after_us = c->cert_not_after_us;
     if (c->req.connect_only)
       connect_only_done(c);
     else
@@ -814,7 +837,7 @@ static int launch(struct bw_lean *c, struct bw_errs *errs) {
   c->res.http_version = "";
   c->retried = false;
   c->deferred = false;
-  bw_lean_parse_init(&c->parse, c->head);
+  parse_init(c);
   if (evtimer_assign(&c->timer, c->loop->base, timer_cb, c) < 0) {
     bw_errs_add(errs, "%s: cannot arm the timeout", c->url);
     return -EIO;
@@ -827,6 +850,8 @@ static int launch(struct bw_lean *c, struct bw_errs *errs) {
   c->active = true;
   c->in_start = true;
   c->reused = c->fd >= 0;
+  if (c->reused)
+    c->res.cert_not_after_us = c->cert_not_after_us;
   if (c->reused)
     send_request(c);
   else if (c->addr_len)
@@ -863,6 +888,10 @@ int bw_lean_start(struct bw_lean *c, const struct bw_request *req, struct bw_err
   c->req.n_headers = 0;
   c->req.connect_to = NULL;
   c->req.method = NULL;
+  c->req.body = NULL;
+  c->req.content_type = NULL;
+  bw_find_init(&c->find, req->body_find);
+  c->req.body_find = NULL;
   return launch(c, errs);
 }
 

@@ -39,8 +39,10 @@ static int on_headers_complete(llhttp_t *parser) {
 }
 
 static int on_body(llhttp_t *parser, const char *at, size_t len) {
-  (void)at;
-  self(parser)->body_bytes += (int64_t)len;
+  struct bw_lean_parse *p = self(parser);
+  p->body_bytes += (int64_t)len;
+  if (p->find)
+    bw_find_feed(p->find, at, len);
   return 0;
 }
 

@@ -7,6 +7,8 @@
 
 #include <llhttp.h>
 
+#include "bw_check.h"
+
 /*
  * The lean engine's reading of one HTTP/1.1 response, over llhttp (Node.js's parser, compiled in
  * from Debian's node-llhttp sources): what the engine needs to know of the bytes, and nothing of
@@ -44,6 +46,7 @@ struct bw_lean_parse {
   int64_t body_bytes;     /* body bytes, without chunked framing */
   int64_t content_length; /* announced, or -1 */
   const char *reason;     /* with BW_LEAN_PROTOCOL: llhttp's words */
+  struct bw_find *find;   /* set after init to search the final response's body; NULL: none */
 };
 
 /* Readies p for a response to a GET (head false) or a HEAD (head true). */

@@ -116,6 +116,23 @@ static void target_info(struct bw_buf *b, const struct bw_metrics_target *ts, si
   }
 }
 
+/* A point in time, in whole seconds: %.9g would round a Unix time to tens of seconds. */
+static void cert_expiry(struct bw_buf *b, const struct bw_metrics_target *ts, size_t n) {
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    if (!ts[i].last || ts[i].last->cert_expires_us == BW_NONE)
+      continue;
+    if (!any)
+      header(b, "benchwatch_cert_expiry_timestamp_seconds", "gauge",
+             "When the server's TLS certificate (the leaf) expires, as the latest run read it, "
+             "Unix time.");
+    any = true;
+    bw_buf_printf(b, "benchwatch_cert_expiry_timestamp_seconds");
+    labels(b, &ts[i], NULL, NULL);
+    bw_buf_printf(b, " %" PRId64 "\n", ts[i].last->cert_expires_us / 1000000);
+  }
+}
+
 char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
                         const struct bw_metrics_daemon *d) {
   static const char *const outcomes[] = {"ok", "failed", "partial", "aborted"};
@@ -297,6 +314,11 @@ char *bw_metrics_render(const struct bw_metrics_target *ts, size_t n,
   run_figure(&b, ts, n, "benchwatch_download_streams",
              "Transfers the latest download ran at once; its bytes_per_second is their aggregate.",
              "streams", 1, 1u << BW_KIND_DOWNLOAD);
+  /* As blackbox_exporter's probe_ssl_earliest_cert_expiry: alert on it minus time(). */
+  cert_expiry(&b, ts, n);
+  run_figure(&b, ts, n, "benchwatch_page_failed_checks",
+             "Responses of the latest run that failed the test's expect check.", "failed_check", 1,
+             1u << BW_KIND_PAGE);
   run_figure(&b, ts, n, "benchwatch_download_stream_min_bytes_per_second",
              "Rate of the slowest stream of the latest download with streams.", "stream_min_bps", 1,
              1u << BW_KIND_DOWNLOAD);

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bw_env.h"
 #include "bw_kind.h"
@@ -60,7 +61,7 @@ int bw_probe_xfer_start(const struct bw_probe *p, struct bw_xfer *x, const struc
   struct bw_errs mine = {0};
   int r = bw_xfer_start(x, req, &mine);
   for (size_t i = 0; i < mine.n; i++) {
-    char *safe = bw_url_redact_in(mine.msg[i], p->test.url);
+    char *safe = bw_probe_redact(p, mine.msg[i]);
     bw_errs_add(errs, "%s", safe);
     free(safe);
   }
@@ -86,4 +87,30 @@ void bw_probe_request(const struct bw_probe *p, struct bw_request *req) {
   req->connect_to = p->run.backend[0] ? p->run.backend : NULL;
   req->tls_verify = p->test.tls_verify;
   req->http_version = p->test.http_version;
+  req->proxy = p->test.proxy;
+  if (p->test.kind == BW_KIND_PAGE && bw_method_has_body(p->test.method)) {
+    /* curl -d: always a body (perhaps empty) with its length, and a type: the test's, a header's,
+     * or a form's. */
+    req->body = p->test.body ? p->test.body : "";
+    req->body_len = p->test.body ? p->test.body_len : 0;
+    req->content_type = p->test.content_type;
+    if (!req->content_type) {
+      bool header = false;
+      for (size_t i = 0; i < p->test.n_headers; i++)
+        header = header || strncasecmp(p->test.headers[i], "Content-Type:", 13) == 0;
+      if (!header)
+        req->content_type = "application/x-www-form-urlencoded";
+    }
+  }
+  if (p->test.kind == BW_KIND_PAGE)
+    req->body_find = p->test.expect.body_contains;
+}
+
+char *bw_probe_redact(const struct bw_probe *p, const char *msg) {
+  char *once = bw_url_redact_in(msg, p->test.url);
+  if (!p->test.proxy)
+    return once;
+  char *twice = bw_url_redact_in(once, p->test.proxy);
+  free(once);
+  return twice;
 }

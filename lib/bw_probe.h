@@ -76,10 +76,11 @@ struct bw_probe {
 /*
  * A page run's summary from its samples and counters (ab's statistics, requests/s over
  * elapsed_us) and its outcome: aborted, failed (first_class and first_error say why when nothing
- * completed) or ok. Pure.
+ * completed; check_error when every response failed the test's expect) or ok. Pure.
  */
 void bw_probe_page_finish(struct bw_run *run, int64_t elapsed_us, bool aborted,
-                          const char *first_class, const char *first_error);
+                          const struct bw_expect *expect, const char *first_class,
+                          const char *first_error, const char *check_error);
 
 /* Fills the shared part and the run's identity; for the kinds' starts. */
 void bw_probe_init(struct bw_probe *p, const struct bw_test *test, const char *backend,
@@ -92,6 +93,8 @@ void bw_probe_release(struct bw_probe *p);
 void bw_probe_env(struct bw_run *run);
 /* The request fields a test decides, the same for both kinds. */
 void bw_probe_request(const struct bw_probe *p, struct bw_request *req);
+/* msg with the test's URL and proxy shown without their passwords (bw_url_redact_in()); free it. */
+char *bw_probe_redact(const struct bw_probe *p, const char *msg);
 /*
  * bw_xfer_start() for p's test: the same return, and its messages in errs with the test's URL
  * redacted (bw_url_redact_in()), since they are shown and logged.

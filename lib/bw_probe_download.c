@@ -211,6 +211,8 @@ static void on_done(void *arg, const struct bw_response *res) {
   struct download *d = arg;
   d->running = false;
   fill_run(d, res);
+  if (res->cert_not_after_us > 0)
+    d->base.run.cert_expires_us = res->cert_not_after_us;
   d->base.done(d->base.arg, &d->base.run); /* may free d: nothing after this */
 }
 
@@ -361,6 +363,9 @@ static void stream_done(void *arg, const struct bw_response *res) {
   struct download *d = s->d;
   s->running = false;
   s->res = *res;
+  if (res->cert_not_after_us > 0 && (d->base.run.cert_expires_us == BW_NONE ||
+                                     res->cert_not_after_us < d->base.run.cert_expires_us))
+    d->base.run.cert_expires_us = res->cert_not_after_us;
   d->pending--;
   if (d->pending == 0 && !d->stopping)
     streams_finish(d);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bw_check.h"
 #include "bw_lean.h"
 #include "bw_probe.h"
 #include "bw_stats.h"
@@ -110,10 +111,22 @@ struct page {
   bool reported;
   char *first_error;
   const char *first_class;
+  bool check;        /* the test has an expect: each response is checked */
+  char *check_error; /* the first failed check's words */
+  bool any_status;   /* expect names the statuses that pass: any of them is a latency */
 };
 
 static bool status_ok(long status) {
   return status >= 200 && status < 400;
+}
+
+/*
+ * A request that counts as a latency: it got a response that did not fail, with a 2xx or 3xx
+ * status, or with any status when the test's expect names the statuses that pass (the check
+ * failed the others).
+ */
+static bool good_sample(const struct bw_sample *s, bool any_status) {
+  return !s->error_class && (any_status || status_ok((long)s->status));
 }
 
 /*
@@ -146,17 +159,17 @@ static void note_error(struct page *pg, const char *cls, const char *msg) {
   if (pg->first_error)
     return;
   pg->first_class = cls;
-  pg->first_error = bw_url_redact_in(msg, pg->base.test.url);
+  pg->first_error = bw_probe_redact(&pg->base, msg);
 }
 
 /* Median of one phase over the good requests, or BW_NONE. */
-static int64_t phase_median(const struct bw_run *run, size_t offset) {
+static int64_t phase_median(const struct bw_run *run, size_t offset, bool any_status) {
   double *v = bw_xmalloc((run->n_samples + 1) * sizeof(*v));
   size_t n = 0;
   for (size_t i = 0; i < run->n_samples; i++) {
     const struct bw_sample *s = &run->samples[i];
     int64_t val = *(const int64_t *)(const void *)((const char *)s + offset);
-    if (!s->error_class && status_ok((long)s->status) && val != BW_NONE)
+    if (good_sample(s, any_status) && val != BW_NONE)
       v[n++] = (double)val;
   }
   bw_stats_sort(v, n);
@@ -166,17 +179,19 @@ static int64_t phase_median(const struct bw_run *run, size_t offset) {
 }
 
 /* ab's figures from the samples. Pure: the run and the time taken are all it needs. */
-static void summarize(struct bw_run *run, int64_t elapsed_us) {
+static void summarize(struct bw_run *run, int64_t elapsed_us, bool any_status) {
   double *lat = bw_xmalloc((run->n_samples + 1) * sizeof(*lat));
   size_t n = 0;
   for (size_t i = 0; i < run->n_samples; i++) {
     const struct bw_sample *s = &run->samples[i];
-    if (!s->error_class && status_ok((long)s->status))
+    if (good_sample(s, any_status))
       lat[n++] = (double)s->duration_us;
   }
   run->duration_us = elapsed_us;
   run->failed =
       run->failed_connect + run->failed_receive + run->failed_length + run->failed_exception;
+  if (run->failed_check != BW_NONE)
+    run->failed += run->failed_check;
   run->rps = elapsed_us > 0 ? (double)run->complete * 1e6 / (double)elapsed_us : (double)NAN;
   /* ab's "Transfer rate": every byte received, headers included, over the time taken. */
   if (elapsed_us > 0 && run->complete > 0 && run->bytes != BW_NONE)
@@ -193,13 +208,13 @@ static void summarize(struct bw_run *run, int64_t elapsed_us) {
     run->p95_us = (int64_t)bw_stats_percentile(lat, n, 95);
     run->p99_us = (int64_t)bw_stats_percentile(lat, n, 99);
     run->mode_us = llround(bw_stats_mode(lat, n));
-    run->ttfb_p50_us = phase_median(run, offsetof(struct bw_sample, ttfb_us));
+    run->ttfb_p50_us = phase_median(run, offsetof(struct bw_sample, ttfb_us), any_status);
     /* ab's "Connect": everything before the request could be sent (DNS, TCP, TLS). */
     double *c = bw_xmalloc(n * sizeof(*c));
     size_t k = 0;
     for (size_t i = 0; i < run->n_samples; i++) {
       const struct bw_sample *s = &run->samples[i];
-      if (s->error_class || !status_ok((long)s->status))
+      if (!good_sample(s, any_status))
         continue;
       c[k++] = (double)((s->dns_us > 0 ? s->dns_us : 0) + (s->connect_us > 0 ? s->connect_us : 0) +
                         (s->tls_us > 0 ? s->tls_us : 0));
@@ -212,8 +227,10 @@ static void summarize(struct bw_run *run, int64_t elapsed_us) {
 }
 
 void bw_probe_page_finish(struct bw_run *run, int64_t elapsed_us, bool aborted,
-                          const char *first_class, const char *first_error) {
-  summarize(run, elapsed_us);
+                          const struct bw_expect *expect, const char *first_class,
+                          const char *first_error, const char *check_error) {
+  bool check = expect->n_status > 0 || expect->body_contains;
+  summarize(run, elapsed_us, expect->n_status > 0);
   if (aborted) {
     run->outcome = BW_OUTCOME_ABORTED;
     run->error_class = bw_xstrdup("aborted");
@@ -222,6 +239,11 @@ void bw_probe_page_finish(struct bw_run *run, int64_t elapsed_us, bool aborted,
     run->outcome = BW_OUTCOME_FAILED;
     run->error_class = bw_xstrdup(first_class ? first_class : "other");
     run->error_message = bw_xstrdup(first_error ? first_error : "no request completed");
+  } else if (check && run->failed_check == run->complete) {
+    run->outcome = BW_OUTCOME_FAILED;
+    run->error_class = bw_xstrdup("check");
+    run->error_message =
+        bw_xstrdup(check_error ? check_error : "every response failed the check");
   } else if (run->p50_us == BW_NONE) {
     run->outcome = BW_OUTCOME_FAILED;
     run->error_class = bw_xstrdup("http");
@@ -239,12 +261,42 @@ static void report(struct page *pg) {
   for (size_t i = 0; i < pg->n_slots; i++)
     pg->engine->park(pg->slots[i].conn);
   bw_probe_page_finish(run, (pg->last_end_us ? pg->last_end_us : bw_now_us()) - pg->base.t0_us,
-                       pg->aborting, pg->first_class, pg->first_error);
+                       pg->aborting, &pg->base.test.expect, pg->first_class, pg->first_error,
+                       pg->check_error);
   bw_probe_env(run);
   pg->base.done(pg->base.arg, run);
 }
 
 static void start_next(struct slot *sl);
+
+/* Keeps the first failed check's words (msg is taken). */
+static void note_check(struct page *pg, char *msg) {
+  note_error(pg, "check", msg);
+  if (!pg->check_error)
+    pg->check_error = msg;
+  else
+    free(msg);
+}
+
+/* The test's expect against one response; a failure's words go to the run's first error. */
+static bool check_response(struct page *pg, const struct bw_response *res) {
+  const struct bw_expect *e = &pg->base.test.expect;
+  if (!bw_check_status(res->status, e->status, e->n_status)) {
+    struct bw_buf b = {0};
+    bw_buf_printf(&b, "HTTP %ld, expected ", res->status);
+    for (size_t i = 0; i < e->n_status; i++)
+      bw_buf_printf(&b, "%s%s", i == 0 ? "" : i + 1 == e->n_status ? " or " : ", ", e->status[i]);
+    note_check(pg, b.s);
+    return false;
+  }
+  if (!res->body_found) {
+    char *msg = bw_xasprintf("HTTP %ld, and the body does not contain \"%s\"", res->status,
+                             e->body_contains);
+    note_check(pg, msg);
+    return false;
+  }
+  return true;
+}
 
 /* The request every slot sends. */
 static void page_request(const struct page *pg, struct bw_request *req) {
@@ -295,7 +347,14 @@ static void on_done(void *arg, const struct bw_response *res) {
       pg->first_len = res->body_bytes;
     else if (res->body_bytes != pg->first_len)
       run->failed_length++;
+    if (pg->check && !check_response(pg, res)) {
+      run->failed_check++;
+      s.error_class = (char *)(uintptr_t) "check";
+    }
   }
+  if (res->cert_not_after_us > 0 &&
+      (run->cert_expires_us == BW_NONE || res->cert_not_after_us < run->cert_expires_us))
+    run->cert_expires_us = res->cert_not_after_us;
   if (res->remote_ip[0]) {
     free(run->remote_ip);
     run->remote_ip = bw_xstrdup(res->remote_ip);
@@ -370,6 +429,7 @@ static void page_destroy(struct bw_probe *p) {
     pg->engine->destroy(pg->slots[i].conn);
   free(pg->slots);
   free(pg->first_error);
+  free(pg->check_error);
   bw_probe_release(&pg->base);
   free(pg);
 }
@@ -389,6 +449,10 @@ struct bw_probe *bw_probe_page_start(struct bw_loop *loop, const struct bw_test 
   run->requests = test->requests;
   run->complete = run->failed_connect = run->failed_receive = run->failed_length = 0;
   run->failed_exception = run->non_2xx = 0;
+  pg->check = test->expect.n_status > 0 || test->expect.body_contains;
+  pg->any_status = test->expect.n_status > 0;
+  if (pg->check)
+    run->failed_check = 0;
   struct bw_request req;
   const char *why = NULL;
   page_request(pg, &req);

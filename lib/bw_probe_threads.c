@@ -107,7 +107,7 @@ static int64_t add(int64_t sum, int64_t v) {
  */
 static void merge(struct threads *t, bool *ret_aborted) {
   struct bw_run *run = &t->base.run;
-  const char *first_class = NULL, *first_error = NULL;
+  const char *first_class = NULL, *first_error = NULL, *check_error = NULL;
   int64_t elapsed = 0, length_failed = 0;
   bool aborted = false;
   struct bw_buf counts = {0};
@@ -123,6 +123,12 @@ static void merge(struct threads *t, bool *ret_aborted) {
       first_class = r->error_class;
       first_error = r->error_message;
     }
+    if (r->error_class && strcmp(r->error_class, "check") == 0 && !check_error)
+      check_error = r->error_message;
+    run->failed_check = add(run->failed_check, r->failed_check);
+    if (r->cert_expires_us != BW_NONE &&
+        (run->cert_expires_us == BW_NONE || r->cert_expires_us < run->cert_expires_us))
+      run->cert_expires_us = r->cert_expires_us;
     run->complete += r->complete;
     run->failed_connect += r->failed_connect;
     run->failed_receive += r->failed_receive;
@@ -167,7 +173,8 @@ static void merge(struct threads *t, bool *ret_aborted) {
       length_failed++;
   run->failed_length = length_failed;
   run->thread_requests = bw_buf_take(&counts);
-  bw_probe_page_finish(run, elapsed, aborted, first_class, first_error);
+  bw_probe_page_finish(run, elapsed, aborted, &t->base.test.expect, first_class, first_error,
+                       check_error);
   *ret_aborted = aborted;
 }
 

@@ -49,6 +49,23 @@ static void url_parts(const char *url, char **ret_host, char **ret_path, int *re
   }
 }
 
+/* When the server's certificate expires, and in how many days (a TLS run that read it). */
+static void cert_line(struct bw_buf *b, const struct bw_run *run) {
+  char when[32];
+  time_t t;
+  struct tm tm;
+  if (run->cert_expires_us == BW_NONE)
+    return;
+  t = (time_t)(run->cert_expires_us / 1000000);
+  if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+    return;
+  double days = (double)(run->cert_expires_us - run->started_us) / 86400e6;
+  if (days >= 0)
+    bw_buf_printf(b, "Certificate expires:    %s (in %.1f days)\n", when, days);
+  else
+    bw_buf_printf(b, "Certificate expires:    %s (EXPIRED %.1f days ago)\n", when, -days);
+}
+
 char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive) {
   struct bw_buf b = {0};
   char *host, *path;
@@ -70,6 +87,7 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
     bw_buf_printf(&b, "Engine:                 %s\n", run->engine);
   if (run->thread_requests)
     bw_buf_printf(&b, "Requests per thread:    %s\n", run->thread_requests);
+  cert_line(&b, run);
   bw_buf_printf(&b, "\nDocument Path:          %s\n", path);
   for (size_t i = 0; i < run->n_samples; i++) {
     if (good(&run->samples[i])) {
@@ -89,6 +107,8 @@ char *bw_render_ab(const struct bw_run *run, int64_t concurrency, bool keepalive
                   nz(run->failed_exception));
   if (nz(run->non_2xx) > 0)
     bw_buf_printf(&b, "Non-2xx responses:      %" PRId64 "\n", run->non_2xx);
+  if (run->failed_check != BW_NONE)
+    bw_buf_printf(&b, "Failed checks:          %" PRId64 " (expect)\n", run->failed_check);
   if (keepalive)
     bw_buf_printf(&b, "Keep-Alive requests:    %" PRId64 "\n", nz(run->complete));
   bw_buf_printf(&b, "Total transferred:      %" PRId64 " bytes\n", nz(run->bytes));
@@ -360,6 +380,7 @@ char *bw_render_download_among(const struct bw_run *run, const struct bw_run *co
     bw_buf_printf(&b, "Backend %s (Host and TLS name from the URL)\n", run->backend);
   if (run->remote_ip)
     bw_buf_printf(&b, "Connected to %s port %" PRId64 ".\n", run->remote_ip, run->remote_port);
+  cert_line(&b, run);
   if (run->status != BW_NONE && run->status > 0) {
     /* No body byte, no time to it: "0.0 ms" would claim a first byte that never came. */
     char ttfb[64] = "no body byte";

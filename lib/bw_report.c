@@ -11,14 +11,41 @@
 #include "bw_util.h"
 
 bool bw_report_quiet(const struct bw_nightly *r) {
-  return r->n_open == 0 && r->n_opened == 0 && r->n_closed == 0 && r->failing == 0;
+  return r->n_open == 0 && r->n_opened == 0 && r->n_closed == 0 && r->failing == 0 &&
+         r->certs_expiring == 0;
 }
 
 char *bw_report_subject(const struct bw_nightly *r) {
   if (bw_report_quiet(r))
     return bw_xasprintf("[benchwatch %s] all normal", r->host);
+  if (r->certs_expiring)
+    return bw_xasprintf("[benchwatch %s] %zu regression%s, %zu recovered, %zu failing, %zu "
+                        "certificate%s expiring",
+                        r->host, r->n_open, r->n_open == 1 ? "" : "s", r->n_closed, r->failing,
+                        r->certs_expiring, r->certs_expiring == 1 ? "" : "s");
   return bw_xasprintf("[benchwatch %s] %zu regression%s, %zu recovered, %zu failing", r->host,
                       r->n_open, r->n_open == 1 ? "" : "s", r->n_closed, r->failing);
+}
+
+/* Whether t's certificate is to be warned about in r: expired, or expiring within 14 days. */
+static bool cert_warned(const struct bw_nightly *r, const struct bw_nightly_target *t) {
+  return !isnan(t->cert_expires_us) &&
+         t->cert_expires_us - (double)r->until_us < (double)BW_REPORT_CERT_WARN_US;
+}
+
+/* "the certificate expires 2026-12-02 17:21 UTC, in 2.0 days" (or "EXPIRED ..., 3.0 days ago"). */
+static void cert_words(struct bw_buf *b, const struct bw_nightly *r,
+                       const struct bw_nightly_target *t) {
+  char at[64] = "?";
+  time_t secs = (time_t)(t->cert_expires_us / 1e6);
+  struct tm tm;
+  if (gmtime_r(&secs, &tm))
+    (void)strftime(at, sizeof(at), "%Y-%m-%d %H:%M UTC", &tm);
+  double days = (t->cert_expires_us - (double)r->until_us) / 86400e6;
+  if (days >= 0)
+    bw_buf_printf(b, "the server certificate expires %s, in %.1f days", at, days);
+  else
+    bw_buf_printf(b, "the server certificate EXPIRED %s, %.1f days ago", at, -days);
 }
 
 static void when(int64_t us, char *buf, size_t size) {
@@ -211,6 +238,18 @@ char *bw_report_text(const struct bw_nightly *r) {
   if (bw_report_quiet(r))
     bw_buf_printf(&b,
                   "\nAll normal: no regression open, none opened or closed, nothing failing.\n");
+  if (r->certs_expiring) {
+    bw_buf_printf(&b, "\nCERTIFICATES EXPIRING (within 14 days)\n");
+    for (size_t i = 0; i < r->n_targets; i++) {
+      char tn[200];
+      if (!cert_warned(r, &r->targets[i]))
+        continue;
+      target_name(r->targets[i].test, r->targets[i].backend, tn, sizeof(tn));
+      bw_buf_printf(&b, "  %s: ", tn);
+      cert_words(&b, r, &r->targets[i]);
+      bw_buf_printf(&b, "\n");
+    }
+  }
   if (r->n_open) {
     bw_buf_printf(&b, "\nOPEN REGRESSIONS\n");
     for (size_t i = 0; i < r->n_open; i++)
@@ -449,6 +488,25 @@ char *bw_report_html(const struct bw_nightly *r, const char *const *chart_src) {
   if (bw_report_quiet(r))
     bw_buf_printf(&b, "<p style=\"color:#1b7f3b\">All normal: no regression open, none opened or "
                       "closed, nothing failing.</p>\n");
+  if (r->certs_expiring) {
+    bw_buf_printf(&b, "<h2 style=\"font-size:17px;margin:14px 0 4px;color:#b3261e\">Certificates "
+                      "expiring within 14 days</h2>\n<ul style=\"margin:0;padding-left:20px\">\n");
+    for (size_t i = 0; i < r->n_targets; i++) {
+      char tn[200];
+      struct bw_buf words = {0};
+      if (!cert_warned(r, &r->targets[i]))
+        continue;
+      target_name(r->targets[i].test, r->targets[i].backend, tn, sizeof(tn));
+      cert_words(&words, r, &r->targets[i]);
+      bw_buf_printf(&b, "<li><b>");
+      html_escape(&b, tn);
+      bw_buf_printf(&b, "</b>: ");
+      html_escape(&b, words.s);
+      bw_buf_printf(&b, "</li>\n");
+      free(words.s);
+    }
+    bw_buf_printf(&b, "</ul>\n");
+  }
   struct {
     const char *title;
     const struct bw_regression *list;

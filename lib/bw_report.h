@@ -24,6 +24,8 @@
 #define BW_REPORT_CHART_HEIGHT 180
 /* How much history a chart shows at least, ending with the period. */
 #define BW_REPORT_CHART_SPAN_US (7 * 86400 * INT64_C(1000000))
+/* A TLS target whose server certificate expires within this of the period's end is warned. */
+#define BW_REPORT_CERT_WARN_US (14 * 86400 * INT64_C(1000000))
 /* Week-over-week: the period against the same period this long before. */
 #define BW_REPORT_WEEK_US (7 * 86400 * INT64_C(1000000))
 
@@ -74,6 +76,9 @@ struct bw_nightly_target {
    * before the open regression began, and when (env_change_us); NULL when nothing did. */
   char *env_change;
   int64_t env_change_us;
+  /* https: the server certificate's notAfter (µs since the epoch) as the period's latest good run
+   * read it; NAN when none did. */
+  double cert_expires_us;
 };
 
 struct bw_nightly {
@@ -90,7 +95,9 @@ struct bw_nightly {
   size_t n_open;
   struct bw_regression *closed; /* closed in the period (recovered or accepted) */
   size_t n_closed;
-  size_t failing; /* targets whose latest run in the period failed */
+  size_t failing;        /* targets whose latest run in the period failed */
+  size_t certs_expiring; /* targets whose certificate expires within BW_REPORT_CERT_WARN_US of
+                            until_us, or has expired */
   /* Sweeps (bw_sweep.h): each sweep's curve from its steps' latest runs in the period, each step
    * with its state ("normal", "regressed", "failing"). */
   struct bw_sweep_curve *sweeps;
@@ -103,7 +110,8 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
                       struct bw_errs *errs);
 void bw_report_free(struct bw_nightly *r);
 
-/* "[benchwatch HOST] 2 regressions, 1 recovered, 0 failing" or "... all normal". */
+/* "[benchwatch HOST] 2 regressions, 1 recovered, 0 failing" (", 1 certificate expiring" when
+ * one is) or "... all normal". */
 char *bw_report_subject(const struct bw_nightly *r);
 char *bw_report_text(const struct bw_nightly *r);
 /*
@@ -114,7 +122,8 @@ char *bw_report_html(const struct bw_nightly *r, const char *const *chart_src);
 /* targets[i]'s chart as a PNG of BW_REPORT_CHART_WIDTH x _HEIGHT (bw_chart_png()). */
 int bw_report_chart(const struct bw_nightly *r, size_t i, unsigned char **ret, size_t *ret_len,
                     struct bw_errs *errs);
-/* Nothing to say: no regression open, opened or closed, and nothing failing. */
+/* Nothing to say: no regression open, opened or closed, nothing failing, no certificate
+ * expiring. */
 bool bw_report_quiet(const struct bw_nightly *r);
 
 #endif

@@ -62,6 +62,23 @@ static int now_and_usual(struct bw_store *store, int64_t id, const char *figure,
   return 0;
 }
 
+/* The certificate's notAfter as the period's latest good run read it; counts it when it warns. */
+static int latest_cert(struct bw_store *store, int64_t id, int64_t from, int64_t until,
+                       struct bw_nightly *ret, struct bw_nightly_target *t, struct bw_errs *errs) {
+  struct bw_point *pts = NULL;
+  size_t n = 0;
+  int r = bw_store_window(store, id, "cert_expires_us", from, until, 1, &pts, &n, errs);
+  if (r < 0)
+    return r;
+  if (n && !isnan(pts[0].value)) {
+    t->cert_expires_us = pts[0].value;
+    if (t->cert_expires_us - (double)until < (double)BW_REPORT_CERT_WARN_US)
+      ret->certs_expiring++;
+  }
+  free(pts);
+  return 0;
+}
+
 /* The median of a figure's good values over [from, until), every ok run counted (unlike a
  * baseline window, which leaves out the runs judged bad): NAN without one. */
 static int series_median(struct bw_store *store, int64_t id, const char *figure, int64_t from,
@@ -369,6 +386,7 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
     struct period p;
     memset(t, 0, sizeof(*t));
     t->metric = bw_detect_metric(row->kind);
+    t->cert_expires_us = (double)NAN;
     r = read_period(store, row->id, t->metric, row->kind, from_us, until_us, &p, errs);
     if (r < 0) {
       free(p.values);
@@ -432,6 +450,8 @@ int bw_report_collect(struct bw_store *store, const struct bw_config *cfg, const
       r = env_change(store, row->id, t->open_since_us, det.window_us, t, errs);
     if (r == 0)
       r = bw_store_error_counts(store, row->id, from_us, until_us, &t->errors, &t->n_errors, errs);
+    if (r == 0)
+      r = latest_cert(store, row->id, from_us, until_us, ret, t, errs);
     if (r == 0 && row->kind == BW_KIND_DOWNLOAD) {
       t->stall_s = p.stall_us / 1e6;
       r = now_and_usual(store, row->id, "tcp_rcv_mss", from_us, until_us, det.window_us, &t->mss,

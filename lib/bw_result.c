@@ -99,6 +99,8 @@ const struct bw_figure bw_run_figures[] = {
     FIG(stream_max_bps, BW_UNIT_BPS, "download: the fastest stream's rate"),
     FIGR(stream_spread, BW_UNIT_COUNT, "download: the streams' rates' sd over their mean"),
     FIG(tls_p50_us, BW_UNIT_US, "connect: median TLS handshake time"),
+    FIG(failed_check, BW_UNIT_COUNT, "page: responses that failed the test's expect check"),
+    FIG(cert_expires_us, BW_UNIT_TIME, "https: when the server's certificate expires (notAfter)"),
     {NULL, 0, 0, BW_UNIT_COUNT, NULL},
 };
 

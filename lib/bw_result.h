@@ -156,6 +156,11 @@ struct bw_run {
    * the median TCP connect, and min_us .. max_us the distribution of the TCP connect times. */
   int64_t tls_p50_us;
 
+  /* Page with expect: responses that failed the check (also in failed, apart from non_2xx). */
+  int64_t failed_check;
+  /* https: the server's leaf certificate's notAfter, µs since the epoch (the earliest seen). */
+  int64_t cert_expires_us;
+
   struct bw_sample *samples;
   size_t n_samples;
   size_t cap_samples;
@@ -196,6 +201,7 @@ enum bw_unit {
   BW_UNIT_BYTES,
   BW_UNIT_BPS, /* bytes per second */
   BW_UNIT_PER_S,
+  BW_UNIT_TIME, /* a point in time, µs since the Unix epoch */
 };
 
 struct bw_figure {

@@ -130,6 +130,13 @@ static void fmt_figure(const struct bw_figure *f, double v, char *buf, size_t si
   case BW_UNIT_COUNT:
     (void)snprintf(buf, size, "%.0f", v);
     return;
+  case BW_UNIT_TIME: {
+    time_t t = (time_t)(v / 1e6);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) && strftime(buf, size, "%Y-%m-%d %H:%M UTC", &tm) > 0)
+      return;
+    break;
+  }
   }
   (void)snprintf(buf, size, "%g", v);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bw_tls.h"
 #include "bw_transfer_internal.h"
 
 /* ---- TCP_INFO ---- */
@@ -319,6 +320,8 @@ static void finish(struct bw_xfer *x, CURLcode rc) {
     res.total_us = res.end_us - res.start_us; /* stopped by us: curl's clock stopped earlier */
   deactivate(x);
   res.tcp = x->tcp;
+  res.body_found = x->find.found;
+  res.cert_not_after_us = x->cert_not_after_us;
   x->req.on_done(x->req.arg, &res);
 }
 
@@ -426,7 +429,8 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp) {
   /* The clock only when someone needs it: at ab's request rates it is a visible cost. */
   int64_t now =
       x->req.on_data || x->req.idle_timeout_us > 0 || x->first_byte_us == 0 ? bw_now_us() : 0;
-  (void)data;
+  if (x->find.needle)
+    bw_find_feed(&x->find, data, n);
   if (x->first_byte_us == 0 && n > 0)
     x->first_byte_us = now;
   if (n > 0) {
@@ -459,6 +463,15 @@ static void cap_cb(evutil_socket_t fd, short what, void *arg) {
 static size_t header_cb(char *data, size_t size, size_t nitems, void *userp) {
   struct bw_xfer *x = userp;
   size_t n = size * nitems;
+  if (x->https && x->cert_not_after_us == 0) {
+    /* The TLS session is curl's only while the transfer runs: read the certificate now. */
+    const struct curl_tlssessioninfo *tls = NULL;
+    if (curl_easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
+        tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals)
+      x->cert_not_after_us = bw_tls_not_after_us(tls->internals);
+  }
+  if (x->req.idle_timeout_us <= 0 && !x->req.on_data)
+    return n; /* a page request: the certificate was all it wanted */
   /* "HTTP/1.1 200 OK": the status of the response under way, for the timer's message. */
   if (n > 5 && memcmp(data, "HTTP/", 5) == 0) {
     const char *sp = memchr(data, ' ', n);
@@ -525,7 +538,11 @@ static void release_request(struct bw_xfer *x) {
   free(x->range);
   curl_slist_free_all(x->headers);
   curl_slist_free_all(x->connect_to);
-  x->url = x->method = x->range = NULL;
+  free(x->body);
+  free(x->content_type);
+  free(x->proxy);
+  bw_find_free(&x->find);
+  x->url = x->method = x->range = x->body = x->content_type = x->proxy = NULL;
   x->headers = x->connect_to = NULL;
 }
 
@@ -541,12 +558,29 @@ static int apply(struct bw_xfer *x, struct bw_errs *errs) {
   SETOPT(CURLOPT_NOSIGNAL, 1L);
   SETOPT(CURLOPT_USERAGENT, "benchwatch/" BW_VERSION_STRING);
   SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-  /* Measure the endpoint itself: no proxy, and none taken from the environment (which would also
-   * cost a getenv() per request). */
-  SETOPT(CURLOPT_PROXY, "");
+  /* Measure the endpoint itself, or through the test's own proxy: never one taken from the
+   * environment (which would also cost a getenv() per request). */
+  SETOPT(CURLOPT_PROXY, x->proxy ? x->proxy : "");
+  if (x->proxy) {
+    SETOPT(CURLOPT_PROXY_SSL_VERIFYPEER, r->tls_verify ? 1L : 0L);
+    SETOPT(CURLOPT_PROXY_SSL_VERIFYHOST, r->tls_verify ? 2L : 0L);
+  }
   SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  if (strcmp(x->method, "HEAD") == 0)
+  if (strcmp(x->method, "HEAD") == 0) {
     SETOPT(CURLOPT_NOBODY, 1L);
+  } else if (x->body) {
+    /* curl -d: the body with its Content-Length; the method's name where it is not POST. */
+    SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+    SETOPT(CURLOPT_POSTFIELDS, x->body);
+    if (strcmp(x->method, "POST") != 0)
+      SETOPT(CURLOPT_CUSTOMREQUEST, x->method);
+  } else if (strcmp(x->method, "GET") != 0) {
+    SETOPT(CURLOPT_CUSTOMREQUEST, x->method);
+  }
+  if (x->https || x->req.idle_timeout_us > 0 || x->req.on_data) {
+    SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
+    SETOPT(CURLOPT_HEADERDATA, x);
+  }
   if (x->headers)
     SETOPT(CURLOPT_HTTPHEADER, x->headers);
   if (x->connect_to)
@@ -569,13 +603,10 @@ static int apply(struct bw_xfer *x, struct bw_errs *errs) {
     SETOPT(CURLOPT_TIMEOUT_MS, (long)((r->timeout_us + 999) / 1000));
   if (r->connect_timeout_us > 0)
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)((r->connect_timeout_us + 999) / 1000));
-  if (r->idle_timeout_us > 0 || r->on_data) {
-    /* Our own timer (idle_cb), not CURLOPT_LOW_SPEED_*: curl judges an average over whole
-     * seconds, which let a 4 s silence pass a 1 s limit and cut a 12 s one only after 7 s. A
-     * download also wants to know when its headers ended, apart from its first body byte. */
-    SETOPT(CURLOPT_HEADERFUNCTION, header_cb);
-    SETOPT(CURLOPT_HEADERDATA, x);
-  }
+  /* The header callback (set above): for downloads our own silence timer (idle_cb), not
+   * CURLOPT_LOW_SPEED_*: curl judges an average over whole seconds, which let a 4 s silence pass
+   * a 1 s limit and cut a 12 s one only after 7 s. A download also wants to know when its
+   * headers ended, apart from its first body byte. On https, the certificate's notAfter. */
   if (r->on_data) {
     /* A large transfer: curl's largest receive buffer means fewer, larger writes (as the curl
      * tool's own 100 KB buffer does), so the timeline's bookkeeping costs next to nothing. */
@@ -607,9 +638,34 @@ int bw_xfer_start(struct bw_xfer *x, const struct bw_request *req, struct bw_err
   x->method = bw_xstrdup(req->method ? req->method : "GET");
   x->range = req->range ? bw_xstrdup(req->range) : NULL;
   x->req.range = NULL;
+  x->https = strncasecmp(req->url, "https://", 8) == 0;
+  x->proxy = req->proxy ? bw_xstrdup(req->proxy) : NULL;
+  x->req.proxy = NULL;
+  if (req->body) {
+    x->body = bw_xmalloc(req->body_len + 1);
+    memcpy(x->body, req->body, req->body_len);
+    x->body[req->body_len] = '\0';
+  }
+  x->req.body = NULL;
+  bw_find_init(&x->find, req->body_find);
+  x->req.body_find = NULL;
+  x->req.content_type = NULL;
   for (size_t i = 0; i < req->n_headers; i++) {
     struct curl_slist *h = curl_slist_append(x->headers, req->headers[i]);
     if (!h)
+      goto oom;
+    x->headers = h;
+  }
+  if (req->body) {
+    /* The body's type after the test's headers, and no "Expect: 100-continue" (curl's for large
+     * bodies): the same request bytes as the lean engine sends. */
+    char *ct = req->content_type ? bw_xasprintf("Content-Type: %s", req->content_type) : NULL;
+    struct curl_slist *h = ct ? curl_slist_append(x->headers, ct) : x->headers;
+    free(ct);
+    if (!h)
+      goto oom;
+    x->headers = h;
+    if (!(h = curl_slist_append(x->headers, "Expect:")))
       goto oom;
     x->headers = h;
   }
@@ -648,6 +704,8 @@ int bw_xfer_launch(struct bw_xfer *x, struct bw_errs *errs) {
   x->headers_us = 0;
   x->status = 0;
   x->n_fds = 0;
+  x->cert_not_after_us = 0;
+  bw_find_reset(&x->find);
   memset(&x->tcp, 0, sizeof(x->tcp));
   x->start_us = bw_now_us();
   x->last_data_us = x->start_us;

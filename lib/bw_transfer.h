@@ -66,7 +66,7 @@ struct bw_response;
  */
 struct bw_request {
   const char *url;
-  const char *method;   /* "GET" (default when NULL) or "HEAD" */
+  const char *method;   /* "GET" (default when NULL), "HEAD", "POST" or any other token */
   char *const *headers; /* "Name: value" */
   size_t n_headers;
   const char *connect_to; /* "host:port" of a backend, or NULL: same URL, Host and TLS name */
@@ -87,6 +87,13 @@ struct bw_request {
   bool tcp_info;              /* take TCP_INFO when the connection ends (implies !reuse) */
   int64_t tcp_sample_us;      /* with tcp_info: read it this often during the transfer too; 0:
                                  only at the end */
+  /* The request body of a POST, PUT or PATCH (bw_method_has_body()), sent with its
+   * Content-Length even when body_len is 0; body NULL for other methods. */
+  const char *body;
+  size_t body_len;
+  const char *content_type; /* with a body: sent as Content-Type after the headers; NULL: none */
+  const char *proxy;        /* "http[s]://[user:password@]host:port", or NULL: no proxy */
+  const char *body_find;    /* text to look for in the response body (bw_response.body_found) */
   /* Called for each block of body data as it arrives (may be NULL). now_us is monotonic. */
   void (*on_data)(void *arg, size_t bytes, int64_t now_us);
   void (*on_done)(void *arg, const struct bw_response *res);
@@ -122,6 +129,9 @@ struct bw_response {
   long remote_port;
   const char *http_version; /* "1.0", "1.1", "2", "3", or "" */
   struct bw_tcp_facts tcp;
+  bool body_found;           /* the body contained the request's body_find (or it had none) */
+  int64_t cert_not_after_us; /* https: the server certificate's notAfter, µs since the epoch,
+                                when read during this transfer; 0 otherwise */
 };
 
 /* A reusable transfer slot: one curl easy handle, so DNS and TLS caches carry over. */

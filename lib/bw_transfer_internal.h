@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "bw_check.h"
 #include "bw_loop.h"
 #include "bw_transfer.h"
 
@@ -52,6 +53,12 @@ struct bw_xfer {
   char *range; /* CURLOPT_RANGE, or NULL */
   struct curl_slist *headers;
   struct curl_slist *connect_to;
+  char *body;         /* CURLOPT_POSTFIELDS, or NULL */
+  char *content_type; /* in headers as "Content-Type: ..." */
+  char *proxy;
+  struct bw_find find;       /* the request's body_find (bw_check.h) */
+  bool https;                /* the URL's scheme: its server's certificate is read */
+  int64_t cert_not_after_us; /* read during this transfer, 0 before */
   char errbuf[CURL_ERROR_SIZE];
   struct event cap_timer;
   struct event idle_timer; /* armed while req.idle_timeout_us is set: see idle_cb() */

@@ -102,7 +102,11 @@ CREATE TABLE run (
   -- downloads and older runs
   engine         TEXT,
   -- from version 11 (migrations/0011-connect.sql): a connect test's median TLS handshake (https)
-  tls_p50_us     INTEGER
+  tls_p50_us     INTEGER,
+  -- from version 12 (migrations/0012-requests.sql): Page tests with expect: responses that failed the check (counted in failed too). TLS tests:
+  -- when the server's certificate expires (its notAfter), microseconds since the epoch.
+  failed_check    INTEGER,
+  cert_expires_us INTEGER
 );
 -- History and baseline windows: one target's runs in time order.
 CREATE INDEX run_target_started ON run (target_id, started_us);

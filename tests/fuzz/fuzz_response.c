@@ -16,11 +16,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Feeds data in pieces of at most step bytes (0: whole), then the end; returns the final state. */
-static enum bw_lean_parse_state read_all(struct bw_lean_parse *p, bool head, const char *data,
-                                         size_t size, size_t step, size_t *taken) {
+static enum bw_lean_parse_state read_all(struct bw_lean_parse *p, struct bw_find *find, bool head,
+                                         const char *data, size_t size, size_t step,
+                                         size_t *taken) {
   enum bw_lean_parse_state st = BW_LEAN_MORE;
   size_t off = 0;
   bw_lean_parse_init(p, head);
+  p->find = find; /* an expect: body_contains search over the same body */
   *taken = 0;
   while (off < size && st == BW_LEAN_MORE) {
     size_t n = step && size - off > step ? step : size - off;
@@ -46,9 +48,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t len = size - 1;
 
   struct bw_lean_parse whole, pieces;
+  struct bw_find find_whole, find_pieces;
   size_t taken_whole, taken_pieces;
-  enum bw_lean_parse_state a = read_all(&whole, head, body, len, 0, &taken_whole);
-  enum bw_lean_parse_state b = read_all(&pieces, head, body, len, step, &taken_pieces);
+  bw_find_init(&find_whole, "abcab");
+  bw_find_init(&find_pieces, "abcab");
+  enum bw_lean_parse_state a = read_all(&whole, &find_whole, head, body, len, 0, &taken_whole);
+  enum bw_lean_parse_state b =
+      read_all(&pieces, &find_pieces, head, body, len, step, &taken_pieces);
+  /* Found or not, however the body was cut. */
+  if (a == BW_LEAN_DONE)
+    FUZZ_CHECK(find_whole.found == find_pieces.found);
+  bw_find_free(&find_whole);
+  bw_find_free(&find_pieces);
 
   FUZZ_CHECK(a != BW_LEAN_MORE);
   FUZZ_CHECK(taken_whole <= len);

@@ -54,7 +54,8 @@ class Faultd:
 
 
 class Nginx:
-    def __init__(self, big="64M", limit_rate=None, access_log=False, workers=None):
+    def __init__(self, big="64M", limit_rate=None, access_log=False, workers=None,
+                 cert_days=None):
         if not os.path.exists("/usr/sbin/nginx"):
             raise unittest.SkipTest("nginx not installed (apt-get install nginx-light)")
         self.dir = tempfile.mkdtemp(prefix="bw-nginx-")
@@ -65,6 +66,8 @@ class Nginx:
             env["NGINX_ACCESS_LOG"] = "1"  # "PORT CONNECTION STATUS \"REQUEST\""
         if workers:
             env["NGINX_WORKERS"] = str(workers)
+        if cert_days:
+            env["NGINX_CERT_DAYS"] = str(cert_days)
         out = subprocess.run([NGINX_SH, "start", self.dir, big], check=True,
                              capture_output=True, text=True, env=env)
         self.port = int(out.stdout.strip())
@@ -79,6 +82,74 @@ class Nginx:
 
     def stop(self):
         subprocess.run([NGINX_SH, "stop", self.dir], check=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Squid:
+    """Debian's squid as a forward proxy on a free loopback port, with its own config, logs and
+    no cache: every request goes to the server. The access log has one line per request, with the
+    client's address and port (%>a:%>p), so that a test can count the connections the client
+    opened to the proxy."""
+
+    def __init__(self):
+        squid = shutil.which("squid") or "/usr/sbin/squid"
+        if not os.path.exists(squid):
+            raise unittest.SkipTest("squid not installed (apt-get install squid)")
+        self.dir = tempfile.mkdtemp(prefix="bw-squid-")
+        os.makedirs(os.path.join(self.dir, "logs"))
+        self.access_log = os.path.join(self.dir, "logs", "access.log")
+        self.proc = None
+        for _ in range(5):  # the port may be taken between free_port() and squid's bind
+            self.port = free_port()
+            conf = os.path.join(self.dir, "squid.conf")
+            with open(conf, "w") as f:
+                f.write("http_port 127.0.0.1:%d\n" % self.port
+                        + "pid_filename %s/squid.pid\n" % self.dir
+                        + "cache_log %s/logs/cache.log\n" % self.dir
+                        + "logformat bw %ts.%03tu %>a:%>p %rm %ru %>Hs %<st\n"
+                        + "access_log stdio:%s bw\n" % self.access_log
+                        + "cache deny all\ncache_mem 8 MB\n"
+                        + "coredump_dir %s\n" % self.dir
+                        + "visible_hostname bw-test\nshutdown_lifetime 0 seconds\n"
+                        + "pinger_enable off\nnetdb_filename none\n"
+                        + "http_access allow localhost\nhttp_access deny all\n"
+                        + ("cache_effective_user proxy\n" if os.getuid() == 0 else ""))
+            if os.getuid() == 0:  # squid drops root for the proxy user, who must write its logs
+                subprocess.run(["chown", "-R", "proxy", self.dir], check=True)
+            self.proc = subprocess.Popen([squid, "-N", "-f", conf], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    self.url = "http://127.0.0.1:%d" % self.port
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            self.stop_process()
+        log = os.path.join(self.dir, "logs", "cache.log")
+        why = open(log).read()[-2000:] if os.path.exists(log) else "no cache.log"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        raise unittest.SkipTest("squid did not start: %s" % why)
+
+    def stop_process(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def requests(self):
+        """The access log's lines as (client address:port, method, URL, status)."""
+        if not os.path.exists(self.access_log):
+            return []
+        with open(self.access_log) as f:
+            return [tuple(line.split()[1:5]) for line in f if line.strip()]
+
+    def stop(self):
+        self.stop_process()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -17,7 +17,7 @@ import urllib.request
 
 import yaml
 
-from harness import CLI, SOURCE, Faultd, free_port
+from harness import CLI, SOURCE, Faultd, Nginx, free_port
 from test_daemon import Daemon
 
 DASHBOARD = os.path.join(SOURCE, "contrib", "grafana", "benchwatch.json")
@@ -141,6 +141,11 @@ class DashboardTest(unittest.TestCase):
 class ExposedTest(unittest.TestCase):
     def setUp(self):
         self.faultd = Faultd()
+        self.nginx = Nginx(big="1M")  # an https target: its certificate's expiry is a metric
+        if not self.nginx.tls_base:
+            self.nginx.stop()
+            self.faultd.stop()
+            self.skipTest("nginx has no TLS here")
         self.dir = tempfile.mkdtemp(prefix="bw-contrib-")
         self.config = os.path.join(self.dir, "bw.yaml")
         self.port = free_port()
@@ -154,10 +159,13 @@ class ExposedTest(unittest.TestCase):
                     "     url: \"http://user:secret@%s/delay?ms=5\"}\n"
                     "  - {name: big, kind: download, url: \"%s/bytes?size=2000000\"}\n"
                     "  - {name: down, kind: page, requests: 1, url: \"http://127.0.0.1:1/\"}\n"
-                    % (self.port, host, host, self.faultd.base))
+                    "  - {name: tls, kind: page, requests: 1, tls_verify: false,"
+                    " url: \"%s/small.txt\"}\n"
+                    % (self.port, host, host, self.faultd.base, self.nginx.tls_base))
 
     def tearDown(self):
         self.faultd.stop()
+        self.nginx.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def scrape(self):

@@ -1,5 +1,8 @@
 """Both page engines, lean and curl, through every scenario of the fault server: the same outcome,
 error class and counts, byte for byte, and the same medians where the server sets the time."""
+import os
+import shutil
+import tempfile
 import unittest
 
 from harness import Faultd, Nginx, run, run_one
@@ -7,7 +10,7 @@ from harness import Faultd, Nginx, run, run_one
 # What a run reports that must not depend on the engine.
 FIGURES = ("outcome", "error_class", "status", "complete", "failed", "failed_connect",
            "failed_receive", "failed_length", "failed_exception", "non_2xx", "bytes",
-           "html_bytes", "http_version")
+           "html_bytes", "http_version", "failed_check", "cert_expires_us")
 
 # (path, extra arguments, expected outcome, class, the counter every request lands in)
 SCENARIOS = [
@@ -130,6 +133,41 @@ class EnginesTest(unittest.TestCase):
         lean, _ = self.agree(3, "-n", "3", "--backend", "127.0.0.1:%d" % self.nginx.port, url,
                              expect=("ok", None, "complete"))
         self.assertEqual(lean["html_bytes"], 3 * len("archive.example.test\n"))
+
+    def test_bodies_and_checks(self):
+        """A POST's body and length as the server received them, and expect checks: the same
+        request bytes and the same outcome and counts from both engines."""
+        d = tempfile.mkdtemp(prefix="bw-engines-")
+        record = os.path.join(d, "requests.bin")
+        faultd = Faultd("--record", record)
+        try:
+            got = {}
+            for engine in ("lean", "curl"):
+                open(record, "wb").close()
+                rc, r, err = run_one("--engine", engine, "-n", "6", "-c", "2", "-k", "--data",
+                                     "x" * 5000, faultd.base + "/bytes?size=300")
+                self.assertEqual((r["outcome"], r["complete"]), ("ok", 6), err)
+                with open(record, "rb") as f:
+                    got[engine] = f.read()
+            self.assertEqual(got["lean"], got["curl"])
+            self.assertEqual(got["lean"].count(b"\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000),
+                             6)
+            base = faultd.base
+            for args, expect in (
+                    (["--data", "a=1", "--expect-status", "201", base + "/bytes?size=30"],
+                     ("failed", "check", "failed_check")),
+                    (["--expect-body", "no such text", base + "/bytes?size=3000"],
+                     ("failed", "check", "failed_check")),
+                    (["--expect-body", "ABCDEF", "--expect-status", "200",
+                      base + "/chunked?size=2500&chunk=7"], ("ok", None, "complete")),
+                    (["-m", "OPTIONS", "--expect-status", "200", base + "/bytes?size=10"],
+                     ("ok", None, "complete"))):
+                for keep in ([], ["-k"]):
+                    with self.subTest(args=args, keep=keep):
+                        self.agree(4, "-n", "4", "-c", "2", *keep, *args, expect=expect)
+        finally:
+            faultd.stop()
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_engine_choice(self):
         url = self.faultd.base + "/bytes?size=10"

@@ -136,6 +136,9 @@ struct conn {
   bool expect_continue;
   bool has_length;
   uint64_t req_length;
+  bool body_wait; /* --record: the body is read before the response */
+  char *rec;      /* --record: the request line and headers as they came, CRLF-terminated */
+  size_t rec_len;
   /* the response */
   bool keep_alive;
   struct plan plan;
@@ -156,6 +159,7 @@ struct server {
   bool verbose;
   int64_t slow_us; /* --slow: added before every response, to play a slow backend node */
   bool mute;       /* --mute: every response stops after its headers (a black-holed node) */
+  FILE *record;    /* --record: every request, head and body, appended as it arrived */
   bool stopping; /* SIGTERM or SIGINT: connections are closed, not abandoned by peers */
 };
 
@@ -641,8 +645,11 @@ static void request_clear(struct conn *c) {
   c->reqline = c->target = NULL;
   c->nheaders = 0;
   c->head = c->http10 = c->conn_close = c->conn_keep_alive = false;
-  c->expect_continue = c->has_length = false;
+  c->expect_continue = c->has_length = c->body_wait = false;
   c->req_length = 0;
+  free(c->rec);
+  c->rec = NULL;
+  c->rec_len = 0;
   memset(&c->plan, 0, sizeof c->plan);
   c->queued = c->pace_base = 0;
   c->pace_t0_us = c->drain_t0_us = c->start_us = 0;
@@ -898,6 +905,32 @@ static int parse_request_line(struct conn *c, char *line) {
   return 0;
 }
 
+/* --record: keeps a line of the request head as it came (the line without its CRLF). */
+static void record_line(struct conn *c, const char *line, size_t n) {
+  char *grown = realloc(c->rec, c->rec_len + n + 3);
+  if (!grown) {
+    (void)fprintf(stderr, "bw_faultd: out of memory\n");
+    abort();
+  }
+  c->rec = grown;
+  memcpy(c->rec + c->rec_len, line, n);
+  memcpy(c->rec + c->rec_len + n, "\r\n", 3);
+  c->rec_len += n + 2;
+}
+
+/* --record: appends the whole request, its head and the body now in the input, to the file. */
+static void record_request(struct conn *c, struct evbuffer *in) {
+  FILE *f = c->srv->record;
+  (void)fwrite(c->rec, 1, c->rec_len, f);
+  if (c->req_length > 0) {
+    unsigned char *body = evbuffer_pullup(in, (ev_ssize_t)c->req_length);
+    if (body)
+      (void)fwrite(body, 1, (size_t)c->req_length, f);
+    (void)evbuffer_drain(in, (size_t)c->req_length);
+  }
+  (void)fflush(f);
+}
+
 /* Returns whether the comma-separated header value contains the token (case-insensitive). */
 static bool has_token(const char *value, const char *token) {
   size_t len = strlen(token);
@@ -965,6 +998,14 @@ static int read_request(struct conn *c) {
   struct evbuffer *in = bufferevent_get_input(c->bev);
   for (;;) {
     size_t avail = evbuffer_get_length(in);
+    if (c->body_wait) {
+      if (avail < c->req_length)
+        return 0;
+      record_request(c, in);
+      c->body_wait = false;
+      c->discard = 0;
+      goto complete;
+    }
     if (c->discard > 0) {
       size_t n = avail < c->discard ? avail : (size_t)c->discard;
       (void)evbuffer_drain(in, n);
@@ -995,6 +1036,8 @@ static int read_request(struct conn *c) {
       goto bad;
     }
     int r = 0;
+    if (c->srv->record)
+      record_line(c, line, n);
     if (!c->reqline) {
       /* Empty lines before a request line are tolerated (RFC 9112, 2.2). */
       if (n > 0)
@@ -1012,12 +1055,15 @@ static int read_request(struct conn *c) {
       continue;
     }
     free(line);
-    break;
+    c->discard = c->req_length;
+    if (c->expect_continue && c->req_length > 0 && !c->http10)
+      (void)evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+    if (!c->srv->record)
+      break;
+    c->body_wait = true; /* the body, then the answer: the record holds the whole request */
   }
+complete:
   c->keep_alive = c->http10 ? c->conn_keep_alive && !c->conn_close : !c->conn_close;
-  c->discard = c->req_length;
-  if (c->expect_continue && c->req_length > 0 && !c->http10)
-    (void)evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
   route(c->target, &c->plan);
   c->plan.delay_us += c->srv->slow_us;
   if (c->srv->mute && c->plan.status >= 200 && c->plan.status < 300)
@@ -1308,6 +1354,8 @@ static void usage(FILE *f) {
       "  -p, --port N          port (default 0: one the kernel picks)\n"
       "  -f, --port-file FILE  write the bound port and a newline to FILE\n"
       "  -v, --verbose         one line per request on stderr\n"
+      "  -r, --record FILE     append every request as it came, head and body, to FILE (each\n"
+      "                        body is read before its response)\n"
       "Endpoints: /bytes?size /delay?ms&size /trickle?rate&size "
       "/stall?after&seconds[&every]&size\n"
       "  /collapse?fast&rate&size /reset?after&size /lie?claim&send "
@@ -1327,6 +1375,7 @@ int main(int argc, char **argv) {
       {"verbose", no_argument, NULL, 'v'},
       {"slow", required_argument, NULL, 's'},
       {"mute", no_argument, NULL, 'm'},
+      {"record", required_argument, NULL, 'r'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -1335,7 +1384,7 @@ int main(int argc, char **argv) {
   int ch, status = 1;
   uint64_t port_num = 0;
 
-  while ((ch = getopt_long(argc, argv, "l:p:f:s:mvh", longopts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, "l:p:f:s:r:mvh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'l':
       addr = optarg;
@@ -1351,6 +1400,15 @@ int main(int argc, char **argv) {
       break;
     case 'm':
       srv.mute = true;
+      break;
+    case 'r':
+      if (srv.record)
+        (void)fclose(srv.record);
+      srv.record = fopen(optarg, "ab");
+      if (!srv.record) {
+        (void)fprintf(stderr, "bw_faultd: %s: %s\n", optarg, strerror(errno));
+        return 1;
+      }
       break;
     case 's': {
       uint64_t ms = 0;
@@ -1425,6 +1483,8 @@ out:
     event_free(srv.sigint);
   if (srv.base)
     event_base_free(srv.base);
+  if (srv.record)
+    (void)fclose(srv.record);
   libevent_global_shutdown();
   return status;
 }

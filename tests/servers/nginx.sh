@@ -7,7 +7,8 @@
 #
 # A second virtual host, archive.example.test, answers /whoami with its name. With openssl,
 # the site is also served over TLS (HTTP/2 by ALPN) on the port in DIR/tls_port, with a
-# self-signed certificate for localhost in DIR/conf/cert.pem.
+# self-signed certificate for localhost in DIR/conf/cert.pem, valid for NGINX_CERT_DAYS (default 2)
+# days.
 # The site in DIR/www: index.html (10 KB of fixed HTML), small.txt (about 200 bytes) and big.bin
 # (BIGSIZE bytes of zeros, default 64M; a size as truncate(1) takes it: K, M, G are powers of 1024).
 # Logging is off apart from DIR/logs/error.log: a benchmark target must not flood its own disk.
@@ -171,7 +172,7 @@ start() {
   write_site "$dir/www" "$big"
   tls_port=
   if command -v openssl >/dev/null 2>&1 && has_module ssl; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    openssl req -x509 -newkey rsa:2048 -nodes -days "${NGINX_CERT_DAYS:-2}" -subj /CN=localhost \
       -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
       -keyout "$dir/conf/key.pem" -out "$dir/conf/cert.pem" 2>/dev/null ||
       die "openssl could not make a test certificate"

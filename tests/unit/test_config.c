@@ -590,6 +590,50 @@ static void anchors_and_odd_shapes(void **state) {
  * A section with nothing under it is an empty mapping: its required keys are still missing. A "-"
  * alone in tests: was once a test with no name, kind or URL (found by tests/fuzz/fuzz_config).
  */
+/* Methods, bodies, expect and proxy: parsed, inherited, and dumped so that the dump reads back. */
+static void requests(void **state) {
+  struct bw_errs errs = {0};
+  (void)state;
+  static const char text[] =
+      "defaults: {method: POST, body: \"a\\0b\\n\", content_type: text/plain}\n"
+      "tests:\n"
+      "  - {name: p, kind: page, url: \"http://x.test/\", expect: {status: [200, 204],"
+      " body_contains: ok}, proxy: \"http://u:pw@proxy.test:3128\"}\n"
+      "  - {name: purge, kind: page, url: \"http://x.test/\", method: PURGE}\n"
+      "  - {name: d, kind: download, url: \"http://x.test/\", method: GET}\n";
+  struct bw_config *cfg = parse_str(text, &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    print_error("%s\n", errs.msg[i]);
+  assert_non_null(cfg);
+  const struct bw_test *t = &cfg->tests[0];
+  assert_string_equal(t->method, "POST");
+  assert_int_equal(t->body_len, 4);
+  assert_memory_equal(t->body, "a\0b\n", 4);
+  assert_string_equal(t->content_type, "text/plain");
+  assert_int_equal(t->expect.n_status, 2);
+  assert_string_equal(t->expect.status[1], "204");
+  assert_string_equal(t->expect.body_contains, "ok");
+  assert_string_equal(t->proxy, "http://u:pw@proxy.test:3128");
+  assert_string_equal(cfg->tests[1].method, "PURGE");
+  assert_true(bw_method_has_body("PATCH"));
+  assert_false(bw_method_has_body("PURGE"));
+  char *one = bw_config_dump(cfg);
+  assert_non_null(strstr(one, "body: \"a\\x00b\\x0a\""));
+  assert_null(strstr(one, "pw@")); /* the dump shows the proxy without its password */
+  struct bw_config *again = parse_str(one, &errs);
+  for (size_t i = 0; i < errs.n; i++)
+    print_error("%s\n", errs.msg[i]);
+  assert_non_null(again);
+  assert_memory_equal(again->tests[0].body, "a\0b\n", 4);
+  char *two = bw_config_dump(again);
+  assert_string_equal(one, two);
+  free(one);
+  free(two);
+  bw_config_free(again);
+  bw_config_free(cfg);
+  bw_errs_clear(&errs);
+}
+
 static void empty_sections(void **state) {
   struct bw_errs errs = {0};
   (void)state;
@@ -678,6 +722,7 @@ int main(void) {
       cmocka_unit_test(detect_figures),
       cmocka_unit_test(empty_sections),
       cmocka_unit_test(sweep_config),
+      cmocka_unit_test(requests),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

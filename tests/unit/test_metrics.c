@@ -70,6 +70,8 @@ static void render_info(void **state) {
   page.ttfb_p50_us = 4000;
   page.rps = 812.5;
   page.transfer_bps = 36200000;
+  page.cert_expires_us = 1796232119000000;
+  page.failed_check = 3;
   dl.status = 503;
   dl.streams = 8;
   dl.stream_min_bps = 4100000;
@@ -110,6 +112,11 @@ static void render_info(void **state) {
   assert_non_null(strstr(text, "benchwatch_download_stream_min_bytes_per_second{test=\"big\","
                                "backend=\"node-1:8088\"} 4100000\n"));
   assert_null(strstr(text, "benchwatch_download_streams{test=\"home\""));
+  assert_non_null(strstr(text, "# TYPE benchwatch_cert_expiry_timestamp_seconds gauge\n"
+                               "benchwatch_cert_expiry_timestamp_seconds{test=\"home\","
+                               "backend=\"\"} 1796232119\n"));
+  assert_null(strstr(text, "benchwatch_cert_expiry_timestamp_seconds{test=\"big\""));
+  assert_non_null(strstr(text, "benchwatch_page_failed_checks{test=\"home\",backend=\"\"} 3\n"));
   /* Unmeasured: the download's duration; page figures never appear for a download. */
   assert_null(strstr(text, "benchwatch_last_run_duration_seconds{test=\"big\""));
   assert_null(strstr(text, "benchwatch_page_requests_per_second{test=\"big\""));

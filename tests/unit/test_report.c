@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "bw_report.h"
@@ -54,6 +55,9 @@ static struct bw_store *five_days(char *dir) {
         r.outcome = BW_OUTCOME_FAILED;
       else
         r.p50_us = (k + 1) * 1000 + h;
+      /* The certificate runs out at the start of day 3; its successor, installed at noon that
+       * day, runs to day 30. */
+      r.cert_expires_us = k < 3 || (k == 3 && h < 12) ? D0_US + 3 * DAY_US : D0_US + 30 * DAY_US;
       if (bw_store_put_run(store, &r, NULL, &errs) < 0)
         fail_msg("%s", errs.msg[0]);
       bw_run_reset(&r);
@@ -116,9 +120,58 @@ static void period_from_days(void **state) {
   (void)nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The report warns of a certificate that expires within 14 days of its end, or has expired. */
+static void certificates(void **state) {
+  char dir[] = "/tmp/bw-report-XXXXXX";
+  struct bw_nightly n;
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  struct bw_store *store = five_days(dir);
+
+  /* Day 1 to day 2: the first certificate expires a day after the period: warned. */
+  collect(store, D0_US + DAY_US, D0_US + 2 * DAY_US, &n);
+  assert_int_equal(n.certs_expiring, 1);
+  assert_true(n.targets[0].cert_expires_us == (double)(D0_US + 3 * DAY_US));
+  assert_false(bw_report_quiet(&n));
+  char *subject = bw_report_subject(&n);
+  assert_non_null(strstr(subject, ", 1 certificate expiring"));
+  char *text = bw_report_text(&n);
+  assert_non_null(strstr(text, "CERTIFICATES EXPIRING (within 14 days)\n  home: the server "
+                               "certificate expires 2023-11-18 00:00 UTC, in 1.0 days\n"));
+  char *html = bw_report_html(&n, NULL);
+  assert_non_null(strstr(html, "<li><b>home</b>: the server certificate expires 2023-11-18 00:00 "
+                               "UTC, in 1.0 days</li>"));
+  free(subject);
+  free(text);
+  free(html);
+  bw_report_free(&n);
+
+  /* Day 3 up to noon: the period's latest run still had the old certificate, expired since. */
+  collect(store, D0_US + 3 * DAY_US, D0_US + 3 * DAY_US + 12 * HOUR_US, &n);
+  assert_int_equal(n.certs_expiring, 1);
+  text = bw_report_text(&n);
+  assert_non_null(
+      strstr(text, "the server certificate EXPIRED 2023-11-18 00:00 UTC, 0.5 days ago"));
+  free(text);
+  bw_report_free(&n);
+
+  /* From noon: the new one, 25.5 days from the period's end: nothing to warn of. */
+  collect(store, D0_US + 3 * DAY_US + 12 * HOUR_US, D0_US + 4 * DAY_US + 12 * HOUR_US, &n);
+  assert_int_equal(n.certs_expiring, 0);
+  assert_true(n.targets[0].cert_expires_us == (double)(D0_US + 30 * DAY_US));
+  text = bw_report_text(&n);
+  assert_null(strstr(text, "CERTIFICATE"));
+  free(text);
+  bw_report_free(&n);
+
+  bw_store_close(store);
+  (void)nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(period_from_days),
+      cmocka_unit_test(certificates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1548,11 +1548,14 @@ static void test_rollup_migration(void **state) {
   raw_exec(db, "ALTER TABLE run DROP COLUMN engine;");
   /* And what version 11 added (0011-connect.sql). */
   raw_exec(db, "ALTER TABLE run DROP COLUMN tls_p50_us;");
+  /* And what version 12 added (0012-requests.sql). */
+  raw_exec(db, "ALTER TABLE run DROP COLUMN failed_check;"
+               " ALTER TABLE run DROP COLUMN cert_expires_us;");
   set_version(db, 6);
   (void)sqlite3_close(db);
 
   open_store(fx);
-  assert_int_equal(bw_store_version(fx->store), 11);
+  assert_int_equal(bw_store_version(fx->store), 12);
   close_store(fx);
   db = raw_open(fx->db);
   assert_int_equal(raw_int(db, "SELECT count(*) FROM run_day"), 3);
