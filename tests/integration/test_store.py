@@ -54,6 +54,11 @@ class StoreTest(unittest.TestCase):
         rows = sql(db, "SELECT test, backend, kind, outcome, requests, median_ms >= 20 "
                        "FROM runs_readable")
         self.assertEqual(rows, [["delay", "", "page", "ok", "5", "1"]])
+        # The view shows the later figures too: the client, ab's transfer rate, no check or
+        # certificate on a plain-http test without expect.
+        self.assertEqual(sql(db, "SELECT engine, transfer_mb_per_s > 0, failed_check IS NULL, "
+                                 "cert_expires_utc IS NULL, connect_ms >= 0 FROM runs_readable"),
+                         [["lean", "1", "1", "1", "1"]])
         self.assertEqual(sql(db, "SELECT count(*), min(duration_us) >= 20000 FROM sample"),
                          [["5", "1"]])
         # A failed run is stored with its class and no latency.
