@@ -699,6 +699,7 @@ static const struct column page_columns[] = {
     {"failed", offsetof(struct bw_run, failed), -1},
     {"rps", offsetof(struct bw_run, rps), REAL},
     {"transfer_mb_per_s", offsetof(struct bw_run, transfer_bps), 6},
+    {"failed_check", offsetof(struct bw_run, failed_check), -1},
     {NULL, 0, 0},
 };
 
@@ -781,8 +782,8 @@ static void export_usage(FILE *f) {
          "the headline figure: the median request time in ms for a page test, the rate in MB/s\n"
          "(10^6 bytes/s) for a download; empty for a failed run. Columns: time,run_id,outcome,\n"
          "value,unit, then for a page test p90_ms,p99_ms,mode_ms,ttfb_ms,requests,failed,rps,\n"
-         "transfer_mb_per_s, for a download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans,streams,\n"
-         "stream_min_mb_per_s,stream_max_mb_per_s (value is then the streams' aggregate), then\n"
+         "transfer_mb_per_s,failed_check, for a download ttfb_ms,stall_s,min_mb_per_s,tcp_retrans,\n"
+         "streams,stream_min_mb_per_s,stream_max_mb_per_s (value is then the streams' aggregate), then\n"
          "error (the failure's class).\n"
          "--json (an array) and --ndjson (one per line) print whole run records: every figure\n"
          "under its stored name and unit (µs, bytes, bytes/s), the samples included (README\n"

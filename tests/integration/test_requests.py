@@ -3,6 +3,8 @@ both page engines), expect checks (failed requests of class check), a forward pr
 squid, with the connection to it reused), and the server certificate's expiry (stored, exported,
 warned in the nightly report)."""
 import datetime
+import csv
+import io
 import json
 import os
 import shutil
@@ -186,6 +188,11 @@ class ExpectTest(unittest.TestCase):
                                   " failed, non_2xx FROM run"], capture_output=True, text=True,
                                  check=True).stdout.strip()
             self.assertEqual(out, "failed|check|5|5|5")
+            rows = list(csv.DictReader(io.StringIO(subprocess.run(
+                [CLI, "export", "--db", db, "checked"], capture_output=True, text=True,
+                check=True).stdout)))
+            self.assertEqual([(r["outcome"], r["failed_check"], r["error"]) for r in rows],
+                             [("failed", "5", "check")])
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
