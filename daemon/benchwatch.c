@@ -263,7 +263,8 @@ static void progress(void *arg) {
   if (bw_kind_takes(r->kind, BW_KEYS_SAMPLES)) {
     /* a page's requests, a connect test's connections: a sample each as it ends */
     (void)fprintf(stderr, "\r\033[KCompleted %" PRId64 " of %" PRId64 " %ss, %.1f s",
-                  bw_probe_finished(w->probe), w->requests, bw_kind_ops(r->kind)->sample_noun, secs);
+                  bw_probe_finished(w->probe), w->requests, bw_kind_ops(r->kind)->sample_noun,
+                  secs);
   } else {
     /* As wget: the rate now, over the last second or so, not the average since the start. */
     int64_t bytes = r->bytes == BW_NONE ? 0 : r->bytes, now = bw_now_us();
