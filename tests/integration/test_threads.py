@@ -93,6 +93,22 @@ class ThreadsTest(unittest.TestCase):
         self.assertEqual(len(lines), 60)
         self.assertEqual(len({line.split()[0] for line in lines}), 60)
 
+    def test_checks_counted_over_threads(self):
+        # Failed expect checks are summed over the threads, and a run whose every response failed
+        # one fails with class check and the first failure's words, as on one thread.
+        for engine in ("lean", "curl"):
+            rc, r, err = run_one("-n", "10", "-c", "2", "-k", "--engine", engine, "--threads", "2",
+                                 "--expect-status", "204", self.nginx.base + "/index.html?run=chk",
+                                 check=False)
+            self.assertEqual((rc, r["outcome"], r["error_class"], r["error_message"]),
+                             (1, "failed", "check", "HTTP 200, expected 204"), engine)
+            self.assertEqual((r["complete"], r["failed_check"], r["failed"], r["thread_requests"]),
+                             (10, 10, 10, "5 5"), engine)
+            rc, r, err = run_one("-n", "10", "-c", "2", "-k", "--engine", engine, "--threads", "2",
+                                 "--expect-status", "200", self.nginx.base + "/index.html?run=ok")
+            self.assertEqual((rc, r["outcome"], r["failed_check"], r["failed"]), (0, "ok", 0, 0),
+                             engine)
+
     def test_threads_over_concurrency_is_refused(self):
         rc, _, err = run("--threads", "3", "-c", "2", "-n", "10", self.nginx.base + "/",
                          check=False)
